@@ -1,0 +1,386 @@
+//! The per-topic phase table and the routing decisions taken from one snapshot of it.
+//!
+//! The table is an immutable [`PhaseTable`] behind an `ArcSwap`: a send or a receive loads one snapshot and decides
+//! from it, writers replace the whole table atomically. [`PhaseHandle`] is the writer side (code, or the control
+//! plane poller) and is shared by every producer and consumer built with it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::cluster::Cluster;
+use crate::error::{ConfigError, ConfigErrorKind};
+use crate::phase::{Phase, WritePlan};
+
+/// Default share of DualReadWrite sends that go to the target.
+pub const DEFAULT_WRITE_RATIO: f64 = 0.5;
+
+/// Number of virtual buckets used for key-sticky routing of selector sends.
+pub(crate) const STICKY_BUCKETS: usize = 10_000;
+
+/// The migration state of one topic.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicState {
+    /// The topic's phase.
+    pub phase: Phase,
+    /// Share of sends that go to the target in `DualReadWrite`, within `0.0..=1.0`.
+    pub write_ratio: f64,
+    /// Monotonic version of this topic's state; updates with an older version are ignored.
+    pub version: u64,
+}
+
+impl Default for TopicState {
+    fn default() -> Self {
+        TopicState {
+            phase: Phase::Initial,
+            write_ratio: DEFAULT_WRITE_RATIO,
+            version: 0,
+        }
+    }
+}
+
+impl TopicState {
+    /// Validate the write ratio: a number within `0.0..=1.0`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate_ratio(self.write_ratio)
+    }
+
+    /// The cluster a plain (non-selector) send goes to. `draw` is a uniform sample from `0.0..1.0`.
+    ///
+    /// ```
+    /// use rocketmq_migration::{Cluster, Phase, TopicState};
+    /// let s = TopicState { phase: Phase::DualReadWrite, write_ratio: 0.25, version: 1 };
+    /// assert_eq!(s.write_cluster(0.10), Cluster::Target);
+    /// assert_eq!(s.write_cluster(0.30), Cluster::Source);
+    /// ```
+    pub fn write_cluster(&self, draw: f64) -> Cluster {
+        match self.phase.write_plan() {
+            WritePlan::Source => Cluster::Source,
+            WritePlan::Target => Cluster::Target,
+            WritePlan::Split if draw < self.write_ratio => Cluster::Target,
+            WritePlan::Split => Cluster::Source,
+        }
+    }
+
+    /// The cluster a key-sticky send goes to, given the key's bucket in `0..10_000`.
+    ///
+    /// Buckets below `ratio × 10 000` go to the target, so while the ratio holds one key always lands on one
+    /// cluster, and raising the ratio only moves keys from source to target.
+    pub fn sticky_cluster(&self, bucket: usize) -> Cluster {
+        match self.phase.write_plan() {
+            WritePlan::Source => Cluster::Source,
+            WritePlan::Target => Cluster::Target,
+            WritePlan::Split => {
+                let cut = (self.write_ratio * STICKY_BUCKETS as f64).round() as usize;
+                if bucket % STICKY_BUCKETS < cut {
+                    Cluster::Target
+                } else {
+                    Cluster::Source
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn validate_ratio(ratio: f64) -> Result<(), ConfigError> {
+    if ratio.is_finite() && (0.0..=1.0).contains(&ratio) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            ConfigErrorKind::InvalidRatio,
+            "write_ratio",
+            ratio.to_string(),
+            "must be a number within 0.0..=1.0",
+        ))
+    }
+}
+
+/// An immutable snapshot of every migrating topic's state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTable {
+    topics: BTreeMap<String, TopicState>,
+}
+
+impl PhaseTable {
+    /// The state of `topic`; topics not under migration are `Initial`.
+    pub fn topic(&self, topic: &str) -> TopicState {
+        self.topics.get(topic).copied().unwrap_or_default()
+    }
+
+    /// The phase of `topic`; topics not under migration are `Initial`.
+    pub fn phase(&self, topic: &str) -> Phase {
+        self.topic(topic).phase
+    }
+
+    /// Every topic under migration, by name.
+    pub fn topics(&self) -> impl Iterator<Item = (&str, &TopicState)> {
+        self.topics.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Highest version of any topic (0 when empty).
+    pub fn max_version(&self) -> u64 {
+        self.topics.values().map(|s| s.version).max().unwrap_or(0)
+    }
+}
+
+/// What [`PhaseHandle::apply`] did with an update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The update was newer and is now in the table.
+    Updated,
+    /// The update's version was not newer than the applied one; the table is unchanged.
+    Stale,
+}
+
+/// Shared, atomically swapped phase table: the writer side, and the source of snapshots.
+///
+/// Cloning is cheap; clones share one table. Every producer and consumer built with a handle follows it.
+///
+/// ```
+/// use rocketmq_migration::{Phase, PhaseHandle};
+/// let h = PhaseHandle::new();
+/// assert_eq!(h.snapshot().phase("orders"), Phase::Initial);
+/// h.set_phase("orders", Phase::DualRead).unwrap();
+/// assert_eq!(h.snapshot().phase("orders"), Phase::DualRead);
+/// h.set_write_ratio("orders", 0.2).unwrap();
+/// assert!(h.set_write_ratio("orders", 1.2).is_err());
+/// ```
+#[derive(Clone, Debug)]
+pub struct PhaseHandle {
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    table: ArcSwap<PhaseTable>,
+    // Serialises writers so a read-modify-write never loses a concurrent update.
+    write_lock: Mutex<()>,
+    changed: watch::Sender<u64>,
+}
+
+impl Default for PhaseHandle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PhaseHandle {
+    /// An empty table: every topic is `Initial`.
+    pub fn new() -> Self {
+        let (changed, _) = watch::channel(0);
+        PhaseHandle {
+            inner: Arc::new(Shared {
+                table: ArcSwap::from_pointee(PhaseTable::default()),
+                write_lock: Mutex::new(()),
+                changed,
+            }),
+        }
+    }
+
+    /// Load the current table. Decide one operation from one snapshot.
+    pub fn snapshot(&self) -> Arc<PhaseTable> {
+        self.inner.table.load_full()
+    }
+
+    /// A receiver that is notified after every change of the table.
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.inner.changed.subscribe()
+    }
+
+    /// Apply a versioned state for `topic`. Ignored (and `Stale` returned) unless `state.version` is newer than the
+    /// applied one. The ratio is validated first; an invalid update changes nothing.
+    pub fn apply(&self, topic: &str, state: TopicState) -> Result<Applied, ConfigError> {
+        state.validate()?;
+        validate_topic(topic)?;
+        let _guard = self.inner.write_lock.lock();
+        let current = self.inner.table.load();
+        if let Some(old) = current.topics.get(topic) {
+            if state.version <= old.version {
+                tracing::debug!(topic, old = old.version, new = state.version, "ignoring stale phase update");
+                return Ok(Applied::Stale);
+            }
+        }
+        let mut next = PhaseTable::clone(&current);
+        let old_phase = next.phase(topic);
+        next.topics.insert(topic.to_owned(), state);
+        self.publish(next);
+        tracing::info!(topic, from = %old_phase, to = %state.phase, ratio = state.write_ratio, version = state.version, "phase table updated");
+        Ok(Applied::Updated)
+    }
+
+    /// Replace the whole table with `table`, topic by topic applying only newer versions. Topics absent from
+    /// `table` are kept. Returns the number of topics that changed.
+    pub fn apply_table(&self, table: &PhaseTable) -> Result<usize, ConfigError> {
+        for (topic, state) in table.topics() {
+            state.validate()?;
+            validate_topic(topic)?;
+        }
+        let _guard = self.inner.write_lock.lock();
+        let mut next = PhaseTable::clone(&self.inner.table.load());
+        let mut changed = 0;
+        for (topic, state) in table.topics() {
+            let newer = next.topics.get(topic).is_none_or(|old| state.version > old.version);
+            if newer {
+                next.topics.insert(topic.to_owned(), *state);
+                changed += 1;
+            }
+        }
+        if changed > 0 {
+            self.publish(next);
+        }
+        Ok(changed)
+    }
+
+    /// Set `topic`'s phase directly (version = current + 1, ratio kept).
+    pub fn set_phase(&self, topic: &str, phase: Phase) -> Result<TopicState, ConfigError> {
+        self.modify(topic, |s| s.phase = phase)
+    }
+
+    /// Set `topic`'s DualReadWrite write ratio directly (version = current + 1, phase kept).
+    pub fn set_write_ratio(&self, topic: &str, ratio: f64) -> Result<TopicState, ConfigError> {
+        validate_ratio(ratio)?;
+        self.modify(topic, |s| s.write_ratio = ratio)
+    }
+
+    fn modify(&self, topic: &str, f: impl FnOnce(&mut TopicState)) -> Result<TopicState, ConfigError> {
+        validate_topic(topic)?;
+        let _guard = self.inner.write_lock.lock();
+        let mut next = PhaseTable::clone(&self.inner.table.load());
+        let entry = next.topics.entry(topic.to_owned()).or_default();
+        let from = entry.phase;
+        f(entry);
+        entry.version += 1;
+        let state = *entry;
+        self.publish(next);
+        tracing::info!(topic, from = %from, to = %state.phase, ratio = state.write_ratio, version = state.version, "phase set");
+        Ok(state)
+    }
+
+    fn publish(&self, table: PhaseTable) {
+        self.inner.table.store(Arc::new(table));
+        self.inner.changed.send_modify(|n| *n += 1);
+    }
+}
+
+fn validate_topic(topic: &str) -> Result<(), ConfigError> {
+    if topic.trim().is_empty() {
+        return Err(ConfigError::new(
+            ConfigErrorKind::InvalidValue,
+            "topic",
+            topic,
+            "must not be empty",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drw(ratio: f64) -> TopicState {
+        TopicState {
+            phase: Phase::DualReadWrite,
+            write_ratio: ratio,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn split_follows_the_ratio() {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let s = drw(0.3);
+        let n = 100_000;
+        let to_target = (0..n)
+            .filter(|_| s.write_cluster(rng.random::<f64>()) == Cluster::Target)
+            .count();
+        let share = to_target as f64 / n as f64;
+        assert!((share - 0.3).abs() < 0.02, "share {share}");
+        assert!((0..1000).all(|i| drw(0.0).write_cluster(i as f64 / 1000.0) == Cluster::Source));
+        assert!((0..1000).all(|i| drw(1.0).write_cluster(i as f64 / 1000.0) == Cluster::Target));
+    }
+
+    #[test]
+    fn non_split_phases_ignore_the_draw() {
+        for (phase, want) in [
+            (Phase::Initial, Cluster::Source),
+            (Phase::DualRead, Cluster::Source),
+            (Phase::CuttingOver, Cluster::Target),
+            (Phase::Completed, Cluster::Target),
+        ] {
+            let s = TopicState { phase, write_ratio: 0.5, version: 1 };
+            assert_eq!(s.write_cluster(0.0), want);
+            assert_eq!(s.write_cluster(0.99), want);
+            assert_eq!(s.sticky_cluster(0), want);
+            assert_eq!(s.sticky_cluster(9_999), want);
+        }
+    }
+
+    #[test]
+    fn sticky_keys_stay_put_and_only_move_forward_when_ratio_rises() {
+        let low = drw(0.2);
+        let high = drw(0.6);
+        for bucket in 0..STICKY_BUCKETS {
+            let a = low.sticky_cluster(bucket);
+            assert_eq!(a, low.sticky_cluster(bucket), "stable for bucket {bucket}");
+            if a == Cluster::Target {
+                assert_eq!(high.sticky_cluster(bucket), Cluster::Target);
+            }
+        }
+        let share = (0..STICKY_BUCKETS)
+            .filter(|b| low.sticky_cluster(*b) == Cluster::Target)
+            .count();
+        assert_eq!(share, 2_000);
+    }
+
+    #[test]
+    fn stale_versions_are_ignored() {
+        let h = PhaseHandle::new();
+        let v5 = TopicState { phase: Phase::DualRead, write_ratio: 0.5, version: 5 };
+        assert_eq!(h.apply("t", v5).unwrap(), Applied::Updated);
+        let v4 = TopicState { phase: Phase::Completed, version: 4, ..v5 };
+        assert_eq!(h.apply("t", v4).unwrap(), Applied::Stale);
+        assert_eq!(h.apply("t", v5).unwrap(), Applied::Stale);
+        assert_eq!(h.snapshot().topic("t"), v5);
+        let mut table = PhaseTable::default();
+        table.topics.insert("t".into(), v4);
+        table.topics.insert("u".into(), TopicState { version: 1, ..v4 });
+        assert_eq!(h.apply_table(&table).unwrap(), 1);
+        assert_eq!(h.snapshot().phase("t"), Phase::DualRead);
+        assert_eq!(h.snapshot().phase("u"), Phase::Completed);
+    }
+
+    #[test]
+    fn invalid_updates_change_nothing() {
+        let h = PhaseHandle::new();
+        h.set_phase("t", Phase::DualReadWrite).unwrap();
+        let before = h.snapshot();
+        for bad in [-0.1, 1.01, f64::NAN, f64::INFINITY] {
+            let err = h.set_write_ratio("t", bad).unwrap_err();
+            assert_eq!(err.kind(), ConfigErrorKind::InvalidRatio);
+            assert_eq!(err.field(), "write_ratio");
+            let err = h.apply("t", TopicState { write_ratio: bad, version: 99, ..Default::default() }).unwrap_err();
+            assert_eq!(err.kind(), ConfigErrorKind::InvalidRatio);
+        }
+        assert_eq!(*h.snapshot(), *before);
+        assert_eq!(h.set_phase(" ", Phase::DualRead).unwrap_err().kind(), ConfigErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn direct_sets_bump_the_version_and_notify() {
+        let h = PhaseHandle::new();
+        let mut rx = h.subscribe_changes();
+        let a = h.set_phase("t", Phase::DualRead).unwrap();
+        let b = h.set_write_ratio("t", 0.7).unwrap();
+        assert_eq!((a.version, b.version), (1, 2));
+        assert_eq!(b.phase, Phase::DualRead);
+        assert!(rx.has_changed().unwrap());
+        rx.mark_unchanged();
+        assert_eq!(h.snapshot().max_version(), 2);
+    }
+}
