@@ -20,3 +20,8 @@ pub use config::ClusterConfig;
 pub use error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
 pub use phase::{Phase, ReadSet, WritePlan};
 pub use route::{Applied, PhaseHandle, PhaseTable, TopicState, DEFAULT_WRITE_RATIO};
+mod runtime;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use runtime::{MigrationRuntime, RuntimeSettings};

@@ -1,0 +1,115 @@
+//! An in-process broker that can be stopped and restarted on the same ports and store.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rocketmq_broker::config::broker_config::BrokerConfig;
+use rocketmq_broker::config::validated::ValidatedBrokerConfig;
+use rocketmq_broker::{BrokerBootstrap, Builder as BrokerBuilder, Running};
+use rocketmq_observability::TelemetryRuntimeGuard;
+use rocketmq_runtime::RuntimeContext;
+use rocketmq_store::MessageStoreConfig;
+
+use super::ports::{free_port, free_port_pair};
+use crate::error::{ErrorKind, MigrationError};
+
+/// Ports, names and store of one broker; kept so a restart uses the very same ones.
+#[derive(Clone, Debug)]
+pub(crate) struct BrokerSpec {
+    pub(crate) cluster_name: String,
+    pub(crate) broker_name: String,
+    pub(crate) listen_port: u16,
+    pub(crate) ha_port: u16,
+    pub(crate) store: PathBuf,
+    pub(crate) namesrv_addr: String,
+}
+
+impl BrokerSpec {
+    pub(crate) fn new(name: &str, root: &Path, namesrv_addr: &str) -> Result<Self, MigrationError> {
+        Ok(BrokerSpec {
+            cluster_name: format!("{name}Cluster"),
+            broker_name: format!("{name}-broker-a"),
+            listen_port: free_port_pair()?,
+            ha_port: free_port()?,
+            store: root.join("store"),
+            namesrv_addr: namesrv_addr.to_owned(),
+        })
+    }
+
+    pub(crate) fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.listen_port)
+    }
+
+    fn validated(&self) -> Result<ValidatedBrokerConfig, MigrationError> {
+        let root = self.store.to_string_lossy().into_owned();
+        let mut bc = BrokerConfig {
+            broker_ip1: "127.0.0.1".into(),
+            listen_port: u32::from(self.listen_port),
+            store_path_root_dir: root.clone().into(),
+            namesrv_addr: Some(self.namesrv_addr.clone().into()),
+            ..BrokerConfig::default()
+        };
+        bc.broker_identity.broker_name = self.broker_name.clone().into();
+        bc.broker_identity.broker_cluster_name = self.cluster_name.clone().into();
+        bc.broker_server_config.bind_address = "127.0.0.1".to_owned();
+        bc.broker_server_config.listen_port = u32::from(self.listen_port);
+        let msc = MessageStoreConfig {
+            store_path_root_dir: root.into(),
+            ha_listen_port: usize::from(self.ha_port),
+            ha_listen_address: std::net::IpAddr::from([127, 0, 0, 1]),
+            ..MessageStoreConfig::default()
+        };
+        ValidatedBrokerConfig::try_from_parts(bc, msc).map_err(|e| {
+            MigrationError::new(ErrorKind::Cluster, None, format!("broker {}: invalid config", self.broker_name))
+                .with_source(e)
+        })
+    }
+}
+
+pub(crate) struct EmbeddedBroker {
+    running: Option<BrokerBootstrap<Running>>,
+    ctx: RuntimeContext,
+}
+
+impl EmbeddedBroker {
+    pub(crate) async fn start(spec: &BrokerSpec, generation: u32) -> Result<Self, MigrationError> {
+        let err = |what: &str| {
+            MigrationError::new(ErrorKind::Cluster, None, format!("broker {} ({}): {what}", spec.broker_name, spec.addr()))
+        };
+        let ctx = RuntimeContext::try_from_current(format!("{}-gen{generation}", spec.broker_name))
+            .map_err(|e| err("runtime context").with_source(e))?;
+        let running = BrokerBuilder::new(ctx.service_context("broker"), TelemetryRuntimeGuard::noop())
+            .with_validated_config(spec.validated()?)
+            .build()
+            .initialize()
+            .await
+            .map_err(|e| err("initialize").with_source(e))?
+            .start()
+            .await
+            .map_err(|e| err("start").with_source(e))?;
+        Ok(EmbeddedBroker {
+            running: Some(running),
+            ctx,
+        })
+    }
+
+    pub(crate) async fn shutdown(&mut self) {
+        if let Some(running) = self.running.take() {
+            if tokio::time::timeout(Duration::from_secs(40), running.shutdown()).await.is_err() {
+                tracing::warn!("embedded broker did not shut down within 40 s");
+            }
+        }
+        let report = self.ctx.shutdown_tasks(Duration::from_secs(5)).await;
+        if !report.is_healthy() {
+            tracing::debug!(?report, "embedded broker left tasks behind; they were cancelled");
+        }
+    }
+}
+
+impl Drop for EmbeddedBroker {
+    fn drop(&mut self) {
+        // Cannot await here: cancel every task of this broker and release the store by dropping it.
+        let _ = self.ctx.shutdown_tasks_now();
+        drop(self.running.take());
+    }
+}

@@ -1,0 +1,5 @@
+#![recursion_limit = "512"]
+//! End-to-end tests on embedded source and target clusters, in one process.
+
+mod support;
+mod testkit;
