@@ -10,14 +10,18 @@
 
 mod cluster;
 mod config;
+mod consumer;
 pub mod dedupe;
 mod error;
 mod phase;
+mod producer;
 mod route;
 
 pub use cluster::Cluster;
 pub use config::ClusterConfig;
 pub use error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
+pub use consumer::{consuming_cluster, ConsumerStats, MigratingPushConsumer, MigratingPushConsumerBuilder};
+pub use producer::{MigratingProducer, MigratingProducerBuilder, ProducerStats};
 pub use phase::{Phase, ReadSet, WritePlan};
 pub use route::{Applied, PhaseHandle, PhaseTable, TopicState, DEFAULT_WRITE_RATIO};
 mod runtime;

@@ -1,0 +1,197 @@
+//! The listener each cluster's raw consumer calls: dedupe around the application's listener.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use rocketmq_client_rust::{
+    ClientResult, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, ConsumeOrderlyContext, ConsumeOrderlyStatus,
+    MessageListenerConcurrently, MessageListenerOrderly,
+};
+use rocketmq_model::common::message::message_ext::MessageExt;
+
+use super::stats::Counters;
+use crate::cluster::Cluster;
+use crate::dedupe::{Begin, Deduplicator, KeyExtractor};
+
+thread_local! {
+    static CONSUMING: Cell<Option<Cluster>> = const { Cell::new(None) };
+}
+
+/// The cluster the messages being consumed on this thread came from.
+///
+/// Inside a listener registered on a [`crate::MigratingPushConsumer`] this is `Some(Source)` or
+/// `Some(Target)`; elsewhere `None`. (`MessageExt::broker_name` tells the broker as well.)
+///
+/// ```
+/// assert_eq!(rocketmq_migration::consuming_cluster(), None);
+/// ```
+pub fn consuming_cluster() -> Option<Cluster> {
+    CONSUMING.with(|c| c.get())
+}
+
+/// The application's listener, as registered.
+#[derive(Clone)]
+pub(crate) enum UserListener {
+    Concurrently(Arc<dyn MessageListenerConcurrently>),
+    Orderly(Arc<dyn MessageListenerOrderly>),
+}
+
+/// What every cluster's listener shares.
+pub(crate) struct MergeShared {
+    pub(crate) dedupe: Option<Arc<dyn Deduplicator>>,
+    pub(crate) key: Arc<dyn KeyExtractor>,
+    pub(crate) counters: Counters,
+}
+
+/// Keys begun for one listener call; aborted on drop unless committed (also when the listener panics).
+struct Claim<'a> {
+    dedupe: &'a dyn Deduplicator,
+    keys: Vec<String>,
+    done: bool,
+}
+
+impl Claim<'_> {
+    fn finish(mut self, success: bool) {
+        for k in &self.keys {
+            if success {
+                self.dedupe.commit(k);
+            } else {
+                self.dedupe.abort(k);
+            }
+        }
+        self.done = true;
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            for k in &self.keys {
+                self.dedupe.abort(k);
+            }
+        }
+    }
+}
+
+/// Sort a delivery into fresh messages (to consume) and report whether any key is in flight elsewhere.
+fn triage<'m, 'd>(
+    shared: &'d MergeShared,
+    dedupe: &'d dyn Deduplicator,
+    msgs: &[&'m MessageExt],
+) -> (Vec<&'m MessageExt>, Claim<'d>, bool) {
+    let mut fresh = Vec::with_capacity(msgs.len());
+    let mut claim = Claim { dedupe, keys: Vec::new(), done: false };
+    let mut in_flight = false;
+    for m in msgs {
+        match shared.key.key(m) {
+            None => fresh.push(*m),
+            Some(k) => match dedupe.begin(&k) {
+                Begin::Proceed => {
+                    fresh.push(*m);
+                    claim.keys.push(k);
+                }
+                Begin::Duplicate => {
+                    Counters::add(&shared.counters.duplicates, 1);
+                    tracing::debug!(key = %k, broker = %m.broker_name, "duplicate suppressed");
+                }
+                Begin::InFlight => in_flight = true,
+            },
+        }
+    }
+    (fresh, claim, in_flight)
+}
+
+pub(crate) struct MergeListener {
+    pub(crate) cluster: Cluster,
+    pub(crate) shared: Arc<MergeShared>,
+    pub(crate) user: UserListener,
+}
+
+struct ClusterScope;
+
+impl ClusterScope {
+    fn enter(c: Cluster) -> Self {
+        CONSUMING.with(|x| x.set(Some(c)));
+        ClusterScope
+    }
+}
+
+impl Drop for ClusterScope {
+    fn drop(&mut self) {
+        CONSUMING.with(|x| x.set(None));
+    }
+}
+
+impl MessageListenerConcurrently for MergeListener {
+    fn consume_message(
+        &self,
+        msgs: &[&MessageExt],
+        ctx: &ConsumeConcurrentlyContext,
+    ) -> ClientResult<ConsumeConcurrentlyStatus> {
+        let UserListener::Concurrently(user) = &self.user else {
+            return Ok(ConsumeConcurrentlyStatus::ReconsumeLater);
+        };
+        let _scope = ClusterScope::enter(self.cluster);
+        let counters = &self.shared.counters;
+        Counters::add(&counters.received[self.cluster.index()], msgs.len());
+        let Some(dedupe) = self.shared.dedupe.as_deref() else {
+            Counters::add(&counters.delivered[self.cluster.index()], msgs.len());
+            return user.consume_message(msgs, ctx);
+        };
+        let (fresh, claim, in_flight) = triage(&self.shared, dedupe, msgs);
+        let status = if fresh.is_empty() {
+            Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)
+        } else {
+            Counters::add(&counters.delivered[self.cluster.index()], fresh.len());
+            user.consume_message(&fresh, ctx)
+        };
+        let ok = matches!(status, Ok(ConsumeConcurrentlyStatus::ConsumeSuccess));
+        claim.finish(ok);
+        if !ok {
+            Counters::add(&counters.failures, 1);
+            return status;
+        }
+        if in_flight {
+            // Consumed keys are committed, so the redelivery only waits for the in-flight one.
+            Counters::add(&counters.in_flight, 1);
+            return Ok(ConsumeConcurrentlyStatus::ReconsumeLater);
+        }
+        status
+    }
+}
+
+impl MessageListenerOrderly for MergeListener {
+    fn consume_message(&self, msgs: &[&MessageExt], ctx: &mut ConsumeOrderlyContext) -> ClientResult<ConsumeOrderlyStatus> {
+        let UserListener::Orderly(user) = &self.user else {
+            return Ok(ConsumeOrderlyStatus::SuspendCurrentQueueAMoment);
+        };
+        let _scope = ClusterScope::enter(self.cluster);
+        let counters = &self.shared.counters;
+        Counters::add(&counters.received[self.cluster.index()], msgs.len());
+        let Some(dedupe) = self.shared.dedupe.as_deref() else {
+            Counters::add(&counters.delivered[self.cluster.index()], msgs.len());
+            return user.consume_message(msgs, ctx);
+        };
+        let (fresh, claim, in_flight) = triage(&self.shared, dedupe, msgs);
+        if in_flight {
+            // Keep the queue's order: consume nothing of this batch until the other delivery settles.
+            drop(claim);
+            Counters::add(&counters.in_flight, 1);
+            return Ok(ConsumeOrderlyStatus::SuspendCurrentQueueAMoment);
+        }
+        let status = if fresh.is_empty() {
+            Ok(ConsumeOrderlyStatus::Success)
+        } else {
+            Counters::add(&counters.delivered[self.cluster.index()], fresh.len());
+            user.consume_message(&fresh, ctx)
+        };
+        let ok = matches!(status, Ok(ConsumeOrderlyStatus::Success));
+        #[allow(deprecated)]
+        let ok = ok || matches!(status, Ok(ConsumeOrderlyStatus::Commit));
+        claim.finish(ok);
+        if !ok {
+            Counters::add(&counters.failures, 1);
+        }
+        status
+    }
+}

@@ -1,0 +1,427 @@
+//! `MigratingPushConsumer`: a drop-in for `DefaultMQPushConsumer` that reads every cluster a topic's phase reads.
+//!
+//! One raw push consumer per cluster, same group on both. Subscriptions follow each topic's read set: entering a
+//! read-both phase subscribes on the target (a new target group starts from the first offset); reaching
+//! `Completed` drops the source subscription, and a cluster's client is shut down once no topic reads it;
+//! rollbacks subscribe again. Deliveries from both clusters pass a [`crate::dedupe::Deduplicator`] before the
+//! application's listener.
+
+mod builder;
+mod listener;
+mod stats;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use cheetah_string::CheetahString;
+use parking_lot::Mutex;
+use rocketmq_client_rust::{
+    ClientError, ClientResult, ClientRuntime, DefaultMQPushConsumer, MQConsumer, MQPushConsumer,
+    MessageListenerConcurrently, MessageListenerOrderly, MessageSelector,
+};
+use rocketmq_model::common::message::message_ext::MessageExt;
+use rocketmq_model::common::message::message_queue::MessageQueue;
+use tokio::task::JoinHandle;
+
+pub use builder::MigratingPushConsumerBuilder;
+pub use listener::consuming_cluster;
+pub use stats::ConsumerStats;
+
+use crate::cluster::Cluster;
+use crate::config::ClusterConfig;
+use crate::error::{ErrorKind, MigrationError};
+use crate::route::PhaseHandle;
+use builder::ConsumerSettings;
+use listener::{MergeListener, MergeShared, UserListener};
+
+/// How often subscriptions are reconciled even without a phase change (retries a cluster that was down).
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+
+/// A subscription as the application made it.
+#[derive(Clone, Debug, PartialEq)]
+enum Sub {
+    Expression(String),
+    Selector(Option<MessageSelector>),
+}
+
+/// One cluster's running raw consumer and what it is subscribed to.
+struct Side {
+    consumer: DefaultMQPushConsumer,
+    topics: BTreeMap<String, Sub>,
+}
+
+struct Core {
+    runtime: Arc<ClientRuntime>,
+    group: String,
+    clusters: [ClusterConfig; 2],
+    phases: PhaseHandle,
+    settings: ConsumerSettings,
+    shared: Arc<MergeShared>,
+    subscriptions: Mutex<BTreeMap<String, Sub>>,
+    listener: Mutex<Option<UserListener>>,
+    sides: [tokio::sync::Mutex<Option<Side>>; 2],
+    started: AtomicBool,
+    suspended: AtomicBool,
+    // broker name -> cluster, learned when a side starts and from fetched queues.
+    brokers: Mutex<HashMap<String, Cluster>>,
+}
+
+/// A push consumer for two clusters that follows each topic's read set. Implements `MQPushConsumer` and
+/// `MQConsumer`, so code written against those traits compiles unchanged.
+///
+/// ```no_run
+/// # async fn demo(rt: std::sync::Arc<rocketmq_client_rust::ClientRuntime>) -> Result<(), Box<dyn std::error::Error>> {
+/// use rocketmq_client_rust::{ConsumeConcurrentlyStatus, MQPushConsumer};
+/// use rocketmq_migration::{consuming_cluster, ClusterConfig, MigratingPushConsumer, PhaseHandle};
+///
+/// let mut consumer = MigratingPushConsumer::builder(rt)
+///     .consumer_group("orders_cg")
+///     .source(ClusterConfig::new("10.0.0.1:9876"))
+///     .target(ClusterConfig::new("10.1.0.1:9876"))
+///     .phases(PhaseHandle::new())
+///     .build()?;
+/// consumer.subscribe("orders", "*").await?;
+/// consumer.register_message_listener_concurrently(|msgs: &[&rocketmq_model::common::message::message_ext::MessageExt], _ctx: &_| {
+///     println!("{} messages from {:?}", msgs.len(), consuming_cluster());
+///     Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)
+/// });
+/// consumer.start().await?;
+/// # Ok(()) }
+/// ```
+pub struct MigratingPushConsumer {
+    core: Arc<Core>,
+    watcher: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MigratingPushConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigratingPushConsumer")
+            .field("group", &self.core.group)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MigratingPushConsumer {
+    /// Start building a consumer on `runtime` (the argument `DefaultMQPushConsumer::builder` takes).
+    pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingPushConsumerBuilder {
+        MigratingPushConsumerBuilder::new(runtime)
+    }
+
+    fn from_parts(
+        runtime: Arc<ClientRuntime>,
+        group: String,
+        clusters: [ClusterConfig; 2],
+        phases: PhaseHandle,
+        settings: ConsumerSettings,
+        shared: MergeShared,
+    ) -> Self {
+        MigratingPushConsumer {
+            core: Arc::new(Core {
+                runtime,
+                group,
+                clusters,
+                phases,
+                settings,
+                shared: Arc::new(shared),
+                subscriptions: Mutex::new(BTreeMap::new()),
+                listener: Mutex::new(None),
+                sides: [tokio::sync::Mutex::new(None), tokio::sync::Mutex::new(None)],
+                started: AtomicBool::new(false),
+                suspended: AtomicBool::new(false),
+                brokers: Mutex::new(HashMap::new()),
+            }),
+            watcher: None,
+        }
+    }
+
+    /// Counters of deliveries per cluster and of suppressed duplicates.
+    pub fn stats(&self) -> ConsumerStats {
+        self.core.shared.counters.snapshot()
+    }
+
+    /// The phase table this consumer follows.
+    pub fn phases(&self) -> &PhaseHandle {
+        &self.core.phases
+    }
+
+    /// Whether the client of `cluster` is running.
+    pub fn is_connected(&self, cluster: Cluster) -> bool {
+        self.core.sides[cluster.index()].try_lock().is_ok_and(|s| s.is_some())
+    }
+
+    /// The topics each cluster's client is subscribed to right now.
+    pub async fn subscribed_topics(&self, cluster: Cluster) -> Vec<String> {
+        let side = self.core.sides[cluster.index()].lock().await;
+        side.as_ref().map(|s| s.topics.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Bring both clusters' subscriptions in line with the phase table now (the consumer also does this on every
+    /// phase change and every 5 seconds).
+    pub async fn reconcile(&self) -> Result<(), MigrationError> {
+        self.core.reconcile().await
+    }
+
+    async fn resubscribe(&mut self) -> ClientResult<()> {
+        if self.core.started.load(Ordering::Acquire) {
+            self.core
+                .reconcile()
+                .await
+                .map_err(|e| ClientError::service_source("migrating consumer: subscription change", e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Core {
+    async fn reconcile(&self) -> Result<(), MigrationError> {
+        if !self.started.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let snapshot = self.phases.snapshot();
+        let subs = self.subscriptions.lock().clone();
+        let mut first_err = None;
+        for c in Cluster::BOTH {
+            let want: BTreeMap<String, Sub> = subs
+                .iter()
+                .filter(|(t, _)| snapshot.phase(t).read_set().contains(c))
+                .map(|(t, s)| (t.clone(), s.clone()))
+                .collect();
+            if let Err(e) = self.reconcile_side(c, want).await {
+                tracing::warn!(group = %self.group, cluster = %c, error = %e, "subscription change failed; will retry");
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    async fn reconcile_side(&self, c: Cluster, want: BTreeMap<String, Sub>) -> Result<(), MigrationError> {
+        let mut guard = self.sides[c.index()].lock().await;
+        let fail = |what: String| MigrationError::new(ErrorKind::Subscribe, Some(c), what);
+        match guard.as_mut() {
+            None if want.is_empty() => Ok(()),
+            Some(_) if want.is_empty() => {
+                if let Some(mut side) = guard.take() {
+                    side.consumer.shutdown().await;
+                    tracing::info!(group = %self.group, cluster = %c, "no topic reads this cluster any more: client shut down");
+                }
+                Ok(())
+            }
+            None => {
+                let Some(user) = self.listener.lock().clone() else {
+                    return Err(MigrationError::new(ErrorKind::NotStarted, Some(c), "no message listener registered"));
+                };
+                let mut consumer = self.settings.build_raw(&self.runtime, &self.group, c, &self.clusters[c.index()]);
+                for (topic, sub) in &want {
+                    subscribe(&mut consumer, topic, sub)
+                        .await
+                        .map_err(|e| fail(format!("subscribe {topic}")).with_source(e))?;
+                }
+                let merge = MergeListener {
+                    cluster: c,
+                    shared: self.shared.clone(),
+                    user: user.clone(),
+                };
+                match user {
+                    UserListener::Concurrently(_) => consumer.register_message_listener_concurrently(merge),
+                    UserListener::Orderly(_) => consumer.register_message_listener_orderly(merge),
+                }
+                if let Err(e) = consumer.start().await {
+                    consumer.shutdown().await;
+                    return Err(MigrationError::new(ErrorKind::Start, Some(c), "start consumer").with_source(e));
+                }
+                if self.suspended.load(Ordering::Acquire) {
+                    consumer.suspend().await;
+                }
+                tracing::info!(group = %self.group, cluster = %c, topics = ?want.keys().collect::<Vec<_>>(),
+                    "consumer client started");
+                *guard = Some(Side { consumer, topics: want });
+                Ok(())
+            }
+            Some(side) => {
+                let stale: Vec<String> = side.topics.keys().filter(|t| !want.contains_key(*t)).cloned().collect();
+                for topic in stale {
+                    side.consumer.unsubscribe(&topic).await;
+                    side.topics.remove(&topic);
+                    tracing::info!(group = %self.group, cluster = %c, topic, "unsubscribed");
+                }
+                for (topic, sub) in want {
+                    if side.topics.get(&topic) != Some(&sub) {
+                        subscribe(&mut side.consumer, &topic, &sub)
+                            .await
+                            .map_err(|e| fail(format!("subscribe {topic}")).with_source(e))?;
+                        tracing::info!(group = %self.group, cluster = %c, topic, "subscribed");
+                        side.topics.insert(topic, sub);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn shutdown_sides(&self) {
+        for c in Cluster::BOTH {
+            if let Some(mut side) = self.sides[c.index()].lock().await.take() {
+                side.consumer.shutdown().await;
+                tracing::info!(group = %self.group, cluster = %c, "consumer client shut down");
+            }
+        }
+    }
+}
+
+async fn subscribe(consumer: &mut DefaultMQPushConsumer, topic: &str, sub: &Sub) -> ClientResult<()> {
+    match sub {
+        Sub::Expression(e) => consumer.subscribe(topic, e.as_str()).await,
+        Sub::Selector(s) => consumer.subscribe_with_selector(topic, s.clone()).await,
+    }
+}
+
+/// Reconcile on every phase change, and every few seconds to retry a cluster that failed.
+async fn watch(core: Weak<Core>, phases: PhaseHandle) {
+    let mut changes = phases.subscribe_changes();
+    loop {
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(RECONCILE_EVERY) => {}
+        }
+        let Some(core) = core.upgrade() else { return };
+        let _ = core.reconcile().await;
+    }
+}
+
+impl MQConsumer for MigratingPushConsumer {
+    /// Send a message back for a later retry, to the cluster that owns `broker_name`.
+    async fn send_message_back(&mut self, msg: MessageExt, delay_level: i32, broker_name: &str) -> ClientResult<()> {
+        let known = self.core.brokers.lock().get(broker_name).copied();
+        let clusters: Vec<Cluster> = match known {
+            Some(c) => vec![c],
+            None => Cluster::BOTH.to_vec(),
+        };
+        let mut last = None;
+        for c in clusters {
+            let mut side = self.core.sides[c.index()].lock().await;
+            if let Some(side) = side.as_mut() {
+                match side.consumer.send_message_back(msg.clone(), delay_level, broker_name).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => last = Some(e),
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| ClientError::broker_not_found(broker_name)))
+    }
+
+    /// The queues of `topic` on every cluster the topic's phase reads.
+    async fn fetch_subscribe_message_queues(&mut self, topic: &str) -> ClientResult<Vec<MessageQueue>> {
+        let read = self.core.phases.snapshot().phase(topic).read_set();
+        let mut all = Vec::new();
+        let mut any = false;
+        for c in Cluster::BOTH.into_iter().filter(|c| read.contains(*c)) {
+            let mut side = self.core.sides[c.index()].lock().await;
+            if let Some(side) = side.as_mut() {
+                any = true;
+                let queues = side.consumer.fetch_subscribe_message_queues(topic).await?;
+                let mut brokers = self.core.brokers.lock();
+                for q in &queues {
+                    brokers.insert(q.broker_name().to_string(), c);
+                }
+                all.extend(queues);
+            }
+        }
+        if !any {
+            return Err(ClientError::not_started());
+        }
+        Ok(all)
+    }
+}
+
+impl MQPushConsumer for MigratingPushConsumer {
+    /// Start the clients of the clusters the subscribed topics read, and follow the phase table from now on.
+    async fn start(&mut self) -> ClientResult<()> {
+        if self.core.listener.lock().is_none() {
+            return Err(ClientError::config_missing("message listener"));
+        }
+        self.core.started.store(true, Ordering::Release);
+        if let Err(e) = self.core.reconcile().await {
+            self.core.started.store(false, Ordering::Release);
+            self.core.shutdown_sides().await;
+            return Err(ClientError::service_source("migrating consumer start", e));
+        }
+        let weak = Arc::downgrade(&self.core);
+        self.watcher = Some(tokio::spawn(watch(weak, self.core.phases.clone())));
+        Ok(())
+    }
+
+    /// Stop following the phase table and shut both clients down.
+    async fn shutdown(&mut self) {
+        if let Some(w) = self.watcher.take() {
+            w.abort();
+        }
+        self.core.started.store(false, Ordering::Release);
+        self.core.shutdown_sides().await;
+    }
+
+    fn register_message_listener_concurrently<ML>(&mut self, message_listener: ML)
+    where
+        ML: MessageListenerConcurrently + Send + Sync + 'static,
+    {
+        *self.core.listener.lock() = Some(UserListener::Concurrently(Arc::new(message_listener)));
+    }
+
+    fn register_message_listener_orderly<ML>(&mut self, message_listener: ML)
+    where
+        ML: MessageListenerOrderly + Send + Sync + 'static,
+    {
+        *self.core.listener.lock() = Some(UserListener::Orderly(Arc::new(message_listener)));
+    }
+
+    async fn subscribe(
+        &mut self,
+        topic: impl Into<CheetahString>,
+        sub_expression: impl Into<CheetahString>,
+    ) -> ClientResult<()> {
+        let topic = topic.into().to_string();
+        let expr = sub_expression.into().to_string();
+        self.core.subscriptions.lock().insert(topic, Sub::Expression(expr));
+        self.resubscribe().await
+    }
+
+    async fn subscribe_with_selector(&mut self, topic: &str, selector: Option<MessageSelector>) -> ClientResult<()> {
+        self.core.subscriptions.lock().insert(topic.to_owned(), Sub::Selector(selector));
+        self.resubscribe().await
+    }
+
+    async fn unsubscribe(&mut self, topic: &str) {
+        self.core.subscriptions.lock().remove(topic);
+        if let Err(e) = self.resubscribe().await {
+            tracing::warn!(topic, error = ?e, "unsubscribe: subscription change failed; will retry");
+        }
+    }
+
+    async fn suspend(&self) {
+        self.core.suspended.store(true, Ordering::Release);
+        for c in Cluster::BOTH {
+            if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
+                side.consumer.suspend().await;
+            }
+        }
+    }
+
+    async fn resume(&self) {
+        self.core.suspended.store(false, Ordering::Release);
+        for c in Cluster::BOTH {
+            if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
+                side.consumer.resume().await;
+            }
+        }
+    }
+}
+
+impl Drop for MigratingPushConsumer {
+    fn drop(&mut self) {
+        if let Some(w) = self.watcher.take() {
+            w.abort();
+        }
+    }
+}

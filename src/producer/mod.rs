@@ -1,0 +1,245 @@
+//! `MigratingProducer`: a drop-in for `DefaultMQProducer` that writes to the cluster the topic's phase names.
+//!
+//! * `Initial`, `DualRead`: source. `CuttingOver`, `Completed`: target. `DualReadWrite`: a random draw against the
+//!   topic's write ratio; selector sends are key-sticky (see [`MigratingProducer::send_with_selector`]).
+//! * Every message gets its `UNIQ_KEY` before the first attempt, so a copy on either cluster carries one key.
+//! * Failover: where consumers read both clusters (`DualRead`, `DualReadWrite`, `CuttingOver`), a send that fails
+//!   with a timeout or an unreachable/route-less cluster is retried once on the other cluster. Never in
+//!   `Initial` or `Completed`.
+//! * The target client starts on first use, so the shim can be adopted before the target is reachable.
+
+mod builder;
+mod failover;
+mod queues;
+mod select;
+mod send;
+mod stats;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, DefaultMQProducer};
+use tokio::sync::OnceCell;
+
+pub use builder::MigratingProducerBuilder;
+pub(crate) use builder::credentials_hook;
+pub use stats::ProducerStats;
+
+use crate::cluster::Cluster;
+use crate::config::ClusterConfig;
+use crate::route::{PhaseHandle, TopicState};
+use builder::ProducerSettings;
+use failover::{classify, Retryable};
+use stats::Counters;
+
+/// A producer for two clusters that routes each send by its topic's migration phase.
+///
+/// It has the inherent send methods of `DefaultMQProducer` 1.0.0 with the same names and signatures; an
+/// application changes only the constructor. Clones share one producer, like `DefaultMQProducer`'s.
+///
+/// ```no_run
+/// # async fn demo(rt: std::sync::Arc<rocketmq_client_rust::ClientRuntime>) -> Result<(), Box<dyn std::error::Error>> {
+/// use rocketmq_migration::{ClusterConfig, MigratingProducer, Phase, PhaseHandle};
+/// use rocketmq_model::common::message::message_single::Message;
+///
+/// let phases = PhaseHandle::new();
+/// let mut producer = MigratingProducer::builder(rt)
+///     .producer_group("orders_pg")
+///     .source(ClusterConfig::new("10.0.0.1:9876"))
+///     .target(ClusterConfig::new("10.1.0.1:9876"))
+///     .phases(phases.clone())
+///     .build()?;
+/// producer.start().await?;
+/// phases.set_phase("orders", Phase::DualReadWrite)?;
+/// let msg = Message::builder().topic("orders").body(b"hello".to_vec()).build()?;
+/// producer.send(msg).await?;
+/// producer.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct MigratingProducer {
+    core: Arc<Core>,
+}
+
+impl std::fmt::Debug for MigratingProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigratingProducer")
+            .field("group", &self.core.group)
+            .field("source", &self.core.clusters[0].name_server_addr)
+            .field("target", &self.core.clusters[1].name_server_addr)
+            .field("stats", &self.core.counters.snapshot())
+            .finish()
+    }
+}
+
+pub(crate) struct Core {
+    runtime: Arc<ClientRuntime>,
+    group: String,
+    clusters: [ClusterConfig; 2],
+    phases: PhaseHandle,
+    settings: ProducerSettings,
+    clients: [OnceCell<DefaultMQProducer>; 2],
+    started: AtomicBool,
+    stopped: AtomicBool,
+    counters: Counters,
+    queues: queues::QueueCache,
+}
+
+impl MigratingProducer {
+    /// Start building a producer on `runtime` (the same argument `DefaultMQProducer::builder` takes).
+    pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingProducerBuilder {
+        MigratingProducerBuilder::new(runtime)
+    }
+
+    fn from_parts(
+        runtime: Arc<ClientRuntime>,
+        group: String,
+        clusters: [ClusterConfig; 2],
+        phases: PhaseHandle,
+        settings: ProducerSettings,
+    ) -> Self {
+        MigratingProducer {
+            core: Arc::new(Core {
+                runtime,
+                group,
+                clusters,
+                phases,
+                settings,
+                clients: [OnceCell::new(), OnceCell::new()],
+                started: AtomicBool::new(false),
+                stopped: AtomicBool::new(false),
+                counters: Counters::default(),
+                queues: queues::QueueCache::default(),
+            }),
+        }
+    }
+
+    /// Start the source-side client. The target-side client starts when a topic first writes to it.
+    pub async fn start(&mut self) -> ClientResult<()> {
+        if self.core.stopped.load(Ordering::Acquire) {
+            return Err(ClientError::shutting_down());
+        }
+        self.core.started.store(true, Ordering::Release);
+        self.core.client(Cluster::Source).await.map(|_| ())
+    }
+
+    /// Shut down both clusters' clients. Sends fail afterwards.
+    pub async fn shutdown(&mut self) {
+        self.core.stopped.store(true, Ordering::Release);
+        for c in Cluster::BOTH {
+            if let Some(p) = self.core.clients[c.index()].get() {
+                p.clone().shutdown().await;
+                tracing::info!(group = %self.core.group, cluster = %c, "migrating producer: client shut down");
+            }
+        }
+    }
+
+    /// The phase table this producer follows.
+    pub fn phases(&self) -> &PhaseHandle {
+        &self.core.phases
+    }
+
+    /// Counters of sends per cluster.
+    pub fn stats(&self) -> ProducerStats {
+        self.core.counters.snapshot()
+    }
+
+    /// Whether the client of `cluster` has been started.
+    pub fn is_connected(&self, cluster: Cluster) -> bool {
+        self.core.clients[cluster.index()].initialized()
+    }
+}
+
+impl Core {
+    /// The started raw producer of `cluster`, starting it on first use.
+    pub(crate) async fn client(&self, cluster: Cluster) -> ClientResult<DefaultMQProducer> {
+        if self.stopped.load(Ordering::Acquire) || !self.started.load(Ordering::Acquire) {
+            return Err(ClientError::not_started());
+        }
+        let cell = &self.clients[cluster.index()];
+        let p = cell
+            .get_or_try_init(|| async {
+                let cfg = &self.clusters[cluster.index()];
+                let mut p = self.settings.build_raw(&self.runtime, &self.group, cfg);
+                match p.start().await {
+                    Ok(()) => {
+                        tracing::info!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr,
+                            "migrating producer: client started");
+                        Ok(p)
+                    }
+                    Err(e) => {
+                        tracing::warn!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr, error = ?e,
+                            "migrating producer: client failed to start");
+                        p.shutdown().await;
+                        Err(e)
+                    }
+                }
+            })
+            .await?;
+        Ok(p.clone())
+    }
+
+    /// Run `op` on `first`; where the phase allows and the error is retryable, run it once more on the other
+    /// cluster with `spare` (a copy of the payload). `count` is the number of messages a success stands for.
+    pub(crate) async fn dispatch<P, R, F, Fut>(
+        &self,
+        topic: &str,
+        state: TopicState,
+        first: Cluster,
+        payload: P,
+        spare: Option<P>,
+        retry_on_timeout: bool,
+        count: u64,
+        op: F,
+    ) -> ClientResult<R>
+    where
+        F: Fn(DefaultMQProducer, P) -> Fut,
+        Fut: Future<Output = ClientResult<R>>,
+    {
+        let attempt = match self.client(first).await {
+            Ok(p) => op(p, payload).await,
+            Err(e) => Err(e),
+        };
+        let err = match attempt {
+            Ok(r) => {
+                self.counters.sent(first, count);
+                return Ok(r);
+            }
+            Err(e) => e,
+        };
+        let retry = match (classify(&err), spare) {
+            (Some(Retryable::Unreachable), Some(s)) => Some(s),
+            (Some(Retryable::Timeout), Some(s)) if retry_on_timeout => Some(s),
+            _ => None,
+        };
+        let Some(spare) = retry.filter(|_| state.phase.allows_failover()) else {
+            self.counters.failed(first);
+            return Err(err);
+        };
+        let second = first.other();
+        tracing::warn!(topic, phase = %state.phase, from = %first, to = %second, error = ?err,
+            "send failed, failing over to the other cluster");
+        self.counters.failed_over_from(first);
+        let attempt = match self.client(second).await {
+            Ok(p) => op(p, spare).await,
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Ok(r) => {
+                self.counters.sent(second, count);
+                Ok(r)
+            }
+            Err(e) => {
+                tracing::warn!(topic, phase = %state.phase, cluster = %second, error = ?e, "failover send failed too");
+                self.counters.failed(second);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A uniform draw in `0.0..1.0` for the write split.
+pub(crate) fn draw() -> f64 {
+    rand::random::<f64>()
+}

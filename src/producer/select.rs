@@ -1,0 +1,212 @@
+//! Selector sends: the application's selector picks the queue; in `DualReadWrite` it also picks the cluster.
+//!
+//! Key stickiness keeps the signatures of `DefaultMQProducer` (the argument `T` has no `Hash` bound): the
+//! selector is first asked to choose among 10 000 placeholder queues, and the chosen index is the key's bucket.
+//! A hash selector (`SelectMessageQueueByHash`, or any `hash(arg) % len`) gives one bucket per key, so one key
+//! stays on one cluster while the ratio holds. Then the selector picks the real queue from that cluster's list.
+
+use std::sync::Arc;
+
+use rocketmq_client_rust::{ArcSendCallback, ClientResult, SendResult};
+use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
+use rocketmq_model::common::message::message_queue::MessageQueue;
+use rocketmq_model::common::message::MessageTrait;
+
+use super::send::to_callback as selector_callback;
+use super::MigratingProducer;
+use crate::cluster::Cluster;
+
+/// The queue on the first cluster and, when there is one, the spare on the other.
+type Picked = (Cluster, MessageQueue, Option<MessageQueue>);
+
+impl MigratingProducer {
+    async fn pick<M, S, T>(&self, topic: &str, msg: &M, selector: &S, arg: &T) -> ClientResult<Picked>
+    where
+        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue>,
+    {
+        let state = self.core.phases.snapshot().topic(topic);
+        let (first, mut picked) = self.core.select(topic, &state, msg, selector, arg).await?;
+        let spare = picked[first.other().index()].take();
+        let mq = picked[first.index()]
+            .take()
+            .ok_or_else(|| rocketmq_client_rust::ClientError::illegal_argument("selector chose no queue"))?;
+        Ok((first, mq, spare))
+    }
+
+    /// Send with a queue selector, as `DefaultMQProducer::send_with_selector`. In `DualReadWrite` the cluster is
+    /// key-sticky (see the module docs); failover goes to the queue the selector picks on the other cluster.
+    pub async fn send_with_selector<M, S, T>(&self, msg: M, selector: S, arg: T) -> ClientResult<Option<SendResult>>
+    where
+        M: MessageTrait + Send + Sync,
+        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
+        T: Send + Sync,
+    {
+        self.selector_send(msg, selector, arg, None).await
+    }
+
+    /// As [`MigratingProducer::send_with_selector`], with a timeout in milliseconds.
+    pub async fn send_with_selector_timeout<M, S, T>(
+        &self,
+        msg: M,
+        selector: S,
+        arg: T,
+        timeout: u64,
+    ) -> ClientResult<Option<SendResult>>
+    where
+        M: MessageTrait + Send + Sync,
+        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
+        T: Send + Sync,
+    {
+        self.selector_send(msg, selector, arg, Some(timeout)).await
+    }
+
+    async fn selector_send<M, S, T>(&self, mut msg: M, selector: S, arg: T, timeout: Option<u64>) -> ClientResult<Option<SendResult>>
+    where
+        M: MessageTrait + Send + Sync,
+        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
+        T: Send + Sync,
+    {
+        MessageClientIDSetter::set_uniq_id(&mut msg);
+        let topic = msg.topic().clone();
+        let state = self.core.phases.snapshot().topic(topic.as_str());
+        if !state.phase.allows_failover() {
+            let c = state.write_cluster(0.0);
+            return self
+                .core
+                .dispatch(topic.as_str(), state, c, (msg, selector, arg), None, false, 1, |p, (m, s, a)| async move {
+                    match timeout {
+                        Some(t) => p.send_with_selector_timeout(m, s, a, t).await,
+                        None => p.send_with_selector(m, s, a).await,
+                    }
+                })
+                .await;
+        }
+        let (first, mq, spare_mq) = self.pick(topic.as_str(), &msg, &selector, &arg).await?;
+        let m = msg.into_message();
+        let spare = spare_mq.map(|q| (m.clone(), q));
+        self.core
+            .dispatch(topic.as_str(), state, first, (m, mq), spare, true, 1, |p, (m, q)| async move {
+                match timeout {
+                    Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
+                    None => p.send_to_queue(m, q).await,
+                }
+            })
+            .await
+    }
+
+    /// As `DefaultMQProducer::send_with_selector_callback`; in failover phases the send runs in the background.
+    pub async fn send_with_selector_callback<M, S, T>(
+        &self,
+        msg: M,
+        selector: S,
+        arg: T,
+        send_callback: Option<ArcSendCallback>,
+    ) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
+        T: Send + Sync,
+    {
+        self.selector_callback_send(msg, selector, arg, send_callback, None).await
+    }
+
+    /// As `DefaultMQProducer::send_with_selector_callback_timeout`.
+    pub async fn send_with_selector_callback_timeout<M, S, T>(
+        &self,
+        msg: M,
+        selector: S,
+        arg: T,
+        send_callback: Option<ArcSendCallback>,
+        timeout: u64,
+    ) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync + 'static,
+        T: Send + Sync + 'static,
+    {
+        self.selector_callback_send(msg, selector, arg, send_callback, Some(timeout)).await
+    }
+
+    async fn selector_callback_send<M, S, T>(
+        &self,
+        mut msg: M,
+        selector: S,
+        arg: T,
+        send_callback: Option<ArcSendCallback>,
+        timeout: Option<u64>,
+    ) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
+        T: Send + Sync,
+    {
+        MessageClientIDSetter::set_uniq_id(&mut msg);
+        let topic = msg.topic().clone();
+        let state = self.core.phases.snapshot().topic(topic.as_str());
+        let f = selector_callback(send_callback);
+        if !state.phase.allows_failover() {
+            let c = state.write_cluster(0.0);
+            let p = self.core.client(c).await?;
+            let cb: ArcSendCallback = Arc::new(self.counting(c, 1, f));
+            // The raw client's `_timeout` variant needs 'static selector types; route the timeout through the
+            // queue-addressed path instead, with the queue the selector picks.
+            return match timeout {
+                None => p.send_with_selector_callback(msg, selector, arg, Some(cb)).await,
+                Some(t) => {
+                    let mq = self
+                        .core
+                        .queues(c, topic.as_str())
+                        .await
+                        .map(|list| selector(&list, &msg, &arg))?
+                        .ok_or_else(|| rocketmq_client_rust::ClientError::illegal_argument("selector chose no queue"))?;
+                    p.send_to_queue_with_callback_timeout(msg, mq, move |r: Option<&SendResult>, e: Option<&rocketmq_client_rust::ClientError>| {
+                        match (r, e) {
+                            (Some(r), _) => cb.on_success(r),
+                            (_, Some(e)) => cb.on_exception(e),
+                            _ => {}
+                        }
+                    }, t)
+                    .await
+                }
+            };
+        }
+        let (first, mq, spare_mq) = self.pick(topic.as_str(), &msg, &selector, &arg).await?;
+        let m = msg.into_message();
+        let spare = spare_mq.map(|q| (m.clone(), q));
+        self.spawn_routed(topic, state, first, (m, mq), spare, 1, move |p, (m, q)| async move {
+            match timeout {
+                Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
+                None => p.send_to_queue(m, q).await,
+            }
+        }, f)
+    }
+
+    /// As `DefaultMQProducer::send_oneway_with_selector`.
+    pub async fn send_oneway_with_selector<M, S, T>(&self, mut msg: M, selector: S, arg: T) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync + 'static,
+        T: Send + Sync + 'static,
+    {
+        MessageClientIDSetter::set_uniq_id(&mut msg);
+        let topic = msg.topic().clone();
+        let state = self.core.phases.snapshot().topic(topic.as_str());
+        if !state.phase.allows_failover() {
+            let c = state.write_cluster(0.0);
+            return self
+                .core
+                .dispatch(topic.as_str(), state, c, (msg, selector, arg), None, false, 1, |p, (m, s, a)| async move {
+                    p.send_oneway_with_selector(m, s, a).await
+                })
+                .await;
+        }
+        let (first, mq, spare_mq) = self.pick(topic.as_str(), &msg, &selector, &arg).await?;
+        let m = msg.into_message();
+        let spare = spare_mq.map(|q| (m.clone(), q));
+        self.core
+            .dispatch(topic.as_str(), state, first, (m, mq), spare, true, 1, |p, (m, q)| async move {
+                p.send_oneway_to_queue(m, q).await
+            })
+            .await
+    }
+}

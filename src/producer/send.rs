@@ -1,0 +1,435 @@
+//! The send methods of `DefaultMQProducer` 1.0.0, same names and signatures, routed by phase.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use cheetah_string::CheetahString;
+use rocketmq_client_rust::{ArcSendCallback, ClientError, ClientResult, DefaultMQProducer, SendResult};
+use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
+use rocketmq_model::common::message::message_queue::MessageQueue;
+use rocketmq_model::common::message::message_single::Message;
+use rocketmq_model::common::message::MessageTrait;
+
+use super::{draw, Core, MigratingProducer};
+use crate::cluster::Cluster;
+use crate::route::TopicState;
+
+/// Stamp the UNIQ_KEY (kept if already set) and take the message as a `Message`, which can be copied for a retry.
+fn prepare<M: MessageTrait>(mut msg: M) -> Message {
+    MessageClientIDSetter::set_uniq_id(&mut msg);
+    msg.into_message()
+}
+
+fn prepare_batch<M: MessageTrait>(msgs: Vec<M>) -> (CheetahString, Vec<Message>) {
+    let msgs: Vec<Message> = msgs.into_iter().map(prepare).collect();
+    let topic = msgs.first().map(|m| m.topic().clone()).unwrap_or_default();
+    (topic, msgs)
+}
+
+fn runtime_handle() -> ClientResult<tokio::runtime::Handle> {
+    tokio::runtime::Handle::try_current()
+        .map_err(|_| ClientError::invalid_state("called inside a Tokio runtime", "no Tokio runtime"))
+}
+
+pub(super) fn to_callback(cb: Option<ArcSendCallback>) -> impl Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static {
+    move |r, e| {
+        if let Some(cb) = &cb {
+            match (r, e) {
+                (Some(r), _) => cb.on_success(r),
+                (_, Some(e)) => cb.on_exception(e),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl MigratingProducer {
+    fn plan(&self, topic: &CheetahString) -> (TopicState, Cluster) {
+        let state = self.core.phases.snapshot().topic(topic.as_str());
+        (state, state.write_cluster(draw()))
+    }
+
+    /// Route one prepared message by its topic's phase, with failover where the phase allows.
+    async fn routed<R, F, Fut>(&self, msg: Message, retry_on_timeout: bool, op: F) -> ClientResult<R>
+    where
+        F: Fn(DefaultMQProducer, Message) -> Fut,
+        Fut: Future<Output = ClientResult<R>>,
+    {
+        let topic = msg.topic().clone();
+        let (state, first) = self.plan(&topic);
+        let spare = state.phase.allows_failover().then(|| msg.clone());
+        self.core
+            .dispatch(topic.as_str(), state, first, msg, spare, retry_on_timeout, 1, op)
+            .await
+    }
+
+    async fn routed_batch<R, F, Fut>(&self, msgs: Vec<Message>, topic: CheetahString, op: F) -> ClientResult<R>
+    where
+        F: Fn(DefaultMQProducer, Vec<Message>) -> Fut,
+        Fut: Future<Output = ClientResult<R>>,
+    {
+        let (state, first) = self.plan(&topic);
+        let spare = state.phase.allows_failover().then(|| msgs.clone());
+        let n = msgs.len() as u64;
+        self.core.dispatch(topic.as_str(), state, first, msgs, spare, true, n, op).await
+    }
+
+    /// A callback that counts the outcome on `cluster` before calling `f`.
+    pub(super) fn counting<F>(&self, cluster: Cluster, n: u64, f: F) -> impl Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static
+    where
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+    {
+        let core = self.core.clone();
+        move |r, e| {
+            if e.is_none() {
+                core.counters.sent(cluster, n);
+            } else {
+                core.counters.failed(cluster);
+            }
+            f(r, e)
+        }
+    }
+
+    /// Run a failover-capable send in the background and report its outcome to `f`, like an async send.
+    pub(super) fn spawn_routed<P, F, Op, Fut>(
+        &self,
+        topic: CheetahString,
+        state: TopicState,
+        first: Cluster,
+        payload: P,
+        spare: Option<P>,
+        n: u64,
+        op: Op,
+        f: F,
+    ) -> ClientResult<()>
+    where
+        P: Send + 'static,
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+        Op: Fn(DefaultMQProducer, P) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ClientResult<Option<SendResult>>> + Send,
+    {
+        let handle = runtime_handle()?;
+        let core: Arc<Core> = self.core.clone();
+        handle.spawn(async move {
+            let r = core.dispatch(topic.as_str(), state, first, payload, spare, true, n, op).await;
+            match r {
+                Ok(Some(sr)) => f(Some(&sr), None),
+                Ok(None) => f(None, None),
+                Err(e) => f(None, Some(&e)),
+            }
+        });
+        Ok(())
+    }
+
+    /// Send and wait for the result, as `DefaultMQProducer::send`.
+    pub async fn send<M>(&self, msg: M) -> ClientResult<Option<SendResult>>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        self.routed(prepare(msg), true, |p, m| async move { p.send(m).await }).await
+    }
+
+    /// Send with a timeout in milliseconds, as `DefaultMQProducer::send_with_timeout`.
+    pub async fn send_with_timeout<M>(&self, msg: M, timeout: u64) -> ClientResult<Option<SendResult>>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        self.routed(prepare(msg), true, |p, m| async move { p.send_with_timeout(m, timeout).await })
+            .await
+    }
+
+    /// Send asynchronously and report to `send_callback`, as `DefaultMQProducer::send_with_callback`.
+    ///
+    /// In phases with failover the send (and its one retry on the other cluster) runs as a background task.
+    pub async fn send_with_callback<M, F>(&self, msg: M, send_callback: F) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+    {
+        self.callback_send(prepare(msg), None, send_callback).await
+    }
+
+    /// As [`MigratingProducer::send_with_callback`], with a timeout in milliseconds.
+    pub async fn send_with_callback_timeout<F, M>(&self, msg: M, send_callback: F, timeout: u64) -> ClientResult<()>
+    where
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+        M: MessageTrait + Send + Sync,
+    {
+        self.callback_send(prepare(msg), Some(timeout), send_callback).await
+    }
+
+    async fn callback_send<F>(&self, msg: Message, timeout: Option<u64>, f: F) -> ClientResult<()>
+    where
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+    {
+        let topic = msg.topic().clone();
+        let (state, first) = self.plan(&topic);
+        if !state.phase.allows_failover() {
+            let p = self.core.client(first).await?;
+            let cb = self.counting(first, 1, f);
+            return match timeout {
+                Some(t) => p.send_with_callback_timeout(msg, cb, t).await,
+                None => p.send_with_callback(msg, cb).await,
+            };
+        }
+        let spare = Some(msg.clone());
+        self.spawn_routed(topic, state, first, msg, spare, 1, move |p, m| async move {
+            match timeout {
+                Some(t) => p.send_with_timeout(m, t).await,
+                None => p.send(m).await,
+            }
+        }, f)
+    }
+
+    /// Send without waiting for a result, as `DefaultMQProducer::send_oneway`. An immediate connection failure
+    /// fails over where the phase allows.
+    pub async fn send_oneway<M>(&self, msg: M) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        self.routed(prepare(msg), true, |p, m| async move { p.send_oneway(m).await }).await
+    }
+
+    /// Send to a queue, as `DefaultMQProducer::send_to_queue`. The queue's broker decides the cluster; no failover
+    /// (the queue exists on one cluster only).
+    pub async fn send_to_queue<M>(&self, msg: M, mq: MessageQueue) -> ClientResult<Option<SendResult>>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        self.queue_send(prepare(msg), mq, |p, m, q| async move { p.send_to_queue(m, q).await }).await
+    }
+
+    /// As [`MigratingProducer::send_to_queue`], with a timeout in milliseconds.
+    pub async fn send_to_queue_with_timeout<M>(&self, msg: M, mq: MessageQueue, timeout: u64) -> ClientResult<Option<SendResult>>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        self.queue_send(prepare(msg), mq, |p, m, q| async move { p.send_to_queue_with_timeout(m, q, timeout).await })
+            .await
+    }
+
+    async fn queue_send<R, F, Fut>(&self, msg: Message, mq: MessageQueue, op: F) -> ClientResult<R>
+    where
+        F: Fn(DefaultMQProducer, Message, MessageQueue) -> Fut,
+        Fut: Future<Output = ClientResult<R>>,
+    {
+        let topic = msg.topic().clone();
+        let state = self.core.phases.snapshot().topic(topic.as_str());
+        let cluster = self.core.owner_of(&state, &mq).await?;
+        self.core
+            .dispatch(topic.as_str(), state, cluster, (msg, mq), None, false, 1, |p, (m, q)| op(p, m, q))
+            .await
+    }
+
+    /// As `DefaultMQProducer::send_to_queue_with_callback`; the queue's broker decides the cluster.
+    pub async fn send_to_queue_with_callback<M, F>(&self, msg: M, mq: MessageQueue, send_callback: F) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+    {
+        let msg = prepare(msg);
+        let state = self.core.phases.snapshot().topic(msg.topic().as_str());
+        let cluster = self.core.owner_of(&state, &mq).await?;
+        let p = self.core.client(cluster).await?;
+        p.send_to_queue_with_callback(msg, mq, self.counting(cluster, 1, send_callback)).await
+    }
+
+    /// As `DefaultMQProducer::send_to_queue_with_callback_timeout`; the queue's broker decides the cluster.
+    pub async fn send_to_queue_with_callback_timeout<M, F>(
+        &self,
+        msg: M,
+        mq: MessageQueue,
+        send_callback: F,
+        timeout: u64,
+    ) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+    {
+        let msg = prepare(msg);
+        let state = self.core.phases.snapshot().topic(msg.topic().as_str());
+        let cluster = self.core.owner_of(&state, &mq).await?;
+        let p = self.core.client(cluster).await?;
+        p.send_to_queue_with_callback_timeout(msg, mq, self.counting(cluster, 1, send_callback), timeout)
+            .await
+    }
+
+    /// As `DefaultMQProducer::send_oneway_to_queue`; the queue's broker decides the cluster.
+    pub async fn send_oneway_to_queue<M>(&self, msg: M, mq: MessageQueue) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        self.queue_send(prepare(msg), mq, |p, m, q| async move { p.send_oneway_to_queue(m, q).await }).await
+    }
+
+    /// Send a batch (one topic), as `DefaultMQProducer::send_batch`. The whole batch goes to one cluster.
+    pub async fn send_batch<M>(&self, msgs: Vec<M>) -> ClientResult<SendResult>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        let (topic, msgs) = prepare_batch(msgs);
+        self.routed_batch(msgs, topic, |p, m| async move { p.send_batch(m).await }).await
+    }
+
+    /// As [`MigratingProducer::send_batch`], with a timeout in milliseconds.
+    pub async fn send_batch_with_timeout<M>(&self, msgs: Vec<M>, timeout: u64) -> ClientResult<SendResult>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        let (topic, msgs) = prepare_batch(msgs);
+        self.routed_batch(msgs, topic, |p, m| async move { p.send_batch_with_timeout(m, timeout).await })
+            .await
+    }
+
+    /// As `DefaultMQProducer::send_batch_to_queue`; the queue's broker decides the cluster.
+    pub async fn send_batch_to_queue<M>(&self, msgs: Vec<M>, mq: MessageQueue) -> ClientResult<SendResult>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        self.batch_queue_send(msgs, mq, None).await
+    }
+
+    /// As `DefaultMQProducer::send_batch_to_queue_with_timeout`; the queue's broker decides the cluster.
+    pub async fn send_batch_to_queue_with_timeout<M>(&self, msgs: Vec<M>, mq: MessageQueue, timeout: u64) -> ClientResult<SendResult>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        self.batch_queue_send(msgs, mq, Some(timeout)).await
+    }
+
+    async fn batch_queue_send<M>(&self, msgs: Vec<M>, mq: MessageQueue, timeout: Option<u64>) -> ClientResult<SendResult>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        let (topic, msgs) = prepare_batch(msgs);
+        let state = self.core.phases.snapshot().topic(topic.as_str());
+        let cluster = self.core.owner_of(&state, &mq).await?;
+        let n = msgs.len() as u64;
+        self.core
+            .dispatch(topic.as_str(), state, cluster, (msgs, mq), None, false, n, |p, (m, q)| async move {
+                match timeout {
+                    Some(t) => p.send_batch_to_queue_with_timeout(m, q, t).await,
+                    None => p.send_batch_to_queue(m, q).await,
+                }
+            })
+            .await
+    }
+
+    /// As `DefaultMQProducer::send_batch_with_callback`; failover phases send in a background task.
+    pub async fn send_batch_with_callback<M, F>(&self, msgs: Vec<M>, f: F) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+    {
+        self.batch_callback_send(msgs, None, f).await
+    }
+
+    /// As `DefaultMQProducer::send_batch_with_callback_timeout`; failover phases send in a background task.
+    pub async fn send_batch_with_callback_timeout<M, F>(&self, msgs: Vec<M>, f: F, timeout: u64) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+    {
+        self.batch_callback_send(msgs, Some(timeout), f).await
+    }
+
+    async fn batch_callback_send<M, F>(&self, msgs: Vec<M>, timeout: Option<u64>, f: F) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+    {
+        let (topic, msgs) = prepare_batch(msgs);
+        let (state, first) = self.plan(&topic);
+        let n = msgs.len() as u64;
+        if !state.phase.allows_failover() {
+            let p = self.core.client(first).await?;
+            let cb = self.counting(first, n, f);
+            return match timeout {
+                Some(t) => p.send_batch_with_callback_timeout(msgs, cb, t).await,
+                None => p.send_batch_with_callback(msgs, cb).await,
+            };
+        }
+        let spare = Some(msgs.clone());
+        self.spawn_routed(topic, state, first, msgs, spare, n, move |p, m| async move {
+            match timeout {
+                Some(t) => p.send_batch_with_timeout(m, t).await.map(Some),
+                None => p.send_batch(m).await.map(Some),
+            }
+        }, f)
+    }
+
+    /// As `DefaultMQProducer::send_batch_to_queue_with_callback`; the queue's broker decides the cluster.
+    pub async fn send_batch_to_queue_with_callback<M, F>(&self, msgs: Vec<M>, mq: MessageQueue, f: F) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+    {
+        let (topic, msgs) = prepare_batch(msgs);
+        let state = self.core.phases.snapshot().topic(topic.as_str());
+        let cluster = self.core.owner_of(&state, &mq).await?;
+        let p = self.core.client(cluster).await?;
+        let n = msgs.len() as u64;
+        p.send_batch_to_queue_with_callback(msgs, mq, self.counting(cluster, n, f)).await
+    }
+
+    /// As `DefaultMQProducer::send_batch_to_queue_with_callback_timeout`; the queue's broker decides the cluster.
+    pub async fn send_batch_to_queue_with_callback_timeout<M, F>(
+        &self,
+        msgs: Vec<M>,
+        mq: MessageQueue,
+        f: F,
+        timeout: u64,
+    ) -> ClientResult<()>
+    where
+        M: MessageTrait + Send + Sync,
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+    {
+        let (topic, msgs) = prepare_batch(msgs);
+        let state = self.core.phases.snapshot().topic(topic.as_str());
+        let cluster = self.core.owner_of(&state, &mq).await?;
+        let p = self.core.client(cluster).await?;
+        let n = msgs.len() as u64;
+        p.send_batch_to_queue_with_callback_timeout(msgs, mq, self.counting(cluster, n, f), timeout)
+            .await
+    }
+
+    /// Request/reply, as `DefaultMQProducer::request`. Fails over only when the first cluster was unreachable
+    /// (a timed-out request may have been answered, and its copy would be suppressed as a duplicate).
+    pub async fn request<M>(&self, msg: M, timeout: u64) -> ClientResult<Box<dyn MessageTrait + Send>>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        self.routed(prepare(msg), false, |p, m| async move { p.request(m, timeout).await }).await
+    }
+
+    /// As `DefaultMQProducer::request_with_callback`, routed by phase (no failover).
+    pub async fn request_with_callback<F, M>(&self, msg: M, request_callback: F, timeout: u64) -> ClientResult<()>
+    where
+        F: Fn(Option<&dyn MessageTrait>, Option<&ClientError>) + Send + Sync + 'static,
+        M: MessageTrait + Send + Sync,
+    {
+        let msg = prepare(msg);
+        let (_, first) = self.plan(msg.topic());
+        let p = self.core.client(first).await?;
+        self.core.counters.sent(first, 1);
+        p.request_with_callback(msg, request_callback, timeout).await
+    }
+
+    /// The publish queues of `topic` on every cluster the topic's phase writes to (both in `DualReadWrite`).
+    /// Queue-addressed sends with any of them go to the cluster that owns the queue's broker.
+    pub async fn fetch_publish_message_queues(&mut self, topic: &str) -> ClientResult<Vec<MessageQueue>> {
+        let state = self.core.phases.snapshot().topic(topic);
+        let clusters: &[Cluster] = match state.phase.write_plan() {
+            crate::WritePlan::Source => &[Cluster::Source],
+            crate::WritePlan::Target => &[Cluster::Target],
+            crate::WritePlan::Split => &Cluster::BOTH,
+        };
+        let mut all = Vec::new();
+        for c in clusters {
+            self.core.forget_queues(*c, topic);
+            all.extend(self.core.queues(*c, topic).await?.iter().cloned());
+        }
+        Ok(all)
+    }
+}
+
