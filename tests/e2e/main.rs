@@ -2,4 +2,5 @@
 //! End-to-end tests on embedded source and target clusters, in one process.
 
 mod support;
+mod routing;
 mod testkit;

@@ -77,3 +77,77 @@ pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Helpers that build shims and raw clients against the shared clusters.
+pub mod clients {
+    use rocketmq_client_rust::{DefaultMQProducer, MQPushConsumer};
+    use rocketmq_migration::testkit::{unique_name, ClusterPair};
+    use rocketmq_migration::{Cluster, MigratingProducer, MigratingPushConsumer, PhaseHandle};
+    use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
+    use rocketmq_model::common::message::message_single::Message;
+
+    use super::listener::Recorder;
+
+    pub fn message(topic: &str, body: &str) -> Message {
+        Message::builder().topic(topic).body(body.as_bytes().to_vec()).build().expect("message")
+    }
+
+    pub async fn producer(pair: &ClusterPair, phases: &PhaseHandle) -> MigratingProducer {
+        let mut p = MigratingProducer::builder(super::client())
+            .producer_group(unique_name("pg"))
+            .source(pair.source.cluster_config())
+            .target(pair.target.cluster_config())
+            .phases(phases.clone())
+            .build()
+            .expect("producer build");
+        p.start().await.expect("producer start");
+        p
+    }
+
+    pub async fn consumer(
+        pair: &ClusterPair,
+        phases: &PhaseHandle,
+        group: &str,
+        topic: &str,
+        rec: &Recorder,
+        dedupe: Option<std::sync::Arc<dyn rocketmq_migration::dedupe::Deduplicator>>,
+    ) -> MigratingPushConsumer {
+        let mut b = MigratingPushConsumer::builder(super::client())
+            .consumer_group(group)
+            .source(pair.source.cluster_config())
+            .target(pair.target.cluster_config())
+            .phases(phases.clone())
+            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset);
+        if let Some(d) = dedupe {
+            b = b.deduplicator(d);
+        }
+        let mut c = b.build().expect("consumer build");
+        c.subscribe(topic, "*").await.expect("subscribe");
+        c.register_message_listener_concurrently(rec.listener());
+        c.start().await.expect("consumer start");
+        c
+    }
+
+    /// Send one message straight to one cluster, bypassing the shim; returns its UNIQ_KEY.
+    pub async fn raw_send(pair: &ClusterPair, side: Cluster, topic: &str, body: &str) -> String {
+        let mut p = DefaultMQProducer::builder(super::client())
+            .producer_group(unique_name("raw_pg"))
+            .name_server_addr(pair.cluster(side).name_server_addr().to_owned())
+            .build();
+        p.start().await.expect("raw producer start");
+        let r = p.send_with_timeout(message(topic, body), 5000).await.expect("raw send").expect("result");
+        p.shutdown().await;
+        r.msg_id.expect("msg id").to_string()
+    }
+
+    /// Which cluster a broker name belongs to.
+    pub fn cluster_of(pair: &ClusterPair, broker: &str) -> Cluster {
+        if broker == pair.source.broker_name() {
+            Cluster::Source
+        } else if broker == pair.target.broker_name() {
+            Cluster::Target
+        } else {
+            panic!("unknown broker {broker}")
+        }
+    }
+}

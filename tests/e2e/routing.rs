@@ -1,0 +1,74 @@
+//! For each phase: sends land where the table says, and the consumer reads what the table says.
+
+use std::time::Duration;
+
+use rocketmq_client_rust::MQPushConsumer;
+use rocketmq_migration::testkit::unique_name;
+use rocketmq_migration::{Cluster, Phase, PhaseHandle, WritePlan};
+
+use crate::support::clients::{cluster_of, consumer, message, producer, raw_send};
+use crate::support::listener::Recorder;
+use crate::support::{self, eventually};
+
+#[test]
+fn each_phase_writes_and_reads_where_the_table_says() {
+    support::run(Duration::from_secs(300), async {
+        let pair = &support::shared().pair;
+        let topic = unique_name("RouteTopic");
+        pair.create_topic(&support::client(), &topic, 4).await.expect("topic");
+        let phases = PhaseHandle::new();
+        let mut producer = producer(pair, &phases).await;
+        let rec = Recorder::default();
+        let mut consumer = consumer(pair, &phases, &unique_name("route_cg"), &topic, &rec, None).await;
+
+        // Written to the target before anything reads it: found once the target group attaches.
+        let early = raw_send(pair, Cluster::Target, &topic, "early").await;
+        assert!(!producer.is_connected(Cluster::Target), "target client starts lazily");
+
+        for phase in Phase::ALL {
+            phases.set_phase(&topic, phase).expect("set phase");
+            consumer.reconcile().await.expect("reconcile");
+            let read = phase.read_set();
+            for side in Cluster::BOTH {
+                let subscribed = consumer.subscribed_topics(side).await.contains(&topic);
+                assert_eq!(subscribed, read.contains(side), "{phase}: {side} subscription");
+            }
+            let mut landed = [0usize; 2];
+            let mut keys = Vec::new();
+            for i in 0..40 {
+                let r = producer
+                    .send_with_timeout(message(&topic, &format!("{phase} {i}")), 5000)
+                    .await
+                    .expect("send")
+                    .expect("sync result");
+                let mq = r.message_queue.expect("queue");
+                landed[cluster_of(pair, mq.broker_name().as_str()).index()] += 1;
+                keys.push(r.msg_id.expect("msg id").to_string());
+            }
+            match phase.write_plan() {
+                WritePlan::Source => assert_eq!(landed, [40, 0], "{phase}"),
+                WritePlan::Target => assert_eq!(landed, [0, 40], "{phase}"),
+                WritePlan::Split => assert!(landed[0] > 0 && landed[1] > 0, "{phase}: {landed:?}"),
+            }
+            let all = eventually(Duration::from_secs(60), || keys.iter().all(|k| rec.has(k))).await;
+            assert!(all, "{phase}: {} of 40 received", keys.iter().filter(|k| rec.has(k)).count());
+            if read.target {
+                assert!(eventually(Duration::from_secs(60), || rec.has(&early)).await, "{phase}: early target message");
+            }
+        }
+
+        // Completed: the source is no longer read; its client is gone.
+        assert!(!consumer.is_connected(Cluster::Source));
+        let stray = raw_send(pair, Cluster::Source, &topic, "stray").await;
+        let marker = producer.send_with_timeout(message(&topic, "marker"), 5000).await.unwrap().unwrap();
+        let marker = marker.msg_id.unwrap().to_string();
+        assert!(eventually(Duration::from_secs(60), || rec.has(&marker)).await);
+        assert!(!rec.has(&stray), "a Completed topic must not be read from the source");
+        assert!(rec.duplicates().is_empty(), "duplicates: {:?}", rec.duplicates());
+        let stats = producer.stats();
+        assert_eq!(stats.sent.iter().sum::<u64>(), 201);
+
+        consumer.shutdown().await;
+        producer.shutdown().await;
+    });
+}
