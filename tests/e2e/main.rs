@@ -2,5 +2,9 @@
 //! End-to-end tests on embedded source and target clusters, in one process.
 
 mod support;
+mod failover;
+mod input;
+mod merge;
+mod rollback;
 mod routing;
 mod testkit;
