@@ -36,7 +36,11 @@ impl ClusterConfig {
     }
 
     /// Use ACL credentials for this cluster.
-    pub fn credentials(mut self, access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
+    pub fn credentials(
+        mut self,
+        access_key: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Self {
         self.access_key = Some(access_key.into());
         self.secret_key = Some(secret_key.into());
         self
@@ -76,7 +80,11 @@ impl ClusterConfig {
         match (&self.access_key, &self.secret_key) {
             (None, None) => {}
             (ak, sk) if blank(ak) || blank(sk) => {
-                let which = if blank(ak) { "access_key" } else { "secret_key" };
+                let which = if blank(ak) {
+                    "access_key"
+                } else {
+                    "secret_key"
+                };
                 return Err(ConfigError::new(
                     ConfigErrorKind::InvalidValue,
                     format!("{field}.{which}"),
@@ -86,7 +94,11 @@ impl ClusterConfig {
             }
             _ => {}
         }
-        if self.namespace.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        if self
+            .namespace
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty())
+        {
             return Err(ConfigError::new(
                 ConfigErrorKind::InvalidValue,
                 format!("{field}.namespace"),
@@ -104,15 +116,28 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        assert!(ClusterConfig::new("127.0.0.1:9876;127.0.0.2:9876").validate("source").is_ok());
+        assert!(ClusterConfig::new("127.0.0.1:9876;127.0.0.2:9876")
+            .validate("source")
+            .is_ok());
         let e = ClusterConfig::new("").validate("source").unwrap_err();
         assert_eq!(e.field(), "source.name_server_addr");
-        let e = ClusterConfig::new("localhost").validate("target").unwrap_err();
-        assert_eq!((e.field(), e.value()), ("target.name_server_addr", "localhost"));
+        let e = ClusterConfig::new("localhost")
+            .validate("target")
+            .unwrap_err();
+        assert_eq!(
+            (e.field(), e.value()),
+            ("target.name_server_addr", "localhost")
+        );
         let mut c = ClusterConfig::new("h:1");
         c.access_key = Some("AK".into());
-        assert_eq!(c.validate("target").unwrap_err().field(), "target.secret_key");
-        let e = ClusterConfig::new("h:1").namespace(" ").validate("target").unwrap_err();
+        assert_eq!(
+            c.validate("target").unwrap_err().field(),
+            "target.secret_key"
+        );
+        let e = ClusterConfig::new("h:1")
+            .namespace(" ")
+            .validate("target")
+            .unwrap_err();
         assert_eq!(e.field(), "target.namespace");
     }
 }

@@ -111,7 +111,11 @@ pub struct MigrationError {
 }
 
 impl MigrationError {
-    pub(crate) fn new(kind: ErrorKind, cluster: Option<Cluster>, context: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        kind: ErrorKind,
+        cluster: Option<Cluster>,
+        context: impl Into<String>,
+    ) -> Self {
         MigrationError {
             kind,
             cluster,
@@ -175,12 +179,23 @@ mod tests {
 
     #[test]
     fn config_error_names_field_and_value() {
-        let e = ConfigError::new(ConfigErrorKind::InvalidRatio, "write_ratio", "1.5", "must be within 0.0..=1.0");
-        assert_eq!(e.to_string(), "invalid `write_ratio` = \"1.5\": must be within 0.0..=1.0");
+        let e = ConfigError::new(
+            ConfigErrorKind::InvalidRatio,
+            "write_ratio",
+            "1.5",
+            "must be within 0.0..=1.0",
+        );
+        assert_eq!(
+            e.to_string(),
+            "invalid `write_ratio` = \"1.5\": must be within 0.0..=1.0"
+        );
         let m: MigrationError = e.clone().into();
         assert_eq!(m.kind(), ErrorKind::Config);
         assert_eq!(m.config_error(), Some(&e));
         assert!(m.to_string().contains("write_ratio"));
-        assert_eq!(ConfigError::missing("source").to_string(), "`source` is required");
+        assert_eq!(
+            ConfigError::missing("source").to_string(),
+            "`source` is required"
+        );
     }
 }

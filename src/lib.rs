@@ -19,10 +19,12 @@ mod route;
 
 pub use cluster::Cluster;
 pub use config::ClusterConfig;
+pub use consumer::{
+    consuming_cluster, ConsumerStats, MigratingPushConsumer, MigratingPushConsumerBuilder,
+};
 pub use error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
-pub use consumer::{consuming_cluster, ConsumerStats, MigratingPushConsumer, MigratingPushConsumerBuilder};
-pub use producer::{MigratingProducer, MigratingProducerBuilder, ProducerStats};
 pub use phase::{Phase, ReadSet, WritePlan};
+pub use producer::{MigratingProducer, MigratingProducerBuilder, ProducerStats};
 pub use route::{Applied, PhaseHandle, PhaseTable, TopicState, DEFAULT_WRITE_RATIO};
 mod runtime;
 #[cfg(feature = "testkit")]

@@ -30,7 +30,9 @@ use crate::error::{ConfigError, ConfigErrorKind};
 /// assert_eq!(Phase::DualRead.previous(), Some(Phase::Initial));
 /// assert_eq!("dual_read_write".parse::<Phase>().unwrap(), Phase::DualReadWrite);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Writes and reads use the source cluster only.

@@ -200,7 +200,12 @@ impl PhaseHandle {
         let current = self.inner.table.load();
         if let Some(old) = current.topics.get(topic) {
             if state.version <= old.version {
-                tracing::debug!(topic, old = old.version, new = state.version, "ignoring stale phase update");
+                tracing::debug!(
+                    topic,
+                    old = old.version,
+                    new = state.version,
+                    "ignoring stale phase update"
+                );
                 return Ok(Applied::Stale);
             }
         }
@@ -223,7 +228,10 @@ impl PhaseHandle {
         let mut next = PhaseTable::clone(&self.inner.table.load());
         let mut changed = 0;
         for (topic, state) in table.topics() {
-            let newer = next.topics.get(topic).is_none_or(|old| state.version > old.version);
+            let newer = next
+                .topics
+                .get(topic)
+                .is_none_or(|old| state.version > old.version);
             if newer {
                 next.topics.insert(topic.to_owned(), *state);
                 changed += 1;
@@ -246,7 +254,11 @@ impl PhaseHandle {
         self.modify(topic, |s| s.write_ratio = ratio)
     }
 
-    fn modify(&self, topic: &str, f: impl FnOnce(&mut TopicState)) -> Result<TopicState, ConfigError> {
+    fn modify(
+        &self,
+        topic: &str,
+        f: impl FnOnce(&mut TopicState),
+    ) -> Result<TopicState, ConfigError> {
         validate_topic(topic)?;
         let _guard = self.inner.write_lock.lock();
         let mut next = PhaseTable::clone(&self.inner.table.load());
@@ -313,7 +325,11 @@ mod tests {
             (Phase::CuttingOver, Cluster::Target),
             (Phase::Completed, Cluster::Target),
         ] {
-            let s = TopicState { phase, write_ratio: 0.5, version: 1 };
+            let s = TopicState {
+                phase,
+                write_ratio: 0.5,
+                version: 1,
+            };
             assert_eq!(s.write_cluster(0.0), want);
             assert_eq!(s.write_cluster(0.99), want);
             assert_eq!(s.sticky_cluster(0), want);
@@ -341,15 +357,25 @@ mod tests {
     #[test]
     fn stale_versions_are_ignored() {
         let h = PhaseHandle::new();
-        let v5 = TopicState { phase: Phase::DualRead, write_ratio: 0.5, version: 5 };
+        let v5 = TopicState {
+            phase: Phase::DualRead,
+            write_ratio: 0.5,
+            version: 5,
+        };
         assert_eq!(h.apply("t", v5).unwrap(), Applied::Updated);
-        let v4 = TopicState { phase: Phase::Completed, version: 4, ..v5 };
+        let v4 = TopicState {
+            phase: Phase::Completed,
+            version: 4,
+            ..v5
+        };
         assert_eq!(h.apply("t", v4).unwrap(), Applied::Stale);
         assert_eq!(h.apply("t", v5).unwrap(), Applied::Stale);
         assert_eq!(h.snapshot().topic("t"), v5);
         let mut table = PhaseTable::default();
         table.topics.insert("t".into(), v4);
-        table.topics.insert("u".into(), TopicState { version: 1, ..v4 });
+        table
+            .topics
+            .insert("u".into(), TopicState { version: 1, ..v4 });
         assert_eq!(h.apply_table(&table).unwrap(), 1);
         assert_eq!(h.snapshot().phase("t"), Phase::DualRead);
         assert_eq!(h.snapshot().phase("u"), Phase::Completed);
@@ -364,11 +390,23 @@ mod tests {
             let err = h.set_write_ratio("t", bad).unwrap_err();
             assert_eq!(err.kind(), ConfigErrorKind::InvalidRatio);
             assert_eq!(err.field(), "write_ratio");
-            let err = h.apply("t", TopicState { write_ratio: bad, version: 99, ..Default::default() }).unwrap_err();
+            let err = h
+                .apply(
+                    "t",
+                    TopicState {
+                        write_ratio: bad,
+                        version: 99,
+                        ..Default::default()
+                    },
+                )
+                .unwrap_err();
             assert_eq!(err.kind(), ConfigErrorKind::InvalidRatio);
         }
         assert_eq!(*h.snapshot(), *before);
-        assert_eq!(h.set_phase(" ", Phase::DualRead).unwrap_err().kind(), ConfigErrorKind::InvalidValue);
+        assert_eq!(
+            h.set_phase(" ", Phase::DualRead).unwrap_err().kind(),
+            ConfigErrorKind::InvalidValue
+        );
     }
 
     #[test]

@@ -39,7 +39,9 @@ pub struct RuntimeSettings {
 
 impl Default for RuntimeSettings {
     fn default() -> Self {
-        let cpus = std::thread::available_parallelism().map_or(2, usize::from).max(2);
+        let cpus = std::thread::available_parallelism()
+            .map_or(2, usize::from)
+            .max(2);
         RuntimeSettings {
             thread_name: "rmq-migration".into(),
             worker_threads: cpus,
@@ -57,7 +59,10 @@ impl RuntimeSettings {
         let blocking = (self.listener_concurrency * 2).clamp(16, 512);
         let mut cfg = RuntimeConfig::for_parallelism(self.thread_name.clone(), self.worker_threads)
             .with_max_blocking_threads(blocking)
-            .map_err(|e| MigrationError::new(ErrorKind::Start, None, "invalid runtime settings").with_source(e))?;
+            .map_err(|e| {
+                MigrationError::new(ErrorKind::Start, None, "invalid runtime settings")
+                    .with_source(e)
+            })?;
         cfg.blocking_lane_policies.metadata_io = BlockingPoolPolicy {
             name: format!("{}.metadata-io", self.thread_name),
             max_concurrency: self.listener_concurrency.min(blocking),
@@ -101,7 +106,9 @@ impl MigrationRuntime {
 
     /// A runtime with `settings`. It owns its own Tokio thread pool; create it inside or outside Tokio.
     pub fn with_settings(settings: RuntimeSettings) -> Result<Self, MigrationError> {
-        let fail = |what: &str| MigrationError::new(ErrorKind::Start, None, format!("client runtime: {what}"));
+        let fail = |what: &str| {
+            MigrationError::new(ErrorKind::Start, None, format!("client runtime: {what}"))
+        };
         let owner = RuntimeOwner::plan(settings.runtime_config()?)
             .map_err(|e| fail("plan").with_source(e))?
             .build()

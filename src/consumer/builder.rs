@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use cheetah_string::CheetahString;
 use rocketmq_client_rust::{
-    AllocateMessageQueueStrategy, ArcMessageQueueListener, ArcTraceDispatcher, ClientConfig, ClientOptions,
-    ClientRuntime, ConsumerTuningProfile, DefaultMQPushConsumer,
+    AllocateMessageQueueStrategy, ArcMessageQueueListener, ArcTraceDispatcher, ClientConfig,
+    ClientOptions, ClientRuntime, ConsumerTuningProfile, DefaultMQPushConsumer,
 };
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
@@ -260,11 +260,17 @@ impl MigratingPushConsumerBuilder {
         target.validate("target")?;
         let group = self.group.unwrap_or_default();
         if group.trim().is_empty() {
-            return Err(ConfigError::new(ConfigErrorKind::Missing, "consumer_group", group, "is required").into());
+            return Err(ConfigError::new(
+                ConfigErrorKind::Missing,
+                "consumer_group",
+                group,
+                "is required",
+            )
+            .into());
         }
-        let dedupe = self
-            .dedupe
-            .unwrap_or_else(|| Some(Arc::new(MemoryDeduplicator::default()) as Arc<dyn Deduplicator>));
+        let dedupe = self.dedupe.unwrap_or_else(|| {
+            Some(Arc::new(MemoryDeduplicator::default()) as Arc<dyn Deduplicator>)
+        });
         let shared = MergeShared {
             dedupe,
             key: self.key.unwrap_or_else(|| Arc::new(UniqKey)),

@@ -4,8 +4,8 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use rocketmq_client_rust::{
-    ClientResult, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, ConsumeOrderlyContext, ConsumeOrderlyStatus,
-    MessageListenerConcurrently, MessageListenerOrderly,
+    ClientResult, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, ConsumeOrderlyContext,
+    ConsumeOrderlyStatus, MessageListenerConcurrently, MessageListenerOrderly,
 };
 use rocketmq_model::common::message::message_ext::MessageExt;
 
@@ -80,7 +80,11 @@ fn triage<'m, 'd>(
     msgs: &[&'m MessageExt],
 ) -> (Vec<&'m MessageExt>, Claim<'d>, bool) {
     let mut fresh = Vec::with_capacity(msgs.len());
-    let mut claim = Claim { dedupe, keys: Vec::new(), done: false };
+    let mut claim = Claim {
+        dedupe,
+        keys: Vec::new(),
+        done: false,
+    };
     let mut in_flight = false;
     for m in msgs {
         match shared.key.key(m) {
@@ -161,7 +165,11 @@ impl MessageListenerConcurrently for MergeListener {
 }
 
 impl MessageListenerOrderly for MergeListener {
-    fn consume_message(&self, msgs: &[&MessageExt], ctx: &mut ConsumeOrderlyContext) -> ClientResult<ConsumeOrderlyStatus> {
+    fn consume_message(
+        &self,
+        msgs: &[&MessageExt],
+        ctx: &mut ConsumeOrderlyContext,
+    ) -> ClientResult<ConsumeOrderlyStatus> {
         let UserListener::Orderly(user) = &self.user else {
             return Ok(ConsumeOrderlyStatus::SuspendCurrentQueueAMoment);
         };

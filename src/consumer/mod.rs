@@ -149,13 +149,17 @@ impl MigratingPushConsumer {
 
     /// Whether the client of `cluster` is running.
     pub fn is_connected(&self, cluster: Cluster) -> bool {
-        self.core.sides[cluster.index()].try_lock().is_ok_and(|s| s.is_some())
+        self.core.sides[cluster.index()]
+            .try_lock()
+            .is_ok_and(|s| s.is_some())
     }
 
     /// The topics each cluster's client is subscribed to right now.
     pub async fn subscribed_topics(&self, cluster: Cluster) -> Vec<String> {
         let side = self.core.sides[cluster.index()].lock().await;
-        side.as_ref().map(|s| s.topics.keys().cloned().collect()).unwrap_or_default()
+        side.as_ref()
+            .map(|s| s.topics.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Bring both clusters' subscriptions in line with the phase table now (the consumer also does this on every
@@ -166,10 +170,9 @@ impl MigratingPushConsumer {
 
     async fn resubscribe(&mut self) -> ClientResult<()> {
         if self.core.started.load(Ordering::Acquire) {
-            self.core
-                .reconcile()
-                .await
-                .map_err(|e| ClientError::service_source("migrating consumer: subscription change", e))?;
+            self.core.reconcile().await.map_err(|e| {
+                ClientError::service_source("migrating consumer: subscription change", e)
+            })?;
         }
         Ok(())
     }
@@ -197,7 +200,11 @@ impl Core {
         first_err.map_or(Ok(()), Err)
     }
 
-    async fn reconcile_side(&self, c: Cluster, want: BTreeMap<String, Sub>) -> Result<(), MigrationError> {
+    async fn reconcile_side(
+        &self,
+        c: Cluster,
+        want: BTreeMap<String, Sub>,
+    ) -> Result<(), MigrationError> {
         let mut guard = self.sides[c.index()].lock().await;
         let fail = |what: String| MigrationError::new(ErrorKind::Subscribe, Some(c), what);
         match guard.as_mut() {
@@ -211,9 +218,18 @@ impl Core {
             }
             None => {
                 let Some(user) = self.listener.lock().clone() else {
-                    return Err(MigrationError::new(ErrorKind::NotStarted, Some(c), "no message listener registered"));
+                    return Err(MigrationError::new(
+                        ErrorKind::NotStarted,
+                        Some(c),
+                        "no message listener registered",
+                    ));
                 };
-                let mut consumer = self.settings.build_raw(&self.runtime, &self.group, c, &self.clusters[c.index()]);
+                let mut consumer = self.settings.build_raw(
+                    &self.runtime,
+                    &self.group,
+                    c,
+                    &self.clusters[c.index()],
+                );
                 for (topic, sub) in &want {
                     subscribe(&mut consumer, topic, sub)
                         .await
@@ -225,23 +241,36 @@ impl Core {
                     user: user.clone(),
                 };
                 match user {
-                    UserListener::Concurrently(_) => consumer.register_message_listener_concurrently(merge),
+                    UserListener::Concurrently(_) => {
+                        consumer.register_message_listener_concurrently(merge)
+                    }
                     UserListener::Orderly(_) => consumer.register_message_listener_orderly(merge),
                 }
                 if let Err(e) = consumer.start().await {
                     consumer.shutdown().await;
-                    return Err(MigrationError::new(ErrorKind::Start, Some(c), "start consumer").with_source(e));
+                    return Err(
+                        MigrationError::new(ErrorKind::Start, Some(c), "start consumer")
+                            .with_source(e),
+                    );
                 }
                 if self.suspended.load(Ordering::Acquire) {
                     consumer.suspend().await;
                 }
                 tracing::info!(group = %self.group, cluster = %c, topics = ?want.keys().collect::<Vec<_>>(),
                     "consumer client started");
-                *guard = Some(Side { consumer, topics: want });
+                *guard = Some(Side {
+                    consumer,
+                    topics: want,
+                });
                 Ok(())
             }
             Some(side) => {
-                let stale: Vec<String> = side.topics.keys().filter(|t| !want.contains_key(*t)).cloned().collect();
+                let stale: Vec<String> = side
+                    .topics
+                    .keys()
+                    .filter(|t| !want.contains_key(*t))
+                    .cloned()
+                    .collect();
                 for topic in stale {
                     side.consumer.unsubscribe(&topic).await;
                     side.topics.remove(&topic);
@@ -271,7 +300,11 @@ impl Core {
     }
 }
 
-async fn subscribe(consumer: &mut DefaultMQPushConsumer, topic: &str, sub: &Sub) -> ClientResult<()> {
+async fn subscribe(
+    consumer: &mut DefaultMQPushConsumer,
+    topic: &str,
+    sub: &Sub,
+) -> ClientResult<()> {
     match sub {
         Sub::Expression(e) => consumer.subscribe(topic, e.as_str()).await,
         Sub::Selector(s) => consumer.subscribe_with_selector(topic, s.clone()).await,
@@ -293,7 +326,12 @@ async fn watch(core: Weak<Core>, phases: PhaseHandle) {
 
 impl MQConsumer for MigratingPushConsumer {
     /// Send a message back for a later retry, to the cluster that owns `broker_name`.
-    async fn send_message_back(&mut self, msg: MessageExt, delay_level: i32, broker_name: &str) -> ClientResult<()> {
+    async fn send_message_back(
+        &mut self,
+        msg: MessageExt,
+        delay_level: i32,
+        broker_name: &str,
+    ) -> ClientResult<()> {
         let known = self.core.brokers.lock().get(broker_name).copied();
         let clusters: Vec<Cluster> = match known {
             Some(c) => vec![c],
@@ -303,7 +341,11 @@ impl MQConsumer for MigratingPushConsumer {
         for c in clusters {
             let mut side = self.core.sides[c.index()].lock().await;
             if let Some(side) = side.as_mut() {
-                match side.consumer.send_message_back(msg.clone(), delay_level, broker_name).await {
+                match side
+                    .consumer
+                    .send_message_back(msg.clone(), delay_level, broker_name)
+                    .await
+                {
                     Ok(()) => return Ok(()),
                     Err(e) => last = Some(e),
                 }
@@ -313,7 +355,10 @@ impl MQConsumer for MigratingPushConsumer {
     }
 
     /// The queues of `topic` on every cluster the topic's phase reads.
-    async fn fetch_subscribe_message_queues(&mut self, topic: &str) -> ClientResult<Vec<MessageQueue>> {
+    async fn fetch_subscribe_message_queues(
+        &mut self,
+        topic: &str,
+    ) -> ClientResult<Vec<MessageQueue>> {
         let read = self.core.phases.snapshot().phase(topic).read_set();
         let mut all = Vec::new();
         let mut any = false;
@@ -383,12 +428,22 @@ impl MQPushConsumer for MigratingPushConsumer {
     ) -> ClientResult<()> {
         let topic = topic.into().to_string();
         let expr = sub_expression.into().to_string();
-        self.core.subscriptions.lock().insert(topic, Sub::Expression(expr));
+        self.core
+            .subscriptions
+            .lock()
+            .insert(topic, Sub::Expression(expr));
         self.resubscribe().await
     }
 
-    async fn subscribe_with_selector(&mut self, topic: &str, selector: Option<MessageSelector>) -> ClientResult<()> {
-        self.core.subscriptions.lock().insert(topic.to_owned(), Sub::Selector(selector));
+    async fn subscribe_with_selector(
+        &mut self,
+        topic: &str,
+        selector: Option<MessageSelector>,
+    ) -> ClientResult<()> {
+        self.core
+            .subscriptions
+            .lock()
+            .insert(topic.to_owned(), Sub::Selector(selector));
         self.resubscribe().await
     }
 

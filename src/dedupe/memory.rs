@@ -137,7 +137,14 @@ impl MemoryDeduplicator {
         let generation = inner.generation;
         let key: Arc<str> = Arc::from(key);
         inner.order.push_back((key.clone(), generation));
-        inner.entries.insert(key, Entry { state, at: now, generation });
+        inner.entries.insert(
+            key,
+            Entry {
+                state,
+                at: now,
+                generation,
+            },
+        );
     }
 }
 
@@ -165,7 +172,11 @@ impl Deduplicator for MemoryDeduplicator {
 
     fn abort(&self, key: &str) {
         let mut inner = self.inner.lock();
-        if inner.entries.get(key).is_some_and(|e| e.state == State::Consuming) {
+        if inner
+            .entries
+            .get(key)
+            .is_some_and(|e| e.state == State::Consuming)
+        {
             inner.entries.remove(key);
         }
     }
@@ -225,8 +236,16 @@ mod tests {
         assert_eq!(d.begin("b"), Begin::Proceed);
         d.commit("b");
         std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(d.begin("a"), Begin::Proceed, "stuck consuming key taken over");
-        assert_eq!(d.begin("b"), Begin::Proceed, "consumed key forgotten after ttl");
+        assert_eq!(
+            d.begin("a"),
+            Begin::Proceed,
+            "stuck consuming key taken over"
+        );
+        assert_eq!(
+            d.begin("b"),
+            Begin::Proceed,
+            "consumed key forgotten after ttl"
+        );
         assert_eq!(d.len(), 2, "expired rows are dropped on insert");
     }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use cheetah_string::CheetahString;
 use rocketmq_client_rust::{
-    AclClientRPCHook, ArcTraceDispatcher, ClientConfig, ClientOptions, ClientRuntime, DefaultMQProducer,
-    SessionCredentials,
+    AclClientRPCHook, ArcTraceDispatcher, ClientConfig, ClientOptions, ClientRuntime,
+    DefaultMQProducer, SessionCredentials,
 };
 use rocketmq_model::common::compression::compression_type::CompressionType;
 use rocketmq_protocol::common::compression::compressor::Compressor;
@@ -120,10 +120,9 @@ settings! {
 /// The ACL hook for a cluster with credentials.
 pub(crate) fn credentials_hook(cluster: &ClusterConfig) -> Option<Arc<dyn RPCHook>> {
     match (&cluster.access_key, &cluster.secret_key) {
-        (Some(ak), Some(sk)) => Some(Arc::new(AclClientRPCHook::new(SessionCredentials::with_keys(
-            ak.as_str(),
-            sk.as_str(),
-        )))),
+        (Some(ak), Some(sk)) => Some(Arc::new(AclClientRPCHook::new(
+            SessionCredentials::with_keys(ak.as_str(), sk.as_str()),
+        ))),
         _ => None,
     }
 }
@@ -215,7 +214,13 @@ impl MigratingProducerBuilder {
         target.validate("target")?;
         let group = self.group.unwrap_or_default();
         if group.trim().is_empty() {
-            return Err(ConfigError::new(ConfigErrorKind::Missing, "producer_group", group, "is required").into());
+            return Err(ConfigError::new(
+                ConfigErrorKind::Missing,
+                "producer_group",
+                group,
+                "is required",
+            )
+            .into());
         }
         Ok(MigratingProducer::from_parts(
             self.runtime,

@@ -41,20 +41,38 @@ mod tests {
 
     #[test]
     fn timeouts_and_unreachable_clusters_fail_over_bad_input_does_not() {
-        assert_eq!(classify(&ClientError::timeout("send", 3000)), Some(Retryable::Timeout));
         assert_eq!(
-            classify(&ClientError::from(MQClientException::new_with_code(17, "topic not exist"))),
+            classify(&ClientError::timeout("send", 3000)),
+            Some(Retryable::Timeout)
+        );
+        assert_eq!(
+            classify(&ClientError::from(MQClientException::new_with_code(
+                17,
+                "topic not exist"
+            ))),
             Some(Retryable::Unreachable)
         );
         assert_eq!(
-            classify(&ClientError::from(MQClientException::new_with_code(10003, "No route available"))),
+            classify(&ClientError::from(MQClientException::new_with_code(
+                10003,
+                "No route available"
+            ))),
             Some(Retryable::Unreachable)
         );
-        assert_eq!(classify(&ClientError::illegal_argument("body too large")), None);
         assert_eq!(
-            classify(&ClientError::from(MQClientException::new_with_code(13, "message illegal"))),
+            classify(&ClientError::illegal_argument("body too large")),
             None
         );
-        assert_eq!(classify(&ClientError::config_invalid("k", "v", "bad")), None);
+        assert_eq!(
+            classify(&ClientError::from(MQClientException::new_with_code(
+                13,
+                "message illegal"
+            ))),
+            None
+        );
+        assert_eq!(
+            classify(&ClientError::config_invalid("k", "v", "bad")),
+            None
+        );
     }
 }

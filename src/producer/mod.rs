@@ -22,8 +22,8 @@ use std::sync::Arc;
 use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, DefaultMQProducer};
 use tokio::sync::OnceCell;
 
-pub use builder::MigratingProducerBuilder;
 pub(crate) use builder::credentials_hook;
+pub use builder::MigratingProducerBuilder;
 pub use stats::ProducerStats;
 
 use crate::cluster::Cluster;
@@ -182,6 +182,8 @@ impl Core {
 
     /// Run `op` on `first`; where the phase allows and the error is retryable, run it once more on the other
     /// cluster with `spare` (a copy of the payload). `count` is the number of messages a success stands for.
+    // One attempt plan per call site; a struct would only rename these arguments.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn dispatch<P, R, F, Fut>(
         &self,
         topic: &str,

@@ -23,16 +23,23 @@ static BUCKET_QUEUES: LazyLock<Vec<MessageQueue>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Fetch time and queue list, per cluster and topic.
+type QueueLists = HashMap<(Cluster, String), (Instant, Arc<Vec<MessageQueue>>)>;
+
 #[derive(Default)]
 pub(crate) struct QueueCache {
-    lists: Mutex<HashMap<(Cluster, String), (Instant, Arc<Vec<MessageQueue>>)>>,
+    lists: Mutex<QueueLists>,
     // broker name -> [known on source, known on target]
     owners: Mutex<HashMap<String, [bool; 2]>>,
 }
 
 impl Core {
     /// The publish queues of `topic` on `cluster` (cached for 30 s).
-    pub(crate) async fn queues(&self, cluster: Cluster, topic: &str) -> ClientResult<Arc<Vec<MessageQueue>>> {
+    pub(crate) async fn queues(
+        &self,
+        cluster: Cluster,
+        topic: &str,
+    ) -> ClientResult<Arc<Vec<MessageQueue>>> {
         let key = (cluster, topic.to_owned());
         if let Some((at, list)) = self.queues.lists.lock().get(&key) {
             if at.elapsed() < QUEUE_TTL {
@@ -47,17 +54,27 @@ impl Core {
                 owners.entry(mq.broker_name().to_string()).or_default()[cluster.index()] = true;
             }
         }
-        self.queues.lists.lock().insert(key, (Instant::now(), list.clone()));
+        self.queues
+            .lists
+            .lock()
+            .insert(key, (Instant::now(), list.clone()));
         Ok(list)
     }
 
     /// Forget cached queues of `topic` on `cluster` (after a failed send to one of them).
     pub(crate) fn forget_queues(&self, cluster: Cluster, topic: &str) {
-        self.queues.lists.lock().remove(&(cluster, topic.to_owned()));
+        self.queues
+            .lists
+            .lock()
+            .remove(&(cluster, topic.to_owned()));
     }
 
     /// The cluster that owns `mq`'s broker. A broker name known on both clusters goes by the topic's phase.
-    pub(crate) async fn owner_of(&self, state: &TopicState, mq: &MessageQueue) -> ClientResult<Cluster> {
+    pub(crate) async fn owner_of(
+        &self,
+        state: &TopicState,
+        mq: &MessageQueue,
+    ) -> ClientResult<Cluster> {
         let broker = mq.broker_name().to_string();
         for refreshed in [false, true] {
             let known = self.queues.owners.lock().get(&broker).copied();
@@ -98,7 +115,8 @@ impl Core {
     {
         let first = match state.phase.write_plan() {
             WritePlan::Split => {
-                let bucket = selector(&BUCKET_QUEUES, msg, arg).map_or(0, |q| q.queue_id().max(0) as usize);
+                let bucket =
+                    selector(&BUCKET_QUEUES, msg, arg).map_or(0, |q| q.queue_id().max(0) as usize);
                 state.sticky_cluster(bucket)
             }
             _ => state.write_cluster(0.0),
@@ -113,7 +131,11 @@ impl Core {
                 Err(e) => tracing::debug!(cluster = %c, topic, error = ?e, "no failover queue"),
             }
         }
-        match (picked[first.index()].is_some(), picked[first.other().index()].is_some(), first_err) {
+        match (
+            picked[first.index()].is_some(),
+            picked[first.other().index()].is_some(),
+            first_err,
+        ) {
             (true, _, _) => Ok((first, picked)),
             // The first cluster has no usable route: start on the other one (still one attempt each).
             (false, true, _) if state.phase.allows_failover() => {

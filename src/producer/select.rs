@@ -20,22 +20,33 @@ use crate::cluster::Cluster;
 type Picked = (Cluster, MessageQueue, Option<MessageQueue>);
 
 impl MigratingProducer {
-    async fn pick<M, S, T>(&self, topic: &str, msg: &M, selector: &S, arg: &T) -> ClientResult<Picked>
+    async fn pick<M, S, T>(
+        &self,
+        topic: &str,
+        msg: &M,
+        selector: &S,
+        arg: &T,
+    ) -> ClientResult<Picked>
     where
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue>,
     {
         let state = self.core.phases.snapshot().topic(topic);
         let (first, mut picked) = self.core.select(topic, &state, msg, selector, arg).await?;
         let spare = picked[first.other().index()].take();
-        let mq = picked[first.index()]
-            .take()
-            .ok_or_else(|| rocketmq_client_rust::ClientError::illegal_argument("selector chose no queue"))?;
+        let mq = picked[first.index()].take().ok_or_else(|| {
+            rocketmq_client_rust::ClientError::illegal_argument("selector chose no queue")
+        })?;
         Ok((first, mq, spare))
     }
 
     /// Send with a queue selector, as `DefaultMQProducer::send_with_selector`. In `DualReadWrite` the cluster is
     /// key-sticky (see the module docs); failover goes to the queue the selector picks on the other cluster.
-    pub async fn send_with_selector<M, S, T>(&self, msg: M, selector: S, arg: T) -> ClientResult<Option<SendResult>>
+    pub async fn send_with_selector<M, S, T>(
+        &self,
+        msg: M,
+        selector: S,
+        arg: T,
+    ) -> ClientResult<Option<SendResult>>
     where
         M: MessageTrait + Send + Sync,
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
@@ -60,7 +71,13 @@ impl MigratingProducer {
         self.selector_send(msg, selector, arg, Some(timeout)).await
     }
 
-    async fn selector_send<M, S, T>(&self, mut msg: M, selector: S, arg: T, timeout: Option<u64>) -> ClientResult<Option<SendResult>>
+    async fn selector_send<M, S, T>(
+        &self,
+        mut msg: M,
+        selector: S,
+        arg: T,
+        timeout: Option<u64>,
+    ) -> ClientResult<Option<SendResult>>
     where
         M: MessageTrait + Send + Sync,
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
@@ -73,24 +90,42 @@ impl MigratingProducer {
             let c = state.write_cluster(0.0);
             return self
                 .core
-                .dispatch(topic.as_str(), state, c, (msg, selector, arg), None, false, 1, |p, (m, s, a)| async move {
-                    match timeout {
-                        Some(t) => p.send_with_selector_timeout(m, s, a, t).await,
-                        None => p.send_with_selector(m, s, a).await,
-                    }
-                })
+                .dispatch(
+                    topic.as_str(),
+                    state,
+                    c,
+                    (msg, selector, arg),
+                    None,
+                    false,
+                    1,
+                    |p, (m, s, a)| async move {
+                        match timeout {
+                            Some(t) => p.send_with_selector_timeout(m, s, a, t).await,
+                            None => p.send_with_selector(m, s, a).await,
+                        }
+                    },
+                )
                 .await;
         }
         let (first, mq, spare_mq) = self.pick(topic.as_str(), &msg, &selector, &arg).await?;
         let m = msg.into_message();
         let spare = spare_mq.map(|q| (m.clone(), q));
         self.core
-            .dispatch(topic.as_str(), state, first, (m, mq), spare, true, 1, |p, (m, q)| async move {
-                match timeout {
-                    Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
-                    None => p.send_to_queue(m, q).await,
-                }
-            })
+            .dispatch(
+                topic.as_str(),
+                state,
+                first,
+                (m, mq),
+                spare,
+                true,
+                1,
+                |p, (m, q)| async move {
+                    match timeout {
+                        Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
+                        None => p.send_to_queue(m, q).await,
+                    }
+                },
+            )
             .await
     }
 
@@ -107,7 +142,8 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
         T: Send + Sync,
     {
-        self.selector_callback_send(msg, selector, arg, send_callback, None).await
+        self.selector_callback_send(msg, selector, arg, send_callback, None)
+            .await
     }
 
     /// As `DefaultMQProducer::send_with_selector_callback_timeout`.
@@ -124,7 +160,8 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync + 'static,
         T: Send + Sync + 'static,
     {
-        self.selector_callback_send(msg, selector, arg, send_callback, Some(timeout)).await
+        self.selector_callback_send(msg, selector, arg, send_callback, Some(timeout))
+            .await
     }
 
     async fn selector_callback_send<M, S, T>(
@@ -151,14 +188,21 @@ impl MigratingProducer {
             // The raw client's `_timeout` variant needs 'static selector types; route the timeout through the
             // queue-addressed path instead, with the queue the selector picks.
             return match timeout {
-                None => p.send_with_selector_callback(msg, selector, arg, Some(cb)).await,
+                None => {
+                    p.send_with_selector_callback(msg, selector, arg, Some(cb))
+                        .await
+                }
                 Some(t) => {
                     let mq = self
                         .core
                         .queues(c, topic.as_str())
                         .await
                         .map(|list| selector(&list, &msg, &arg))?
-                        .ok_or_else(|| rocketmq_client_rust::ClientError::illegal_argument("selector chose no queue"))?;
+                        .ok_or_else(|| {
+                            rocketmq_client_rust::ClientError::illegal_argument(
+                                "selector chose no queue",
+                            )
+                        })?;
                     p.send_to_queue_with_callback_timeout(msg, mq, move |r: Option<&SendResult>, e: Option<&rocketmq_client_rust::ClientError>| {
                         match (r, e) {
                             (Some(r), _) => cb.on_success(r),
@@ -173,16 +217,30 @@ impl MigratingProducer {
         let (first, mq, spare_mq) = self.pick(topic.as_str(), &msg, &selector, &arg).await?;
         let m = msg.into_message();
         let spare = spare_mq.map(|q| (m.clone(), q));
-        self.spawn_routed(topic, state, first, (m, mq), spare, 1, move |p, (m, q)| async move {
-            match timeout {
-                Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
-                None => p.send_to_queue(m, q).await,
-            }
-        }, f)
+        self.spawn_routed(
+            topic,
+            state,
+            first,
+            (m, mq),
+            spare,
+            1,
+            move |p, (m, q)| async move {
+                match timeout {
+                    Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
+                    None => p.send_to_queue(m, q).await,
+                }
+            },
+            f,
+        )
     }
 
     /// As `DefaultMQProducer::send_oneway_with_selector`.
-    pub async fn send_oneway_with_selector<M, S, T>(&self, mut msg: M, selector: S, arg: T) -> ClientResult<()>
+    pub async fn send_oneway_with_selector<M, S, T>(
+        &self,
+        mut msg: M,
+        selector: S,
+        arg: T,
+    ) -> ClientResult<()>
     where
         M: MessageTrait + Send + Sync,
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync + 'static,
@@ -195,18 +253,32 @@ impl MigratingProducer {
             let c = state.write_cluster(0.0);
             return self
                 .core
-                .dispatch(topic.as_str(), state, c, (msg, selector, arg), None, false, 1, |p, (m, s, a)| async move {
-                    p.send_oneway_with_selector(m, s, a).await
-                })
+                .dispatch(
+                    topic.as_str(),
+                    state,
+                    c,
+                    (msg, selector, arg),
+                    None,
+                    false,
+                    1,
+                    |p, (m, s, a)| async move { p.send_oneway_with_selector(m, s, a).await },
+                )
                 .await;
         }
         let (first, mq, spare_mq) = self.pick(topic.as_str(), &msg, &selector, &arg).await?;
         let m = msg.into_message();
         let spare = spare_mq.map(|q| (m.clone(), q));
         self.core
-            .dispatch(topic.as_str(), state, first, (m, mq), spare, true, 1, |p, (m, q)| async move {
-                p.send_oneway_to_queue(m, q).await
-            })
+            .dispatch(
+                topic.as_str(),
+                state,
+                first,
+                (m, mq),
+                spare,
+                true,
+                1,
+                |p, (m, q)| async move { p.send_oneway_to_queue(m, q).await },
+            )
             .await
     }
 }

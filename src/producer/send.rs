@@ -4,7 +4,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use cheetah_string::CheetahString;
-use rocketmq_client_rust::{ArcSendCallback, ClientError, ClientResult, DefaultMQProducer, SendResult};
+use rocketmq_client_rust::{
+    ArcSendCallback, ClientError, ClientResult, DefaultMQProducer, SendResult,
+};
 use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
@@ -27,11 +29,14 @@ fn prepare_batch<M: MessageTrait>(msgs: Vec<M>) -> (CheetahString, Vec<Message>)
 }
 
 fn runtime_handle() -> ClientResult<tokio::runtime::Handle> {
-    tokio::runtime::Handle::try_current()
-        .map_err(|_| ClientError::invalid_state("called inside a Tokio runtime", "no Tokio runtime"))
+    tokio::runtime::Handle::try_current().map_err(|_| {
+        ClientError::invalid_state("called inside a Tokio runtime", "no Tokio runtime")
+    })
 }
 
-pub(super) fn to_callback(cb: Option<ArcSendCallback>) -> impl Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static {
+pub(super) fn to_callback(
+    cb: Option<ArcSendCallback>,
+) -> impl Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static {
     move |r, e| {
         if let Some(cb) = &cb {
             match (r, e) {
@@ -50,7 +55,12 @@ impl MigratingProducer {
     }
 
     /// Route one prepared message by its topic's phase, with failover where the phase allows.
-    async fn routed<R, F, Fut>(&self, msg: Message, retry_on_timeout: bool, op: F) -> ClientResult<R>
+    async fn routed<R, F, Fut>(
+        &self,
+        msg: Message,
+        retry_on_timeout: bool,
+        op: F,
+    ) -> ClientResult<R>
     where
         F: Fn(DefaultMQProducer, Message) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
@@ -59,11 +69,25 @@ impl MigratingProducer {
         let (state, first) = self.plan(&topic);
         let spare = state.phase.allows_failover().then(|| msg.clone());
         self.core
-            .dispatch(topic.as_str(), state, first, msg, spare, retry_on_timeout, 1, op)
+            .dispatch(
+                topic.as_str(),
+                state,
+                first,
+                msg,
+                spare,
+                retry_on_timeout,
+                1,
+                op,
+            )
             .await
     }
 
-    async fn routed_batch<R, F, Fut>(&self, msgs: Vec<Message>, topic: CheetahString, op: F) -> ClientResult<R>
+    async fn routed_batch<R, F, Fut>(
+        &self,
+        msgs: Vec<Message>,
+        topic: CheetahString,
+        op: F,
+    ) -> ClientResult<R>
     where
         F: Fn(DefaultMQProducer, Vec<Message>) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
@@ -71,11 +95,18 @@ impl MigratingProducer {
         let (state, first) = self.plan(&topic);
         let spare = state.phase.allows_failover().then(|| msgs.clone());
         let n = msgs.len() as u64;
-        self.core.dispatch(topic.as_str(), state, first, msgs, spare, true, n, op).await
+        self.core
+            .dispatch(topic.as_str(), state, first, msgs, spare, true, n, op)
+            .await
     }
 
     /// A callback that counts the outcome on `cluster` before calling `f`.
-    pub(super) fn counting<F>(&self, cluster: Cluster, n: u64, f: F) -> impl Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static
+    pub(super) fn counting<F>(
+        &self,
+        cluster: Cluster,
+        n: u64,
+        f: F,
+    ) -> impl Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static
     where
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
@@ -91,6 +122,8 @@ impl MigratingProducer {
     }
 
     /// Run a failover-capable send in the background and report its outcome to `f`, like an async send.
+    // The arguments of `Core::dispatch` plus the callback.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn spawn_routed<P, F, Op, Fut>(
         &self,
         topic: CheetahString,
@@ -111,7 +144,9 @@ impl MigratingProducer {
         let handle = runtime_handle()?;
         let core: Arc<Core> = self.core.clone();
         handle.spawn(async move {
-            let r = core.dispatch(topic.as_str(), state, first, payload, spare, true, n, op).await;
+            let r = core
+                .dispatch(topic.as_str(), state, first, payload, spare, true, n, op)
+                .await;
             match r {
                 Ok(Some(sr)) => f(Some(&sr), None),
                 Ok(None) => f(None, None),
@@ -126,16 +161,23 @@ impl MigratingProducer {
     where
         M: MessageTrait + Send + Sync,
     {
-        self.routed(prepare(msg), true, |p, m| async move { p.send(m).await }).await
+        self.routed(prepare(msg), true, |p, m| async move { p.send(m).await })
+            .await
     }
 
     /// Send with a timeout in milliseconds, as `DefaultMQProducer::send_with_timeout`.
-    pub async fn send_with_timeout<M>(&self, msg: M, timeout: u64) -> ClientResult<Option<SendResult>>
+    pub async fn send_with_timeout<M>(
+        &self,
+        msg: M,
+        timeout: u64,
+    ) -> ClientResult<Option<SendResult>>
     where
         M: MessageTrait + Send + Sync,
     {
-        self.routed(prepare(msg), true, |p, m| async move { p.send_with_timeout(m, timeout).await })
-            .await
+        self.routed(prepare(msg), true, |p, m| async move {
+            p.send_with_timeout(m, timeout).await
+        })
+        .await
     }
 
     /// Send asynchronously and report to `send_callback`, as `DefaultMQProducer::send_with_callback`.
@@ -150,12 +192,18 @@ impl MigratingProducer {
     }
 
     /// As [`MigratingProducer::send_with_callback`], with a timeout in milliseconds.
-    pub async fn send_with_callback_timeout<F, M>(&self, msg: M, send_callback: F, timeout: u64) -> ClientResult<()>
+    pub async fn send_with_callback_timeout<F, M>(
+        &self,
+        msg: M,
+        send_callback: F,
+        timeout: u64,
+    ) -> ClientResult<()>
     where
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
         M: MessageTrait + Send + Sync,
     {
-        self.callback_send(prepare(msg), Some(timeout), send_callback).await
+        self.callback_send(prepare(msg), Some(timeout), send_callback)
+            .await
     }
 
     async fn callback_send<F>(&self, msg: Message, timeout: Option<u64>, f: F) -> ClientResult<()>
@@ -173,12 +221,21 @@ impl MigratingProducer {
             };
         }
         let spare = Some(msg.clone());
-        self.spawn_routed(topic, state, first, msg, spare, 1, move |p, m| async move {
-            match timeout {
-                Some(t) => p.send_with_timeout(m, t).await,
-                None => p.send(m).await,
-            }
-        }, f)
+        self.spawn_routed(
+            topic,
+            state,
+            first,
+            msg,
+            spare,
+            1,
+            move |p, m| async move {
+                match timeout {
+                    Some(t) => p.send_with_timeout(m, t).await,
+                    None => p.send(m).await,
+                }
+            },
+            f,
+        )
     }
 
     /// Send without waiting for a result, as `DefaultMQProducer::send_oneway`. An immediate connection failure
@@ -187,25 +244,44 @@ impl MigratingProducer {
     where
         M: MessageTrait + Send + Sync,
     {
-        self.routed(prepare(msg), true, |p, m| async move { p.send_oneway(m).await }).await
+        self.routed(
+            prepare(msg),
+            true,
+            |p, m| async move { p.send_oneway(m).await },
+        )
+        .await
     }
 
     /// Send to a queue, as `DefaultMQProducer::send_to_queue`. The queue's broker decides the cluster; no failover
     /// (the queue exists on one cluster only).
-    pub async fn send_to_queue<M>(&self, msg: M, mq: MessageQueue) -> ClientResult<Option<SendResult>>
+    pub async fn send_to_queue<M>(
+        &self,
+        msg: M,
+        mq: MessageQueue,
+    ) -> ClientResult<Option<SendResult>>
     where
         M: MessageTrait + Send + Sync,
     {
-        self.queue_send(prepare(msg), mq, |p, m, q| async move { p.send_to_queue(m, q).await }).await
+        self.queue_send(prepare(msg), mq, |p, m, q| async move {
+            p.send_to_queue(m, q).await
+        })
+        .await
     }
 
     /// As [`MigratingProducer::send_to_queue`], with a timeout in milliseconds.
-    pub async fn send_to_queue_with_timeout<M>(&self, msg: M, mq: MessageQueue, timeout: u64) -> ClientResult<Option<SendResult>>
+    pub async fn send_to_queue_with_timeout<M>(
+        &self,
+        msg: M,
+        mq: MessageQueue,
+        timeout: u64,
+    ) -> ClientResult<Option<SendResult>>
     where
         M: MessageTrait + Send + Sync,
     {
-        self.queue_send(prepare(msg), mq, |p, m, q| async move { p.send_to_queue_with_timeout(m, q, timeout).await })
-            .await
+        self.queue_send(prepare(msg), mq, |p, m, q| async move {
+            p.send_to_queue_with_timeout(m, q, timeout).await
+        })
+        .await
     }
 
     async fn queue_send<R, F, Fut>(&self, msg: Message, mq: MessageQueue, op: F) -> ClientResult<R>
@@ -217,12 +293,26 @@ impl MigratingProducer {
         let state = self.core.phases.snapshot().topic(topic.as_str());
         let cluster = self.core.owner_of(&state, &mq).await?;
         self.core
-            .dispatch(topic.as_str(), state, cluster, (msg, mq), None, false, 1, |p, (m, q)| op(p, m, q))
+            .dispatch(
+                topic.as_str(),
+                state,
+                cluster,
+                (msg, mq),
+                None,
+                false,
+                1,
+                |p, (m, q)| op(p, m, q),
+            )
             .await
     }
 
     /// As `DefaultMQProducer::send_to_queue_with_callback`; the queue's broker decides the cluster.
-    pub async fn send_to_queue_with_callback<M, F>(&self, msg: M, mq: MessageQueue, send_callback: F) -> ClientResult<()>
+    pub async fn send_to_queue_with_callback<M, F>(
+        &self,
+        msg: M,
+        mq: MessageQueue,
+        send_callback: F,
+    ) -> ClientResult<()>
     where
         M: MessageTrait + Send + Sync,
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
@@ -231,7 +321,8 @@ impl MigratingProducer {
         let state = self.core.phases.snapshot().topic(msg.topic().as_str());
         let cluster = self.core.owner_of(&state, &mq).await?;
         let p = self.core.client(cluster).await?;
-        p.send_to_queue_with_callback(msg, mq, self.counting(cluster, 1, send_callback)).await
+        p.send_to_queue_with_callback(msg, mq, self.counting(cluster, 1, send_callback))
+            .await
     }
 
     /// As `DefaultMQProducer::send_to_queue_with_callback_timeout`; the queue's broker decides the cluster.
@@ -250,8 +341,13 @@ impl MigratingProducer {
         let state = self.core.phases.snapshot().topic(msg.topic().as_str());
         let cluster = self.core.owner_of(&state, &mq).await?;
         let p = self.core.client(cluster).await?;
-        p.send_to_queue_with_callback_timeout(msg, mq, self.counting(cluster, 1, send_callback), timeout)
-            .await
+        p.send_to_queue_with_callback_timeout(
+            msg,
+            mq,
+            self.counting(cluster, 1, send_callback),
+            timeout,
+        )
+        .await
     }
 
     /// As `DefaultMQProducer::send_oneway_to_queue`; the queue's broker decides the cluster.
@@ -259,7 +355,10 @@ impl MigratingProducer {
     where
         M: MessageTrait + Send + Sync,
     {
-        self.queue_send(prepare(msg), mq, |p, m, q| async move { p.send_oneway_to_queue(m, q).await }).await
+        self.queue_send(prepare(msg), mq, |p, m, q| async move {
+            p.send_oneway_to_queue(m, q).await
+        })
+        .await
     }
 
     /// Send a batch (one topic), as `DefaultMQProducer::send_batch`. The whole batch goes to one cluster.
@@ -268,21 +367,32 @@ impl MigratingProducer {
         M: MessageTrait + Send + Sync,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        self.routed_batch(msgs, topic, |p, m| async move { p.send_batch(m).await }).await
+        self.routed_batch(msgs, topic, |p, m| async move { p.send_batch(m).await })
+            .await
     }
 
     /// As [`MigratingProducer::send_batch`], with a timeout in milliseconds.
-    pub async fn send_batch_with_timeout<M>(&self, msgs: Vec<M>, timeout: u64) -> ClientResult<SendResult>
+    pub async fn send_batch_with_timeout<M>(
+        &self,
+        msgs: Vec<M>,
+        timeout: u64,
+    ) -> ClientResult<SendResult>
     where
         M: MessageTrait + Send + Sync,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        self.routed_batch(msgs, topic, |p, m| async move { p.send_batch_with_timeout(m, timeout).await })
-            .await
+        self.routed_batch(msgs, topic, |p, m| async move {
+            p.send_batch_with_timeout(m, timeout).await
+        })
+        .await
     }
 
     /// As `DefaultMQProducer::send_batch_to_queue`; the queue's broker decides the cluster.
-    pub async fn send_batch_to_queue<M>(&self, msgs: Vec<M>, mq: MessageQueue) -> ClientResult<SendResult>
+    pub async fn send_batch_to_queue<M>(
+        &self,
+        msgs: Vec<M>,
+        mq: MessageQueue,
+    ) -> ClientResult<SendResult>
     where
         M: MessageTrait + Send + Sync,
     {
@@ -290,14 +400,24 @@ impl MigratingProducer {
     }
 
     /// As `DefaultMQProducer::send_batch_to_queue_with_timeout`; the queue's broker decides the cluster.
-    pub async fn send_batch_to_queue_with_timeout<M>(&self, msgs: Vec<M>, mq: MessageQueue, timeout: u64) -> ClientResult<SendResult>
+    pub async fn send_batch_to_queue_with_timeout<M>(
+        &self,
+        msgs: Vec<M>,
+        mq: MessageQueue,
+        timeout: u64,
+    ) -> ClientResult<SendResult>
     where
         M: MessageTrait + Send + Sync,
     {
         self.batch_queue_send(msgs, mq, Some(timeout)).await
     }
 
-    async fn batch_queue_send<M>(&self, msgs: Vec<M>, mq: MessageQueue, timeout: Option<u64>) -> ClientResult<SendResult>
+    async fn batch_queue_send<M>(
+        &self,
+        msgs: Vec<M>,
+        mq: MessageQueue,
+        timeout: Option<u64>,
+    ) -> ClientResult<SendResult>
     where
         M: MessageTrait + Send + Sync,
     {
@@ -306,12 +426,21 @@ impl MigratingProducer {
         let cluster = self.core.owner_of(&state, &mq).await?;
         let n = msgs.len() as u64;
         self.core
-            .dispatch(topic.as_str(), state, cluster, (msgs, mq), None, false, n, |p, (m, q)| async move {
-                match timeout {
-                    Some(t) => p.send_batch_to_queue_with_timeout(m, q, t).await,
-                    None => p.send_batch_to_queue(m, q).await,
-                }
-            })
+            .dispatch(
+                topic.as_str(),
+                state,
+                cluster,
+                (msgs, mq),
+                None,
+                false,
+                n,
+                |p, (m, q)| async move {
+                    match timeout {
+                        Some(t) => p.send_batch_to_queue_with_timeout(m, q, t).await,
+                        None => p.send_batch_to_queue(m, q).await,
+                    }
+                },
+            )
             .await
     }
 
@@ -325,7 +454,12 @@ impl MigratingProducer {
     }
 
     /// As `DefaultMQProducer::send_batch_with_callback_timeout`; failover phases send in a background task.
-    pub async fn send_batch_with_callback_timeout<M, F>(&self, msgs: Vec<M>, f: F, timeout: u64) -> ClientResult<()>
+    pub async fn send_batch_with_callback_timeout<M, F>(
+        &self,
+        msgs: Vec<M>,
+        f: F,
+        timeout: u64,
+    ) -> ClientResult<()>
     where
         M: MessageTrait + Send + Sync,
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
@@ -333,7 +467,12 @@ impl MigratingProducer {
         self.batch_callback_send(msgs, Some(timeout), f).await
     }
 
-    async fn batch_callback_send<M, F>(&self, msgs: Vec<M>, timeout: Option<u64>, f: F) -> ClientResult<()>
+    async fn batch_callback_send<M, F>(
+        &self,
+        msgs: Vec<M>,
+        timeout: Option<u64>,
+        f: F,
+    ) -> ClientResult<()>
     where
         M: MessageTrait + Send + Sync,
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
@@ -350,16 +489,30 @@ impl MigratingProducer {
             };
         }
         let spare = Some(msgs.clone());
-        self.spawn_routed(topic, state, first, msgs, spare, n, move |p, m| async move {
-            match timeout {
-                Some(t) => p.send_batch_with_timeout(m, t).await.map(Some),
-                None => p.send_batch(m).await.map(Some),
-            }
-        }, f)
+        self.spawn_routed(
+            topic,
+            state,
+            first,
+            msgs,
+            spare,
+            n,
+            move |p, m| async move {
+                match timeout {
+                    Some(t) => p.send_batch_with_timeout(m, t).await.map(Some),
+                    None => p.send_batch(m).await.map(Some),
+                }
+            },
+            f,
+        )
     }
 
     /// As `DefaultMQProducer::send_batch_to_queue_with_callback`; the queue's broker decides the cluster.
-    pub async fn send_batch_to_queue_with_callback<M, F>(&self, msgs: Vec<M>, mq: MessageQueue, f: F) -> ClientResult<()>
+    pub async fn send_batch_to_queue_with_callback<M, F>(
+        &self,
+        msgs: Vec<M>,
+        mq: MessageQueue,
+        f: F,
+    ) -> ClientResult<()>
     where
         M: MessageTrait + Send + Sync,
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
@@ -369,7 +522,8 @@ impl MigratingProducer {
         let cluster = self.core.owner_of(&state, &mq).await?;
         let p = self.core.client(cluster).await?;
         let n = msgs.len() as u64;
-        p.send_batch_to_queue_with_callback(msgs, mq, self.counting(cluster, n, f)).await
+        p.send_batch_to_queue_with_callback(msgs, mq, self.counting(cluster, n, f))
+            .await
     }
 
     /// As `DefaultMQProducer::send_batch_to_queue_with_callback_timeout`; the queue's broker decides the cluster.
@@ -395,15 +549,27 @@ impl MigratingProducer {
 
     /// Request/reply, as `DefaultMQProducer::request`. Fails over only when the first cluster was unreachable
     /// (a timed-out request may have been answered, and its copy would be suppressed as a duplicate).
-    pub async fn request<M>(&self, msg: M, timeout: u64) -> ClientResult<Box<dyn MessageTrait + Send>>
+    pub async fn request<M>(
+        &self,
+        msg: M,
+        timeout: u64,
+    ) -> ClientResult<Box<dyn MessageTrait + Send>>
     where
         M: MessageTrait + Send + Sync,
     {
-        self.routed(prepare(msg), false, |p, m| async move { p.request(m, timeout).await }).await
+        self.routed(prepare(msg), false, |p, m| async move {
+            p.request(m, timeout).await
+        })
+        .await
     }
 
     /// As `DefaultMQProducer::request_with_callback`, routed by phase (no failover).
-    pub async fn request_with_callback<F, M>(&self, msg: M, request_callback: F, timeout: u64) -> ClientResult<()>
+    pub async fn request_with_callback<F, M>(
+        &self,
+        msg: M,
+        request_callback: F,
+        timeout: u64,
+    ) -> ClientResult<()>
     where
         F: Fn(Option<&dyn MessageTrait>, Option<&ClientError>) + Send + Sync + 'static,
         M: MessageTrait + Send + Sync,
@@ -412,12 +578,16 @@ impl MigratingProducer {
         let (_, first) = self.plan(msg.topic());
         let p = self.core.client(first).await?;
         self.core.counters.sent(first, 1);
-        p.request_with_callback(msg, request_callback, timeout).await
+        p.request_with_callback(msg, request_callback, timeout)
+            .await
     }
 
     /// The publish queues of `topic` on every cluster the topic's phase writes to (both in `DualReadWrite`).
     /// Queue-addressed sends with any of them go to the cluster that owns the queue's broker.
-    pub async fn fetch_publish_message_queues(&mut self, topic: &str) -> ClientResult<Vec<MessageQueue>> {
+    pub async fn fetch_publish_message_queues(
+        &mut self,
+        topic: &str,
+    ) -> ClientResult<Vec<MessageQueue>> {
         let state = self.core.phases.snapshot().topic(topic);
         let clusters: &[Cluster] = match state.phase.write_plan() {
             crate::WritePlan::Source => &[Cluster::Source],
@@ -432,4 +602,3 @@ impl MigratingProducer {
         Ok(all)
     }
 }
-

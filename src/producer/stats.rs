@@ -42,7 +42,8 @@ impl Counters {
         self.failed[c.index()].fetch_add(1, Ordering::Relaxed);
     }
     pub(crate) fn snapshot(&self) -> ProducerStats {
-        let load = |a: &[AtomicU64; 2]| [a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed)];
+        let load =
+            |a: &[AtomicU64; 2]| [a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed)];
         ProducerStats {
             sent: load(&self.sent),
             failed_over_from: load(&self.failed_over_from),

@@ -60,8 +60,12 @@ impl BrokerSpec {
             ..MessageStoreConfig::default()
         };
         ValidatedBrokerConfig::try_from_parts(bc, msc).map_err(|e| {
-            MigrationError::new(ErrorKind::Cluster, None, format!("broker {}: invalid config", self.broker_name))
-                .with_source(e)
+            MigrationError::new(
+                ErrorKind::Cluster,
+                None,
+                format!("broker {}: invalid config", self.broker_name),
+            )
+            .with_source(e)
         })
     }
 }
@@ -74,19 +78,24 @@ pub(crate) struct EmbeddedBroker {
 impl EmbeddedBroker {
     pub(crate) async fn start(spec: &BrokerSpec, generation: u32) -> Result<Self, MigrationError> {
         let err = |what: &str| {
-            MigrationError::new(ErrorKind::Cluster, None, format!("broker {} ({}): {what}", spec.broker_name, spec.addr()))
+            MigrationError::new(
+                ErrorKind::Cluster,
+                None,
+                format!("broker {} ({}): {what}", spec.broker_name, spec.addr()),
+            )
         };
         let ctx = RuntimeContext::try_from_current(format!("{}-gen{generation}", spec.broker_name))
             .map_err(|e| err("runtime context").with_source(e))?;
-        let running = BrokerBuilder::new(ctx.service_context("broker"), TelemetryRuntimeGuard::noop())
-            .with_validated_config(spec.validated()?)
-            .build()
-            .initialize()
-            .await
-            .map_err(|e| err("initialize").with_source(e))?
-            .start()
-            .await
-            .map_err(|e| err("start").with_source(e))?;
+        let running =
+            BrokerBuilder::new(ctx.service_context("broker"), TelemetryRuntimeGuard::noop())
+                .with_validated_config(spec.validated()?)
+                .build()
+                .initialize()
+                .await
+                .map_err(|e| err("initialize").with_source(e))?
+                .start()
+                .await
+                .map_err(|e| err("start").with_source(e))?;
         Ok(EmbeddedBroker {
             running: Some(running),
             ctx,
@@ -95,13 +104,19 @@ impl EmbeddedBroker {
 
     pub(crate) async fn shutdown(&mut self) {
         if let Some(running) = self.running.take() {
-            if tokio::time::timeout(Duration::from_secs(40), running.shutdown()).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(40), running.shutdown())
+                .await
+                .is_err()
+            {
                 tracing::warn!("embedded broker did not shut down within 40 s");
             }
         }
         let report = self.ctx.shutdown_tasks(Duration::from_secs(5)).await;
         if !report.is_healthy() {
-            tracing::debug!(?report, "embedded broker left tasks behind; they were cancelled");
+            tracing::debug!(
+                ?report,
+                "embedded broker left tasks behind; they were cancelled"
+            );
         }
     }
 }

@@ -41,7 +41,9 @@ impl EmbeddedCluster {
         let dir = tempfile::Builder::new()
             .prefix(&format!("rmq-{name}-"))
             .tempdir()
-            .map_err(|e| MigrationError::new(ErrorKind::Cluster, None, "temp dir").with_source(e))?;
+            .map_err(|e| {
+                MigrationError::new(ErrorKind::Cluster, None, "temp dir").with_source(e)
+            })?;
         let namesrv = EmbeddedNamesrv::start(name, dir.path()).await?;
         let spec = BrokerSpec::new(name, dir.path(), &namesrv.addr)?;
         let broker = EmbeddedBroker::start(&spec, 0).await?;
@@ -120,19 +122,33 @@ impl EmbeddedCluster {
     }
 
     /// Create `topic` with `queues` read/write queues on the broker and wait until the name server routes it.
-    pub async fn create_topic(&self, runtime: &Arc<ClientRuntime>, topic: &str, queues: i32) -> Result<(), MigrationError> {
+    pub async fn create_topic(
+        &self,
+        runtime: &Arc<ClientRuntime>,
+        topic: &str,
+        queues: i32,
+    ) -> Result<(), MigrationError> {
         let err = |what: &str| {
-            MigrationError::new(ErrorKind::Cluster, None, format!("cluster {}: create topic {topic}: {what}", self.name))
+            MigrationError::new(
+                ErrorKind::Cluster,
+                None,
+                format!("cluster {}: create topic {topic}: {what}", self.name),
+            )
         };
         let mut admin = DefaultMQProducer::builder(runtime.clone())
             .producer_group(super::unique_name("testkit_admin"))
             .name_server_addr(self.namesrv.addr.clone())
             .build();
-        admin.start().await.map_err(|e| err("start client").with_source(e))?;
+        admin
+            .start()
+            .await
+            .map_err(|e| err("start client").with_source(e))?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         let result = async {
             loop {
-                let attempt = admin.create_topic("TBW102", topic, queues, HashMap::new()).await;
+                let attempt = admin
+                    .create_topic("TBW102", topic, queues, HashMap::new())
+                    .await;
                 if attempt.is_ok() {
                     if let Ok(mqs) = admin.fetch_publish_message_queues(topic).await {
                         if mqs.len() >= queues as usize {
@@ -180,7 +196,12 @@ impl ClusterPair {
     }
 
     /// Create `topic` on both clusters.
-    pub async fn create_topic(&self, runtime: &Arc<ClientRuntime>, topic: &str, queues: i32) -> Result<(), MigrationError> {
+    pub async fn create_topic(
+        &self,
+        runtime: &Arc<ClientRuntime>,
+        topic: &str,
+        queues: i32,
+    ) -> Result<(), MigrationError> {
         self.source.create_topic(runtime, topic, queues).await?;
         self.target.create_topic(runtime, topic, queues).await
     }

@@ -23,14 +23,19 @@ pub(crate) struct EmbeddedNamesrv {
 
 impl EmbeddedNamesrv {
     pub(crate) async fn start(name: &str, root: &Path) -> Result<Self, MigrationError> {
-        let err = |what: &str| MigrationError::new(ErrorKind::Cluster, None, format!("namesrv {name}: {what}"));
+        let err = |what: &str| {
+            MigrationError::new(ErrorKind::Cluster, None, format!("namesrv {name}: {what}"))
+        };
         let port = free_port()?;
         let dir = root.join("namesrv");
         std::fs::create_dir_all(&dir).map_err(|e| err("create dir").with_source(e))?;
         let cfg = NamesrvConfig {
             rocketmq_home: root.to_string_lossy().into_owned(),
             kv_config_path: dir.join("kvConfig.json").to_string_lossy().into_owned(),
-            config_store_path: dir.join("namesrv.properties").to_string_lossy().into_owned(),
+            config_store_path: dir
+                .join("namesrv.properties")
+                .to_string_lossy()
+                .into_owned(),
             ..NamesrvConfig::default()
         };
         let server = ServerConfig {
@@ -58,7 +63,10 @@ impl EmbeddedNamesrv {
         });
         let addr = format!("127.0.0.1:{port}");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
             if tokio::time::Instant::now() > deadline || task.is_finished() {
                 return Err(err(&format!("did not listen on {addr} within 20 s")));
             }
@@ -77,7 +85,10 @@ impl EmbeddedNamesrv {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(15), task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(15), task)
+                .await
+                .is_err()
+            {
                 tracing::warn!(addr = %self.addr, "namesrv did not stop within 15 s");
             }
         }

@@ -23,5 +23,9 @@ pub fn free_port_pair() -> Result<u16, MigrationError> {
             return Ok(p);
         }
     }
-    Err(MigrationError::new(ErrorKind::Cluster, None, "no free loopback port pair (p, p-2) after 1000 tries"))
+    Err(MigrationError::new(
+        ErrorKind::Cluster,
+        None,
+        "no free loopback port pair (p, p-2) after 1000 tries",
+    ))
 }

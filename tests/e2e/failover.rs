@@ -20,7 +20,9 @@ fn source_broker_down_during_dual_read_write_fails_over_and_loses_nothing() {
         // A pair of its own: this test stops a broker.
         let mut pair = ClusterPair::start().await.expect("pair");
         let topic = unique_name("FailoverTopic");
-        pair.create_topic(&support::client(), &topic, 4).await.expect("topic");
+        pair.create_topic(&support::client(), &topic, 4)
+            .await
+            .expect("topic");
         let phases = PhaseHandle::new();
         phases.set_phase(&topic, Phase::DualReadWrite).unwrap();
         phases.set_write_ratio(&topic, 0.5).unwrap();
@@ -32,13 +34,25 @@ fn source_broker_down_during_dual_read_write_fails_over_and_loses_nothing() {
         let failures = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let task = {
-            let (p, acked, failures, stop, topic) = (p.clone(), acked.clone(), failures.clone(), stop.clone(), topic.clone());
+            let (p, acked, failures, stop, topic) = (
+                p.clone(),
+                acked.clone(),
+                failures.clone(),
+                stop.clone(),
+                topic.clone(),
+            );
             tokio::spawn(async move {
                 let mut i = 0;
                 while !stop.load(Ordering::Acquire) {
-                    match p.send_with_timeout(message(&topic, &format!("m{i}")), 5000).await {
+                    match p
+                        .send_with_timeout(message(&topic, &format!("m{i}")), 5000)
+                        .await
+                    {
                         Ok(Some(r)) => {
-                            let broker = r.message_queue.map(|q| q.broker_name().to_string()).unwrap_or_default();
+                            let broker = r
+                                .message_queue
+                                .map(|q| q.broker_name().to_string())
+                                .unwrap_or_default();
                             acked.lock().insert(r.msg_id.unwrap().to_string(), broker);
                         }
                         other => {
@@ -52,17 +66,40 @@ fn source_broker_down_during_dual_read_write_fails_over_and_loses_nothing() {
         };
 
         let source_broker = pair.source.broker_name().to_owned();
-        let on_source = || acked.lock().values().filter(|b| **b == source_broker).count();
-        assert!(eventually(Duration::from_secs(60), || on_source() >= 30).await, "traffic reached the source");
+        let on_source = || {
+            acked
+                .lock()
+                .values()
+                .filter(|b| **b == source_broker)
+                .count()
+        };
+        assert!(
+            eventually(Duration::from_secs(60), || on_source() >= 30).await,
+            "traffic reached the source"
+        );
         pair.source.stop_broker().await;
         let before = p.stats();
         // While the source is down, sends keep being acknowledged (by the target).
         let acked_at_stop = acked.lock().len();
-        assert!(eventually(Duration::from_secs(60), || acked.lock().len() >= acked_at_stop + 100).await, "sends continue");
-        assert!(p.stats().failed_over_from[Cluster::Source.index()] > before.failed_over_from[0], "{:?}", p.stats());
+        assert!(
+            eventually(Duration::from_secs(60), || acked.lock().len()
+                >= acked_at_stop + 100)
+            .await,
+            "sends continue"
+        );
+        assert!(
+            p.stats().failed_over_from[Cluster::Source.index()] > before.failed_over_from[0],
+            "{:?}",
+            p.stats()
+        );
         pair.source.restart_broker().await.expect("restart");
         let on_source_at_restart = on_source();
-        assert!(eventually(Duration::from_secs(90), || on_source() >= on_source_at_restart + 30).await, "source takes sends again");
+        assert!(
+            eventually(Duration::from_secs(90), || on_source()
+                >= on_source_at_restart + 30)
+            .await,
+            "source takes sends again"
+        );
         stop.store(true, Ordering::Release);
         task.await.expect("producer task");
 
@@ -70,8 +107,16 @@ fn source_broker_down_during_dual_read_write_fails_over_and_loses_nothing() {
         let all = eventually(Duration::from_secs(120), || keys.iter().all(|k| rec.has(k))).await;
         let lost = keys.iter().filter(|k| !rec.has(k)).count();
         assert!(all, "lost {lost} of {} acknowledged messages", keys.len());
-        assert_eq!(failures.load(Ordering::Relaxed), 0, "a send failed although the target was up");
-        println!("acked {}, failed over {:?}, lost 0", keys.len(), p.stats().failed_over_from);
+        assert_eq!(
+            failures.load(Ordering::Relaxed),
+            0,
+            "a send failed although the target was up"
+        );
+        println!(
+            "acked {}, failed over {:?}, lost 0",
+            keys.len(),
+            p.stats().failed_over_from
+        );
 
         c.shutdown().await;
         let mut p = p;

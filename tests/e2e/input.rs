@@ -1,6 +1,9 @@
 //! Bad input gets a clear, typed error naming the field and the value.
 
-use rocketmq_migration::{ClusterConfig, ConfigErrorKind, ErrorKind, MigratingProducer, MigratingPushConsumer, Phase, PhaseHandle, TopicState};
+use rocketmq_migration::{
+    ClusterConfig, ConfigErrorKind, ErrorKind, MigratingProducer, MigratingPushConsumer, Phase,
+    PhaseHandle, TopicState,
+};
 
 use crate::support;
 
@@ -14,7 +17,10 @@ fn builders_without_a_cluster_name_the_missing_field() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     let cfg = err.config_error().expect("config error");
-    assert_eq!((cfg.kind(), cfg.field()), (ConfigErrorKind::Missing, "source"));
+    assert_eq!(
+        (cfg.kind(), cfg.field()),
+        (ConfigErrorKind::Missing, "source")
+    );
     assert!(err.to_string().contains("source"), "{err}");
 
     let err = MigratingPushConsumer::builder(rt.clone())
@@ -31,7 +37,10 @@ fn builders_without_a_cluster_name_the_missing_field() {
         .build()
         .unwrap_err();
     let cfg = err.config_error().unwrap();
-    assert_eq!((cfg.field(), cfg.value()), ("source.name_server_addr", "127.0.0.1"));
+    assert_eq!(
+        (cfg.field(), cfg.value()),
+        ("source.name_server_addr", "127.0.0.1")
+    );
 }
 
 #[test]
@@ -40,9 +49,19 @@ fn ratio_outside_the_unit_interval_is_refused_and_changes_nothing() {
     phases.set_phase("t", Phase::DualReadWrite).unwrap();
     for bad in [-0.5, 1.5, f64::NAN] {
         let err = phases.set_write_ratio("t", bad).unwrap_err();
-        assert_eq!((err.kind(), err.field()), (ConfigErrorKind::InvalidRatio, "write_ratio"));
-        let bad_state = TopicState { phase: Phase::DualReadWrite, write_ratio: bad, version: 100 };
-        assert_eq!(phases.apply("t", bad_state).unwrap_err().kind(), ConfigErrorKind::InvalidRatio);
+        assert_eq!(
+            (err.kind(), err.field()),
+            (ConfigErrorKind::InvalidRatio, "write_ratio")
+        );
+        let bad_state = TopicState {
+            phase: Phase::DualReadWrite,
+            write_ratio: bad,
+            version: 100,
+        };
+        assert_eq!(
+            phases.apply("t", bad_state).unwrap_err().kind(),
+            ConfigErrorKind::InvalidRatio
+        );
     }
     assert_eq!(phases.snapshot().topic("t").write_ratio, 0.5);
     assert_eq!(phases.snapshot().topic("t").version, 1);

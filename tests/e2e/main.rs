@@ -1,10 +1,10 @@
 #![recursion_limit = "512"]
 //! End-to-end tests on embedded source and target clusters, in one process.
 
-mod support;
 mod failover;
 mod input;
 mod merge;
 mod rollback;
 mod routing;
+mod support;
 mod testkit;

@@ -16,7 +16,9 @@ fn one_message_on_both_clusters_reaches_the_listener_once() {
     support::run(Duration::from_secs(240), async {
         let pair = &support::shared().pair;
         let topic = unique_name("MergeTopic");
-        pair.create_topic(&support::client(), &topic, 4).await.expect("topic");
+        pair.create_topic(&support::client(), &topic, 4)
+            .await
+            .expect("topic");
         let phases = PhaseHandle::new();
         phases.set_phase(&topic, Phase::DualRead).unwrap();
         let rec = Recorder::default();
@@ -35,10 +37,20 @@ fn one_message_on_both_clusters_reaches_the_listener_once() {
         for i in 0..20 {
             let mut msg = message(&topic, &format!("twice {i}"));
             MessageClientIDSetter::set_uniq_id(&mut msg);
-            let key = MessageClientIDSetter::get_uniq_id(&msg).unwrap().to_string();
+            let key = MessageClientIDSetter::get_uniq_id(&msg)
+                .unwrap()
+                .to_string();
             for p in &raw {
-                let r = p.send_with_timeout(msg.clone(), 5000).await.expect("send").expect("result");
-                assert_eq!(r.msg_id.unwrap().to_string(), key, "the raw client keeps a preset UNIQ_KEY");
+                let r = p
+                    .send_with_timeout(msg.clone(), 5000)
+                    .await
+                    .expect("send")
+                    .expect("result");
+                assert_eq!(
+                    r.msg_id.unwrap().to_string(),
+                    key,
+                    "the raw client keeps a preset UNIQ_KEY"
+                );
             }
             keys.push(key);
         }

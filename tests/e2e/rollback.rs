@@ -29,7 +29,9 @@ fn walking_forward_back_and_forward_loses_nothing_and_delivers_once() {
     support::run(Duration::from_secs(600), async {
         let pair = &support::shared().pair;
         let topic = unique_name("WalkTopic");
-        pair.create_topic(&support::client(), &topic, 4).await.expect("topic");
+        pair.create_topic(&support::client(), &topic, 4)
+            .await
+            .expect("topic");
         let phases = PhaseHandle::new();
         phases.set_write_ratio(&topic, 0.5).unwrap();
 
@@ -48,16 +50,33 @@ fn walking_forward_back_and_forward_loses_nothing_and_delivers_once() {
             let s = Arc::new(Sent::default());
             sent.push(s.clone());
             let (stop, phases, topic) = (stop.clone(), phases.clone(), topic.clone());
-            let (src, dst) = (pair.source.broker_name().to_owned(), pair.target.broker_name().to_owned());
+            let (src, dst) = (
+                pair.source.broker_name().to_owned(),
+                pair.target.broker_name().to_owned(),
+            );
             tasks.push(tokio::spawn(async move {
                 let mut i = 0u64;
                 while !stop.load(Ordering::Acquire) {
                     let version = phases.snapshot().max_version();
-                    match p.send_with_timeout(message(&topic, &format!("p{n} m{i}")), 5000).await {
+                    match p
+                        .send_with_timeout(message(&topic, &format!("p{n} m{i}")), 5000)
+                        .await
+                    {
                         Ok(Some(r)) => {
-                            let broker = r.message_queue.as_ref().map(|q| q.broker_name().to_string()).unwrap_or_default();
-                            let cluster = if broker == src { Cluster::Source } else { assert_eq!(broker, dst); Cluster::Target };
-                            s.acked.lock().insert(r.msg_id.unwrap().to_string(), cluster);
+                            let broker = r
+                                .message_queue
+                                .as_ref()
+                                .map(|q| q.broker_name().to_string())
+                                .unwrap_or_default();
+                            let cluster = if broker == src {
+                                Cluster::Source
+                            } else {
+                                assert_eq!(broker, dst);
+                                Cluster::Target
+                            };
+                            s.acked
+                                .lock()
+                                .insert(r.msg_id.unwrap().to_string(), cluster);
                         }
                         other => {
                             eprintln!("send failed: {other:?}");
@@ -65,7 +84,11 @@ fn walking_forward_back_and_forward_loses_nothing_and_delivers_once() {
                         }
                     }
                     let mut v = s.sends_at_version.lock();
-                    *v = if v.0 == version { (version, v.1 + 1) } else { (version, 1) };
+                    *v = if v.0 == version {
+                        (version, v.1 + 1)
+                    } else {
+                        (version, 1)
+                    };
                     i += 1;
                 }
                 p
@@ -84,9 +107,17 @@ fn walking_forward_back_and_forward_loses_nothing_and_delivers_once() {
             if let Some(side) = dropped {
                 let keys: Vec<String> = sent
                     .iter()
-                    .flat_map(|s| s.acked.lock().iter().filter(|(_, c)| **c == side).map(|(k, _)| k.clone()).collect::<Vec<_>>())
+                    .flat_map(|s| {
+                        s.acked
+                            .lock()
+                            .iter()
+                            .filter(|(_, c)| **c == side)
+                            .map(|(k, _)| k.clone())
+                            .collect::<Vec<_>>()
+                    })
                     .collect();
-                let drained = eventually(Duration::from_secs(90), || keys.iter().all(|k| rec.has(k))).await;
+                let drained =
+                    eventually(Duration::from_secs(90), || keys.iter().all(|k| rec.has(k))).await;
                 assert!(drained, "{current} -> {next}: {side} not drained");
             }
             let state = phases.set_phase(&topic, next).unwrap();
@@ -117,16 +148,45 @@ fn walking_forward_back_and_forward_loses_nothing_and_delivers_once() {
         for t in tasks {
             producers.push(t.await.expect("producer task"));
         }
-        let acked: Vec<String> = sent.iter().flat_map(|s| s.acked.lock().keys().cloned().collect::<Vec<_>>()).collect();
-        let all = eventually(Duration::from_secs(120), || acked.iter().all(|k| rec.has(k))).await;
+        let acked: Vec<String> = sent
+            .iter()
+            .flat_map(|s| s.acked.lock().keys().cloned().collect::<Vec<_>>())
+            .collect();
+        let all = eventually(Duration::from_secs(120), || {
+            acked.iter().all(|k| rec.has(k))
+        })
+        .await;
         let lost: Vec<&String> = acked.iter().filter(|k| !rec.has(k)).collect();
-        assert!(all, "lost {} of {}: {:?}", lost.len(), acked.len(), &lost[..lost.len().min(5)]);
-        assert!(rec.duplicates().is_empty(), "duplicates reached the listener: {:?}", rec.duplicates());
-        let failures: u64 = sent.iter().map(|s| s.failures.load(Ordering::Relaxed)).sum();
+        assert!(
+            all,
+            "lost {} of {}: {:?}",
+            lost.len(),
+            acked.len(),
+            &lost[..lost.len().min(5)]
+        );
+        assert!(
+            rec.duplicates().is_empty(),
+            "duplicates reached the listener: {:?}",
+            rec.duplicates()
+        );
+        let failures: u64 = sent
+            .iter()
+            .map(|s| s.failures.load(Ordering::Relaxed))
+            .sum();
         assert_eq!(failures, 0, "sends failed without any fault injected");
-        let by_cluster = |c: Cluster| sent.iter().map(|s| s.acked.lock().values().filter(|x| **x == c).count()).sum::<usize>();
+        let by_cluster = |c: Cluster| {
+            sent.iter()
+                .map(|s| s.acked.lock().values().filter(|x| **x == c).count())
+                .sum::<usize>()
+        };
         assert!(by_cluster(Cluster::Source) > 0 && by_cluster(Cluster::Target) > 0);
-        println!("acked {} (source {}, target {}), received {}, lost 0", acked.len(), by_cluster(Cluster::Source), by_cluster(Cluster::Target), rec.count());
+        println!(
+            "acked {} (source {}, target {}), received {}, lost 0",
+            acked.len(),
+            by_cluster(Cluster::Source),
+            by_cluster(Cluster::Target),
+            rec.count()
+        );
 
         for mut p in producers {
             p.shutdown().await;

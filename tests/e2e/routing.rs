@@ -15,15 +15,21 @@ fn each_phase_writes_and_reads_where_the_table_says() {
     support::run(Duration::from_secs(300), async {
         let pair = &support::shared().pair;
         let topic = unique_name("RouteTopic");
-        pair.create_topic(&support::client(), &topic, 4).await.expect("topic");
+        pair.create_topic(&support::client(), &topic, 4)
+            .await
+            .expect("topic");
         let phases = PhaseHandle::new();
         let mut producer = producer(pair, &phases).await;
         let rec = Recorder::default();
-        let mut consumer = consumer(pair, &phases, &unique_name("route_cg"), &topic, &rec, None).await;
+        let mut consumer =
+            consumer(pair, &phases, &unique_name("route_cg"), &topic, &rec, None).await;
 
         // Written to the target before anything reads it: found once the target group attaches.
         let early = raw_send(pair, Cluster::Target, &topic, "early").await;
-        assert!(!producer.is_connected(Cluster::Target), "target client starts lazily");
+        assert!(
+            !producer.is_connected(Cluster::Target),
+            "target client starts lazily"
+        );
 
         for phase in Phase::ALL {
             phases.set_phase(&topic, phase).expect("set phase");
@@ -31,7 +37,11 @@ fn each_phase_writes_and_reads_where_the_table_says() {
             let read = phase.read_set();
             for side in Cluster::BOTH {
                 let subscribed = consumer.subscribed_topics(side).await.contains(&topic);
-                assert_eq!(subscribed, read.contains(side), "{phase}: {side} subscription");
+                assert_eq!(
+                    subscribed,
+                    read.contains(side),
+                    "{phase}: {side} subscription"
+                );
             }
             let mut landed = [0usize; 2];
             let mut keys = Vec::new();
@@ -51,20 +61,38 @@ fn each_phase_writes_and_reads_where_the_table_says() {
                 WritePlan::Split => assert!(landed[0] > 0 && landed[1] > 0, "{phase}: {landed:?}"),
             }
             let all = eventually(Duration::from_secs(60), || keys.iter().all(|k| rec.has(k))).await;
-            assert!(all, "{phase}: {} of 40 received", keys.iter().filter(|k| rec.has(k)).count());
+            assert!(
+                all,
+                "{phase}: {} of 40 received",
+                keys.iter().filter(|k| rec.has(k)).count()
+            );
             if read.target {
-                assert!(eventually(Duration::from_secs(60), || rec.has(&early)).await, "{phase}: early target message");
+                assert!(
+                    eventually(Duration::from_secs(60), || rec.has(&early)).await,
+                    "{phase}: early target message"
+                );
             }
         }
 
         // Completed: the source is no longer read; its client is gone.
         assert!(!consumer.is_connected(Cluster::Source));
         let stray = raw_send(pair, Cluster::Source, &topic, "stray").await;
-        let marker = producer.send_with_timeout(message(&topic, "marker"), 5000).await.unwrap().unwrap();
+        let marker = producer
+            .send_with_timeout(message(&topic, "marker"), 5000)
+            .await
+            .unwrap()
+            .unwrap();
         let marker = marker.msg_id.unwrap().to_string();
         assert!(eventually(Duration::from_secs(60), || rec.has(&marker)).await);
-        assert!(!rec.has(&stray), "a Completed topic must not be read from the source");
-        assert!(rec.duplicates().is_empty(), "duplicates: {:?}", rec.duplicates());
+        assert!(
+            !rec.has(&stray),
+            "a Completed topic must not be read from the source"
+        );
+        assert!(
+            rec.duplicates().is_empty(),
+            "duplicates: {:?}",
+            rec.duplicates()
+        );
         let stats = producer.stats();
         assert_eq!(stats.sent.iter().sum::<u64>(), 201);
 

@@ -17,8 +17,16 @@ async fn send_n(ns: &str, topic: &str, n: usize) -> Vec<String> {
     p.start().await.expect("producer start");
     let mut ids = vec![];
     for i in 0..n {
-        let msg = Message::builder().topic(topic).body(format!("m{i}").into_bytes()).build().unwrap();
-        let r = p.send_with_timeout(msg, 5000).await.expect("send").expect("sync result");
+        let msg = Message::builder()
+            .topic(topic)
+            .body(format!("m{i}").into_bytes())
+            .build()
+            .unwrap();
+        let r = p
+            .send_with_timeout(msg, 5000)
+            .await
+            .expect("send")
+            .expect("sync result");
         ids.push(r.msg_id.expect("msg id").to_string());
     }
     p.shutdown().await;
@@ -30,7 +38,9 @@ fn clusters_deliver_what_they_accept_and_survive_a_broker_restart() {
     support::run(Duration::from_secs(240), async {
         let mut pair = ClusterPair::start().await.expect("pair");
         let topic = unique_name("KitTopic");
-        pair.create_topic(&support::client(), &topic, 4).await.expect("topic");
+        pair.create_topic(&support::client(), &topic, 4)
+            .await
+            .expect("topic");
         let mut ids = send_n(pair.source.name_server_addr(), &topic, 20).await;
         pair.source.stop_broker().await;
         assert!(!pair.source.broker_running());

@@ -22,7 +22,9 @@ impl Recorder {
     pub fn record(&self, msgs: &[&MessageExt]) {
         let mut r = self.0.lock();
         for m in msgs {
-            let key = MessageClientIDSetter::get_uniq_id(*m).map(|k| k.to_string()).unwrap_or_default();
+            let key = MessageClientIDSetter::get_uniq_id(*m)
+                .map(|k| k.to_string())
+                .unwrap_or_default();
             r.deliveries += 1;
             let broker = m.broker_name.to_string();
             r.seen.entry(key).or_insert((0, broker)).0 += 1;
@@ -31,8 +33,13 @@ impl Recorder {
 
     pub fn listener(
         &self,
-    ) -> impl Fn(&[&MessageExt], &ConsumeConcurrentlyContext) -> ClientResult<ConsumeConcurrentlyStatus> + Send + Sync + 'static
-    {
+    ) -> impl Fn(
+        &[&MessageExt],
+        &ConsumeConcurrentlyContext,
+    ) -> ClientResult<ConsumeConcurrentlyStatus>
+           + Send
+           + Sync
+           + 'static {
         let me = self.clone();
         move |msgs, _ctx| {
             me.record(msgs);
@@ -49,6 +56,12 @@ impl Recorder {
     }
 
     pub fn duplicates(&self) -> Vec<(String, usize)> {
-        self.0.lock().seen.iter().filter(|(_, v)| v.0 > 1).map(|(k, v)| (k.clone(), v.0)).collect()
+        self.0
+            .lock()
+            .seen
+            .iter()
+            .filter(|(_, v)| v.0 > 1)
+            .map(|(k, v)| (k.clone(), v.0))
+            .collect()
     }
 }

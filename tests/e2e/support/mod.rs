@@ -89,7 +89,11 @@ pub mod clients {
     use super::listener::Recorder;
 
     pub fn message(topic: &str, body: &str) -> Message {
-        Message::builder().topic(topic).body(body.as_bytes().to_vec()).build().expect("message")
+        Message::builder()
+            .topic(topic)
+            .body(body.as_bytes().to_vec())
+            .build()
+            .expect("message")
     }
 
     pub async fn producer(pair: &ClusterPair, phases: &PhaseHandle) -> MigratingProducer {
@@ -135,7 +139,11 @@ pub mod clients {
             .name_server_addr(pair.cluster(side).name_server_addr().to_owned())
             .build();
         p.start().await.expect("raw producer start");
-        let r = p.send_with_timeout(message(topic, body), 5000).await.expect("raw send").expect("result");
+        let r = p
+            .send_with_timeout(message(topic, body), 5000)
+            .await
+            .expect("raw send")
+            .expect("result");
         p.shutdown().await;
         r.msg_id.expect("msg id").to_string()
     }
