@@ -4,9 +4,43 @@
 //! # rocketmq-migration
 //!
 //! Move an application from one Apache RocketMQ cluster (the *source*) to another (the *target*) with no downtime
-//! and no lost messages, from inside the application.
+//! and no lost messages, from inside the application. [`MigratingProducer`] and [`MigratingPushConsumer`] wrap
+//! rocketmq-client-rust 1.0.0 clients for both clusters; an application changes only its constructors.
 //!
-//! See the crate README for the manual.
+//! ## Phases
+//! Each topic is in one [`Phase`]; [`Phase::write_plan`] and [`Phase::read_set`] say where it writes and reads:
+//!
+//! | phase | writes go to | reads come from |
+//! |---|---|---|
+//! | `Initial` | source | source |
+//! | `DualRead` | source | source + target |
+//! | `DualReadWrite` | split by the topic's write ratio | source + target |
+//! | `CuttingOver` | target | source + target |
+//! | `Completed` | target | target |
+//!
+//! ## Routing
+//! A [`PhaseHandle`] holds the per-topic table ([`TopicState`]: phase, write ratio, version), swapped atomically.
+//! Each send loads one snapshot and decides from it. Selector sends in `DualReadWrite` are key-sticky; a send that
+//! times out or finds its cluster unreachable is retried once on the other cluster in the phases that read both.
+//! Every message carries its `UNIQ_KEY` from before the first attempt.
+//!
+//! ## Merge and dedupe
+//! The consumer runs one raw push consumer per cluster and subscribes each according to the topic's read set.
+//! Deliveries pass a [`dedupe::Deduplicator`] keyed by `UNIQ_KEY` (or a key of yours) before the listener, so a
+//! message stored on both clusters reaches the application once. [`consuming_cluster`] tells a listener where its
+//! messages came from.
+//!
+//! ## Control endpoint
+//! The phase table has one writer API ([`PhaseHandle::apply`] with versions, or direct `set_*` calls); the HTTP
+//! control plane of a later release writes through the same API.
+//!
+//! ## Runtime setup
+//! Build clients on a [`MigrationRuntime`]: its listener lane is sized so push consumers are never refused
+//! admission (`runtime.capacity.exhausted`) under load. See the [`runtime`](MigrationRuntime) docs.
+//!
+//! ## Test kit
+//! Feature `testkit`: [`testkit::EmbeddedCluster`] and [`testkit::ClusterPair`] run rocketmq-namesrv and
+//! rocketmq-broker 1.0.0 in-process for tests and demos.
 
 mod cluster;
 mod config;

@@ -68,15 +68,16 @@ impl TopicState {
 
     /// The cluster a key-sticky send goes to, given the key's bucket in `0..10_000`.
     ///
-    /// Buckets below `ratio × 10 000` go to the target, so while the ratio holds one key always lands on one
-    /// cluster, and raising the ratio only moves keys from source to target.
+    /// The bucket is first scrambled by a fixed permutation of `0..10_000` (hash selectors give neighbouring keys
+    /// neighbouring buckets); scrambled buckets below `ratio × 10 000` go to the target. So while the ratio holds
+    /// one key always lands on one cluster, and raising the ratio only moves keys from source to target.
     pub fn sticky_cluster(&self, bucket: usize) -> Cluster {
         match self.phase.write_plan() {
             WritePlan::Source => Cluster::Source,
             WritePlan::Target => Cluster::Target,
             WritePlan::Split => {
                 let cut = (self.write_ratio * STICKY_BUCKETS as f64).round() as usize;
-                if bucket % STICKY_BUCKETS < cut {
+                if scramble(bucket) < cut {
                     Cluster::Target
                 } else {
                     Cluster::Source
@@ -84,6 +85,11 @@ impl TopicState {
             }
         }
     }
+}
+
+/// A fixed permutation of `0..STICKY_BUCKETS` (7919 is coprime with 10 000) that spreads neighbouring buckets.
+fn scramble(bucket: usize) -> usize {
+    (bucket % STICKY_BUCKETS * 7919 + 1237) % STICKY_BUCKETS
 }
 
 pub(crate) fn validate_ratio(ratio: f64) -> Result<(), ConfigError> {
@@ -352,6 +358,23 @@ mod tests {
             .filter(|b| low.sticky_cluster(*b) == Cluster::Target)
             .count();
         assert_eq!(share, 2_000);
+    }
+
+    #[test]
+    fn neighbouring_buckets_are_spread_over_both_clusters() {
+        let s = drw(0.5);
+        let targets = (5_000..5_020)
+            .filter(|b| s.sticky_cluster(*b) == Cluster::Target)
+            .count();
+        assert!(
+            (5..=15).contains(&targets),
+            "{targets} of 20 neighbouring buckets on the target"
+        );
+        let mut seen = vec![false; STICKY_BUCKETS];
+        for b in 0..STICKY_BUCKETS {
+            seen[scramble(b)] = true;
+        }
+        assert!(seen.iter().all(|x| *x), "scramble is a permutation");
     }
 
     #[test]

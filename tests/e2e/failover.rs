@@ -30,16 +30,19 @@ fn source_broker_down_during_dual_read_write_fails_over_and_loses_nothing() {
         let mut c = consumer(&pair, &phases, &unique_name("fo_cg"), &topic, &rec, None).await;
         let p = producer(&pair, &phases).await;
 
-        let acked = Arc::new(Mutex::new(HashMap::<String, String>::new()));
+        // key -> (broker that acknowledged it, send number, phase of the test when it was sent)
+        let acked = Arc::new(Mutex::new(HashMap::<String, (String, usize, usize)>::new()));
+        let stage = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let failures = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let task = {
-            let (p, acked, failures, stop, topic) = (
+            let (p, acked, failures, stop, topic, stage) = (
                 p.clone(),
                 acked.clone(),
                 failures.clone(),
                 stop.clone(),
                 topic.clone(),
+                stage.clone(),
             );
             tokio::spawn(async move {
                 let mut i = 0;
@@ -53,7 +56,10 @@ fn source_broker_down_during_dual_read_write_fails_over_and_loses_nothing() {
                                 .message_queue
                                 .map(|q| q.broker_name().to_string())
                                 .unwrap_or_default();
-                            acked.lock().insert(r.msg_id.unwrap().to_string(), broker);
+                            acked.lock().insert(
+                                r.msg_id.unwrap().to_string(),
+                                (broker, i, stage.load(Ordering::Acquire)),
+                            );
                         }
                         other => {
                             eprintln!("send failed: {other:?}");
@@ -70,14 +76,16 @@ fn source_broker_down_during_dual_read_write_fails_over_and_loses_nothing() {
             acked
                 .lock()
                 .values()
-                .filter(|b| **b == source_broker)
+                .filter(|(b, _, _)| *b == source_broker)
                 .count()
         };
         assert!(
             eventually(Duration::from_secs(60), || on_source() >= 30).await,
             "traffic reached the source"
         );
+        stage.store(1, Ordering::Release);
         pair.source.stop_broker().await;
+        stage.store(2, Ordering::Release);
         let before = p.stats();
         // While the source is down, sends keep being acknowledged (by the target).
         let acked_at_stop = acked.lock().len();
@@ -92,7 +100,9 @@ fn source_broker_down_during_dual_read_write_fails_over_and_loses_nothing() {
             "{:?}",
             p.stats()
         );
+        stage.store(3, Ordering::Release);
         pair.source.restart_broker().await.expect("restart");
+        stage.store(4, Ordering::Release);
         let on_source_at_restart = on_source();
         assert!(
             eventually(Duration::from_secs(90), || on_source()
@@ -105,8 +115,20 @@ fn source_broker_down_during_dual_read_write_fails_over_and_loses_nothing() {
 
         let keys: Vec<String> = acked.lock().keys().cloned().collect();
         let all = eventually(Duration::from_secs(120), || keys.iter().all(|k| rec.has(k))).await;
-        let lost = keys.iter().filter(|k| !rec.has(k)).count();
-        assert!(all, "lost {lost} of {} acknowledged messages", keys.len());
+        let lost: Vec<(String, (String, usize, usize))> = {
+            let a = acked.lock();
+            keys.iter()
+                .filter(|k| !rec.has(k))
+                .map(|k| (k.clone(), a[k].clone()))
+                .collect()
+        };
+        // stage: 0 before the stop, 1 while stopping, 2 stopped, 3 restarting, 4 after the restart
+        assert!(
+            all,
+            "lost {} of {} acknowledged messages (key, (broker, send #, stage)): {lost:?}",
+            lost.len(),
+            keys.len()
+        );
         assert_eq!(
             failures.load(Ordering::Relaxed),
             0,

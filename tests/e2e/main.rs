@@ -6,5 +6,7 @@ mod input;
 mod merge;
 mod rollback;
 mod routing;
+mod runtime;
+mod selector;
 mod support;
 mod testkit;

@@ -100,3 +100,53 @@ fn each_phase_writes_and_reads_where_the_table_says() {
         producer.shutdown().await;
     });
 }
+
+#[test]
+fn an_unreachable_target_does_not_matter_while_topics_are_initial() {
+    support::run(Duration::from_secs(120), async {
+        let pair = &support::shared().pair;
+        let topic = unique_name("LazyTopic");
+        pair.create_topic(&support::client(), &topic, 4)
+            .await
+            .expect("topic");
+        let nowhere = rocketmq_migration::ClusterConfig::new(format!(
+            "127.0.0.1:{}",
+            rocketmq_migration::testkit::free_port().unwrap()
+        ));
+        let phases = PhaseHandle::new();
+        let mut p = rocketmq_migration::MigratingProducer::builder(support::client())
+            .producer_group(unique_name("lazy_pg"))
+            .source(pair.source.cluster_config())
+            .target(nowhere.clone())
+            .phases(phases.clone())
+            .build()
+            .unwrap();
+        p.start().await.expect("starts without the target");
+        let rec = Recorder::default();
+        let mut c = rocketmq_migration::MigratingPushConsumer::builder(support::client())
+            .consumer_group(unique_name("lazy_cg"))
+            .source(pair.source.cluster_config())
+            .target(nowhere)
+            .phases(phases.clone())
+            .consume_from_where(rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere::ConsumeFromFirstOffset)
+            .build()
+            .unwrap();
+        c.subscribe(topic.as_str(), "*").await.unwrap();
+        c.register_message_listener_concurrently(rec.listener());
+        c.start().await.expect("starts without the target");
+        let mut keys = Vec::new();
+        for i in 0..10 {
+            let r = p
+                .send_with_timeout(message(&topic, &format!("lazy {i}")), 5000)
+                .await
+                .unwrap()
+                .unwrap();
+            keys.push(r.msg_id.unwrap().to_string());
+        }
+        assert!(eventually(Duration::from_secs(60), || keys.iter().all(|k| rec.has(k))).await);
+        assert!(!p.is_connected(Cluster::Target));
+        assert!(!c.is_connected(Cluster::Target));
+        c.shutdown().await;
+        p.shutdown().await;
+    });
+}

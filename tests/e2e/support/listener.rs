@@ -13,6 +13,8 @@ pub struct Record {
     /// UNIQ_KEY -> (deliveries to the listener, broker name of the first delivery)
     pub seen: HashMap<String, (usize, String)>,
     pub deliveries: usize,
+    /// Deliveries that were redeliveries (reconsume_times > 0).
+    pub redelivered: usize,
 }
 
 #[derive(Clone, Default)]
@@ -26,6 +28,9 @@ impl Recorder {
                 .map(|k| k.to_string())
                 .unwrap_or_default();
             r.deliveries += 1;
+            if m.reconsume_times > 0 {
+                r.redelivered += 1;
+            }
             let broker = m.broker_name.to_string();
             r.seen.entry(key).or_insert((0, broker)).0 += 1;
         }
