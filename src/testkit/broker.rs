@@ -57,6 +57,12 @@ impl BrokerSpec {
             store_path_root_dir: root.into(),
             ha_listen_port: usize::from(self.ha_port),
             ha_listen_address: std::net::IpAddr::from([127, 0, 0, 1]),
+            // Test-sized files: a 1 GiB commit log per broker fills a CI disk quickly.
+            mapped_file_size_commit_log: 64 * 1024 * 1024,
+            // A busy build machine's disk must not make the broker refuse writes mid-test.
+            disk_max_used_space_ratio: 95,
+            disk_space_warning_level_ratio: 98,
+            disk_space_clean_forcibly_ratio: 97,
             ..MessageStoreConfig::default()
         };
         ValidatedBrokerConfig::try_from_parts(bc, msc).map_err(|e| {

@@ -42,7 +42,7 @@ pub fn shared() -> &'static Shared {
             tokio::time::timeout(Duration::from_secs(120), ClusterPair::start())
                 .await
                 .expect("clusters start within 120 s")
-                .expect("clusters start")
+                .unwrap_or_else(|e| panic!("clusters start: {e}"))
         });
         let client = MigrationRuntime::new().expect("client runtime");
         Shared { rt, pair, client }
