@@ -17,14 +17,13 @@ use parking_lot::Mutex;
 use rocketmq_client_rust::{
     ClientResult, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, MQPushConsumer,
 };
-use rocketmq_migration::dedupe::{Deduplicator, MemoryDeduplicator};
+use rocketmq_migration::dedupe::{Deduplicator, KeyExtractor, MemoryDeduplicator, UniqKey};
 use rocketmq_migration::testkit::{unique_name, ClusterPair};
 use rocketmq_migration::{
     consuming_cluster, Cluster, MigratingProducer, MigratingPushConsumer, MigrationRuntime, Phase,
     PhaseHandle,
 };
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
-use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_single::Message;
 
@@ -83,9 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let cluster = consuming_cluster().unwrap_or(Cluster::Source);
                 let mut r = rec.lock();
                 for m in msgs {
-                    let key = MessageClientIDSetter::get_uniq_id(*m)
-                        .map(|k| k.to_string())
-                        .unwrap_or_default();
+                    let key = UniqKey.key(m).unwrap_or_default();
                     r.entry(key).or_insert((0, cluster)).0 += 1;
                 }
                 Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)

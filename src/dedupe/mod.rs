@@ -15,7 +15,7 @@
 mod key;
 mod memory;
 
-pub use key::{KeyExtractor, UniqKey};
+pub use key::{KeyExtractor, UniqKey, BATCH_KEY_PROPERTY};
 pub use memory::{MemoryDeduplicator, MemoryDeduplicatorConfig};
 
 /// Answer of [`Deduplicator::begin`].

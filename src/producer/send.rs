@@ -14,6 +14,7 @@ use rocketmq_model::common::message::MessageTrait;
 
 use super::{draw, Core, MigratingProducer};
 use crate::cluster::Cluster;
+use crate::dedupe::BATCH_KEY_PROPERTY;
 use crate::route::TopicState;
 
 /// Stamp the UNIQ_KEY (kept if already set) and take the message as a `Message`, which can be copied for a retry.
@@ -22,8 +23,19 @@ fn prepare<M: MessageTrait>(mut msg: M) -> Message {
     msg.into_message()
 }
 
+/// As [`prepare`] for each message, plus a copy of its key in [`BATCH_KEY_PROPERTY`]: the broker stores every
+/// message of a batch under the batch's `UNIQ_KEY`, and dedupe needs each message's own.
 fn prepare_batch<M: MessageTrait>(msgs: Vec<M>) -> (CheetahString, Vec<Message>) {
-    let msgs: Vec<Message> = msgs.into_iter().map(prepare).collect();
+    let msgs: Vec<Message> = msgs
+        .into_iter()
+        .map(|m| {
+            let mut m = prepare(m);
+            if let Some(key) = MessageClientIDSetter::get_uniq_id(&m) {
+                m.put_property(CheetahString::from_static_str(BATCH_KEY_PROPERTY), key);
+            }
+            m
+        })
+        .collect();
     let topic = msgs.first().map(|m| m.topic().clone()).unwrap_or_default();
     (topic, msgs)
 }
@@ -577,9 +589,16 @@ impl MigratingProducer {
         let msg = prepare(msg);
         let (_, first) = self.plan(msg.topic());
         let p = self.core.client(first).await?;
-        self.core.counters.sent(first, 1);
-        p.request_with_callback(msg, request_callback, timeout)
-            .await
+        let core = self.core.clone();
+        let counted = move |reply: Option<&dyn MessageTrait>, e: Option<&ClientError>| {
+            if e.is_none() {
+                core.counters.sent(first, 1);
+            } else {
+                core.counters.failed(first);
+            }
+            request_callback(reply, e)
+        };
+        p.request_with_callback(msg, counted, timeout).await
     }
 
     /// The publish queues of `topic` on every cluster the topic's phase writes to (both in `DualReadWrite`).

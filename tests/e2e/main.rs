@@ -8,5 +8,6 @@ mod rollback;
 mod routing;
 mod runtime;
 mod selector;
+mod send_api;
 mod support;
 mod testkit;

@@ -18,12 +18,17 @@ use rocketmq_model::common::message::message_single::Message;
 use crate::support::clients::{cluster_of, message, producer};
 use crate::support::{self, eventually};
 
+// A selector is `Fn(&[MessageQueue], &M, &T)`; with `T = String` its argument is `&String`.
+#[allow(clippy::ptr_arg)]
 fn by_key(mqs: &[MessageQueue], _m: &Message, key: &String) -> Option<MessageQueue> {
     let h = key
         .bytes()
         .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
     mqs.get(h as usize % mqs.len()).cloned()
 }
+
+/// key -> sequence numbers in delivery order, and the cluster they came from
+type Seen = HashMap<String, (Vec<u32>, Option<Cluster>)>;
 
 #[test]
 fn keys_stick_to_one_cluster_and_orderly_listeners_keep_key_order() {
@@ -38,7 +43,7 @@ fn keys_stick_to_one_cluster_and_orderly_listeners_keep_key_order() {
         phases.set_write_ratio(&topic, 0.5).unwrap();
 
         // key -> sequence numbers in delivery order, and the cluster they came from
-        let seen: Arc<Mutex<HashMap<String, (Vec<u32>, Option<Cluster>)>>> = Arc::default();
+        let seen: Arc<Mutex<Seen>> = Arc::default();
         let mut consumer = MigratingPushConsumer::builder(support::client())
             .consumer_group(unique_name("order_cg"))
             .source(pair.source.cluster_config())

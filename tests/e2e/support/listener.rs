@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rocketmq_client_rust::{ClientResult, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus};
-use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
+use rocketmq_migration::dedupe::{KeyExtractor, UniqKey};
 use rocketmq_model::common::message::message_ext::MessageExt;
 
 #[derive(Default)]
@@ -24,9 +24,8 @@ impl Recorder {
     pub fn record(&self, msgs: &[&MessageExt]) {
         let mut r = self.0.lock();
         for m in msgs {
-            let key = MessageClientIDSetter::get_uniq_id(*m)
-                .map(|k| k.to_string())
-                .unwrap_or_default();
+            // The application-level identity of a message: the shim's default dedupe key.
+            let key = UniqKey.key(m).unwrap_or_default();
             r.deliveries += 1;
             if m.reconsume_times > 0 {
                 r.redelivered += 1;
