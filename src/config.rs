@@ -1,5 +1,11 @@
 //! Connection settings of one cluster.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use cheetah_string::CheetahString;
+use rocketmq_client_rust::{AclClientRPCHook, ClientConfig, SessionCredentials};
+use rocketmq_transport::api::RPCHook;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, ConfigErrorKind};
@@ -50,6 +56,25 @@ impl ClusterConfig {
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = Some(namespace.into());
         self
+    }
+
+    /// The wrapped client's config for this cluster: `base` (or the default) with this cluster's namespace.
+    pub(crate) fn client_config(&self, base: Option<&ClientConfig>) -> ClientConfig {
+        let mut cfg = base.cloned().unwrap_or_default();
+        // `namespace_initialized` is an Arc shared by clones; give each cluster its own.
+        cfg.namespace_initialized = Arc::new(AtomicBool::new(false));
+        cfg.namespace = self.namespace.clone().map(CheetahString::from);
+        cfg
+    }
+
+    /// The RPC hook for this cluster: ACL credentials when set, else `fallback` (a hook for both clusters).
+    pub(crate) fn rpc_hook(&self, fallback: Option<&Arc<dyn RPCHook>>) -> Option<Arc<dyn RPCHook>> {
+        match (&self.access_key, &self.secret_key) {
+            (Some(ak), Some(sk)) => Some(Arc::new(AclClientRPCHook::new(
+                SessionCredentials::with_keys(ak.as_str(), sk.as_str()),
+            ))),
+            _ => fallback.cloned(),
+        }
     }
 
     /// Check the settings; `field` names the builder field (`"source"` or `"target"`) in the error.

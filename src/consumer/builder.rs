@@ -1,6 +1,5 @@
 //! `MigratingPushConsumer::builder`: the settings of `DefaultMQPushConsumer::builder`, plus the two clusters.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use cheetah_string::CheetahString;
@@ -18,7 +17,6 @@ use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::dedupe::{Deduplicator, KeyExtractor, MemoryDeduplicator, UniqKey};
 use crate::error::{ConfigError, ConfigErrorKind, MigrationError};
-use crate::producer::credentials_hook;
 use crate::route::PhaseHandle;
 
 macro_rules! settings {
@@ -44,9 +42,7 @@ macro_rules! settings {
                 cluster: &ClusterConfig,
             ) -> DefaultMQPushConsumer {
                 let mut b = DefaultMQPushConsumer::builder(runtime.clone());
-                let mut cfg = self.client_config.clone().unwrap_or_default();
-                cfg.namespace_initialized = Arc::new(AtomicBool::new(false));
-                cfg.namespace = cluster.namespace.clone().map(CheetahString::from);
+                let mut cfg = cluster.client_config(self.client_config.as_ref());
                 // Two clients of one process must not share a client id: suffix explicit instance names (and the
                 // fixed one broadcasting consumers use) with the side.
                 let broadcasting = matches!(self.message_model, Some(MessageModel::Broadcasting));
@@ -67,7 +63,7 @@ macro_rules! settings {
                     b = b.consume_from_where(f);
                 }
                 $( if let Some(v) = &self.$name { b = b.$name(v.clone()); } )*
-                let hook = credentials_hook(cluster).or_else(|| self.rpc_hook.clone());
+                let hook = cluster.rpc_hook(self.rpc_hook.as_ref());
                 if hook.is_some() {
                     b = b.rpc_hook(hook);
                 }

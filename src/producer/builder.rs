@@ -1,13 +1,11 @@
 //! `MigratingProducer::builder`: the settings of `DefaultMQProducer::builder`, plus the two clusters.
 
 use std::collections::HashSet;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use cheetah_string::CheetahString;
 use rocketmq_client_rust::{
-    AclClientRPCHook, ArcTraceDispatcher, ClientConfig, ClientOptions, ClientRuntime,
-    DefaultMQProducer, SessionCredentials,
+    ArcTraceDispatcher, ClientConfig, ClientOptions, ClientRuntime, DefaultMQProducer,
 };
 use rocketmq_model::common::compression::compression_type::CompressionType;
 use rocketmq_protocol::common::compression::compressor::Compressor;
@@ -38,15 +36,11 @@ macro_rules! settings {
                 cluster: &ClusterConfig,
             ) -> DefaultMQProducer {
                 let mut b = DefaultMQProducer::builder(runtime.clone());
-                let mut cfg = self.client_config.clone().unwrap_or_default();
-                // `namespace_initialized` is an Arc shared by clones; give each cluster its own.
-                cfg.namespace_initialized = Arc::new(AtomicBool::new(false));
-                cfg.namespace = cluster.namespace.clone().map(CheetahString::from);
-                b = b.client_config(cfg);
+                b = b.client_config(cluster.client_config(self.client_config.as_ref()));
                 b = b.name_server_addr(cluster.name_server_addr.clone());
                 b = b.producer_group(group.to_owned());
                 $( if let Some(v) = &self.$name { b = b.$name(v.clone()); } )*
-                if let Some(hook) = credentials_hook(cluster).or_else(|| self.rpc_hook.clone()) {
+                if let Some(hook) = cluster.rpc_hook(self.rpc_hook.as_ref()) {
                     b = b.rpc_hook(hook);
                 }
                 if let Some(c) = self.compressor {
@@ -115,16 +109,6 @@ settings! {
     batch_max_bytes: u64,
     /// Same as `DefaultMQProducer::builder().total_batch_max_bytes(..)`.
     total_batch_max_bytes: u64,
-}
-
-/// The ACL hook for a cluster with credentials.
-pub(crate) fn credentials_hook(cluster: &ClusterConfig) -> Option<Arc<dyn RPCHook>> {
-    match (&cluster.access_key, &cluster.secret_key) {
-        (Some(ak), Some(sk)) => Some(Arc::new(AclClientRPCHook::new(
-            SessionCredentials::with_keys(ak.as_str(), sk.as_str()),
-        ))),
-        _ => None,
-    }
 }
 
 /// Builder of a [`MigratingProducer`]: `DefaultMQProducer::builder`'s settings plus `source`, `target` and the

@@ -22,7 +22,6 @@ use std::sync::Arc;
 use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, DefaultMQProducer};
 use tokio::sync::OnceCell;
 
-pub(crate) use builder::credentials_hook;
 pub use builder::MigratingProducerBuilder;
 pub use stats::ProducerStats;
 
