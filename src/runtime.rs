@@ -78,6 +78,7 @@ impl RuntimeSettings {
 /// A client runtime for the migrating producer and consumer (and for plain clients next to them).
 ///
 /// ```no_run
+/// # #![recursion_limit = "512"]
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use rocketmq_migration::MigrationRuntime;
 /// let runtime = MigrationRuntime::new()?;

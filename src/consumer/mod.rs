@@ -72,6 +72,7 @@ struct Core {
 /// `MQConsumer`, so code written against those traits compiles unchanged.
 ///
 /// ```no_run
+/// # #![recursion_limit = "512"]
 /// # async fn demo(rt: std::sync::Arc<rocketmq_client_rust::ClientRuntime>) -> Result<(), Box<dyn std::error::Error>> {
 /// use rocketmq_client_rust::{ConsumeConcurrentlyStatus, MQPushConsumer};
 /// use rocketmq_migration::{consuming_cluster, ClusterConfig, MigratingPushConsumer, PhaseHandle};

@@ -38,6 +38,7 @@ use stats::Counters;
 /// application changes only the constructor. Clones share one producer, like `DefaultMQProducer`'s.
 ///
 /// ```no_run
+/// # #![recursion_limit = "512"]
 /// # async fn demo(rt: std::sync::Arc<rocketmq_client_rust::ClientRuntime>) -> Result<(), Box<dyn std::error::Error>> {
 /// use rocketmq_migration::{ClusterConfig, MigratingProducer, Phase, PhaseHandle};
 /// use rocketmq_model::common::message::message_single::Message;

@@ -5,6 +5,7 @@
 //! source and a target. A broker can be stopped and restarted on the same ports and store for fault tests.
 //!
 //! ```no_run
+//! # #![recursion_limit = "512"]
 //! # async fn demo() -> Result<(), rocketmq_migration::MigrationError> {
 //! use rocketmq_migration::testkit::ClusterPair;
 //! let pair = ClusterPair::start().await?;
