@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use cheetah_string::CheetahString;
+
 use rocketmq_client_rust::{ArcSendCallback, ClientResult, SendResult};
 use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
 use rocketmq_model::common::message::message_queue::MessageQueue;
@@ -15,6 +17,18 @@ use rocketmq_model::common::message::MessageTrait;
 use super::send::to_callback as selector_callback;
 use super::MigratingProducer;
 use crate::cluster::Cluster;
+use crate::route::{PhaseHandle, TopicState};
+
+/// Stamp the UNIQ_KEY (kept if set) and read the topic's state from one snapshot.
+fn stamp_and_plan<M: MessageTrait>(
+    msg: &mut M,
+    phases: &PhaseHandle,
+) -> (CheetahString, TopicState) {
+    MessageClientIDSetter::set_uniq_id(msg);
+    let topic = msg.topic().clone();
+    let state = phases.snapshot().topic(topic.as_str());
+    (topic, state)
+}
 
 /// The queue on the first cluster and, when there is one, the spare on the other.
 type Picked = (Cluster, MessageQueue, Option<MessageQueue>);
@@ -83,9 +97,7 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
         T: Send + Sync,
     {
-        MessageClientIDSetter::set_uniq_id(&mut msg);
-        let topic = msg.topic().clone();
-        let state = self.core.phases.snapshot().topic(topic.as_str());
+        let (topic, state) = stamp_and_plan(&mut msg, &self.core.phases);
         if !state.phase.allows_failover() {
             let c = state.write_cluster(0.0);
             return self
@@ -177,9 +189,7 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
         T: Send + Sync,
     {
-        MessageClientIDSetter::set_uniq_id(&mut msg);
-        let topic = msg.topic().clone();
-        let state = self.core.phases.snapshot().topic(topic.as_str());
+        let (topic, state) = stamp_and_plan(&mut msg, &self.core.phases);
         let f = selector_callback(send_callback);
         if !state.phase.allows_failover() {
             let c = state.write_cluster(0.0);
@@ -246,9 +256,7 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync + 'static,
         T: Send + Sync + 'static,
     {
-        MessageClientIDSetter::set_uniq_id(&mut msg);
-        let topic = msg.topic().clone();
-        let state = self.core.phases.snapshot().topic(topic.as_str());
+        let (topic, state) = stamp_and_plan(&mut msg, &self.core.phases);
         if !state.phase.allows_failover() {
             let c = state.write_cluster(0.0);
             return self

@@ -112,6 +112,27 @@ impl MigratingProducer {
             .await
     }
 
+    /// The phase state of `topic` and the cluster that owns `mq`'s broker.
+    async fn queue_owner(
+        &self,
+        topic: &CheetahString,
+        mq: &MessageQueue,
+    ) -> ClientResult<(TopicState, Cluster)> {
+        let state = self.core.phases.snapshot().topic(topic.as_str());
+        let cluster = self.core.owner_of(&state, mq).await?;
+        Ok((state, cluster))
+    }
+
+    /// The cluster that owns `mq`'s broker and its started client.
+    async fn queue_client(
+        &self,
+        topic: &CheetahString,
+        mq: &MessageQueue,
+    ) -> ClientResult<(Cluster, DefaultMQProducer)> {
+        let (_, cluster) = self.queue_owner(topic, mq).await?;
+        Ok((cluster, self.core.client(cluster).await?))
+    }
+
     /// A callback that counts the outcome on `cluster` before calling `f`.
     pub(super) fn counting<F>(
         &self,
@@ -302,8 +323,7 @@ impl MigratingProducer {
         Fut: Future<Output = ClientResult<R>>,
     {
         let topic = msg.topic().clone();
-        let state = self.core.phases.snapshot().topic(topic.as_str());
-        let cluster = self.core.owner_of(&state, &mq).await?;
+        let (state, cluster) = self.queue_owner(&topic, &mq).await?;
         self.core
             .dispatch(
                 topic.as_str(),
@@ -330,9 +350,7 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let msg = prepare(msg);
-        let state = self.core.phases.snapshot().topic(msg.topic().as_str());
-        let cluster = self.core.owner_of(&state, &mq).await?;
-        let p = self.core.client(cluster).await?;
+        let (cluster, p) = self.queue_client(msg.topic(), &mq).await?;
         p.send_to_queue_with_callback(msg, mq, self.counting(cluster, 1, send_callback))
             .await
     }
@@ -350,9 +368,7 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let msg = prepare(msg);
-        let state = self.core.phases.snapshot().topic(msg.topic().as_str());
-        let cluster = self.core.owner_of(&state, &mq).await?;
-        let p = self.core.client(cluster).await?;
+        let (cluster, p) = self.queue_client(msg.topic(), &mq).await?;
         p.send_to_queue_with_callback_timeout(
             msg,
             mq,
@@ -434,8 +450,7 @@ impl MigratingProducer {
         M: MessageTrait + Send + Sync,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let state = self.core.phases.snapshot().topic(topic.as_str());
-        let cluster = self.core.owner_of(&state, &mq).await?;
+        let (state, cluster) = self.queue_owner(&topic, &mq).await?;
         let n = msgs.len() as u64;
         self.core
             .dispatch(
@@ -530,9 +545,7 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let state = self.core.phases.snapshot().topic(topic.as_str());
-        let cluster = self.core.owner_of(&state, &mq).await?;
-        let p = self.core.client(cluster).await?;
+        let (cluster, p) = self.queue_client(&topic, &mq).await?;
         let n = msgs.len() as u64;
         p.send_batch_to_queue_with_callback(msgs, mq, self.counting(cluster, n, f))
             .await
@@ -551,9 +564,7 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let state = self.core.phases.snapshot().topic(topic.as_str());
-        let cluster = self.core.owner_of(&state, &mq).await?;
-        let p = self.core.client(cluster).await?;
+        let (cluster, p) = self.queue_client(&topic, &mq).await?;
         let n = msgs.len() as u64;
         p.send_batch_to_queue_with_callback_timeout(msgs, mq, self.counting(cluster, n, f), timeout)
             .await
