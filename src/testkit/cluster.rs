@@ -58,6 +58,11 @@ impl EmbeddedCluster {
         })
     }
 
+    /// The temporary directory holding this cluster's namesrv config and broker store (removed on drop).
+    pub fn root_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// The cluster's name.
     pub fn name(&self) -> &str {
         &self.name

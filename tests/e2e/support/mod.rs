@@ -18,6 +18,16 @@ pub struct Shared {
 
 static SHARED: OnceLock<Shared> = OnceLock::new();
 
+/// Store directories of the shared clusters. Statics are never dropped, so their temp dirs are removed at exit.
+static SHARED_DIRS: parking_lot::Mutex<Vec<std::path::PathBuf>> =
+    parking_lot::Mutex::new(Vec::new());
+
+extern "C" fn remove_shared_dirs() {
+    for dir in SHARED_DIRS.lock().drain(..) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -44,6 +54,12 @@ pub fn shared() -> &'static Shared {
                 .expect("clusters start within 120 s")
                 .unwrap_or_else(|e| panic!("clusters start: {e}"))
         });
+        SHARED_DIRS.lock().extend([
+            pair.source.root_dir().to_owned(),
+            pair.target.root_dir().to_owned(),
+        ]);
+        // SAFETY: registers a plain `extern "C" fn` without arguments, as atexit requires.
+        unsafe { libc::atexit(remove_shared_dirs) };
         let client = MigrationRuntime::new().expect("client runtime");
         Shared { rt, pair, client }
     })
