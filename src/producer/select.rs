@@ -12,6 +12,7 @@ use cheetah_string::CheetahString;
 use rocketmq_client_rust::{ArcSendCallback, ClientResult, SendResult};
 use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
 use rocketmq_model::common::message::message_queue::MessageQueue;
+use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
 use super::send::to_callback as selector_callback;
@@ -30,27 +31,35 @@ fn stamp_and_plan<M: MessageTrait>(
     (topic, state)
 }
 
-/// The queue on the first cluster and, when there is one, the spare on the other.
-type Picked = (Cluster, MessageQueue, Option<MessageQueue>);
+/// A message bound for one queue.
+type QueueSend = (Message, MessageQueue);
+
+/// The first cluster, its send, and the send for the other cluster when there is one.
+type Picked = (Cluster, QueueSend, Option<QueueSend>);
 
 impl MigratingProducer {
+    /// The failover path of a selector send: the first cluster and the payload for it, and the payload for the
+    /// other cluster when the selector found a queue there. Decides from `state`, the operation's one snapshot.
     async fn pick<M, S, T>(
         &self,
         topic: &str,
-        msg: &M,
+        state: &TopicState,
+        msg: M,
         selector: &S,
         arg: &T,
     ) -> ClientResult<Picked>
     where
+        M: MessageTrait,
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue>,
     {
-        let state = self.core.phases.snapshot().topic(topic);
-        let (first, mut picked) = self.core.select(topic, &state, msg, selector, arg).await?;
-        let spare = picked[first.other().index()].take();
+        let (first, mut picked) = self.core.select(topic, state, &msg, selector, arg).await?;
+        let spare_mq = picked[first.other().index()].take();
         let mq = picked[first.index()].take().ok_or_else(|| {
             rocketmq_client_rust::ClientError::illegal_argument("selector chose no queue")
         })?;
-        Ok((first, mq, spare))
+        let m = msg.into_message();
+        let spare = spare_mq.map(|q| (m.clone(), q));
+        Ok((first, (m, mq), spare))
     }
 
     /// Send with a queue selector, as `DefaultMQProducer::send_with_selector`. In `DualReadWrite` the cluster is
@@ -119,15 +128,15 @@ impl MigratingProducer {
                 )
                 .await;
         }
-        let (first, mq, spare_mq) = self.pick(topic.as_str(), &msg, &selector, &arg).await?;
-        let m = msg.into_message();
-        let spare = spare_mq.map(|q| (m.clone(), q));
+        let (first, payload, spare) = self
+            .pick(topic.as_str(), &state, msg, &selector, &arg)
+            .await?;
         self.core
             .dispatch(
                 topic.as_str(),
                 state,
                 first,
-                (m, mq),
+                payload,
                 spare,
                 true,
                 1,
@@ -224,14 +233,14 @@ impl MigratingProducer {
                 }
             };
         }
-        let (first, mq, spare_mq) = self.pick(topic.as_str(), &msg, &selector, &arg).await?;
-        let m = msg.into_message();
-        let spare = spare_mq.map(|q| (m.clone(), q));
+        let (first, payload, spare) = self
+            .pick(topic.as_str(), &state, msg, &selector, &arg)
+            .await?;
         self.spawn_routed(
             topic,
             state,
             first,
-            (m, mq),
+            payload,
             spare,
             1,
             move |p, (m, q)| async move {
@@ -273,15 +282,15 @@ impl MigratingProducer {
                 )
                 .await;
         }
-        let (first, mq, spare_mq) = self.pick(topic.as_str(), &msg, &selector, &arg).await?;
-        let m = msg.into_message();
-        let spare = spare_mq.map(|q| (m.clone(), q));
+        let (first, payload, spare) = self
+            .pick(topic.as_str(), &state, msg, &selector, &arg)
+            .await?;
         self.core
             .dispatch(
                 topic.as_str(),
                 state,
                 first,
-                (m, mq),
+                payload,
                 spare,
                 true,
                 1,
