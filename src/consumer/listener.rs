@@ -111,6 +111,21 @@ pub(crate) struct MergeListener {
     pub(crate) user: UserListener,
 }
 
+impl MergeListener {
+    /// Mark this thread as consuming from this cluster and count the delivery. `None` when dedupe is off: the
+    /// whole delivery then goes to the listener and is counted as delivered here.
+    fn enter(&self, n: usize) -> (ClusterScope, Option<&dyn Deduplicator>) {
+        let scope = ClusterScope::enter(self.cluster);
+        let counters = &self.shared.counters;
+        Counters::add(&counters.received[self.cluster.index()], n);
+        let dedupe = self.shared.dedupe.as_deref();
+        if dedupe.is_none() {
+            Counters::add(&counters.delivered[self.cluster.index()], n);
+        }
+        (scope, dedupe)
+    }
+}
+
 struct ClusterScope;
 
 impl ClusterScope {
@@ -135,11 +150,9 @@ impl MessageListenerConcurrently for MergeListener {
         let UserListener::Concurrently(user) = &self.user else {
             return Ok(ConsumeConcurrentlyStatus::ReconsumeLater);
         };
-        let _scope = ClusterScope::enter(self.cluster);
+        let (_scope, dedupe) = self.enter(msgs.len());
         let counters = &self.shared.counters;
-        Counters::add(&counters.received[self.cluster.index()], msgs.len());
-        let Some(dedupe) = self.shared.dedupe.as_deref() else {
-            Counters::add(&counters.delivered[self.cluster.index()], msgs.len());
+        let Some(dedupe) = dedupe else {
             return user.consume_message(msgs, ctx);
         };
         let (fresh, claim, in_flight) = triage(&self.shared, dedupe, msgs);
@@ -173,11 +186,9 @@ impl MessageListenerOrderly for MergeListener {
         let UserListener::Orderly(user) = &self.user else {
             return Ok(ConsumeOrderlyStatus::SuspendCurrentQueueAMoment);
         };
-        let _scope = ClusterScope::enter(self.cluster);
+        let (_scope, dedupe) = self.enter(msgs.len());
         let counters = &self.shared.counters;
-        Counters::add(&counters.received[self.cluster.index()], msgs.len());
-        let Some(dedupe) = self.shared.dedupe.as_deref() else {
-            Counters::add(&counters.delivered[self.cluster.index()], msgs.len());
+        let Some(dedupe) = dedupe else {
             return user.consume_message(msgs, ctx);
         };
         let (fresh, claim, in_flight) = triage(&self.shared, dedupe, msgs);
