@@ -99,6 +99,18 @@ pub enum ErrorKind {
     NotStarted,
     /// The embedded test cluster failed (test kit only).
     Cluster,
+    /// The control plane could not be reached or answered with something unusable (and no cache file could stand
+    /// in for it).
+    Control,
+    /// The control plane refused the credentials (HTTP 401 or 403). Polling stops; the last good table is kept.
+    Unauthorized,
+    /// The control plane refused a request (a conflict, a failed readiness check, an unknown topic); the context
+    /// holds its error code and message.
+    Refused,
+    /// Reading or writing a state, audit or cache file failed.
+    Storage,
+    /// The control plane server failed to bind, to load its TLS material, or to reach a cluster's admin API.
+    Server,
 }
 
 /// A runtime failure of the shim, with the cluster it happened on.
@@ -111,11 +123,8 @@ pub struct MigrationError {
 }
 
 impl MigrationError {
-    pub(crate) fn new(
-        kind: ErrorKind,
-        cluster: Option<Cluster>,
-        context: impl Into<String>,
-    ) -> Self {
+    /// An error of `kind`, about `cluster` when it concerns one, with a human-readable context.
+    pub fn new(kind: ErrorKind, cluster: Option<Cluster>, context: impl Into<String>) -> Self {
         MigrationError {
             kind,
             cluster,
@@ -124,8 +133,15 @@ impl MigrationError {
         }
     }
 
-    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+    /// Attach the underlying cause.
+    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Put `outer` in front of the context (what was being done when this happened).
+    pub(crate) fn with_context(mut self, outer: impl Into<String>) -> Self {
+        self.context = format!("{}: {}", outer.into(), self.context);
         self
     }
 

@@ -45,6 +45,7 @@
 mod cluster;
 mod config;
 mod consumer;
+pub mod control;
 pub mod dedupe;
 mod error;
 mod phase;
@@ -61,6 +62,8 @@ pub use phase::{Phase, ReadSet, WritePlan};
 pub use producer::{MigratingProducer, MigratingProducerBuilder, ProducerStats};
 pub use route::{Applied, PhaseHandle, PhaseTable, TopicState, DEFAULT_WRITE_RATIO};
 mod runtime;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

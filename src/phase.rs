@@ -157,6 +157,32 @@ impl Phase {
         }
     }
 
+    /// Whether this phase writes to `cluster` (both do in `DualReadWrite`).
+    ///
+    /// ```
+    /// use rocketmq_migration::{Cluster, Phase};
+    /// assert!(Phase::DualReadWrite.writes(Cluster::Target));
+    /// assert!(!Phase::DualRead.writes(Cluster::Target));
+    /// ```
+    pub fn writes(self, cluster: Cluster) -> bool {
+        match self.write_plan() {
+            WritePlan::Source => cluster == Cluster::Source,
+            WritePlan::Target => cluster == Cluster::Target,
+            WritePlan::Split => true,
+        }
+    }
+
+    /// Position in migration order: `Initial` is 0, `Completed` is 4.
+    pub fn ordinal(self) -> u8 {
+        match self {
+            Phase::Initial => 0,
+            Phase::DualRead => 1,
+            Phase::DualReadWrite => 2,
+            Phase::CuttingOver => 3,
+            Phase::Completed => 4,
+        }
+    }
+
     /// Whether a failed send may be retried on the other cluster in this phase.
     ///
     /// Only where consumers read both clusters, so a message written to either one is still consumed.

@@ -112,6 +112,11 @@ pub struct PhaseTable {
 }
 
 impl PhaseTable {
+    /// A table holding exactly `topics`.
+    pub fn from_topics(topics: BTreeMap<String, TopicState>) -> Self {
+        PhaseTable { topics }
+    }
+
     /// The state of `topic`; topics not under migration are `Initial`.
     pub fn topic(&self, topic: &str) -> TopicState {
         self.topics.get(topic).copied().unwrap_or_default()

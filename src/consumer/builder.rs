@@ -15,6 +15,7 @@ use super::listener::MergeShared;
 use super::MigratingPushConsumer;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
+use crate::control::ControlClient;
 use crate::dedupe::{Deduplicator, KeyExtractor, MemoryDeduplicator, UniqKey};
 use crate::error::{ConfigError, ConfigErrorKind, MigrationError};
 use crate::route::PhaseHandle;
@@ -152,6 +153,7 @@ pub struct MigratingPushConsumerBuilder {
     source: Option<ClusterConfig>,
     target: Option<ClusterConfig>,
     phases: Option<PhaseHandle>,
+    control: Option<ControlClient>,
     dedupe: Option<Option<Arc<dyn Deduplicator>>>,
     key: Option<Arc<dyn KeyExtractor>>,
     settings: ConsumerSettings,
@@ -175,6 +177,7 @@ impl MigratingPushConsumerBuilder {
             source: None,
             target: None,
             phases: None,
+            control: None,
             dedupe: None,
             key: None,
             settings: ConsumerSettings::default(),
@@ -221,6 +224,15 @@ impl MigratingPushConsumerBuilder {
     /// Replace the dedupe key (default: [`UniqKey`], the client unique key).
     pub fn key_extractor(mut self, key: Arc<dyn KeyExtractor>) -> Self {
         self.key = Some(key);
+        self
+    }
+
+    /// Follow the control plane: use `control`'s phase table and report this consumer (subscribed topics, the
+    /// phases its subscriptions have been brought in line with, counters) in its heartbeats, so the control
+    /// plane's gates can see it.
+    pub fn control(mut self, control: &ControlClient) -> Self {
+        self.phases = Some(control.phases());
+        self.control = Some(control.clone());
         self
     }
 
@@ -279,6 +291,7 @@ impl MigratingPushConsumerBuilder {
             self.phases.unwrap_or_default(),
             self.settings,
             shared,
+            self.control.as_ref(),
         ))
     }
 }

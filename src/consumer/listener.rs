@@ -75,6 +75,7 @@ impl Drop for Claim<'_> {
 
 /// Sort a delivery into fresh messages (to consume) and report whether any key is in flight elsewhere.
 fn triage<'m, 'd>(
+    cluster: Cluster,
     shared: &'d MergeShared,
     dedupe: &'d dyn Deduplicator,
     msgs: &[&'m MessageExt],
@@ -95,7 +96,7 @@ fn triage<'m, 'd>(
                     claim.keys.push(k);
                 }
                 Begin::Duplicate => {
-                    Counters::add(&shared.counters.duplicates, 1);
+                    Counters::add(&shared.counters.duplicates[cluster.index()], 1);
                     tracing::debug!(key = %k, broker = %m.broker_name, "duplicate suppressed");
                 }
                 Begin::InFlight => in_flight = true,
@@ -155,7 +156,7 @@ impl MessageListenerConcurrently for MergeListener {
         let Some(dedupe) = dedupe else {
             return user.consume_message(msgs, ctx);
         };
-        let (fresh, claim, in_flight) = triage(&self.shared, dedupe, msgs);
+        let (fresh, claim, in_flight) = triage(self.cluster, &self.shared, dedupe, msgs);
         let status = if fresh.is_empty() {
             Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)
         } else {
@@ -191,7 +192,7 @@ impl MessageListenerOrderly for MergeListener {
         let Some(dedupe) = dedupe else {
             return user.consume_message(msgs, ctx);
         };
-        let (fresh, claim, in_flight) = triage(&self.shared, dedupe, msgs);
+        let (fresh, claim, in_flight) = triage(self.cluster, &self.shared, dedupe, msgs);
         if in_flight {
             // Keep the queue's order: consume nothing of this batch until the other delivery settles.
             drop(claim);

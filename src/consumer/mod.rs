@@ -31,8 +31,11 @@ pub use stats::ConsumerStats;
 
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
+use crate::control::report::{applied_from, Report, Reporter};
+use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
+use crate::control::ControlClient;
 use crate::error::{ErrorKind, MigrationError};
-use crate::route::PhaseHandle;
+use crate::route::{PhaseHandle, PhaseTable};
 use builder::ConsumerSettings;
 use listener::{MergeListener, MergeShared, UserListener};
 
@@ -66,6 +69,8 @@ struct Core {
     suspended: AtomicBool,
     // broker name -> cluster, learned when a side starts and from fetched queues.
     brokers: Mutex<HashMap<String, Cluster>>,
+    // The table the subscriptions were last fully reconciled with (reported to the control plane as applied).
+    applied: Mutex<Arc<PhaseTable>>,
 }
 
 /// A push consumer for two clusters that follows each topic's read set. Implements `MQPushConsumer` and
@@ -118,8 +123,9 @@ impl MigratingPushConsumer {
         phases: PhaseHandle,
         settings: ConsumerSettings,
         shared: MergeShared,
+        control: Option<&ControlClient>,
     ) -> Self {
-        MigratingPushConsumer {
+        let consumer = MigratingPushConsumer {
             core: Arc::new(Core {
                 runtime,
                 group,
@@ -133,9 +139,20 @@ impl MigratingPushConsumer {
                 started: AtomicBool::new(false),
                 suspended: AtomicBool::new(false),
                 brokers: Mutex::new(HashMap::new()),
+                applied: Mutex::new(Arc::new(PhaseTable::default())),
             }),
             watcher: None,
+        };
+        if let Some(control) = control {
+            let core: Arc<dyn Reporter> = consumer.core.clone();
+            let id = control.register(
+                "consumer",
+                &consumer.core.group,
+                Arc::downgrade(&core) as Weak<dyn Reporter>,
+            );
+            tracing::info!(client_id = %id, endpoint = control.endpoint(), "consumer reports to the control plane");
         }
+        consumer
     }
 
     /// Counters of deliveries per cluster and of suppressed duplicates.
@@ -179,6 +196,29 @@ impl MigratingPushConsumer {
     }
 }
 
+impl Reporter for Core {
+    fn report(&self) -> Report {
+        let s = self.shared.counters.snapshot();
+        let side = |c: Cluster| ClusterCounters {
+            received: s.received[c.index()],
+            duplicates_suppressed: s.duplicates_from[c.index()],
+            ..Default::default()
+        };
+        let topics: Vec<String> = self.subscriptions.lock().keys().cloned().collect();
+        let applied = applied_from(&self.applied.lock());
+        Report {
+            role: Role::Consumer,
+            group: self.group.clone(),
+            topics,
+            applied,
+            counters: WireCounters {
+                source: side(Cluster::Source),
+                target: side(Cluster::Target),
+            },
+        }
+    }
+}
+
 impl Core {
     async fn reconcile(&self) -> Result<(), MigrationError> {
         if !self.started.load(Ordering::Acquire) {
@@ -198,7 +238,13 @@ impl Core {
                 first_err.get_or_insert(e);
             }
         }
-        first_err.map_or(Ok(()), Err)
+        match first_err {
+            None => {
+                *self.applied.lock() = snapshot;
+                Ok(())
+            }
+            Some(e) => Err(e),
+        }
     }
 
     async fn reconcile_side(

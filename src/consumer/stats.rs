@@ -15,6 +15,8 @@ pub struct ConsumerStats {
     pub delivered: [u64; 2],
     /// Deliveries acknowledged without calling the listener because their key was consumed already.
     pub duplicates_suppressed: u64,
+    /// Duplicates suppressed, by the cluster the suppressed copy came from.
+    pub duplicates_from: [u64; 2],
     /// Deliveries postponed because another delivery of the same key was being consumed.
     pub in_flight_retries: u64,
     /// Listener calls that failed or asked for a retry.
@@ -32,7 +34,7 @@ impl ConsumerStats {
 pub(crate) struct Counters {
     pub(crate) received: [AtomicU64; 2],
     pub(crate) delivered: [AtomicU64; 2],
-    pub(crate) duplicates: AtomicU64,
+    pub(crate) duplicates: [AtomicU64; 2],
     pub(crate) in_flight: AtomicU64,
     pub(crate) failures: AtomicU64,
 }
@@ -47,7 +49,8 @@ impl Counters {
         ConsumerStats {
             received: [l(&self.received[0]), l(&self.received[1])],
             delivered: [l(&self.delivered[0]), l(&self.delivered[1])],
-            duplicates_suppressed: l(&self.duplicates),
+            duplicates_suppressed: l(&self.duplicates[0]) + l(&self.duplicates[1]),
+            duplicates_from: [l(&self.duplicates[0]), l(&self.duplicates[1])],
             in_flight_retries: l(&self.in_flight),
             listener_failures: l(&self.failures),
         }

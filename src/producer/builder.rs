@@ -13,6 +13,7 @@ use rocketmq_transport::api::RPCHook;
 
 use super::MigratingProducer;
 use crate::config::ClusterConfig;
+use crate::control::ControlClient;
 use crate::error::{ConfigError, ConfigErrorKind, MigrationError};
 use crate::route::PhaseHandle;
 
@@ -122,6 +123,7 @@ pub struct MigratingProducerBuilder {
     source: Option<ClusterConfig>,
     target: Option<ClusterConfig>,
     phases: Option<PhaseHandle>,
+    control: Option<ControlClient>,
     settings: ProducerSettings,
 }
 
@@ -143,6 +145,7 @@ impl MigratingProducerBuilder {
             source: None,
             target: None,
             phases: None,
+            control: None,
             settings: ProducerSettings::default(),
         }
     }
@@ -169,6 +172,14 @@ impl MigratingProducerBuilder {
     /// Default: a new table where every topic is `Initial`.
     pub fn phases(mut self, phases: PhaseHandle) -> Self {
         self.phases = Some(phases);
+        self
+    }
+
+    /// Follow the control plane: use `control`'s phase table and report this producer (topics written, applied
+    /// phases, counters) in its heartbeats, so the control plane's gates can see it.
+    pub fn control(mut self, control: &ControlClient) -> Self {
+        self.phases = Some(control.phases());
+        self.control = Some(control.clone());
         self
     }
 
@@ -212,6 +223,7 @@ impl MigratingProducerBuilder {
             [source, target],
             self.phases.unwrap_or_default(),
             self.settings,
+            self.control.as_ref(),
         ))
     }
 }

@@ -15,10 +15,12 @@ mod select;
 mod send;
 mod stats;
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
+use parking_lot::RwLock;
 use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, DefaultMQProducer};
 use tokio::sync::OnceCell;
 
@@ -27,6 +29,9 @@ pub use stats::ProducerStats;
 
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
+use crate::control::report::{applied_from, Report, Reporter};
+use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
+use crate::control::ControlClient;
 use crate::route::{PhaseHandle, TopicState};
 use builder::ProducerSettings;
 use failover::{classify, Retryable};
@@ -84,6 +89,8 @@ pub(crate) struct Core {
     stopped: AtomicBool,
     counters: Counters,
     queues: queues::QueueCache,
+    // Topics this producer has sent to (reported to the control plane).
+    topics: RwLock<BTreeSet<String>>,
 }
 
 impl MigratingProducer {
@@ -98,8 +105,9 @@ impl MigratingProducer {
         clusters: [ClusterConfig; 2],
         phases: PhaseHandle,
         settings: ProducerSettings,
+        control: Option<&ControlClient>,
     ) -> Self {
-        MigratingProducer {
+        let producer = MigratingProducer {
             core: Arc::new(Core {
                 runtime,
                 group,
@@ -111,8 +119,19 @@ impl MigratingProducer {
                 stopped: AtomicBool::new(false),
                 counters: Counters::default(),
                 queues: queues::QueueCache::default(),
+                topics: RwLock::new(BTreeSet::new()),
             }),
+        };
+        if let Some(control) = control {
+            let core: Arc<dyn Reporter> = producer.core.clone();
+            let id = control.register(
+                "producer",
+                &producer.core.group,
+                Arc::downgrade(&core) as Weak<dyn Reporter>,
+            );
+            tracing::info!(client_id = %id, endpoint = control.endpoint(), "producer reports to the control plane");
         }
+        producer
     }
 
     /// Start the source-side client. The target-side client starts when a topic first writes to it.
@@ -152,6 +171,14 @@ impl MigratingProducer {
 }
 
 impl Core {
+    /// The phase state of `topic` for one operation, noting the topic as one this producer writes.
+    pub(crate) fn state_of(&self, topic: &str) -> TopicState {
+        if !self.topics.read().contains(topic) {
+            self.topics.write().insert(topic.to_owned());
+        }
+        self.phases.snapshot().topic(topic)
+    }
+
     /// The started raw producer of `cluster`, starting it on first use.
     pub(crate) async fn client(&self, cluster: Cluster) -> ClientResult<DefaultMQProducer> {
         if self.stopped.load(Ordering::Acquire) || !self.started.load(Ordering::Acquire) {
@@ -237,6 +264,28 @@ impl Core {
                 self.counters.failed(second);
                 Err(e)
             }
+        }
+    }
+}
+
+impl Reporter for Core {
+    fn report(&self) -> Report {
+        let s = self.counters.snapshot();
+        let side = |c: Cluster| ClusterCounters {
+            sent: s.sent[c.index()],
+            failed_over: s.failed_over_from[c.index()],
+            failed: s.failed[c.index()],
+            ..Default::default()
+        };
+        Report {
+            role: Role::Producer,
+            group: self.group.clone(),
+            topics: self.topics.read().iter().cloned().collect(),
+            applied: applied_from(&self.phases.snapshot()),
+            counters: WireCounters {
+                source: side(Cluster::Source),
+                target: side(Cluster::Target),
+            },
         }
     }
 }

@@ -16,18 +16,16 @@ use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
 use super::send::to_callback as selector_callback;
+use super::Core;
 use super::MigratingProducer;
 use crate::cluster::Cluster;
-use crate::route::{PhaseHandle, TopicState};
+use crate::route::TopicState;
 
 /// Stamp the UNIQ_KEY (kept if set) and read the topic's state from one snapshot.
-fn stamp_and_plan<M: MessageTrait>(
-    msg: &mut M,
-    phases: &PhaseHandle,
-) -> (CheetahString, TopicState) {
+fn stamp_and_plan<M: MessageTrait>(msg: &mut M, core: &Core) -> (CheetahString, TopicState) {
     MessageClientIDSetter::set_uniq_id(msg);
     let topic = msg.topic().clone();
-    let state = phases.snapshot().topic(topic.as_str());
+    let state = core.state_of(topic.as_str());
     (topic, state)
 }
 
@@ -106,7 +104,7 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
         T: Send + Sync,
     {
-        let (topic, state) = stamp_and_plan(&mut msg, &self.core.phases);
+        let (topic, state) = stamp_and_plan(&mut msg, &self.core);
         if !state.phase.allows_failover() {
             let c = state.write_cluster(0.0);
             return self
@@ -198,7 +196,7 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
         T: Send + Sync,
     {
-        let (topic, state) = stamp_and_plan(&mut msg, &self.core.phases);
+        let (topic, state) = stamp_and_plan(&mut msg, &self.core);
         let f = selector_callback(send_callback);
         if !state.phase.allows_failover() {
             let c = state.write_cluster(0.0);
@@ -265,7 +263,7 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync + 'static,
         T: Send + Sync + 'static,
     {
-        let (topic, state) = stamp_and_plan(&mut msg, &self.core.phases);
+        let (topic, state) = stamp_and_plan(&mut msg, &self.core);
         if !state.phase.allows_failover() {
             let c = state.write_cluster(0.0);
             return self

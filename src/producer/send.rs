@@ -62,7 +62,7 @@ pub(super) fn to_callback(
 
 impl MigratingProducer {
     fn plan(&self, topic: &CheetahString) -> (TopicState, Cluster) {
-        let state = self.core.phases.snapshot().topic(topic.as_str());
+        let state = self.core.state_of(topic.as_str());
         (state, state.write_cluster(draw()))
     }
 
@@ -118,7 +118,7 @@ impl MigratingProducer {
         topic: &CheetahString,
         mq: &MessageQueue,
     ) -> ClientResult<(TopicState, Cluster)> {
-        let state = self.core.phases.snapshot().topic(topic.as_str());
+        let state = self.core.state_of(topic.as_str());
         let cluster = self.core.owner_of(&state, mq).await?;
         Ok((state, cluster))
     }
@@ -618,7 +618,7 @@ impl MigratingProducer {
         &mut self,
         topic: &str,
     ) -> ClientResult<Vec<MessageQueue>> {
-        let state = self.core.phases.snapshot().topic(topic);
+        let state = self.core.state_of(topic);
         let clusters: &[Cluster] = match state.phase.write_plan() {
             crate::WritePlan::Source => &[Cluster::Source],
             crate::WritePlan::Target => &[Cluster::Target],

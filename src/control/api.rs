@@ -1,0 +1,348 @@
+//! [`ControlApi`]: a typed client of the control plane's operator API (what `rmq-migrate status`, `advance`,
+//! `rollback`, `ratio`, `clients`, `groups` and `audit` call).
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::wire::{
+    AuditEntry, ClientView, ErrorBody, GroupsView, MoveRequest, MoveResult, PhasesDoc,
+    RatioRequest, RegisterTopics, TopicView,
+};
+use crate::error::{ErrorKind, MigrationError};
+use crate::phase::Phase;
+use crate::route::TopicState;
+
+/// A non-2xx answer of the control plane: the HTTP status and its [`ErrorBody`]. Reach it from a
+/// [`MigrationError`] of kind [`ErrorKind::Refused`] or [`ErrorKind::Unauthorized`] with [`Refusal::of`].
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    /// HTTP status.
+    pub status: u16,
+    /// The error document.
+    pub body: ErrorBody,
+}
+
+impl Refusal {
+    /// The refusal behind `e`, if it is one.
+    pub fn of(e: &MigrationError) -> Option<&Refusal> {
+        std::error::Error::source(e)?.downcast_ref::<Refusal>()
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "HTTP {} {}: {}",
+            self.status, self.body.error, self.body.message
+        )?;
+        for c in self.body.checks.iter().filter(|c| !c.passed) {
+            write!(f, "; {} failed: {}", c.code, c.detail)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// One registered topic in the answer to [`ControlApi::register`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Registered {
+    /// The topic.
+    pub topic: String,
+    /// Its state.
+    pub state: TopicState,
+    /// Newly registered (false: it was already).
+    pub registered: bool,
+}
+
+#[derive(Deserialize)]
+struct RegisteredList {
+    topics: Vec<Registered>,
+}
+#[derive(Deserialize)]
+struct TopicsList {
+    topics: Vec<TopicView>,
+}
+#[derive(Deserialize)]
+struct ClientsList {
+    clients: Vec<ClientView>,
+}
+#[derive(Deserialize)]
+struct AuditList {
+    entries: Vec<AuditEntry>,
+}
+#[derive(Deserialize)]
+struct StateAnswer {
+    state: TopicState,
+}
+
+/// Typed calls to the control plane's `/v1` API.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), rocketmq_migration::MigrationError> {
+/// use rocketmq_migration::control::ControlApi;
+/// use rocketmq_migration::Phase;
+///
+/// let api = ControlApi::new("http://127.0.0.1:7080", Some("admin-token".into()))?;
+/// api.register(&["orders"], None).await?;
+/// let moved = api.advance("orders", Phase::Initial, false).await?;
+/// println!("{} -> {}", moved.from, moved.to);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ControlApi {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+    actor: Option<String>,
+}
+
+impl ControlApi {
+    /// A client of the control plane at `endpoint` sending `token` as `Authorization: Bearer`.
+    pub fn new(endpoint: &str, token: Option<String>) -> Result<ControlApi, MigrationError> {
+        Self::with_http(endpoint, token, reqwest::Client::builder())
+    }
+
+    /// Like [`ControlApi::new`], trusting `ca_pem` (a PEM CA certificate) for `https://` endpoints.
+    pub fn with_ca(
+        endpoint: &str,
+        token: Option<String>,
+        ca_pem: &[u8],
+    ) -> Result<ControlApi, MigrationError> {
+        let cert = reqwest::Certificate::from_pem(ca_pem).map_err(|e| {
+            MigrationError::new(ErrorKind::Config, None, "CA certificate is not PEM").with_source(e)
+        })?;
+        Self::with_http(
+            endpoint,
+            token,
+            reqwest::Client::builder().add_root_certificate(cert),
+        )
+    }
+
+    fn with_http(
+        endpoint: &str,
+        token: Option<String>,
+        http: reqwest::ClientBuilder,
+    ) -> Result<ControlApi, MigrationError> {
+        let http = http
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| {
+                MigrationError::new(ErrorKind::Control, None, "build HTTP client").with_source(e)
+            })?;
+        Ok(ControlApi {
+            base: endpoint.trim_end_matches('/').to_owned(),
+            token,
+            http,
+            actor: None,
+        })
+    }
+
+    /// Name the operator in the audit log of every change made through this client.
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T, MigrationError> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.http.request(method.clone(), &url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let what = format!("{method} {path}");
+        let resp = req.send().await.map_err(|e| {
+            MigrationError::new(ErrorKind::Control, None, format!("{what} at {}", self.base))
+                .with_source(e)
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            if status == StatusCode::NO_CONTENT {
+                return serde_json::from_str("null").map_err(|e| {
+                    MigrationError::new(ErrorKind::Control, None, format!("{what}: empty answer"))
+                        .with_source(e)
+                });
+            }
+            return resp.json::<T>().await.map_err(|e| {
+                MigrationError::new(
+                    ErrorKind::Control,
+                    None,
+                    format!("{what}: unreadable answer"),
+                )
+                .with_source(e)
+            });
+        }
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
+            error: "http".into(),
+            message: text,
+            current: None,
+            checks: Vec::new(),
+        });
+        let kind = if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            ErrorKind::Unauthorized
+        } else {
+            ErrorKind::Refused
+        };
+        Err(MigrationError::new(kind, None, what).with_source(Refusal {
+            status: status.as_u16(),
+            body,
+        }))
+    }
+
+    /// `GET /v1/phases`.
+    pub async fn phases(&self) -> Result<PhasesDoc, MigrationError> {
+        self.call(Method::GET, "/v1/phases", None::<&()>).await
+    }
+
+    /// `GET /v1/topics`: every topic with its readiness checks, clients and traffic.
+    pub async fn topics(&self) -> Result<Vec<TopicView>, MigrationError> {
+        Ok(self
+            .call::<TopicsList>(Method::GET, "/v1/topics", None::<&()>)
+            .await?
+            .topics)
+    }
+
+    /// `POST /v1/topics`.
+    pub async fn register(
+        &self,
+        topics: &[&str],
+        write_ratio: Option<f64>,
+    ) -> Result<Vec<Registered>, MigrationError> {
+        let req = RegisterTopics {
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            write_ratio,
+            actor: self.actor.clone(),
+        };
+        Ok(self
+            .call::<RegisteredList>(Method::POST, "/v1/topics", Some(&req))
+            .await?
+            .topics)
+    }
+
+    /// `DELETE /v1/topics/{topic}` (only while `Initial`).
+    pub async fn delete(&self, topic: &str) -> Result<(), MigrationError> {
+        self.call::<()>(
+            Method::DELETE,
+            &format!("/v1/topics/{}", segment(topic)),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `POST /v1/topics/{topic}/advance`.
+    pub async fn advance(
+        &self,
+        topic: &str,
+        expected: Phase,
+        force: bool,
+    ) -> Result<MoveResult, MigrationError> {
+        self.move_topic(topic, "advance", expected, force).await
+    }
+
+    /// `POST /v1/topics/{topic}/rollback`.
+    pub async fn rollback(
+        &self,
+        topic: &str,
+        expected: Phase,
+        force: bool,
+    ) -> Result<MoveResult, MigrationError> {
+        self.move_topic(topic, "rollback", expected, force).await
+    }
+
+    async fn move_topic(
+        &self,
+        topic: &str,
+        verb: &str,
+        expected: Phase,
+        force: bool,
+    ) -> Result<MoveResult, MigrationError> {
+        let req = MoveRequest {
+            expected,
+            force,
+            actor: self.actor.clone(),
+        };
+        self.call(
+            Method::POST,
+            &format!("/v1/topics/{}/{verb}", segment(topic)),
+            Some(&req),
+        )
+        .await
+    }
+
+    /// `PUT /v1/topics/{topic}/write-ratio`.
+    pub async fn set_write_ratio(
+        &self,
+        topic: &str,
+        write_ratio: f64,
+    ) -> Result<TopicState, MigrationError> {
+        let req = RatioRequest {
+            write_ratio,
+            actor: self.actor.clone(),
+        };
+        Ok(self
+            .call::<StateAnswer>(
+                Method::PUT,
+                &format!("/v1/topics/{}/write-ratio", segment(topic)),
+                Some(&req),
+            )
+            .await?
+            .state)
+    }
+
+    /// `GET /v1/clients`.
+    pub async fn clients(&self) -> Result<Vec<ClientView>, MigrationError> {
+        Ok(self
+            .call::<ClientsList>(Method::GET, "/v1/clients", None::<&()>)
+            .await?
+            .clients)
+    }
+
+    /// `GET /v1/groups`.
+    pub async fn groups(&self) -> Result<GroupsView, MigrationError> {
+        self.call(Method::GET, "/v1/groups", None::<&()>).await
+    }
+
+    /// `GET /v1/audit`, optionally for one topic, the last `limit` entries.
+    pub async fn audit(
+        &self,
+        topic: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, MigrationError> {
+        let mut path = format!("/v1/audit?limit={limit}");
+        if let Some(t) = topic {
+            path.push_str(&format!("&topic={}", segment(t)));
+        }
+        Ok(self
+            .call::<AuditList>(Method::GET, &path, None::<&()>)
+            .await?
+            .entries)
+    }
+}
+
+/// Percent-encode a topic name for a URL path segment or query value (names may hold `%` and `|`).
+fn segment(topic: &str) -> String {
+    let mut out = String::with_capacity(topic.len());
+    for b in topic.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

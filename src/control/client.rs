@@ -1,0 +1,605 @@
+//! [`ControlClient`]: keeps a [`PhaseHandle`] in line with the control plane and reports what this process applied.
+//!
+//! * Long-polls `GET /v1/phases?wait=` with `If-None-Match`, so a change arrives as soon as it is made and an
+//!   unchanged table costs one 304 per poll period.
+//! * Fail-static: on errors it keeps the last good table (it never invents a phase) and retries with exponential
+//!   backoff and jitter. After `stale_after` without a good answer its status turns [`SyncStatus::Stale`]: logged
+//!   at WARN, reported in every heartbeat (so `GET /v1/clients` and the server's `rmq_migration_client_stale` metric
+//!   show it), and readable with [`ControlClient::status`].
+//! * 401/403 stop polling with an ERROR naming the endpoint ([`SyncStatus::Unauthorized`]).
+//! * Tables older than the applied one are ignored; a topic that skips a phase is logged at ERROR and applied (the
+//!   control plane is the authority, and its audit log says why).
+//! * An optional cache file is written on every good table and read at start when the endpoint is down; with
+//!   neither, [`ControlClientBuilder::build`] fails.
+//! * Every `heartbeat_every`, each producer and consumer built with [`crate::MigratingProducerBuilder::control`] or
+//!   [`crate::MigratingPushConsumerBuilder::control`] posts a heartbeat: applied phase and version per topic and
+//!   per-cluster counters.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use reqwest::header::{AUTHORIZATION, ETAG, IF_NONE_MATCH};
+use reqwest::StatusCode;
+use tokio::task::JoinHandle;
+
+use super::file::{read_json, replace_json};
+use super::report::Reporter;
+use super::wire::{Heartbeat, PhasesDoc, SyncStatus};
+use crate::error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
+use crate::route::PhaseHandle;
+
+/// Builder of a [`ControlClient`].
+#[derive(Debug)]
+pub struct ControlClientBuilder {
+    endpoint: String,
+    token: Option<String>,
+    application: String,
+    cache_file: Option<PathBuf>,
+    phases: Option<PhaseHandle>,
+    poll_wait: Duration,
+    stale_after: Duration,
+    heartbeat_every: Duration,
+    backoff_min: Duration,
+    backoff_max: Duration,
+    ca_pem: Option<Vec<u8>>,
+}
+
+impl ControlClientBuilder {
+    /// Bearer token for reads and heartbeats (the server's client token, when it has one).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Application name, part of every client id and heartbeat (default `app`).
+    pub fn application(mut self, application: impl Into<String>) -> Self {
+        self.application = application.into();
+        self
+    }
+
+    /// Write every good table to this file and start from it when the endpoint is down at start.
+    pub fn cache_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cache_file = Some(path.into());
+        self
+    }
+
+    /// Keep this handle in line (default: a new one; get it with [`ControlClient::phases`]).
+    pub fn phases(mut self, phases: PhaseHandle) -> Self {
+        self.phases = Some(phases);
+        self
+    }
+
+    /// How long one long-poll waits for a change (default 30 s, at most 60 s).
+    pub fn poll_wait(mut self, wait: Duration) -> Self {
+        self.poll_wait = wait.min(Duration::from_secs(60));
+        self
+    }
+
+    /// Without a good answer for this long the status turns STALE (default 30 s).
+    pub fn stale_after(mut self, grace: Duration) -> Self {
+        self.stale_after = grace;
+        self
+    }
+
+    /// Heartbeat period (default 5 s; keep it well under the server's client TTL).
+    pub fn heartbeat_every(mut self, every: Duration) -> Self {
+        self.heartbeat_every = every;
+        self
+    }
+
+    /// Retry delays after errors: from `min`, doubling, capped at `max`, each with jitter (default 250 ms..30 s).
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.backoff_min = min;
+        self.backoff_max = max.max(min);
+        self
+    }
+
+    /// Trust this PEM CA certificate for an `https://` endpoint (besides the system roots).
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Fetch the table once (or read the cache file when the endpoint is down), then poll and send heartbeats in
+    /// the background on the current tokio runtime.
+    ///
+    /// Fails with [`ErrorKind::Config`] for a malformed endpoint, [`ErrorKind::Unauthorized`] when the token is
+    /// refused, and [`ErrorKind::Control`] when the endpoint is down and there is no cache file to start from.
+    pub async fn build(self) -> Result<ControlClient, MigrationError> {
+        let base = self.endpoint.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidValue,
+                "endpoint",
+                &self.endpoint,
+                "must be an http:// or https:// URL of the control plane, e.g. http://10.0.0.5:7080",
+            )
+            .into());
+        }
+        if self.application.trim().is_empty() {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidValue,
+                "application",
+                &self.application,
+                "must not be empty",
+            )
+            .into());
+        }
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(90));
+        if let Some(pem) = &self.ca_pem {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
+                MigrationError::from(ConfigError::new(
+                    ConfigErrorKind::InvalidValue,
+                    "ca_certificate_pem",
+                    "<pem>",
+                    "not a PEM certificate",
+                ))
+                .with_source(e)
+            })?;
+            http = http.add_root_certificate(cert);
+        }
+        let http = http.build().map_err(|e| {
+            MigrationError::new(ErrorKind::Control, None, "build HTTP client").with_source(e)
+        })?;
+        let inner = Arc::new(Inner {
+            base,
+            token: self.token,
+            application: self.application,
+            cache_file: self.cache_file,
+            phases: self.phases.unwrap_or_default(),
+            http,
+            poll_wait: self.poll_wait,
+            stale_after: self.stale_after,
+            heartbeat_every: self.heartbeat_every,
+            backoff: (self.backoff_min, self.backoff_max),
+            state: Mutex::new(SyncState {
+                etag: None,
+                version: 0,
+                last_good: None,
+                status: SyncStatus::Fresh,
+                started: Instant::now(),
+            }),
+            status: AtomicU8::new(0),
+            reporters: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
+            tasks: Mutex::new(Vec::new()),
+        });
+        match inner.fetch(Duration::ZERO).await {
+            Ok(Fetched::Table(doc, etag)) => inner.accept(doc, etag),
+            Ok(Fetched::Unchanged) => unreachable!("the first fetch sends no If-None-Match"),
+            Err(Failure::Unauthorized(code)) => {
+                return Err(MigrationError::new(
+                    ErrorKind::Unauthorized,
+                    None,
+                    format!(
+                        "control plane {} refused the token (HTTP {code}); set the client token the server expects",
+                        inner.base
+                    ),
+                ))
+            }
+            Err(Failure::Other(why)) => {
+                let cached = match &inner.cache_file {
+                    Some(p) => read_json::<PhasesDoc>(p)?,
+                    None => None,
+                };
+                let Some(doc) = cached else {
+                    return Err(MigrationError::new(
+                        ErrorKind::Control,
+                        None,
+                        format!(
+                            "control plane {} is unreachable ({why}) and there is no cache file to start from{}",
+                            inner.base,
+                            inner.cache_file.as_ref().map_or(String::new(), |p| format!(" ({} does not exist)", p.display()))
+                        ),
+                    ));
+                };
+                tracing::warn!(endpoint = %inner.base, error = %why, version = doc.version,
+                    cache = ?inner.cache_file, "control plane unreachable at start: starting from the cache file");
+                inner.phases.apply_table(&doc.to_table())?;
+                inner.state.lock().version = doc.version;
+            }
+        }
+        let poller = tokio::spawn(poll_loop(Arc::downgrade(&inner)));
+        let beats = tokio::spawn(heartbeat_loop(Arc::downgrade(&inner)));
+        inner.tasks.lock().extend([poller, beats]);
+        Ok(ControlClient { inner })
+    }
+}
+
+/// Keeps a [`PhaseHandle`] in line with the control plane and sends this process's heartbeats. Clones share one
+/// poller; the background tasks end when the last clone is dropped or [`ControlClient::shutdown`] is called.
+///
+/// ```no_run
+/// # #![recursion_limit = "512"]
+/// # async fn demo(rt: std::sync::Arc<rocketmq_client_rust::ClientRuntime>) -> Result<(), Box<dyn std::error::Error>> {
+/// use rocketmq_migration::control::ControlClient;
+/// use rocketmq_migration::{ClusterConfig, MigratingProducer};
+///
+/// let control = ControlClient::builder("http://10.0.0.5:7080")
+///     .application("orders-service")
+///     .cache_file("/var/lib/orders/phases.json")
+///     .build()
+///     .await?;
+/// let mut producer = MigratingProducer::builder(rt)
+///     .producer_group("orders_pg")
+///     .source(ClusterConfig::new("10.0.0.1:9876"))
+///     .target(ClusterConfig::new("10.1.0.1:9876"))
+///     .control(&control)
+///     .build()?;
+/// producer.start().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ControlClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ControlClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlClient")
+            .field("endpoint", &self.inner.base)
+            .field("status", &self.status())
+            .field("version", &self.version())
+            .finish_non_exhaustive()
+    }
+}
+
+struct SyncState {
+    etag: Option<String>,
+    version: u64,
+    last_good: Option<Instant>,
+    status: SyncStatus,
+    started: Instant,
+}
+
+struct Inner {
+    base: String,
+    token: Option<String>,
+    application: String,
+    cache_file: Option<PathBuf>,
+    phases: PhaseHandle,
+    http: reqwest::Client,
+    poll_wait: Duration,
+    stale_after: Duration,
+    heartbeat_every: Duration,
+    backoff: (Duration, Duration),
+    state: Mutex<SyncState>,
+    status: AtomicU8,
+    reporters: Mutex<Vec<(String, Weak<dyn Reporter>)>>,
+    next_id: AtomicU64,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for t in self.tasks.get_mut().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+enum Fetched {
+    Table(PhasesDoc, Option<String>),
+    Unchanged,
+}
+
+enum Failure {
+    Unauthorized(u16),
+    Other(String),
+}
+
+impl ControlClient {
+    /// Start building a client of the control plane at `endpoint` (e.g. `http://10.0.0.5:7080`).
+    pub fn builder(endpoint: impl Into<String>) -> ControlClientBuilder {
+        ControlClientBuilder {
+            endpoint: endpoint.into(),
+            token: None,
+            application: "app".into(),
+            cache_file: None,
+            phases: None,
+            poll_wait: Duration::from_secs(30),
+            stale_after: Duration::from_secs(30),
+            heartbeat_every: Duration::from_secs(5),
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(30),
+            ca_pem: None,
+        }
+    }
+
+    /// The handle this client keeps in line; give it to producers and consumers (or use their `control` setter).
+    pub fn phases(&self) -> PhaseHandle {
+        self.inner.phases.clone()
+    }
+
+    /// How fresh the table is.
+    pub fn status(&self) -> SyncStatus {
+        match self.inner.status.load(Ordering::Acquire) {
+            0 => SyncStatus::Fresh,
+            1 => SyncStatus::Stale,
+            _ => SyncStatus::Unauthorized,
+        }
+    }
+
+    /// Version of the last table applied.
+    pub fn version(&self) -> u64 {
+        self.inner.state.lock().version
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// Stop polling and heartbeats. The handle keeps its last table.
+    pub fn shutdown(&self) {
+        for t in self.inner.tasks.lock().drain(..) {
+            t.abort();
+        }
+    }
+
+    /// Report `reporter` in heartbeats until it is dropped. Returns its client id.
+    pub(crate) fn register(&self, role: &str, group: &str, reporter: Weak<dyn Reporter>) -> String {
+        let n = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = format!(
+            "{}@{}/{}/{role}-{group}-{n}",
+            self.inner.application,
+            hostname(),
+            std::process::id()
+        );
+        self.inner.reporters.lock().push((id.clone(), reporter));
+        id
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+impl Inner {
+    fn request(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => req.header(AUTHORIZATION, format!("Bearer {t}")),
+            None => req,
+        }
+    }
+
+    async fn fetch(&self, wait: Duration) -> Result<Fetched, Failure> {
+        let etag = self.state.lock().etag.clone();
+        let url = if wait.is_zero() {
+            format!("{}/v1/phases", self.base)
+        } else {
+            format!("{}/v1/phases?wait={}", self.base, wait.as_secs_f64())
+        };
+        let mut req = self.http.get(url).timeout(wait + Duration::from_secs(10));
+        if let Some(e) = &etag {
+            req = req.header(IF_NONE_MATCH, e);
+        }
+        let resp = self
+            .request(req)
+            .send()
+            .await
+            .map_err(|e| Failure::Other(error_chain(&e)))?;
+        match resp.status() {
+            StatusCode::NOT_MODIFIED => Ok(Fetched::Unchanged),
+            StatusCode::OK => {
+                let tag = resp
+                    .headers()
+                    .get(ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let doc = resp.json::<PhasesDoc>().await.map_err(|e| {
+                    Failure::Other(format!("unreadable table: {}", error_chain(&e)))
+                })?;
+                Ok(Fetched::Table(doc, tag))
+            }
+            s if s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN => {
+                Err(Failure::Unauthorized(s.as_u16()))
+            }
+            s => Err(Failure::Other(format!("HTTP {s}"))),
+        }
+    }
+
+    /// Apply a good table (unless older than the applied one) and remember it.
+    fn accept(&self, doc: PhasesDoc, etag: Option<String>) {
+        let applied = self.state.lock().version;
+        if doc.version < applied {
+            tracing::warn!(endpoint = %self.base, got = doc.version, applied, "ignoring an older phase table");
+            self.good();
+            return;
+        }
+        let before = self.phases.snapshot();
+        for (topic, s) in &doc.topics {
+            let old = before.phase(topic);
+            if old.ordinal().abs_diff(s.phase.ordinal()) > 1 {
+                tracing::error!(topic, from = %old, to = %s.phase, version = s.version,
+                    "PHASE SKIP: the control plane moved this topic by more than one step since the last table this client saw");
+            }
+        }
+        if let Err(e) = self.phases.apply_table(&doc.to_table()) {
+            tracing::error!(endpoint = %self.base, error = %e, "control plane sent an invalid table; keeping the last good one");
+            return;
+        }
+        {
+            let mut st = self.state.lock();
+            st.version = doc.version;
+            st.etag = etag.or_else(|| Some(doc.etag()));
+        }
+        if let Some(p) = &self.cache_file {
+            if let Err(e) = replace_json(p, &doc) {
+                tracing::warn!(error = %e, "could not write the phase cache file");
+            }
+        }
+        self.good();
+    }
+
+    fn good(&self) {
+        let mut st = self.state.lock();
+        st.last_good = Some(Instant::now());
+        if st.status == SyncStatus::Stale {
+            tracing::info!(endpoint = %self.base, version = st.version, "control plane reachable again: phase table fresh");
+        }
+        st.status = SyncStatus::Fresh;
+        self.status.store(0, Ordering::Release);
+    }
+
+    fn failed(&self, why: &str) {
+        let mut st = self.state.lock();
+        let since = st.last_good.unwrap_or(st.started);
+        if st.status == SyncStatus::Fresh && since.elapsed() >= self.stale_after {
+            st.status = SyncStatus::Stale;
+            self.status.store(1, Ordering::Release);
+            tracing::warn!(endpoint = %self.base, error = why, version = st.version,
+                silent_for_s = since.elapsed().as_secs(),
+                "phase table STALE: control plane unreachable; keeping the last good table");
+        } else {
+            tracing::debug!(endpoint = %self.base, error = why, "control plane poll failed; retrying");
+        }
+    }
+
+    fn unauthorized(&self, code: u16) {
+        let mut st = self.state.lock();
+        st.status = SyncStatus::Unauthorized;
+        self.status.store(2, Ordering::Release);
+        tracing::error!(endpoint = %self.base, http_status = code, version = st.version,
+            "control plane refused this client's token: polling STOPPED, keeping the last good table; fix the token and restart");
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut next = e.source();
+    while let Some(c) = next {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        next = c.source();
+    }
+    s
+}
+
+/// The next retry delay: doubled, capped, then drawn from its upper half (jitter spreads a fleet's retries).
+fn next_backoff(prev: Duration, (min, max): (Duration, Duration)) -> (Duration, Duration) {
+    let base = if prev.is_zero() {
+        min
+    } else {
+        (prev * 2).min(max)
+    };
+    let jittered = base.mul_f64(0.5 + rand::random::<f64>() * 0.5);
+    (base, jittered)
+}
+
+async fn poll_loop(inner: Weak<Inner>) {
+    let mut backoff = Duration::ZERO;
+    loop {
+        let Some(me) = inner.upgrade() else { return };
+        let outcome = me.fetch(me.poll_wait).await;
+        match outcome {
+            Ok(Fetched::Table(doc, etag)) => {
+                me.accept(doc, etag);
+                backoff = Duration::ZERO;
+            }
+            Ok(Fetched::Unchanged) => {
+                me.good();
+                backoff = Duration::ZERO;
+            }
+            Err(Failure::Unauthorized(code)) => {
+                me.unauthorized(code);
+                return;
+            }
+            Err(Failure::Other(why)) => {
+                me.failed(&why);
+                let (base, sleep) = next_backoff(backoff, me.backoff);
+                backoff = base;
+                drop(me);
+                tokio::time::sleep(sleep).await;
+            }
+        }
+    }
+}
+
+async fn heartbeat_loop(inner: Weak<Inner>) {
+    let mut warned = false;
+    loop {
+        let Some(me) = inner.upgrade() else { return };
+        let every = me.heartbeat_every;
+        if me.status.load(Ordering::Acquire) == 2 {
+            return;
+        }
+        let live: Vec<(String, Arc<dyn Reporter>)> = {
+            let mut r = me.reporters.lock();
+            r.retain(|(_, w)| w.strong_count() > 0);
+            r.iter()
+                .filter_map(|(id, w)| w.upgrade().map(|a| (id.clone(), a)))
+                .collect()
+        };
+        let status = match me.status.load(Ordering::Acquire) {
+            0 => SyncStatus::Fresh,
+            1 => SyncStatus::Stale,
+            _ => SyncStatus::Unauthorized,
+        };
+        for (id, reporter) in live {
+            let r = reporter.report();
+            let hb = Heartbeat {
+                client_id: id,
+                application: me.application.clone(),
+                role: r.role,
+                group: r.group,
+                topics: r.topics,
+                applied: r.applied,
+                counters: r.counters,
+                status,
+                pinned: Vec::new(),
+            };
+            let req = me
+                .http
+                .post(format!("{}/v1/clients/heartbeat", me.base))
+                .timeout(Duration::from_secs(5))
+                .json(&hb);
+            match me.request(req).send().await {
+                Ok(resp) if resp.status().is_success() => warned = false,
+                Ok(resp) => {
+                    if !warned {
+                        tracing::warn!(endpoint = %me.base, http_status = %resp.status(), "heartbeat refused");
+                        warned = true;
+                    }
+                }
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!(endpoint = %me.base, error = %error_chain(&e), "heartbeat failed; the control plane will see this client as gone until it returns");
+                        warned = true;
+                    }
+                }
+            }
+        }
+        drop(me);
+        tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap_with_jitter_in_the_upper_half() {
+        let bounds = (Duration::from_millis(100), Duration::from_millis(1_000));
+        let mut prev = Duration::ZERO;
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let (base, sleep) = next_backoff(prev, bounds);
+            assert!(sleep <= base && sleep >= base / 2, "{sleep:?} vs {base:?}");
+            seen.push(base.as_millis());
+            prev = base;
+        }
+        assert_eq!(seen, vec![100, 200, 400, 800, 1_000, 1_000]);
+    }
+}

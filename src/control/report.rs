@@ -1,0 +1,38 @@
+//! What a producer or consumer tells the control plane about itself in each heartbeat.
+
+use std::collections::BTreeMap;
+
+use crate::control::wire::{AppliedPhase, Counters, Role};
+use crate::route::PhaseTable;
+
+/// One client's part of a heartbeat.
+#[derive(Clone, Debug)]
+pub(crate) struct Report {
+    pub(crate) role: Role,
+    pub(crate) group: String,
+    pub(crate) topics: Vec<String>,
+    pub(crate) applied: BTreeMap<String, AppliedPhase>,
+    pub(crate) counters: Counters,
+}
+
+/// Implemented by the producer and consumer cores; the control client holds them weakly.
+pub(crate) trait Reporter: Send + Sync {
+    /// The client's current report.
+    fn report(&self) -> Report;
+}
+
+/// Every topic of `table` as applied phases.
+pub(crate) fn applied_from(table: &PhaseTable) -> BTreeMap<String, AppliedPhase> {
+    table
+        .topics()
+        .map(|(t, s)| {
+            (
+                t.to_owned(),
+                AppliedPhase {
+                    phase: s.phase,
+                    version: s.version,
+                },
+            )
+        })
+        .collect()
+}

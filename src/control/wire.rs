@@ -1,0 +1,319 @@
+//! The JSON documents the control plane and its clients exchange (`/v1/...`). Both sides use these types, so a
+//! field renamed here is renamed on the wire for both.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::phase::Phase;
+use crate::route::{PhaseTable, TopicState};
+
+/// `GET /v1/phases`: the whole phase table and its version (also sent as the `ETag`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhasesDoc {
+    /// Version of the whole table; every change raises it by one.
+    pub version: u64,
+    /// Every topic under migration.
+    pub topics: BTreeMap<String, TopicState>,
+}
+
+impl PhasesDoc {
+    /// The table as the data plane holds it.
+    pub fn to_table(&self) -> PhaseTable {
+        PhaseTable::from_topics(self.topics.clone())
+    }
+
+    /// The `ETag` value for this version (a strong, quoted entity tag).
+    pub fn etag(&self) -> String {
+        etag(self.version)
+    }
+}
+
+/// The `ETag` header value for table version `version`.
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+/// `POST /v1/topics`: register topics for migration (they start `Initial`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegisterTopics {
+    /// Topic names.
+    pub topics: Vec<String>,
+    /// Initial write ratio (default 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_ratio: Option<f64>,
+    /// Who asks (recorded in the audit log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// `POST /v1/topics/{topic}/advance` and `/rollback`: a compare-and-set one step away from `expected`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MoveRequest {
+    /// The phase the caller believes the topic is in; a different current phase is a conflict (409).
+    pub expected: Phase,
+    /// Move even though readiness checks fail (the audit log marks the move as forced).
+    #[serde(default)]
+    pub force: bool,
+    /// Who asks (recorded in the audit log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// `PUT /v1/topics/{topic}/write-ratio`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RatioRequest {
+    /// Share of `DualReadWrite` sends that go to the target, within `0.0..=1.0`.
+    pub write_ratio: f64,
+    /// Who asks (recorded in the audit log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// The direction of a phase move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// One step forward.
+    Advance,
+    /// One step back.
+    Rollback,
+}
+
+/// One readiness check and its outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// Stable check code, e.g. `target_topic_exists`, `consumers_applied`, `source_backlog_zero`.
+    pub code: String,
+    /// Whether the check passed.
+    pub passed: bool,
+    /// What was found, in words (which clients, which groups, how many messages).
+    pub detail: String,
+}
+
+/// The answer to an accepted move, ratio change or registration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MoveResult {
+    /// The topic.
+    pub topic: String,
+    /// Phase before.
+    pub from: Phase,
+    /// Phase after.
+    pub to: Phase,
+    /// The topic's new state.
+    pub state: TopicState,
+    /// The move was made although a check failed.
+    pub forced: bool,
+    /// The checks run for this move.
+    pub checks: Vec<CheckResult>,
+}
+
+/// Every non-2xx answer of the control plane.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable error code: `unauthorized`, `unknown_topic`, `phase_mismatch`, `not_ready`, `invalid_request`, ...
+    pub error: String,
+    /// What happened, naming the field and value at fault.
+    pub message: String,
+    /// The topic's current phase, on a conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Phase>,
+    /// The readiness checks, when a move was refused because of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckResult>,
+}
+
+/// What kind of client sent a heartbeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A `MigratingProducer`.
+    Producer,
+    /// A `MigratingPushConsumer`.
+    Consumer,
+}
+
+impl Role {
+    /// `producer` or `consumer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Producer => "producer",
+            Role::Consumer => "consumer",
+        }
+    }
+}
+
+/// How fresh a client's phase table is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// The last poll succeeded within the grace period.
+    #[default]
+    Fresh,
+    /// No successful poll for longer than the grace period; the last good table is in use.
+    Stale,
+    /// The control plane refused the credentials; polling stopped, the last good table is in use.
+    Unauthorized,
+}
+
+impl SyncStatus {
+    /// `fresh`, `stale` or `unauthorized`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Fresh => "fresh",
+            SyncStatus::Stale => "stale",
+            SyncStatus::Unauthorized => "unauthorized",
+        }
+    }
+}
+
+/// The phase a client has put into effect for one topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedPhase {
+    /// The phase.
+    pub phase: Phase,
+    /// The topic state version it came with.
+    pub version: u64,
+}
+
+/// One cluster's counters of one client since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterCounters {
+    /// Messages sent to this cluster (producers).
+    pub sent: u64,
+    /// Messages received from this cluster (consumers).
+    pub received: u64,
+    /// Sends to this cluster that failed and were retried on the other one.
+    pub failed_over: u64,
+    /// Sends to this cluster that failed and were not retried.
+    pub failed: u64,
+    /// Deliveries from this cluster kept from the listener as duplicates (consumers).
+    pub duplicates_suppressed: u64,
+}
+
+/// Counters per cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Source cluster.
+    pub source: ClusterCounters,
+    /// Target cluster.
+    pub target: ClusterCounters,
+}
+
+/// `POST /v1/clients/heartbeat`: what one producer or consumer instance has applied and done.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Unique per instance and process (`<application>@<host>/<pid>/<role>-<n>` unless set).
+    pub client_id: String,
+    /// The application's name.
+    pub application: String,
+    /// Producer or consumer.
+    pub role: Role,
+    /// Producer or consumer group.
+    pub group: String,
+    /// Topics this client sends to (producers) or subscribes to (consumers).
+    pub topics: Vec<String>,
+    /// Per topic, the phase this client has put into effect.
+    pub applied: BTreeMap<String, AppliedPhase>,
+    /// Counters per cluster.
+    pub counters: Counters,
+    /// How fresh this client's table is.
+    #[serde(default)]
+    pub status: SyncStatus,
+    /// Topics this instance is pinned to a phase for, ignoring the control plane.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<String>,
+}
+
+/// `GET /v1/clients`: one registered client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientView {
+    /// The last heartbeat.
+    #[serde(flatten)]
+    pub heartbeat: Heartbeat,
+    /// Heartbeats arrive within the TTL.
+    pub live: bool,
+    /// Milliseconds since the last heartbeat.
+    pub last_seen_ms: u64,
+}
+
+/// Traffic of one topic on one cluster as the control plane sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterTraffic {
+    /// Messages ever written to the topic on this cluster (sum of queue max offsets); `None` when unknown.
+    pub stored: Option<u64>,
+    /// Milliseconds since the stored count last changed; `None` when it has not been observed to change.
+    pub last_write_ms: Option<u64>,
+    /// Messages sent here by live shim producers (sum of their counters).
+    pub sent_by_clients: u64,
+    /// Messages received from here by live shim consumers.
+    pub received_by_clients: u64,
+}
+
+/// `GET /v1/topics`: one topic with its readiness.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicView {
+    /// The topic.
+    pub topic: String,
+    /// Its state.
+    pub state: TopicState,
+    /// Checks for the next step forward (empty in `Completed`).
+    pub advance: Vec<CheckResult>,
+    /// Checks for one step back (empty in `Initial`).
+    pub rollback: Vec<CheckResult>,
+    /// Live clients of the topic, by id.
+    pub clients: Vec<String>,
+    /// Traffic on the source.
+    pub source: ClusterTraffic,
+    /// Traffic on the target.
+    pub target: ClusterTraffic,
+}
+
+/// `GET /v1/groups`: consumer groups compared across the clusters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupsView {
+    /// Non-system groups on the source.
+    pub source: Vec<String>,
+    /// Non-system groups on the target.
+    pub target: Vec<String>,
+    /// Groups on the source that the target does not have.
+    pub missing_on_target: Vec<String>,
+    /// Groups with consumers connected to the source that no shim client has registered (consumers that will not
+    /// follow the phases).
+    pub unmanaged_on_source: Vec<String>,
+    /// Groups registered by shim clients.
+    pub managed: Vec<String>,
+}
+
+/// One line of the audit log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Sequence number, from 1.
+    pub seq: u64,
+    /// RFC 3339 UTC time.
+    pub time: String,
+    /// Who asked (the request's `actor`, else the peer address).
+    pub actor: String,
+    /// `register`, `delete`, `advance`, `rollback` or `write_ratio`.
+    pub action: String,
+    /// The topic.
+    pub topic: String,
+    /// Phase before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Phase>,
+    /// Phase after (for refused moves: the phase asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Phase>,
+    /// Write ratio after, for ratio changes and registrations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_ratio: Option<f64>,
+    /// The move was made although a check failed.
+    pub forced: bool,
+    /// `applied` or `refused`.
+    pub outcome: String,
+    /// The readiness checks and their results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckResult>,
+    /// Table version after the change (unchanged for refusals).
+    pub version: u64,
+}

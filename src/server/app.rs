@@ -1,0 +1,493 @@
+//! The server's state and every change to it: registration, deletion, phase moves (compare-and-set behind the
+//! readiness gates) and ratio changes. One change at a time; each is persisted, then published, then audited.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::http::StatusCode;
+use parking_lot::Mutex;
+use rocketmq_client_rust::ClientRuntime;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::admin::ClusterAdmin;
+use super::audit::{rfc3339, AuditLog};
+use super::auth::Tokens;
+use super::gates;
+use super::metrics::Metrics;
+use super::registry::Registry;
+use super::traffic::Traffic;
+use super::ServerConfig;
+use crate::cluster::Cluster;
+use crate::control::file::{read_json, replace_json};
+use crate::control::wire::{AuditEntry, Direction, ErrorBody, MoveRequest, MoveResult, PhasesDoc};
+use crate::error::MigrationError;
+use crate::phase::Phase;
+use crate::route::{validate_ratio, TopicState, DEFAULT_WRITE_RATIO};
+
+/// A refusal or failure, as the HTTP answer it becomes.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) body: ErrorBody,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: code.to_owned(),
+                message: message.into(),
+                current: None,
+                checks: Vec::new(),
+            },
+        }
+    }
+
+    fn unknown_topic(topic: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_topic",
+            format!("topic {topic:?} is not registered for migration"),
+        )
+    }
+
+    fn storage(e: MigrationError) -> Self {
+        tracing::error!(error = %e, "control plane: state change not saved; nothing changed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage",
+            format!("state not saved, nothing changed: {e}"),
+        )
+    }
+}
+
+/// Shared server state.
+pub(crate) struct App {
+    pub(crate) tokens: Tokens,
+    state_file: PathBuf,
+    table: watch::Sender<Arc<PhasesDoc>>,
+    mutate: tokio::sync::Mutex<()>,
+    audit: Mutex<AuditLog>,
+    pub(crate) registry: Registry,
+    pub(crate) admin: [ClusterAdmin; 2],
+    pub(crate) traffic: Traffic,
+    pub(crate) quiet_window: Duration,
+    sample_every: Duration,
+    pub(crate) metrics: Metrics,
+    sampler: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl App {
+    pub(crate) fn open(
+        config: &ServerConfig,
+        runtime: Arc<ClientRuntime>,
+    ) -> Result<Arc<App>, MigrationError> {
+        let doc: PhasesDoc = read_json(&config.state_file)?.unwrap_or_default();
+        for (topic, state) in &doc.topics {
+            state.validate().map_err(|e| {
+                MigrationError::from(e).with_context(format!(
+                    "state file {}: topic {topic:?}",
+                    config.state_file.display()
+                ))
+            })?;
+        }
+        let audit = AuditLog::open(&config.audit_file)?;
+        tracing::info!(
+            version = doc.version,
+            topics = doc.topics.len(),
+            audit_entries = audit.next_seq() - 1,
+            "control plane state loaded"
+        );
+        let (table, _) = watch::channel(Arc::new(doc));
+        Ok(Arc::new(App {
+            tokens: Tokens {
+                admin: config.admin_token.clone(),
+                client: config.client_token.clone(),
+            },
+            state_file: config.state_file.clone(),
+            table,
+            mutate: tokio::sync::Mutex::new(()),
+            audit: Mutex::new(audit),
+            registry: Registry::new(config.client_ttl),
+            admin: [
+                ClusterAdmin::new(Cluster::Source, config.source.clone(), runtime.clone()),
+                ClusterAdmin::new(Cluster::Target, config.target.clone(), runtime),
+            ],
+            traffic: Traffic::default(),
+            quiet_window: config.quiet_window,
+            sample_every: config.sample_every,
+            metrics: Metrics::default(),
+            sampler: Mutex::new(None),
+        }))
+    }
+
+    /// The current table.
+    pub(crate) fn table(&self) -> Arc<PhasesDoc> {
+        self.table.borrow().clone()
+    }
+
+    /// A receiver notified on every published change.
+    pub(crate) fn watch(&self) -> watch::Receiver<Arc<PhasesDoc>> {
+        self.table.subscribe()
+    }
+
+    /// Register `topics` (all or nothing). Topics already registered are left as they are.
+    pub(crate) async fn register(
+        &self,
+        topics: &[String],
+        ratio: Option<f64>,
+        actor: &str,
+    ) -> Result<Vec<(String, TopicState, bool)>, ApiError> {
+        if topics.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "field \"topics\" must name at least one topic",
+            ));
+        }
+        for t in topics {
+            validate_topic_name(t)?;
+        }
+        let ratio = ratio.unwrap_or(DEFAULT_WRITE_RATIO);
+        validate_ratio(ratio).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
+        })?;
+        let _one = self.mutate.lock().await;
+        let current = self.table();
+        let mut next = PhasesDoc::clone(&current);
+        next.version += 1;
+        let mut out = Vec::new();
+        let mut entries = Vec::new();
+        for t in topics {
+            if let Some(s) = current.topics.get(t) {
+                out.push((t.clone(), *s, false));
+                continue;
+            }
+            let state = TopicState {
+                phase: Phase::Initial,
+                write_ratio: ratio,
+                version: next.version,
+            };
+            next.topics.insert(t.clone(), state);
+            out.push((t.clone(), state, true));
+            entries.push(self.entry(
+                actor,
+                "register",
+                t,
+                None,
+                Some(Phase::Initial),
+                Some(ratio),
+                next.version,
+            ));
+        }
+        if entries.is_empty() {
+            return Ok(out);
+        }
+        self.commit(next, entries)?;
+        Ok(out)
+    }
+
+    /// Stop migrating `topic`; only while it is `Initial`.
+    pub(crate) async fn delete(&self, topic: &str, actor: &str) -> Result<(), ApiError> {
+        let _one = self.mutate.lock().await;
+        let current = self.table();
+        let state = current
+            .topics
+            .get(topic)
+            .ok_or_else(|| ApiError::unknown_topic(topic))?;
+        if state.phase != Phase::Initial {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "not_initial",
+                format!(
+                    "topic {topic:?} is {}; roll it back to initial before deleting it",
+                    state.phase
+                ),
+            );
+            e.body.current = Some(state.phase);
+            return Err(e);
+        }
+        let mut next = PhasesDoc::clone(&current);
+        next.version += 1;
+        next.topics.remove(topic);
+        let entry = self.entry(
+            actor,
+            "delete",
+            topic,
+            Some(Phase::Initial),
+            None,
+            None,
+            next.version,
+        );
+        self.commit(next, vec![entry])
+    }
+
+    /// Move `topic` one step in `dir`, if it is in `req.expected` and the readiness checks pass (or `force`).
+    pub(crate) async fn move_topic(
+        &self,
+        topic: &str,
+        dir: Direction,
+        req: &MoveRequest,
+        actor: &str,
+    ) -> Result<MoveResult, ApiError> {
+        let _one = self.mutate.lock().await;
+        let current = self.table();
+        let state = *current
+            .topics
+            .get(topic)
+            .ok_or_else(|| ApiError::unknown_topic(topic))?;
+        if state.phase != req.expected {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "phase_mismatch",
+                format!(
+                    "topic {topic:?} is {}, not the expected {}",
+                    state.phase, req.expected
+                ),
+            );
+            e.body.current = Some(state.phase);
+            return Err(e);
+        }
+        let to = match dir {
+            Direction::Advance => state.phase.next(),
+            Direction::Rollback => state.phase.previous(),
+        };
+        let Some(to) = to else {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "no_step",
+                format!(
+                    "topic {topic:?} is {}: there is no step {} from it",
+                    state.phase,
+                    match dir {
+                        Direction::Advance => "forward",
+                        Direction::Rollback => "back",
+                    }
+                ),
+            );
+            e.body.current = Some(state.phase);
+            return Err(e);
+        };
+        let action = match dir {
+            Direction::Advance => "advance",
+            Direction::Rollback => "rollback",
+        };
+        let checks = gates::run(self, topic, state.phase, to).await;
+        let failing: Vec<&str> = checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.code.as_str())
+            .collect();
+        if !failing.is_empty() && !req.force {
+            tracing::warn!(topic, from = %state.phase, to = %to, actor, failing = ?failing, "phase move refused: readiness checks failed");
+            let mut entry = self.entry(
+                actor,
+                action,
+                topic,
+                Some(state.phase),
+                Some(to),
+                None,
+                current.version,
+            );
+            entry.outcome = "refused".into();
+            entry.checks = checks.clone();
+            self.audit_append(entry);
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "not_ready",
+                format!(
+                    "topic {topic:?} cannot move {} -> {}: failing checks {}",
+                    state.phase,
+                    to,
+                    failing.join(", ")
+                ),
+            );
+            e.body.current = Some(state.phase);
+            e.body.checks = checks;
+            return Err(e);
+        }
+        let forced = !failing.is_empty();
+        let mut next = PhasesDoc::clone(&current);
+        next.version += 1;
+        let new_state = TopicState {
+            phase: to,
+            write_ratio: state.write_ratio,
+            version: next.version,
+        };
+        next.topics.insert(topic.to_owned(), new_state);
+        let mut entry = self.entry(
+            actor,
+            action,
+            topic,
+            Some(state.phase),
+            Some(to),
+            None,
+            next.version,
+        );
+        entry.forced = forced;
+        entry.checks = checks.clone();
+        self.commit(next, vec![entry])?;
+        if forced {
+            tracing::warn!(topic, from = %state.phase, to = %to, actor, failing = ?failing, "phase moved by FORCE despite failing checks");
+        } else {
+            tracing::info!(topic, from = %state.phase, to = %to, actor, version = new_state.version, "phase moved");
+        }
+        Ok(MoveResult {
+            topic: topic.to_owned(),
+            from: state.phase,
+            to,
+            state: new_state,
+            forced,
+            checks,
+        })
+    }
+
+    /// Set `topic`'s write ratio.
+    pub(crate) async fn set_ratio(
+        &self,
+        topic: &str,
+        ratio: f64,
+        actor: &str,
+    ) -> Result<TopicState, ApiError> {
+        validate_ratio(ratio).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
+        })?;
+        let _one = self.mutate.lock().await;
+        let current = self.table();
+        let state = *current
+            .topics
+            .get(topic)
+            .ok_or_else(|| ApiError::unknown_topic(topic))?;
+        let mut next = PhasesDoc::clone(&current);
+        next.version += 1;
+        let new_state = TopicState {
+            write_ratio: ratio,
+            version: next.version,
+            ..state
+        };
+        next.topics.insert(topic.to_owned(), new_state);
+        let entry = self.entry(
+            actor,
+            "write_ratio",
+            topic,
+            Some(state.phase),
+            Some(state.phase),
+            Some(ratio),
+            next.version,
+        );
+        self.commit(next, vec![entry])?;
+        Ok(new_state)
+    }
+
+    /// Persist, publish, audit. Nothing changes unless the state file was replaced.
+    fn commit(&self, next: PhasesDoc, entries: Vec<AuditEntry>) -> Result<(), ApiError> {
+        replace_json(&self.state_file, &next).map_err(ApiError::storage)?;
+        self.table.send_replace(Arc::new(next));
+        for e in entries {
+            self.audit_append(e);
+        }
+        Ok(())
+    }
+
+    fn audit_append(&self, entry: AuditEntry) {
+        if let Err(e) = self.audit.lock().append(entry) {
+            self.metrics.audit_failed();
+            tracing::error!(error = %e, "control plane: audit log append FAILED (the change itself is saved)");
+        }
+    }
+
+    /// Audit entries, oldest first.
+    pub(crate) fn audit(&self, topic: Option<&str>, limit: usize) -> Vec<AuditEntry> {
+        self.audit.lock().entries(topic, limit)
+    }
+
+    // Every field of an audit line; a struct literal at each call site would be longer.
+    #[allow(clippy::too_many_arguments)]
+    fn entry(
+        &self,
+        actor: &str,
+        action: &str,
+        topic: &str,
+        from: Option<Phase>,
+        to: Option<Phase>,
+        write_ratio: Option<f64>,
+        version: u64,
+    ) -> AuditEntry {
+        AuditEntry {
+            seq: 0,
+            time: rfc3339(SystemTime::now()),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            topic: topic.to_owned(),
+            from,
+            to,
+            write_ratio,
+            forced: false,
+            outcome: "applied".into(),
+            checks: Vec::new(),
+            version,
+        }
+    }
+
+    /// Sample every registered topic's stored count on both clusters, every `sample_every`.
+    pub(crate) fn spawn_sampler(self: &Arc<Self>) {
+        let app = Arc::downgrade(self);
+        let every = self.sample_every;
+        let task = tokio::spawn(async move {
+            loop {
+                let Some(app) = app.upgrade() else { return };
+                let topics: Vec<String> = app.table().topics.keys().cloned().collect();
+                for topic in &topics {
+                    for c in Cluster::BOTH {
+                        app.sample(topic, c).await;
+                    }
+                }
+                drop(app);
+                tokio::time::sleep(every).await;
+            }
+        });
+        *self.sampler.lock() = Some(task);
+    }
+
+    /// Read `topic`'s stored count on `c` now and record it.
+    pub(crate) async fn sample(&self, topic: &str, c: Cluster) {
+        match self.admin[c.index()].stored(topic).await {
+            Ok(stored) => self.traffic.observe(topic, c, stored),
+            Err(e) => {
+                tracing::debug!(topic, cluster = %c, error = %e, "traffic sample failed");
+                self.traffic.unknown(topic, c);
+            }
+        }
+    }
+
+    /// Stop the sampler and the admin clients.
+    pub(crate) async fn close(&self) {
+        if let Some(t) = self.sampler.lock().take() {
+            t.abort();
+        }
+        for a in &self.admin {
+            a.close().await;
+        }
+    }
+}
+
+/// RocketMQ's topic name rule: 1..=127 characters of `[%|a-zA-Z0-9_-]`.
+fn validate_topic_name(topic: &str) -> Result<(), ApiError> {
+    let ok = !topic.is_empty()
+        && topic.len() <= 127
+        && topic
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("field \"topics\": {topic:?} is not a valid topic name (1-127 characters of A-Z a-z 0-9 % | _ -)"),
+        ))
+    }
+}

@@ -1,0 +1,277 @@
+//! Readiness checks run before a phase move. Each is a named code with a pass/fail and a detail.
+//!
+//! | move | checks |
+//! |---|---|
+//! | entering `DualRead` from `Initial` | `target_topic_exists`, `target_groups_exist` |
+//! | a cluster joins the write set (`DualRead`→`DualReadWrite` adds the target, `CuttingOver`→`DualReadWrite` adds the source) | `consumers_applied` |
+//! | a cluster leaves the read set (`CuttingOver`→`Completed` drops the source, `DualRead`→`Initial` drops the target) | `producers_applied`, `<cluster>_backlog_zero`, `<cluster>_quiet` |
+
+use std::collections::BTreeSet;
+
+use super::app::App;
+use crate::cluster::Cluster;
+use crate::control::wire::{CheckResult, Role};
+use crate::phase::Phase;
+
+/// Run every check the move `from` → `to` of `topic` needs.
+pub(crate) async fn run(app: &App, topic: &str, from: Phase, to: Phase) -> Vec<CheckResult> {
+    let mut out = Vec::new();
+    if from == Phase::Initial && to == Phase::DualRead {
+        out.push(target_topic_exists(app, topic).await);
+        out.push(target_groups_exist(app, topic).await);
+    }
+    for c in Cluster::BOTH {
+        if to.writes(c) && !from.writes(c) {
+            out.push(consumers_applied(app, topic, c));
+        }
+    }
+    for c in Cluster::BOTH {
+        if from.read_set().contains(c) && !to.read_set().contains(c) {
+            out.push(producers_applied(app, topic, c));
+            out.push(backlog_zero(app, topic, c).await);
+            out.push(quiet(app, topic, c).await);
+        }
+    }
+    out
+}
+
+fn check(code: impl Into<String>, passed: bool, detail: impl Into<String>) -> CheckResult {
+    CheckResult {
+        code: code.into(),
+        passed,
+        detail: detail.into(),
+    }
+}
+
+async fn target_topic_exists(app: &App, topic: &str) -> CheckResult {
+    let code = "target_topic_exists";
+    match app.admin[Cluster::Target.index()].topic_exists(topic).await {
+        Ok(true) => check(code, true, format!("topic {topic} exists on the target")),
+        Ok(false) => check(code, false, format!("topic {topic} does not exist on the target: create it (rmq-migrate import, or mqadmin updateTopic) first")),
+        Err(e) => check(code, false, format!("could not ask the target: {e}")),
+    }
+}
+
+/// The consumer groups of `topic`: groups with offsets for it on the source, plus groups of shim consumers.
+async fn groups_of(app: &App, topic: &str, c: Cluster) -> Result<BTreeSet<String>, String> {
+    let mut groups = app.admin[c.index()].groups_of_topic(topic).await?;
+    groups.extend(
+        app.registry
+            .views()
+            .into_iter()
+            .filter(|v| {
+                v.heartbeat.role == Role::Consumer && v.heartbeat.topics.iter().any(|t| t == topic)
+            })
+            .map(|v| v.heartbeat.group),
+    );
+    Ok(groups)
+}
+
+async fn target_groups_exist(app: &App, topic: &str) -> CheckResult {
+    let code = "target_groups_exist";
+    let groups = match groups_of(app, topic, Cluster::Source).await {
+        Ok(g) => g,
+        Err(e) => {
+            return check(
+                code,
+                false,
+                format!("could not list the topic's groups on the source: {e}"),
+            )
+        }
+    };
+    if groups.is_empty() {
+        return check(code, true, format!("no consumer group of {topic} is known"));
+    }
+    let mut missing = Vec::new();
+    for g in &groups {
+        match app.admin[Cluster::Target.index()].group_exists(g).await {
+            Ok(true) => {}
+            Ok(false) => missing.push(g.clone()),
+            Err(e) => {
+                return check(
+                    code,
+                    false,
+                    format!("could not ask the target about group {g}: {e}"),
+                )
+            }
+        }
+    }
+    if missing.is_empty() {
+        check(code, true, format!("groups {groups:?} exist on the target"))
+    } else {
+        check(
+            code,
+            false,
+            format!("groups missing on the target: {missing:?} (of {groups:?})"),
+        )
+    }
+}
+
+fn consumers_applied(app: &App, topic: &str, joining: Cluster) -> CheckResult {
+    let code = "consumers_applied";
+    let consumers = app.registry.live_of(topic, Role::Consumer);
+    let behind: Vec<String> = consumers
+        .iter()
+        .filter(|h| {
+            !h.applied
+                .get(topic)
+                .is_some_and(|a| a.phase.read_set().contains(joining))
+        })
+        .map(|h| {
+            let at = h
+                .applied
+                .get(topic)
+                .map_or("initial".to_owned(), |a| a.phase.to_string());
+            format!("{} (applied {at})", h.client_id)
+        })
+        .collect();
+    if behind.is_empty() {
+        check(
+            code,
+            true,
+            format!(
+                "{} live consumer client(s) read the {joining}",
+                consumers.len()
+            ),
+        )
+    } else {
+        check(
+            code,
+            false,
+            format!(
+                "live consumers not yet reading the {joining}: {}",
+                behind.join(", ")
+            ),
+        )
+    }
+}
+
+fn producers_applied(app: &App, topic: &str, dropped: Cluster) -> CheckResult {
+    let code = "producers_applied";
+    let producers = app.registry.live_of(topic, Role::Producer);
+    let behind: Vec<String> = producers
+        .iter()
+        .filter(|h| {
+            h.applied
+                .get(topic)
+                .map_or(Phase::Initial, |a| a.phase)
+                .writes(dropped)
+        })
+        .map(|h| {
+            let at = h
+                .applied
+                .get(topic)
+                .map_or("initial".to_owned(), |a| a.phase.to_string());
+            format!("{} (applied {at})", h.client_id)
+        })
+        .collect();
+    if behind.is_empty() {
+        check(
+            code,
+            true,
+            format!(
+                "{} live producer client(s) no longer write the {dropped}",
+                producers.len()
+            ),
+        )
+    } else {
+        check(
+            code,
+            false,
+            format!(
+                "live producers still writing the {dropped}: {}",
+                behind.join(", ")
+            ),
+        )
+    }
+}
+
+async fn backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
+    let code = format!("{c}_backlog_zero");
+    let groups = match groups_of(app, topic, c).await {
+        Ok(g) => g,
+        Err(e) => {
+            return check(
+                code,
+                false,
+                format!("could not list the topic's groups on the {c}: {e}"),
+            )
+        }
+    };
+    let mut lagging = Vec::new();
+    for g in &groups {
+        match app.admin[c.index()].backlog(g, topic).await {
+            Ok(0) => {}
+            Ok(n) => lagging.push(format!("{g}: {n}")),
+            Err(e) => {
+                return check(
+                    code,
+                    false,
+                    format!("could not read group {g}'s backlog on the {c}: {e}"),
+                )
+            }
+        }
+    }
+    if lagging.is_empty() {
+        check(
+            code,
+            true,
+            format!("no unconsumed message of {topic} on the {c} (groups {groups:?})"),
+        )
+    } else {
+        check(
+            code,
+            false,
+            format!(
+                "unconsumed messages of {topic} on the {c}: {}",
+                lagging.join(", ")
+            ),
+        )
+    }
+}
+
+async fn quiet(app: &App, topic: &str, c: Cluster) -> CheckResult {
+    let code = format!("{c}_quiet");
+    let window = app.quiet_window;
+    match app.admin[c.index()].stored(topic).await {
+        Ok(stored) => app.traffic.observe(topic, c, stored),
+        Err(e) => {
+            app.traffic.unknown(topic, c);
+            return check(
+                code,
+                false,
+                format!("could not read {topic}'s offsets on the {c}: {e}"),
+            );
+        }
+    }
+    match app.traffic.get(topic, c) {
+        None => check(code, false, format!("{topic} has not been observed on the {c} yet")),
+        Some(o) if o.since.elapsed() < window => check(
+            code,
+            false,
+            format!(
+                "{topic} on the {c} observed for {:.1} s only; the quiet window is {:.1} s",
+                o.since.elapsed().as_secs_f64(),
+                window.as_secs_f64()
+            ),
+        ),
+        Some(o) if o.quiet_for() < window => check(
+            code,
+            false,
+            format!(
+                "{topic} on the {c} received a message {:.1} s ago (quiet window {:.1} s): a producer not using the shim may still write there",
+                o.quiet_for().as_secs_f64(),
+                window.as_secs_f64()
+            ),
+        ),
+        Some(o) => check(
+            code,
+            true,
+            format!(
+                "no new message of {topic} on the {c} for {:.1} s ({} stored)",
+                o.quiet_for().as_secs_f64(),
+                o.stored.map_or("none".to_owned(), |n| n.to_string())
+            ),
+        ),
+    }
+}

@@ -1,0 +1,146 @@
+//! `GET /metrics`: Prometheus text exposition of the table, the clients and the server's own counters.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use super::app::App;
+use crate::cluster::Cluster;
+use crate::control::wire::SyncStatus;
+
+/// Counters the server keeps about itself.
+#[derive(Default)]
+pub(crate) struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    audit_failures: AtomicU64,
+    heartbeats: AtomicU64,
+}
+
+impl Metrics {
+    pub(crate) fn request(&self, route: &str, status: u16) {
+        *self
+            .requests
+            .lock()
+            .entry((route.to_owned(), status))
+            .or_default() += 1;
+    }
+
+    pub(crate) fn audit_failed(&self) {
+        self.audit_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn heartbeat(&self) {
+        self.heartbeats.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Escape a label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The whole exposition.
+pub(crate) fn render(app: &App) -> String {
+    let mut out = String::new();
+    let table = app.table();
+    let _ = writeln!(out, "# HELP rmq_migration_table_version Version of the phase table.\n# TYPE rmq_migration_table_version gauge");
+    let _ = writeln!(out, "rmq_migration_table_version {}", table.version);
+    let _ = writeln!(out, "# HELP rmq_migration_topic_phase Phase of each topic (0 initial, 1 dual_read, 2 dual_read_write, 3 cutting_over, 4 completed).\n# TYPE rmq_migration_topic_phase gauge");
+    for (t, s) in &table.topics {
+        let _ = writeln!(
+            out,
+            "rmq_migration_topic_phase{{topic=\"{}\",phase=\"{}\"}} {}",
+            label(t),
+            s.phase,
+            s.phase.ordinal()
+        );
+    }
+    let _ = writeln!(out, "# HELP rmq_migration_topic_write_ratio Share of dual_read_write sends that go to the target.\n# TYPE rmq_migration_topic_write_ratio gauge");
+    for (t, s) in &table.topics {
+        let _ = writeln!(
+            out,
+            "rmq_migration_topic_write_ratio{{topic=\"{}\"}} {}",
+            label(t),
+            s.write_ratio
+        );
+    }
+    let _ = writeln!(out, "# HELP rmq_migration_topic_stored_messages Messages ever stored for the topic on a cluster (sum of queue max offsets).\n# TYPE rmq_migration_topic_stored_messages gauge");
+    for t in table.topics.keys() {
+        for c in Cluster::BOTH {
+            if let Some(n) = app.traffic.get(t, c).and_then(|o| o.stored) {
+                let _ = writeln!(
+                    out,
+                    "rmq_migration_topic_stored_messages{{topic=\"{}\",cluster=\"{c}\"}} {n}",
+                    label(t)
+                );
+            }
+        }
+    }
+    let clients = app.registry.views();
+    let _ = writeln!(out, "# HELP rmq_migration_client_live 1 while the client's heartbeats arrive within the TTL.\n# TYPE rmq_migration_client_live gauge");
+    for v in &clients {
+        let h = &v.heartbeat;
+        let _ = writeln!(
+            out,
+            "rmq_migration_client_live{{client_id=\"{}\",role=\"{}\",group=\"{}\"}} {}",
+            label(&h.client_id),
+            h.role.as_str(),
+            label(&h.group),
+            u8::from(v.live)
+        );
+    }
+    let _ = writeln!(out, "# HELP rmq_migration_client_stale 1 while the client reports its phase table STALE (or UNAUTHORIZED).\n# TYPE rmq_migration_client_stale gauge");
+    for v in &clients {
+        let h = &v.heartbeat;
+        let _ = writeln!(
+            out,
+            "rmq_migration_client_stale{{client_id=\"{}\",status=\"{}\"}} {}",
+            label(&h.client_id),
+            h.status.as_str(),
+            u8::from(h.status != SyncStatus::Fresh)
+        );
+    }
+    let _ = writeln!(out, "# HELP rmq_migration_client_messages_total Messages a client sent to or received from a cluster.\n# TYPE rmq_migration_client_messages_total counter");
+    for v in &clients {
+        let h = &v.heartbeat;
+        for (c, k) in [
+            (Cluster::Source, &h.counters.source),
+            (Cluster::Target, &h.counters.target),
+        ] {
+            for (dir, n) in [
+                ("sent", k.sent),
+                ("received", k.received),
+                ("failed_over", k.failed_over),
+                ("failed", k.failed),
+                ("duplicates_suppressed", k.duplicates_suppressed),
+            ] {
+                let _ = writeln!(out, "rmq_migration_client_messages_total{{client_id=\"{}\",cluster=\"{c}\",kind=\"{dir}\"}} {n}", label(&h.client_id));
+            }
+        }
+    }
+    let _ = writeln!(out, "# HELP rmq_migration_heartbeats_total Heartbeats received.\n# TYPE rmq_migration_heartbeats_total counter");
+    let _ = writeln!(
+        out,
+        "rmq_migration_heartbeats_total {}",
+        app.metrics.heartbeats.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(out, "# HELP rmq_migration_audit_failures_total Audit log appends that failed.\n# TYPE rmq_migration_audit_failures_total counter");
+    let _ = writeln!(
+        out,
+        "rmq_migration_audit_failures_total {}",
+        app.metrics.audit_failures.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(out, "# HELP rmq_migration_http_requests_total Requests answered, by route and status.\n# TYPE rmq_migration_http_requests_total counter");
+    for ((route, status), n) in app.metrics.requests.lock().iter() {
+        let _ = writeln!(
+            out,
+            "rmq_migration_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+            label(route)
+        );
+    }
+    out
+}

@@ -1,0 +1,222 @@
+//! The control plane (`rmq-migrate serve`): the phase table over HTTP, readiness gates on every move, a registry of
+//! the shim clients, and the audit trail.
+//!
+//! * State: per topic phase, write ratio and version, persisted to a JSON state file by atomic replace; every
+//!   change (and every refused move) is appended to a JSON-lines audit log and synced before the answer goes out.
+//! * API under `/v1` (see [`crate::control::wire`] for the documents): `GET /v1/phases` (ETag, `If-None-Match`,
+//!   `?wait=` long-poll), `POST /v1/topics`, `DELETE /v1/topics/{topic}`, `POST /v1/topics/{topic}/advance` and
+//!   `/rollback`, `PUT /v1/topics/{topic}/write-ratio`, `POST /v1/clients/heartbeat`, `GET /v1/topics`,
+//!   `GET /v1/clients`, `GET /v1/groups`, `GET /v1/audit`, plus `GET /metrics` and `GET /healthz`.
+//! * Mutations need `Authorization: Bearer <admin token>`; reads and heartbeats need the client token when one is
+//!   configured.
+//!
+//! ```no_run
+//! # #![recursion_limit = "512"]
+//! # async fn demo(rt: std::sync::Arc<rocketmq_client_rust::ClientRuntime>) -> Result<(), Box<dyn std::error::Error>> {
+//! use rocketmq_migration::server::{ControlServer, ServerConfig, Token};
+//! use rocketmq_migration::ClusterConfig;
+//!
+//! let config = ServerConfig::new(
+//!     ClusterConfig::new("10.0.0.1:9876"),
+//!     ClusterConfig::new("10.1.0.1:9876"),
+//!     Token::new(std::env::var("RMQ_MIGRATE_TOKEN")?).expect("a non-empty token"),
+//! );
+//! let server = ControlServer::start(config, rt).await?;
+//! println!("control plane on {}", server.local_addr());
+//! server.wait().await?;
+//! # Ok(()) }
+//! ```
+
+mod admin;
+mod app;
+mod audit;
+mod auth;
+mod gates;
+mod metrics;
+mod registry;
+mod routes;
+mod traffic;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rocketmq_client_rust::ClientRuntime;
+use tokio::task::JoinHandle;
+
+pub use auth::Token;
+
+use crate::config::ClusterConfig;
+use crate::error::{ErrorKind, MigrationError};
+use app::App;
+
+/// Certificate chain and private key (PEM files) for serving HTTPS.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// Everything `rmq-migrate serve` is configured with.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to listen on (default `127.0.0.1:7080`; port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The state file (default `rmq-migrate-state.json` in the working directory).
+    pub state_file: PathBuf,
+    /// The audit log (default `rmq-migrate-audit.jsonl` in the working directory).
+    pub audit_file: PathBuf,
+    /// Token that mutations need.
+    pub admin_token: Token,
+    /// Token that reads and heartbeats need; `None` leaves them open.
+    pub client_token: Option<Token>,
+    /// The source cluster (admin API access for the gates and `/v1/groups`).
+    pub source: ClusterConfig,
+    /// The target cluster.
+    pub target: ClusterConfig,
+    /// A client is live while its heartbeats arrive within this (default 15 s).
+    pub client_ttl: Duration,
+    /// Dropping a cluster from a topic's read set needs no new message on it for this long (default 30 s).
+    pub quiet_window: Duration,
+    /// How often each topic's stored message count is sampled on both clusters (default 2 s).
+    pub sample_every: Duration,
+    /// Serve HTTPS with these files instead of HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but the clusters and the admin token.
+    pub fn new(source: ClusterConfig, target: ClusterConfig, admin_token: Token) -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7080)),
+            state_file: PathBuf::from("rmq-migrate-state.json"),
+            audit_file: PathBuf::from("rmq-migrate-audit.jsonl"),
+            admin_token,
+            client_token: None,
+            source,
+            target,
+            client_ttl: Duration::from_secs(15),
+            quiet_window: Duration::from_secs(30),
+            sample_every: Duration::from_secs(2),
+            tls: None,
+        }
+    }
+}
+
+/// A running control plane. Dropping it does not stop it; call [`ControlServer::shutdown`].
+pub struct ControlServer {
+    addr: SocketAddr,
+    handle: axum_server::Handle<SocketAddr>,
+    serve: JoinHandle<std::io::Result<()>>,
+    app: Arc<App>,
+}
+
+impl std::fmt::Debug for ControlServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ControlServer {
+    /// Load the state file and audit log, bind, and serve in the background. Fails with
+    /// [`ErrorKind::Storage`] when a file cannot be read and [`ErrorKind::Server`] when the address cannot be bound
+    /// or the TLS files cannot be loaded.
+    pub async fn start(
+        config: ServerConfig,
+        runtime: Arc<ClientRuntime>,
+    ) -> Result<ControlServer, MigrationError> {
+        config.source.validate("source")?;
+        config.target.validate("target")?;
+        let app = App::open(&config, runtime)?;
+        let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {
+            MigrationError::new(
+                ErrorKind::Server,
+                None,
+                format!("bind control plane to {}", config.listen),
+            )
+            .with_source(e)
+        })?;
+        listener.set_nonblocking(true).map_err(|e| {
+            MigrationError::new(ErrorKind::Server, None, "set listener non-blocking").with_source(e)
+        })?;
+        let addr = listener.local_addr().map_err(|e| {
+            MigrationError::new(ErrorKind::Server, None, "read bound address").with_source(e)
+        })?;
+        let handle = axum_server::Handle::new();
+        let service =
+            routes::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let bind_err = |e: std::io::Error| {
+            MigrationError::new(ErrorKind::Server, None, format!("serve on {addr}")).with_source(e)
+        };
+        let serve = match &config.tls {
+            None => {
+                let server = axum_server::from_tcp(listener)
+                    .map_err(bind_err)?
+                    .handle(handle.clone());
+                tokio::spawn(server.serve(service))
+            }
+            Some(tls) => {
+                let rustls =
+                    axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                        .await
+                        .map_err(|e| {
+                            MigrationError::new(
+                                ErrorKind::Server,
+                                None,
+                                format!(
+                                    "load TLS certificate {} and key {}",
+                                    tls.cert.display(),
+                                    tls.key.display()
+                                ),
+                            )
+                            .with_source(e)
+                        })?;
+                let server = axum_server::from_tcp_rustls(listener, rustls)
+                    .map_err(bind_err)?
+                    .handle(handle.clone());
+                tokio::spawn(server.serve(service))
+            }
+        };
+        app.spawn_sampler();
+        tracing::info!(%addr, tls = config.tls.is_some(), state = %config.state_file.display(),
+            audit = %config.audit_file.display(), source = %config.source.name_server_addr,
+            target = %config.target.name_server_addr, "control plane listening");
+        Ok(ControlServer {
+            addr,
+            handle,
+            serve,
+            app,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serve until the server stops (an I/O error, or [`ControlServer::shutdown`] from elsewhere).
+    pub async fn wait(self) -> Result<(), MigrationError> {
+        let r = self.serve.await;
+        self.app.close().await;
+        match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(MigrationError::new(ErrorKind::Server, None, "serve").with_source(e)),
+            Err(e) => {
+                Err(MigrationError::new(ErrorKind::Server, None, "server task").with_source(e))
+            }
+        }
+    }
+
+    /// Stop accepting, close connections (long-polls end), and release the admin clients.
+    pub async fn shutdown(self) {
+        self.handle.shutdown();
+        let _ = self.serve.await;
+        self.app.close().await;
+        tracing::info!(addr = %self.addr, "control plane stopped");
+    }
+}

@@ -1,0 +1,415 @@
+//! The HTTP routes: request parsing, authorization, and turning [`App`] results into answers.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::app::{ApiError, App};
+use super::auth::Access;
+use super::{gates, metrics};
+use crate::cluster::Cluster;
+use crate::control::wire::{
+    ClusterTraffic, Direction, GroupsView, Heartbeat, MoveRequest, PhasesDoc, RatioRequest,
+    RegisterTopics, Role, TopicView,
+};
+
+/// Longest long-poll a client may ask for.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/phases", get(phases))
+        .route("/v1/topics", get(topics).post(register))
+        .route("/v1/topics/{topic}", delete(delete_topic))
+        .route("/v1/topics/{topic}/advance", post(advance))
+        .route("/v1/topics/{topic}/rollback", post(rollback))
+        .route("/v1/topics/{topic}/write-ratio", put(write_ratio))
+        .route("/v1/clients/heartbeat", post(heartbeat))
+        .route("/v1/clients", get(clients))
+        .route("/v1/groups", get(groups))
+        .route("/v1/audit", get(audit))
+        .route("/metrics", get(prometheus))
+        .route("/healthz", get(healthz))
+        .layer(middleware::from_fn_with_state(app.clone(), count))
+        .with_state(app)
+}
+
+/// Count every answer by route and status.
+async fn count(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
+    let r = next.run(req).await;
+    app.metrics.request(&route, r.status().as_u16());
+    r
+}
+
+fn require(app: &App, headers: &HeaderMap, need: Access) -> Result<(), ApiError> {
+    if app.tokens.allows(headers, need) {
+        return Ok(());
+    }
+    let what = match need {
+        Access::Admin => "this change needs the admin token",
+        Access::Client => "this endpoint needs the client or admin token",
+    };
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        format!("missing or wrong Authorization: Bearer token ({what})"),
+    ))
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(t)| t).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("request body: {}", e.body_text()),
+        )
+    })
+}
+
+fn actor(given: Option<&str>, headers: &HeaderMap, peer: SocketAddr) -> String {
+    given
+        .or_else(|| headers.get("x-actor").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map_or_else(|| format!("peer {peer}"), |a| format!("{a} ({peer})"))
+}
+
+#[derive(Deserialize)]
+struct PhasesQuery {
+    wait: Option<String>,
+}
+
+fn phases_answer(doc: &PhasesDoc, status: StatusCode) -> Response {
+    let etag =
+        HeaderValue::from_str(&doc.etag()).expect("digits and quotes are a valid header value");
+    let mut r = if status == StatusCode::NOT_MODIFIED {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        Json(doc).into_response()
+    };
+    r.headers_mut().insert(header::ETAG, etag);
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+async fn phases(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<PhasesQuery>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    let wait = match q.wait.as_deref() {
+        None => Duration::ZERO,
+        Some(w) => w
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s).min(MAX_WAIT))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("query parameter \"wait\" = {w:?}: must be a number of seconds within 0..=60"),
+                )
+            })?,
+    };
+    let inm: Vec<String> = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/").to_owned())
+        .collect();
+    let matches = |doc: &PhasesDoc| inm.iter().any(|t| *t == doc.etag() || t == "*");
+    let mut rx = app.watch();
+    let current = rx.borrow_and_update().clone();
+    if !matches(&current) {
+        return Ok(phases_answer(&current, StatusCode::OK));
+    }
+    if !wait.is_zero() {
+        let _ = tokio::time::timeout(wait, rx.changed()).await;
+        let now = rx.borrow_and_update().clone();
+        if !matches(&now) {
+            return Ok(phases_answer(&now, StatusCode::OK));
+        }
+    }
+    Ok(phases_answer(&current, StatusCode::NOT_MODIFIED))
+}
+
+async fn register(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    b: Result<Json<RegisterTopics>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    let req = body(b)?;
+    let who = actor(req.actor.as_deref(), &headers, peer);
+    let out = app.register(&req.topics, req.write_ratio, &who).await?;
+    let created = out.iter().any(|(_, _, new)| *new);
+    let json: Vec<serde_json::Value> = out
+        .into_iter()
+        .map(|(topic, state, new)| {
+            serde_json::json!({ "topic": topic, "state": state, "registered": new })
+        })
+        .collect();
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(serde_json::json!({ "topics": json }))).into_response())
+}
+
+async fn delete_topic(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(topic): Path<String>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    app.delete(&topic, &actor(None, &headers, peer)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn move_topic(
+    app: Arc<App>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    topic: String,
+    b: Result<Json<MoveRequest>, JsonRejection>,
+    dir: Direction,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    let req = body(b)?;
+    let who = actor(req.actor.as_deref(), &headers, peer);
+    let r = app.move_topic(&topic, dir, &req, &who).await?;
+    Ok(Json(r).into_response())
+}
+
+async fn advance(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(topic): Path<String>,
+    b: Result<Json<MoveRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    move_topic(app, peer, headers, topic, b, Direction::Advance).await
+}
+
+async fn rollback(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(topic): Path<String>,
+    b: Result<Json<MoveRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    move_topic(app, peer, headers, topic, b, Direction::Rollback).await
+}
+
+async fn write_ratio(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(topic): Path<String>,
+    b: Result<Json<RatioRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    let req = body(b)?;
+    let who = actor(req.actor.as_deref(), &headers, peer);
+    let state = app.set_ratio(&topic, req.write_ratio, &who).await?;
+    Ok(Json(serde_json::json!({ "topic": topic, "state": state })).into_response())
+}
+
+async fn heartbeat(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    b: Result<Json<Heartbeat>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    let hb = body(b)?;
+    for (field, value) in [("client_id", &hb.client_id), ("group", &hb.group)] {
+        if value.trim().is_empty() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("heartbeat field {field:?} must not be empty"),
+            ));
+        }
+    }
+    app.metrics.heartbeat();
+    let (id, role, group, status) = (hb.client_id.clone(), hb.role, hb.group.clone(), hb.status);
+    if app.registry.record(hb) {
+        tracing::info!(client_id = %id, role = role.as_str(), group, "client registered");
+    }
+    let version = app.table().version;
+    Ok(
+        Json(serde_json::json!({ "ok": true, "version": version, "status": status }))
+            .into_response(),
+    )
+}
+
+async fn topics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    let table = app.table();
+    let clients = app.registry.views();
+    let mut out = Vec::new();
+    for (topic, state) in &table.topics {
+        let advance = match state.phase.next() {
+            Some(to) => gates::run(&app, topic, state.phase, to).await,
+            None => Vec::new(),
+        };
+        let rollback = match state.phase.previous() {
+            Some(to) => gates::run(&app, topic, state.phase, to).await,
+            None => Vec::new(),
+        };
+        let mine: Vec<_> = clients
+            .iter()
+            .filter(|v| v.live && v.heartbeat.topics.iter().any(|t| t == topic))
+            .collect();
+        let traffic = |c: Cluster| {
+            let o = app.traffic.get(topic, c);
+            let counters = |v: &&crate::control::wire::ClientView| match c {
+                Cluster::Source => v.heartbeat.counters.source,
+                Cluster::Target => v.heartbeat.counters.target,
+            };
+            ClusterTraffic {
+                stored: o.and_then(|o| o.stored),
+                last_write_ms: o
+                    .filter(|o| o.changed > o.since)
+                    .map(|o| o.changed.elapsed().as_millis() as u64),
+                sent_by_clients: mine
+                    .iter()
+                    .filter(|v| v.heartbeat.role == Role::Producer)
+                    .map(|v| counters(v).sent)
+                    .sum(),
+                received_by_clients: mine
+                    .iter()
+                    .filter(|v| v.heartbeat.role == Role::Consumer)
+                    .map(|v| counters(v).received)
+                    .sum(),
+            }
+        };
+        out.push(TopicView {
+            topic: topic.clone(),
+            state: *state,
+            advance,
+            rollback,
+            clients: mine.iter().map(|v| v.heartbeat.client_id.clone()).collect(),
+            source: traffic(Cluster::Source),
+            target: traffic(Cluster::Target),
+        });
+    }
+    Ok(Json(serde_json::json!({ "version": table.version, "topics": out })).into_response())
+}
+
+async fn clients(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    Ok(Json(serde_json::json!({ "clients": app.registry.views() })).into_response())
+}
+
+async fn groups(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    let unavailable = |c: Cluster, e: String| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "cluster_unavailable",
+            format!("could not list the {c}'s consumer groups: {e}"),
+        )
+    };
+    let source = app.admin[0]
+        .groups()
+        .await
+        .map_err(|e| unavailable(Cluster::Source, e))?;
+    let target = app.admin[1]
+        .groups()
+        .await
+        .map_err(|e| unavailable(Cluster::Target, e))?;
+    let managed: BTreeSet<String> = app
+        .registry
+        .views()
+        .into_iter()
+        .filter(|v| v.heartbeat.role == Role::Consumer)
+        .map(|v| v.heartbeat.group)
+        .collect();
+    let mut unmanaged = Vec::new();
+    for g in source.iter().filter(|g| !managed.contains(*g)) {
+        match app.admin[0].has_connections(g).await {
+            Ok(true) => unmanaged.push(g.clone()),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(group = %g, error = %e, "could not read the group's connections on the source")
+            }
+        }
+    }
+    let view = GroupsView {
+        missing_on_target: source.difference(&target).cloned().collect(),
+        source: source.into_iter().collect(),
+        target: target.into_iter().collect(),
+        unmanaged_on_source: unmanaged,
+        managed: managed.into_iter().collect(),
+    };
+    Ok(Json(view).into_response())
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    topic: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn audit(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    Ok(
+        Json(serde_json::json!({ "entries": app.audit(q.topic.as_deref(), limit) }))
+            .into_response(),
+    )
+}
+
+async fn prometheus(State(app): State<Arc<App>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics::render(&app),
+    )
+        .into_response()
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let t = app.table();
+    Json(serde_json::json!({ "status": "ok", "version": t.version, "topics": t.topics.len() }))
+        .into_response()
+}
