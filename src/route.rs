@@ -122,6 +122,11 @@ impl PhaseTable {
         self.topics.get(topic).copied().unwrap_or_default()
     }
 
+    /// The state of `topic` if it is under migration.
+    pub fn get(&self, topic: &str) -> Option<&TopicState> {
+        self.topics.get(topic)
+    }
+
     /// The phase of `topic`; topics not under migration are `Initial`.
     pub fn phase(&self, topic: &str) -> Phase {
         self.topic(topic).phase

@@ -10,7 +10,7 @@ mod builder;
 mod listener;
 mod stats;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -42,6 +42,9 @@ use listener::{MergeListener, MergeShared, UserListener};
 /// How often subscriptions are reconciled even without a phase change (retries a cluster that was down).
 const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 
+/// Longest wait for one topic's route when checking a cluster can really be read.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A subscription as the application made it.
 #[derive(Clone, Debug, PartialEq)]
 enum Sub {
@@ -53,6 +56,8 @@ enum Sub {
 struct Side {
     consumer: DefaultMQPushConsumer,
     topics: BTreeMap<String, Sub>,
+    // Topics whose queues this side has fetched from its name server: it can really read them.
+    verified: BTreeSet<String>,
 }
 
 struct Core {
@@ -238,13 +243,61 @@ impl Core {
                 first_err.get_or_insert(e);
             }
         }
-        match first_err {
-            None => {
-                *self.applied.lock() = snapshot;
-                Ok(())
-            }
-            Some(e) => Err(e),
+        if first_err.is_none() {
+            self.record_applied(&snapshot, &subs).await;
         }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Report a topic's phase as applied only once every cluster it reads has answered for the topic's queues (a
+    /// started client alone proves nothing: it starts even when its name server is unreachable).
+    async fn record_applied(&self, snapshot: &PhaseTable, subs: &BTreeMap<String, Sub>) {
+        let mut verified: [BTreeSet<String>; 2] = Default::default();
+        for c in Cluster::BOTH {
+            let mut guard = self.sides[c.index()].lock().await;
+            let Some(side) = guard.as_mut() else { continue };
+            let pending: Vec<String> = side
+                .topics
+                .keys()
+                .filter(|t| !side.verified.contains(*t))
+                .cloned()
+                .collect();
+            for topic in pending {
+                match tokio::time::timeout(
+                    VERIFY_TIMEOUT,
+                    side.consumer.fetch_subscribe_message_queues(&topic),
+                )
+                .await
+                {
+                    Ok(Ok(qs)) if !qs.is_empty() => {
+                        side.verified.insert(topic);
+                    }
+                    Ok(Ok(_)) => tracing::warn!(group = %self.group, cluster = %c, topic,
+                        "topic has no queues on this cluster yet; not reporting the new phase as applied"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(group = %self.group, cluster = %c, topic, error = ?e,
+                        "cannot read the topic's route on this cluster; not reporting the new phase as applied")
+                    }
+                    Err(_) => tracing::warn!(group = %self.group, cluster = %c, topic,
+                        "route lookup timed out on this cluster; not reporting the new phase as applied"),
+                }
+            }
+            verified[c.index()] = side.verified.clone();
+        }
+        let mut applied = self.applied.lock();
+        let mut next = BTreeMap::new();
+        for (topic, state) in snapshot.topics() {
+            let ready = !subs.contains_key(topic)
+                || Cluster::BOTH.iter().all(|c| {
+                    !state.phase.read_set().contains(*c) || verified[c.index()].contains(topic)
+                });
+            if ready {
+                next.insert(topic.to_owned(), *state);
+            } else if let Some(prev) = applied.get(topic) {
+                next.insert(topic.to_owned(), *prev);
+            }
+        }
+        *applied = Arc::new(PhaseTable::from_topics(next));
     }
 
     async fn reconcile_side(
@@ -308,6 +361,7 @@ impl Core {
                 *guard = Some(Side {
                     consumer,
                     topics: want,
+                    verified: BTreeSet::new(),
                 });
                 Ok(())
             }
@@ -321,6 +375,7 @@ impl Core {
                 for topic in stale {
                     side.consumer.unsubscribe(&topic).await;
                     side.topics.remove(&topic);
+                    side.verified.remove(&topic);
                     tracing::info!(group = %self.group, cluster = %c, topic, "unsubscribed");
                 }
                 for (topic, sub) in want {

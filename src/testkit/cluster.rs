@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rocketmq_client_rust::{ClientRuntime, DefaultMQProducer};
+use cheetah_string::CheetahString;
+use rocketmq_client_rust::{ClientRuntime, ConsumerAdmin, DefaultMQAdminExt, DefaultMQProducer};
+use rocketmq_protocol::protocol::subscription::subscription_group_config::SubscriptionGroupConfig;
 
 use super::broker::{BrokerSpec, EmbeddedBroker};
 use super::namesrv::EmbeddedNamesrv;
@@ -171,6 +173,40 @@ impl EmbeddedCluster {
             }
         }
         .await;
+        admin.shutdown().await;
+        result
+    }
+
+    /// Create (or update) consumer group `group` on the broker, as `mqadmin updateSubGroup` does.
+    pub async fn create_group(
+        &self,
+        runtime: &Arc<ClientRuntime>,
+        group: &str,
+    ) -> Result<(), MigrationError> {
+        let err = |what: &str| {
+            MigrationError::new(
+                ErrorKind::Cluster,
+                None,
+                format!("cluster {}: create group {group}: {what}", self.name),
+            )
+        };
+        let mut admin = DefaultMQAdminExt::new(runtime.clone());
+        admin.set_namesrv_addr(self.namesrv.addr.as_str());
+        admin
+            .client_config_mut()
+            .set_instance_name(CheetahString::from(super::unique_name("testkit_admin")));
+        admin
+            .start()
+            .await
+            .map_err(|e| err("start admin client").with_source(e))?;
+        let config = SubscriptionGroupConfig::new(CheetahString::from(group));
+        let result = ConsumerAdmin::create_and_update_subscription_group_config(
+            &admin,
+            CheetahString::from(self.spec.addr()),
+            config,
+        )
+        .await
+        .map_err(|e| err("update subscription group").with_source(e));
         admin.shutdown().await;
         result
     }

@@ -1,6 +1,7 @@
 #![recursion_limit = "512"]
 //! End-to-end tests on embedded source and target clusters, in one process.
 
+mod control;
 mod failover;
 mod input;
 mod merge;

@@ -9,6 +9,7 @@ use rocketmq_migration::testkit::ClusterPair;
 use rocketmq_migration::MigrationRuntime;
 
 pub mod listener;
+pub mod plane;
 
 pub struct Shared {
     pub rt: tokio::runtime::Runtime,

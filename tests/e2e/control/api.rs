@@ -1,0 +1,406 @@
+//! The control plane's HTTP API against a real server on 127.0.0.1:0 (and the shared clusters for its gates).
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use rocketmq_migration::control::wire::PhasesDoc;
+use rocketmq_migration::control::ControlApi;
+use rocketmq_migration::server::TlsFiles;
+use rocketmq_migration::testkit::unique_name;
+use rocketmq_migration::{ErrorKind, Phase};
+
+use crate::support::plane::{self, refusal, rollback_when_ready, ADMIN_TOKEN};
+use crate::support::{client, run, shared};
+
+/// A topic that exists on both clusters.
+async fn topic() -> String {
+    let t = unique_name("ctl");
+    shared()
+        .pair
+        .create_topic(&client(), &t, 2)
+        .await
+        .expect("create topic");
+    t
+}
+
+#[test]
+fn phases_carry_an_etag_answer_304_and_long_polls_wake_on_change() {
+    run(Duration::from_secs(90), async {
+        let p = plane::start(|_| {}).await;
+        let http = reqwest::Client::new();
+        let url = format!("{}/v1/phases", p.url);
+        let r = http.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        let doc: PhasesDoc = r.json().await.unwrap();
+        assert_eq!(etag, doc.etag());
+
+        let r = http
+            .get(&url)
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+
+        // Nothing changes: a 1 s long-poll ends with 304.
+        let r = http
+            .get(format!("{url}?wait=1"))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+
+        // A change wakes a 30 s long-poll with the new table.
+        let poll = tokio::spawn({
+            let (http, url, etag) = (http.clone(), url.clone(), etag.clone());
+            async move {
+                http.get(format!("{url}?wait=30"))
+                    .header("if-none-match", etag)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let t = unique_name("lp");
+        p.admin.register(&[&t], None).await.unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(20), poll)
+            .await
+            .expect("the long-poll answers on change, well before its 30 s wait")
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let doc: PhasesDoc = r.json().await.unwrap();
+        assert_eq!(doc.version, 1);
+        assert_eq!(doc.topics[&t].phase, Phase::Initial);
+
+        let r = http.get(format!("{url}?wait=-1")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(r.text().await.unwrap().contains("\\\"wait\\\""));
+    });
+}
+
+#[test]
+fn mutations_without_the_admin_token_get_401_and_change_nothing() {
+    run(Duration::from_secs(90), async {
+        let p = plane::start(|_| {}).await;
+        let t = topic().await;
+        p.admin.register(&[&t], None).await.unwrap();
+        let before = p.admin.phases().await.unwrap();
+
+        for token in [
+            None,
+            Some("wrong-token".to_owned()),
+            Some(format!("{ADMIN_TOKEN}x")),
+        ] {
+            let anon = ControlApi::new(&p.url, token).unwrap();
+            for e in [
+                anon.register(&["other"], None).await.unwrap_err(),
+                anon.advance(&t, Phase::Initial, false).await.unwrap_err(),
+                anon.advance(&t, Phase::Initial, true).await.unwrap_err(),
+                anon.set_write_ratio(&t, 0.9).await.unwrap_err(),
+                anon.delete(&t).await.unwrap_err(),
+            ] {
+                assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
+                assert_eq!(refusal(&e).status, 401);
+            }
+            // Reads stay open without a client token.
+            assert_eq!(anon.phases().await.unwrap(), before);
+        }
+        let http = reqwest::Client::new();
+        let r = http
+            .post(format!("{}/v1/topics", p.url))
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "auth is checked before the body"
+        );
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+
+        assert_eq!(p.admin.phases().await.unwrap(), before);
+        let audit = p.admin.audit(None, 100).await.unwrap();
+        assert_eq!(audit.len(), 1, "only the registration: {audit:?}");
+        let logs = p.admin.audit(Some(&t), 10).await.unwrap();
+        assert_eq!(logs[0].action, "register");
+        assert!(logs[0].actor.starts_with("e2e"));
+    });
+}
+
+#[test]
+fn client_token_guards_reads_when_configured() {
+    run(Duration::from_secs(60), async {
+        let p = plane::start(|c| {
+            c.client_token = rocketmq_migration::server::Token::new("reader");
+        })
+        .await;
+        let anon = ControlApi::new(&p.url, None).unwrap();
+        let e = anon.phases().await.unwrap_err();
+        assert_eq!(refusal(&e).status, 401);
+        let reader = ControlApi::new(&p.url, Some("reader".into())).unwrap();
+        reader.phases().await.unwrap();
+        let e = reader.register(&["x"], None).await.unwrap_err();
+        assert_eq!(refusal(&e).status, 401, "the client token cannot mutate");
+        p.admin.phases().await.unwrap();
+    });
+}
+
+#[test]
+fn moves_are_one_step_compare_and_set_and_concurrent_advances_have_one_winner() {
+    run(Duration::from_secs(120), async {
+        let p = plane::start(|_| {}).await;
+        let t = topic().await;
+        p.admin.register(&[&t], Some(0.25)).await.unwrap();
+
+        let e = p
+            .admin
+            .advance(&t, Phase::DualRead, false)
+            .await
+            .unwrap_err();
+        let r = refusal(&e);
+        assert_eq!((r.status, r.body.error.as_str()), (409, "phase_mismatch"));
+        assert_eq!(r.body.current, Some(Phase::Initial));
+        let e = p
+            .admin
+            .rollback(&t, Phase::Initial, false)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal(&e).body.error, "no_step");
+
+        let (a, b) = tokio::join!(
+            p.admin.advance(&t, Phase::Initial, false),
+            p.admin.advance(&t, Phase::Initial, false)
+        );
+        let wins = [&a, &b].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(
+            wins, 1,
+            "exactly one of two concurrent advances succeeds: {a:?} {b:?}"
+        );
+        let loser = if a.is_ok() {
+            b.unwrap_err()
+        } else {
+            a.unwrap_err()
+        };
+        assert_eq!(refusal(&loser).body.error, "phase_mismatch");
+        let doc = p.admin.phases().await.unwrap();
+        assert_eq!(doc.topics[&t].phase, Phase::DualRead, "one step only");
+        assert_eq!(doc.topics[&t].write_ratio, 0.25);
+
+        let moved =
+            rollback_when_ready(&p.admin, &t, Phase::DualRead, Duration::from_secs(20)).await;
+        assert_eq!((moved.from, moved.to), (Phase::DualRead, Phase::Initial));
+        assert!(moved.checks.iter().any(|c| c.code == "target_backlog_zero"));
+        let last = p.admin.audit(Some(&t), 1).await.unwrap();
+        assert_eq!(last[0].action, "rollback");
+        assert_eq!(
+            last[0].checks, moved.checks,
+            "the audit log holds the checks and results"
+        );
+    });
+}
+
+#[test]
+fn bad_requests_name_the_field_and_change_nothing() {
+    run(Duration::from_secs(90), async {
+        let p = plane::start(|_| {}).await;
+        let t = topic().await;
+        p.admin.register(&[&t], None).await.unwrap();
+        let before = p.admin.phases().await.unwrap();
+
+        let e = p.admin.set_write_ratio(&t, 1.5).await.unwrap_err();
+        assert!(refusal(&e).body.message.contains("write_ratio"), "{e}");
+        let e = p
+            .admin
+            .register(&["ok_topic", "bad topic!"], None)
+            .await
+            .unwrap_err();
+        assert!(refusal(&e).body.message.contains("\"bad topic!\""), "{e}");
+        let e = p.admin.register(&[], None).await.unwrap_err();
+        assert!(refusal(&e).body.message.contains("topics"), "{e}");
+        let e = p
+            .admin
+            .advance("never_registered", Phase::Initial, false)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (refusal(&e).status, refusal(&e).body.error.as_str()),
+            (404, "unknown_topic")
+        );
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/topics/{t}/advance", p.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/json")
+            .body(r#"{"expected":"halfway"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            p.admin.phases().await.unwrap(),
+            before,
+            "nothing changed, not even ok_topic"
+        );
+
+        // Delete only while Initial.
+        p.admin.advance(&t, Phase::Initial, false).await.unwrap();
+        let e = p.admin.delete(&t).await.unwrap_err();
+        assert_eq!(refusal(&e).body.error, "not_initial");
+        rollback_when_ready(&p.admin, &t, Phase::DualRead, Duration::from_secs(20)).await;
+        p.admin.delete(&t).await.unwrap();
+        assert!(!p.admin.phases().await.unwrap().topics.contains_key(&t));
+    });
+}
+
+#[test]
+fn missing_target_topic_refuses_dual_read_unless_forced_and_force_is_audited() {
+    run(Duration::from_secs(90), async {
+        let p = plane::start(|_| {}).await;
+        let t = unique_name("nowhere");
+        p.admin.register(&[&t], None).await.unwrap();
+        let e = p
+            .admin
+            .advance(&t, Phase::Initial, false)
+            .await
+            .unwrap_err();
+        let r = refusal(&e);
+        assert_eq!(r.body.error, "not_ready");
+        let c = r
+            .body
+            .checks
+            .iter()
+            .find(|c| c.code == "target_topic_exists")
+            .unwrap();
+        assert!(!c.passed && c.detail.contains(&t), "{c:?}");
+
+        let moved = p.admin.advance(&t, Phase::Initial, true).await.unwrap();
+        assert!(moved.forced);
+        let audit = p.admin.audit(Some(&t), 10).await.unwrap();
+        let outcomes: Vec<(&str, &str, bool)> = audit
+            .iter()
+            .map(|e| (e.action.as_str(), e.outcome.as_str(), e.forced))
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                ("register", "applied", false),
+                ("advance", "refused", false),
+                ("advance", "applied", true)
+            ]
+        );
+    });
+}
+
+#[test]
+fn state_and_audit_survive_a_restart() {
+    run(Duration::from_secs(120), async {
+        let mut p = plane::start(|_| {}).await;
+        let t = topic().await;
+        p.admin.register(&[&t], None).await.unwrap();
+        p.admin.advance(&t, Phase::Initial, false).await.unwrap();
+        p.admin.set_write_ratio(&t, 0.75).await.unwrap();
+        let before = p.admin.phases().await.unwrap();
+        let audit = p.admin.audit(None, 100).await.unwrap();
+        assert_eq!(audit.len(), 3);
+
+        p.restart().await;
+        assert_eq!(p.admin.phases().await.unwrap(), before);
+        assert_eq!(p.admin.audit(None, 100).await.unwrap(), audit);
+        // Versions keep rising after the restart.
+        let moved = p.admin.advance(&t, Phase::DualRead, false).await.unwrap();
+        assert_eq!(moved.state.version, before.version + 1);
+        assert_eq!(
+            p.admin.audit(None, 100).await.unwrap().last().unwrap().seq,
+            4
+        );
+        p.stop().await;
+    });
+}
+
+#[test]
+fn health_and_metrics_are_served() {
+    run(Duration::from_secs(60), async {
+        let p = plane::start(|_| {}).await;
+        let t = unique_name("m");
+        p.admin.register(&[&t], Some(0.3)).await.unwrap();
+        let http = reqwest::Client::new();
+        let h: serde_json::Value = http
+            .get(format!("{}/healthz", p.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(h["status"], "ok");
+        assert_eq!(h["version"], 1);
+        let m = http
+            .get(format!("{}/metrics", p.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(m.contains("rmq_migration_table_version 1"), "{m}");
+        assert!(
+            m.contains(&format!(
+                "rmq_migration_topic_phase{{topic=\"{t}\",phase=\"initial\"}} 0"
+            )),
+            "{m}"
+        );
+        assert!(
+            m.contains(&format!(
+                "rmq_migration_topic_write_ratio{{topic=\"{t}\"}} 0.3"
+            )),
+            "{m}"
+        );
+        assert!(
+            m.contains("rmq_migration_http_requests_total{route=\"/v1/topics\",status=\"201\"} 1"),
+            "{m}"
+        );
+    });
+}
+
+#[test]
+fn tls_serves_the_api_over_https() {
+    run(Duration::from_secs(60), async {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .unwrap();
+        let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+        std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+        let p = plane::start(|c| {
+            c.tls = Some(TlsFiles {
+                cert: cert_path.clone(),
+                key: key_path.clone(),
+            })
+        })
+        .await;
+        assert!(p.url.starts_with("https://"));
+        let api = ControlApi::with_ca(&p.url, Some(ADMIN_TOKEN.into()), cert.cert.pem().as_bytes())
+            .unwrap();
+        api.register(&["tls_topic"], None).await.unwrap();
+        assert_eq!(api.phases().await.unwrap().version, 1);
+        // Without trusting the certificate the connection is refused.
+        let untrusting = ControlApi::new(&p.url, None).unwrap();
+        assert_eq!(
+            untrusting.phases().await.unwrap_err().kind(),
+            ErrorKind::Control
+        );
+        // The polling client verifies it too.
+        let c = rocketmq_migration::control::ControlClient::builder(&p.url)
+            .ca_certificate_pem(cert.cert.pem())
+            .build()
+            .await
+            .unwrap();
+        assert_eq!(c.version(), 1);
+        assert_eq!(c.phases().snapshot().phase("tls_topic"), Phase::Initial);
+        c.shutdown();
+    });
+}

@@ -1,0 +1,6 @@
+//! The control plane: HTTP API, polling client, readiness gates and outages.
+
+mod api;
+mod gates;
+mod outage;
+mod poller;

@@ -1,0 +1,353 @@
+//! The SDK's polling client against a fake control endpoint whose answers the test scripts.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use parking_lot::Mutex;
+use rocketmq_migration::control::wire::{Heartbeat, PhasesDoc, Role, SyncStatus};
+use rocketmq_migration::control::ControlClient;
+use rocketmq_migration::testkit::unique_name;
+use rocketmq_migration::{Cluster, ErrorKind, MigratingProducer, Phase, TopicState};
+
+use crate::support::clients::message;
+use crate::support::{client, eventually, run, shared};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Normal,
+    Down,
+    Unauthorized,
+}
+
+struct Fake {
+    doc: Mutex<PhasesDoc>,
+    mode: Mutex<Mode>,
+    polls: AtomicUsize,
+    conditional: AtomicUsize,
+    heartbeats: Mutex<Vec<Heartbeat>>,
+}
+
+struct FakeServer {
+    fake: Arc<Fake>,
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn doc(version: u64, topics: &[(&str, Phase, f64)]) -> PhasesDoc {
+    PhasesDoc {
+        version,
+        topics: topics
+            .iter()
+            .map(|(t, phase, ratio)| {
+                (
+                    t.to_string(),
+                    TopicState {
+                        phase: *phase,
+                        write_ratio: *ratio,
+                        version,
+                    },
+                )
+            })
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+async fn phases(
+    State(f): State<Arc<Fake>>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    f.polls.fetch_add(1, Ordering::SeqCst);
+    match *f.mode.lock() {
+        Mode::Down => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Mode::Unauthorized => return StatusCode::UNAUTHORIZED.into_response(),
+        Mode::Normal => {}
+    }
+    let inm = headers
+        .get("if-none-match")
+        .map(|v| v.to_str().unwrap().to_owned());
+    if inm.is_some() {
+        f.conditional.fetch_add(1, Ordering::SeqCst);
+    }
+    let current = f.doc.lock().clone();
+    if inm.as_deref() == Some(current.etag().as_str()) {
+        // A short stand-in for a long-poll.
+        if q.contains_key("wait") {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let now = f.doc.lock().clone();
+        if now.etag() == current.etag() {
+            return (StatusCode::NOT_MODIFIED, [("etag", now.etag())]).into_response();
+        }
+        return ([("etag", now.etag())], Json(now)).into_response();
+    }
+    ([("etag", current.etag())], Json(current)).into_response()
+}
+
+async fn heartbeat(State(f): State<Arc<Fake>>, Json(hb): Json<Heartbeat>) -> Response {
+    f.heartbeats.lock().push(hb);
+    Json(serde_json::json!({"ok": true})).into_response()
+}
+
+async fn fake(initial: PhasesDoc) -> FakeServer {
+    let fake = Arc::new(Fake {
+        doc: Mutex::new(initial),
+        mode: Mutex::new(Mode::Normal),
+        polls: AtomicUsize::new(0),
+        conditional: AtomicUsize::new(0),
+        heartbeats: Mutex::new(Vec::new()),
+    });
+    let app = Router::new()
+        .route("/v1/phases", get(phases))
+        .route("/v1/clients/heartbeat", post(heartbeat))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    FakeServer { fake, url, task }
+}
+
+fn builder(url: &str) -> rocketmq_migration::control::ControlClientBuilder {
+    ControlClient::builder(url)
+        .application("poller-test")
+        .poll_wait(Duration::from_secs(1))
+        .stale_after(Duration::from_millis(500))
+        .heartbeat_every(Duration::from_millis(200))
+        .backoff(Duration::from_millis(100), Duration::from_secs(1))
+}
+
+#[test]
+fn follows_changes_with_conditional_polls_and_ignores_older_tables() {
+    run(Duration::from_secs(60), async {
+        let f = fake(doc(1, &[("orders", Phase::DualRead, 0.5)])).await;
+        let c = builder(&f.url).build().await.unwrap();
+        assert_eq!(c.phases().snapshot().phase("orders"), Phase::DualRead);
+        assert_eq!(c.version(), 1);
+        assert!(
+            eventually(Duration::from_secs(5), || f
+                .fake
+                .conditional
+                .load(Ordering::SeqCst)
+                >= 2)
+            .await,
+            "later polls carry If-None-Match"
+        );
+
+        *f.fake.doc.lock() = doc(2, &[("orders", Phase::DualReadWrite, 0.3)]);
+        assert!(
+            eventually(Duration::from_secs(5), || c
+                .phases()
+                .snapshot()
+                .phase("orders")
+                == Phase::DualReadWrite)
+            .await
+        );
+        assert_eq!(c.phases().snapshot().topic("orders").write_ratio, 0.3);
+
+        // An older table (a lagging replica, say) is ignored.
+        *f.fake.doc.lock() = doc(1, &[("orders", Phase::DualRead, 0.5)]);
+        let polls = f.fake.polls.load(Ordering::SeqCst);
+        assert!(
+            eventually(Duration::from_secs(5), || f
+                .fake
+                .polls
+                .load(Ordering::SeqCst)
+                >= polls + 2)
+            .await
+        );
+        assert_eq!(c.phases().snapshot().phase("orders"), Phase::DualReadWrite);
+        assert_eq!(c.version(), 2);
+        assert_eq!(c.status(), SyncStatus::Fresh);
+        c.shutdown();
+        f.task.abort();
+    });
+}
+
+#[test]
+fn errors_back_off_exponentially() {
+    run(Duration::from_secs(60), async {
+        let f = fake(doc(1, &[("t", Phase::DualRead, 0.5)])).await;
+        let c = builder(&f.url).build().await.unwrap();
+        *f.fake.mode.lock() = Mode::Down;
+        let start = f.fake.polls.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let n = f.fake.polls.load(Ordering::SeqCst) - start;
+        // 100 ms doubling to a 1 s cap, each drawn from its upper half: 0.1+0.2+0.4+0.8+1+1 s > 3 s at most 7
+        // attempts, at least 4. Without backoff a failing endpoint would be asked hundreds of times.
+        assert!((3..=8).contains(&n), "{n} polls in 3 s of errors");
+        c.shutdown();
+        f.task.abort();
+    });
+}
+
+#[test]
+fn outage_keeps_the_last_table_turns_stale_and_resyncs() {
+    run(Duration::from_secs(90), async {
+        let topic = unique_name("fs");
+        shared()
+            .pair
+            .create_topic(&client(), &topic, 2)
+            .await
+            .unwrap();
+        let f = fake(doc(3, &[(&topic, Phase::DualRead, 0.5)])).await;
+        let c = builder(&f.url).build().await.unwrap();
+        // A real producer reports through this client.
+        let pair = &shared().pair;
+        let mut p = MigratingProducer::builder(client())
+            .producer_group(unique_name("pg"))
+            .source(pair.source.cluster_config())
+            .target(pair.target.cluster_config())
+            .control(&c)
+            .build()
+            .unwrap();
+        p.start().await.unwrap();
+        p.send(message(&topic, "one")).await.unwrap();
+
+        *f.fake.mode.lock() = Mode::Down;
+        assert!(eventually(Duration::from_secs(5), || c.status() == SyncStatus::Stale).await);
+        assert_eq!(
+            c.phases().snapshot().phase(&topic),
+            Phase::DualRead,
+            "fail-static"
+        );
+        p.send(message(&topic, "two"))
+            .await
+            .expect("sends go on while stale");
+        assert_eq!(p.stats().sent_to(Cluster::Source), 2);
+        assert!(
+            eventually(Duration::from_secs(5), || f
+                .fake
+                .heartbeats
+                .lock()
+                .iter()
+                .any(|h| h.status == SyncStatus::Stale))
+            .await,
+            "heartbeats report STALE"
+        );
+
+        *f.fake.doc.lock() = doc(4, &[(&topic, Phase::DualReadWrite, 1.0)]);
+        *f.fake.mode.lock() = Mode::Normal;
+        assert!(eventually(Duration::from_secs(10), || c.status() == SyncStatus::Fresh).await);
+        assert!(
+            eventually(Duration::from_secs(5), || c
+                .phases()
+                .snapshot()
+                .phase(&topic)
+                == Phase::DualReadWrite)
+            .await
+        );
+        p.send(message(&topic, "three")).await.unwrap();
+        assert_eq!(
+            p.stats().sent_to(Cluster::Target),
+            1,
+            "ratio 1.0 sends to the target"
+        );
+
+        assert!(
+            eventually(Duration::from_secs(5), || {
+                f.fake.heartbeats.lock().iter().rev().any(|h| {
+                    h.role == Role::Producer
+                        && h.status == SyncStatus::Fresh
+                        && h.topics.contains(&topic)
+                        && h.applied
+                            .get(&topic)
+                            .is_some_and(|a| a.phase == Phase::DualReadWrite && a.version == 4)
+                        && h.counters.source.sent == 2
+                        && h.counters.target.sent == 1
+                })
+            })
+            .await,
+            "heartbeat carries topics, applied phase and version, and per-cluster counters"
+        );
+        p.shutdown().await;
+        c.shutdown();
+        f.task.abort();
+    });
+}
+
+#[test]
+fn unauthorized_fails_the_build_or_stops_polling() {
+    run(Duration::from_secs(60), async {
+        let f = fake(doc(1, &[("t", Phase::DualRead, 0.5)])).await;
+        *f.fake.mode.lock() = Mode::Unauthorized;
+        let e = builder(&f.url).token("nope").build().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unauthorized);
+        assert!(
+            e.to_string().contains(&f.url) && e.to_string().contains("401"),
+            "{e}"
+        );
+
+        *f.fake.mode.lock() = Mode::Normal;
+        let c = builder(&f.url).build().await.unwrap();
+        *f.fake.mode.lock() = Mode::Unauthorized;
+        assert!(
+            eventually(Duration::from_secs(5), || c.status()
+                == SyncStatus::Unauthorized)
+            .await
+        );
+        let polls = f.fake.polls.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            f.fake.polls.load(Ordering::SeqCst),
+            polls,
+            "polling stopped"
+        );
+        assert_eq!(
+            c.phases().snapshot().phase("t"),
+            Phase::DualRead,
+            "last good table kept"
+        );
+        f.task.abort();
+    });
+}
+
+#[test]
+fn cache_file_stands_in_when_the_endpoint_is_down_at_start() {
+    run(Duration::from_secs(60), async {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("phases.json");
+        let f = fake(doc(7, &[("t", Phase::CuttingOver, 0.5)])).await;
+        let c = builder(&f.url).cache_file(&cache).build().await.unwrap();
+        assert!(cache.exists(), "written on a good answer");
+        c.shutdown();
+        let url = f.url.clone();
+        f.task.abort();
+        let _ = f.task.await;
+
+        let c = builder(&url).cache_file(&cache).build().await.unwrap();
+        assert_eq!(c.phases().snapshot().phase("t"), Phase::CuttingOver);
+        assert_eq!(c.version(), 7);
+        c.shutdown();
+
+        let e = builder(&url).build().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Control);
+        assert!(
+            e.to_string().contains(&url) && e.to_string().contains("no cache file"),
+            "{e}"
+        );
+        let e = builder(&url)
+            .cache_file(dir.path().join("absent.json"))
+            .build()
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("absent.json"), "{e}");
+
+        let e = ControlClient::builder("localhost:7080")
+            .build()
+            .await
+            .unwrap_err();
+        assert_eq!(e.config_error().map(|c| c.field()), Some("endpoint"), "{e}");
+    });
+}
