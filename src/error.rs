@@ -36,7 +36,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(
+    /// A `kind` error about `field` holding `value`, with the rule it broke.
+    pub fn new(
         kind: ConfigErrorKind,
         field: impl Into<String>,
         value: impl Into<String>,

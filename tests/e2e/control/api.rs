@@ -181,10 +181,9 @@ fn moves_are_one_step_compare_and_set_and_concurrent_advances_have_one_winner() 
             wins, 1,
             "exactly one of two concurrent advances succeeds: {a:?} {b:?}"
         );
-        let loser = if a.is_ok() {
-            b.unwrap_err()
-        } else {
-            a.unwrap_err()
+        let loser = match (a, b) {
+            (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+            _ => unreachable!("one winner was asserted"),
         };
         assert_eq!(refusal(&loser).body.error, "phase_mismatch");
         let doc = p.admin.phases().await.unwrap();

@@ -1,0 +1,270 @@
+//! Operator subcommands: thin calls to the control plane's API, printed as tables or JSON.
+
+use std::process::ExitCode;
+
+use rocketmq_migration::control::wire::CheckResult;
+use rocketmq_migration::control::ControlApi;
+use rocketmq_migration::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
+use serde::Serialize;
+
+use crate::{CliResult, MoveArgs, Output, Remote};
+
+fn api(r: &Remote) -> Result<ControlApi, MigrationError> {
+    let token = match (&r.token, &r.token_file) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| {
+                    MigrationError::from(ConfigError::new(
+                        ConfigErrorKind::InvalidValue,
+                        "token_file",
+                        path.display().to_string(),
+                        "cannot be read",
+                    ))
+                    .with_source(e)
+                })?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    let api = match &r.ca_cert {
+        None => ControlApi::new(&r.endpoint, token)?,
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                MigrationError::from(ConfigError::new(
+                    ConfigErrorKind::InvalidValue,
+                    "ca_cert",
+                    path.display().to_string(),
+                    "cannot be read",
+                ))
+                .with_source(e)
+            })?;
+            ControlApi::with_ca(&r.endpoint, token, &pem)?
+        }
+    };
+    Ok(match &r.actor {
+        Some(a) => api.actor(a.clone()),
+        None => api,
+    })
+}
+
+fn json<T: Serialize>(v: &T) -> CliResult {
+    println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `passed` or the failing check codes.
+pub(crate) fn readiness(checks: &[CheckResult]) -> String {
+    let failing: Vec<&str> = checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.code.as_str())
+        .collect();
+    if checks.is_empty() {
+        "-".into()
+    } else if failing.is_empty() {
+        "ready".into()
+    } else {
+        format!("blocked: {}", failing.join(","))
+    }
+}
+
+fn opt(n: Option<u64>) -> String {
+    n.map_or("-".into(), |n| n.to_string())
+}
+
+pub(crate) async fn status(r: &Remote) -> CliResult {
+    let topics = api(r)?.topics().await?;
+    if r.output == Output::Json {
+        return json(&topics);
+    }
+    println!(
+        "{:<32} {:<16} {:>5} {:>7} {:<40} {:>7} {:>10} {:>10}",
+        "TOPIC", "PHASE", "RATIO", "VERSION", "NEXT STEP", "CLIENTS", "SRC STORED", "TGT STORED"
+    );
+    for t in &topics {
+        println!(
+            "{:<32} {:<16} {:>5.2} {:>7} {:<40} {:>7} {:>10} {:>10}",
+            t.topic,
+            t.state.phase.as_str(),
+            t.state.write_ratio,
+            t.state.version,
+            readiness(&t.advance),
+            t.clients.len(),
+            opt(t.source.stored),
+            opt(t.target.stored)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn register(r: &Remote, topics: &[String], ratio: Option<f64>) -> CliResult {
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let out = api(r)?.register(&names, ratio).await?;
+    if r.output == Output::Json {
+        return json(&out);
+    }
+    for t in out {
+        let what = if t.registered {
+            "registered"
+        } else {
+            "already registered"
+        };
+        println!(
+            "{:<32} {what} ({}, version {})",
+            t.topic, t.state.phase, t.state.version
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn move_topic(m: &MoveArgs, back: bool) -> CliResult {
+    let api = api(&m.remote)?;
+    let expected = match m.expected {
+        Some(p) => p,
+        None => api
+            .phases()
+            .await?
+            .topics
+            .get(&m.topic)
+            .map(|s| s.phase)
+            .ok_or_else(|| {
+                MigrationError::new(
+                    ErrorKind::Refused,
+                    None,
+                    format!("topic {:?} is not registered for migration", m.topic),
+                )
+            })?,
+    };
+    let result = if back {
+        api.rollback(&m.topic, expected, m.force).await
+    } else {
+        api.advance(&m.topic, expected, m.force).await
+    };
+    let moved = match result {
+        Ok(moved) => moved,
+        Err(e) => {
+            if let Some(refusal) = rocketmq_migration::control::Refusal::of(&e) {
+                for c in &refusal.body.checks {
+                    eprintln!(
+                        "  [{}] {}: {}",
+                        if c.passed { "ok" } else { "FAIL" },
+                        c.code,
+                        c.detail
+                    );
+                }
+            }
+            return Err(e);
+        }
+    };
+    if m.remote.output == Output::Json {
+        return json(&moved);
+    }
+    println!(
+        "{}: {} -> {} (version {}){}",
+        moved.topic,
+        moved.from,
+        moved.to,
+        moved.state.version,
+        if moved.forced { " FORCED" } else { "" }
+    );
+    for c in &moved.checks {
+        println!(
+            "  [{}] {}: {}",
+            if c.passed { "ok" } else { "FAIL" },
+            c.code,
+            c.detail
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn ratio(r: &Remote, topic: &str, ratio: f64) -> CliResult {
+    let state = api(r)?.set_write_ratio(topic, ratio).await?;
+    if r.output == Output::Json {
+        return json(&state);
+    }
+    println!(
+        "{topic}: write ratio {} (version {})",
+        state.write_ratio, state.version
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn clients(r: &Remote) -> CliResult {
+    let clients = api(r)?.clients().await?;
+    if r.output == Output::Json {
+        return json(&clients);
+    }
+    println!(
+        "{:<60} {:<9} {:<5} {:<12} {:>9} {:>9} {:>9} {:>9}",
+        "CLIENT", "ROLE", "LIVE", "STATUS", "SENT SRC", "SENT TGT", "RECV SRC", "RECV TGT"
+    );
+    for c in &clients {
+        let h = &c.heartbeat;
+        println!(
+            "{:<60} {:<9} {:<5} {:<12} {:>9} {:>9} {:>9} {:>9}",
+            h.client_id,
+            h.role.as_str(),
+            c.live,
+            h.status.as_str(),
+            h.counters.source.sent,
+            h.counters.target.sent,
+            h.counters.source.received,
+            h.counters.target.received
+        );
+        for (topic, a) in &h.applied {
+            if h.topics.contains(topic) {
+                println!("    {topic}: applied {} (version {})", a.phase, a.version);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn groups(r: &Remote) -> CliResult {
+    let g = api(r)?.groups().await?;
+    if r.output == Output::Json {
+        return json(&g);
+    }
+    println!("missing on target:   {}", list(&g.missing_on_target));
+    println!("unmanaged on source: {}", list(&g.unmanaged_on_source));
+    println!("managed by the shim: {}", list(&g.managed));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        "(none)".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+pub(crate) async fn audit(r: &Remote, topic: Option<&str>, limit: usize) -> CliResult {
+    let entries = api(r)?.audit(topic, limit).await?;
+    if r.output == Output::Json {
+        return json(&entries);
+    }
+    for e in &entries {
+        let step = match (e.from, e.to) {
+            (Some(f), Some(t)) => format!("{f} -> {t}"),
+            (None, Some(t)) => format!("-> {t}"),
+            (Some(f), None) => format!("{f} ->"),
+            (None, None) => String::new(),
+        };
+        println!(
+            "{:>5} {} {:<12} {:<32} {:<32} {}{} by {}",
+            e.seq,
+            e.time,
+            e.action,
+            e.topic,
+            step,
+            e.outcome,
+            if e.forced { " FORCED" } else { "" },
+            e.actor
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
