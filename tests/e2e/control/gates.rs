@@ -237,3 +237,52 @@ fn completed_is_refused_while_the_source_has_backlog_and_accepted_once_drained()
         ctl.shutdown();
     });
 }
+
+#[test]
+fn groups_view_lists_groups_missing_on_the_target_and_consumers_outside_the_shim() {
+    run(Duration::from_secs(120), async {
+        let p = plane::start(|_| {}).await;
+        let pair = &shared().pair;
+        let topic = unique_name("grp");
+        pair.create_topic(&client(), &topic, 2).await.unwrap();
+
+        // A consumer that does not use the shim, connected to the source only.
+        let outsider = unique_name("raw_cg");
+        let mut raw = rocketmq_client_rust::DefaultMQPushConsumer::builder(client())
+            .consumer_group(outsider.clone())
+            .name_server_addr(pair.source.name_server_addr().to_owned())
+            .build();
+        raw.subscribe(topic.as_str(), "*").await.unwrap();
+        raw.register_message_listener_concurrently(Recorder::default().listener());
+        raw.start().await.unwrap();
+        // A shim consumer, registered through its heartbeats.
+        let managed = unique_name("shim_cg");
+        pair.target.create_group(&client(), &managed).await.unwrap();
+        let ctl = p.client("groups-app").await;
+        let rec = Recorder::default();
+        let mut shim = consumer(&ctl, &managed, &topic, pair.target.cluster_config(), &rec).await;
+
+        let mut view = None;
+        for _ in 0..100 {
+            let v = p.admin.groups().await.unwrap();
+            if v.unmanaged_on_source.contains(&outsider) && v.managed.contains(&managed) {
+                view = Some(v);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let v = view.expect("the outsider shows up as unmanaged and the shim group as managed");
+        assert!(v.missing_on_target.contains(&outsider), "{v:?}");
+        assert!(!v.missing_on_target.contains(&managed), "{v:?}");
+        assert!(!v.unmanaged_on_source.contains(&managed), "{v:?}");
+        assert!(
+            v.source
+                .iter()
+                .all(|g| !g.starts_with("CID_RMQ_SYS_") && g != "TOOLS_CONSUMER"),
+            "system groups left out: {v:?}"
+        );
+        raw.shutdown().await;
+        shim.shutdown().await;
+        ctl.shutdown();
+    });
+}
