@@ -110,6 +110,10 @@ pub enum ErrorKind {
     Refused,
     /// Reading or writing a state, audit or cache file failed.
     Storage,
+    /// A metadata file is malformed; the context names the item and field.
+    Metadata,
+    /// A cluster's admin API failed (listing, reading or writing topics, groups or offsets).
+    Admin,
     /// The control plane server failed to bind, to load its TLS material, or to reach a cluster's admin API.
     Server,
 }
@@ -141,6 +145,7 @@ impl MigrationError {
     }
 
     /// Put `outer` in front of the context (what was being done when this happened).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn with_context(mut self, outer: impl Into<String>) -> Self {
         self.context = format!("{}: {}", outer.into(), self.context);
         self

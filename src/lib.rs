@@ -42,14 +42,21 @@
 //! Feature `testkit`: [`testkit::EmbeddedCluster`] and [`testkit::ClusterPair`] run rocketmq-namesrv and
 //! rocketmq-broker 1.0.0 in-process for tests and demos.
 
+#[cfg(feature = "admin")]
+mod admin;
 mod cluster;
 mod config;
 mod consumer;
 pub mod control;
 pub mod dedupe;
 mod error;
+#[cfg(feature = "admin")]
+pub mod metadata;
 mod phase;
+mod pin;
 mod producer;
+#[cfg(feature = "admin")]
+pub mod release;
 mod route;
 
 pub use cluster::Cluster;
@@ -59,6 +66,7 @@ pub use consumer::{
 };
 pub use error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
 pub use phase::{Phase, ReadSet, WritePlan};
+pub use pin::Pins;
 pub use producer::{MigratingProducer, MigratingProducerBuilder, ProducerStats};
 pub use route::{Applied, PhaseHandle, PhaseTable, TopicState, DEFAULT_WRITE_RATIO};
 mod runtime;

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use crate::cluster::Cluster;
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::phase::{Phase, WritePlan};
+use crate::pin::Pins;
 
 /// Default share of DualReadWrite sends that go to the target.
 pub const DEFAULT_WRITE_RATIO: f64 = 0.5;
@@ -109,17 +110,24 @@ pub(crate) fn validate_ratio(ratio: f64) -> Result<(), ConfigError> {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhaseTable {
     topics: BTreeMap<String, TopicState>,
+    // This instance's pins, applied over the states above (never sent on the wire).
+    #[serde(skip)]
+    pins: Option<Arc<Pins>>,
 }
 
 impl PhaseTable {
     /// A table holding exactly `topics`.
     pub fn from_topics(topics: BTreeMap<String, TopicState>) -> Self {
-        PhaseTable { topics }
+        PhaseTable { topics, pins: None }
     }
 
     /// The state of `topic`; topics not under migration are `Initial`.
     pub fn topic(&self, topic: &str) -> TopicState {
-        self.topics.get(topic).copied().unwrap_or_default()
+        let mut state = self.topics.get(topic).copied().unwrap_or_default();
+        if let Some(p) = self.pins.as_ref().and_then(|p| p.phase_for(topic)) {
+            state.phase = p;
+        }
+        state
     }
 
     /// The state of `topic` if it is under migration.
@@ -132,7 +140,13 @@ impl PhaseTable {
         self.topic(topic).phase
     }
 
-    /// Every topic under migration, by name.
+    /// This instance's pins, if it has any.
+    pub fn pins(&self) -> Option<&Pins> {
+        self.pins.as_deref()
+    }
+
+    /// Every topic under migration, by name, as the control plane or code set it (pins not applied; use
+    /// [`PhaseTable::topic`] for the effective state).
     pub fn topics(&self) -> impl Iterator<Item = (&str, &TopicState)> {
         self.topics.iter().map(|(k, v)| (k.as_str(), v))
     }
@@ -195,6 +209,20 @@ impl PhaseHandle {
                 changed,
             }),
         }
+    }
+
+    /// A handle whose table applies `pins` over everything set into it: pinned topics keep their pinned phase
+    /// whatever the control plane or code sets (batch releases).
+    pub fn with_pins(pins: Pins) -> Self {
+        let h = PhaseHandle::new();
+        if !pins.is_empty() {
+            tracing::warn!(%pins, "this instance is PINNED: these topics ignore the control plane");
+            h.inner.table.store(Arc::new(PhaseTable {
+                pins: Some(Arc::new(pins)),
+                ..Default::default()
+            }));
+        }
+        h
     }
 
     /// Load the current table. Decide one operation from one snapshot.

@@ -220,6 +220,12 @@ impl Reporter for Core {
                 source: side(Cluster::Source),
                 target: side(Cluster::Target),
             },
+            pinned: self
+                .phases
+                .snapshot()
+                .pins()
+                .map(|p| p.names())
+                .unwrap_or_default(),
         }
     }
 }
@@ -286,7 +292,9 @@ impl Core {
         }
         let mut applied = self.applied.lock();
         let mut next = BTreeMap::new();
-        for (topic, state) in snapshot.topics() {
+        for (topic, _) in snapshot.topics() {
+            // The effective state: this instance's pins applied.
+            let state = &snapshot.topic(topic);
             let ready = !subs.contains_key(topic)
                 || Cluster::BOTH.iter().all(|c| {
                     !state.phase.read_set().contains(*c) || verified[c.index()].contains(topic)

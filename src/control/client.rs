@@ -39,6 +39,7 @@ pub struct ControlClientBuilder {
     application: String,
     cache_file: Option<PathBuf>,
     phases: Option<PhaseHandle>,
+    pins: Option<crate::Pins>,
     poll_wait: Duration,
     stale_after: Duration,
     heartbeat_every: Duration,
@@ -69,6 +70,14 @@ impl ControlClientBuilder {
     /// Keep this handle in line (default: a new one; get it with [`ControlClient::phases`]).
     pub fn phases(mut self, phases: PhaseHandle) -> Self {
         self.phases = Some(phases);
+        self
+    }
+
+    /// Pin topics of this instance to phases, ignoring the control plane for them (batch releases). The pins are
+    /// reported in heartbeats. Ignored when [`ControlClientBuilder::phases`] supplies a handle (pin that one with
+    /// [`PhaseHandle::with_pins`]).
+    pub fn pins(mut self, pins: crate::Pins) -> Self {
+        self.pins = Some(pins);
         self
     }
 
@@ -151,7 +160,9 @@ impl ControlClientBuilder {
             token: self.token,
             application: self.application,
             cache_file: self.cache_file,
-            phases: self.phases.unwrap_or_default(),
+            phases: self
+                .phases
+                .unwrap_or_else(|| PhaseHandle::with_pins(self.pins.unwrap_or_default())),
             http,
             poll_wait: self.poll_wait,
             stale_after: self.stale_after,
@@ -302,6 +313,7 @@ impl ControlClient {
             application: "app".into(),
             cache_file: None,
             phases: None,
+            pins: None,
             poll_wait: Duration::from_secs(30),
             stale_after: Duration::from_secs(30),
             heartbeat_every: Duration::from_secs(5),
@@ -557,7 +569,7 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
                 applied: r.applied,
                 counters: r.counters,
                 status,
-                pinned: Vec::new(),
+                pinned: r.pinned,
             };
             let req = me
                 .http

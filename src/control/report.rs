@@ -13,6 +13,7 @@ pub(crate) struct Report {
     pub(crate) topics: Vec<String>,
     pub(crate) applied: BTreeMap<String, AppliedPhase>,
     pub(crate) counters: Counters,
+    pub(crate) pinned: Vec<String>,
 }
 
 /// Implemented by the producer and consumer cores; the control client holds them weakly.
@@ -25,7 +26,8 @@ pub(crate) trait Reporter: Send + Sync {
 pub(crate) fn applied_from(table: &PhaseTable) -> BTreeMap<String, AppliedPhase> {
     table
         .topics()
-        .map(|(t, s)| {
+        .map(|(t, _)| {
+            let s = table.topic(t);
             (
                 t.to_owned(),
                 AppliedPhase {

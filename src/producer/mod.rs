@@ -286,6 +286,12 @@ impl Reporter for Core {
                 source: side(Cluster::Source),
                 target: side(Cluster::Target),
             },
+            pinned: self
+                .phases
+                .snapshot()
+                .pins()
+                .map(|p| p.names())
+                .unwrap_or_default(),
         }
     }
 }

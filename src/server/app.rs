@@ -11,7 +11,6 @@ use rocketmq_client_rust::ClientRuntime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::admin::ClusterAdmin;
 use super::audit::{rfc3339, AuditLog};
 use super::auth::Tokens;
 use super::gates;
@@ -19,6 +18,7 @@ use super::metrics::Metrics;
 use super::registry::Registry;
 use super::traffic::Traffic;
 use super::ServerConfig;
+use crate::admin::ClusterAdmin;
 use crate::cluster::Cluster;
 use crate::control::file::{read_json, replace_json};
 use crate::control::wire::{AuditEntry, Direction, ErrorBody, MoveRequest, MoveResult, PhasesDoc};

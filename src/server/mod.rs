@@ -27,7 +27,6 @@
 //! # Ok(()) }
 //! ```
 
-mod admin;
 mod app;
 mod audit;
 mod auth;

@@ -5,6 +5,8 @@ mod control;
 mod failover;
 mod input;
 mod merge;
+mod metadata;
+mod release;
 mod rollback;
 mod routing;
 mod runtime;

@@ -1,10 +1,13 @@
 #![recursion_limit = "512"]
 //! `rmq-migrate`: run the control plane, operate a migration through it, or watch a whole one in `demo`.
 //!
-//! Exit codes: 0 done; 1 failed (unreachable, bad answer, lost messages in `demo`); 2 bad usage; 3 refused by the
-//! control plane (a conflict or a failing readiness check); 4 the token was refused.
+//! Exit codes: 0 done; 1 failed (unreachable, bad answer, lost messages in `demo`); 2 bad usage or input (a
+//! malformed metadata file); 3 refused by the control plane (a bad request, a conflict or a failing readiness
+//! check); 4 the token was refused; 5 not yet (`backlog`: messages remain; `compare`: the target lacks or differs);
+//! 6 `import`: some items failed; 7 `import`: every item failed.
 
 mod demo;
+mod metadata;
 mod ops;
 mod serve;
 
@@ -70,6 +73,15 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Export topics and consumer groups as JSON (mqadmin exportMetadata format).
+    Export(metadata::ExportArgs),
+    /// Import a metadata file into a cluster (--dry-run prints the plan).
+    Import(metadata::ImportArgs),
+    /// Unconsumed messages per group and topic on a cluster; exits 5 while any remain.
+    Backlog(metadata::BacklogArgs),
+    /// Topics and groups the source has and the target lacks, and queue-count or permission differences; exits 5
+    /// when there are any.
+    Compare(metadata::CompareArgs),
     /// Two embedded clusters, the control plane, producers and consumers through the shim: every topic walked
     /// through all phases via the HTTP API with the gates on; prints traffic per phase and cluster, and lost.
     Demo(demo::DemoArgs),
@@ -157,6 +169,10 @@ async fn main() -> ExitCode {
             topic,
             limit,
         } => ops::audit(&remote, topic.as_deref(), limit).await,
+        Command::Export(a) => metadata::export(a).await,
+        Command::Import(a) => metadata::import(a).await,
+        Command::Backlog(a) => metadata::backlog(a).await,
+        Command::Compare(a) => metadata::compare(a).await,
         Command::Demo(d) => demo::run(d).await,
     };
     match result {
@@ -166,7 +182,7 @@ async fn main() -> ExitCode {
             ExitCode::from(match e.kind() {
                 ErrorKind::Refused => 3,
                 ErrorKind::Unauthorized => 4,
-                ErrorKind::Config => 2,
+                ErrorKind::Config | ErrorKind::Metadata => 2,
                 _ => 1,
             })
         }

@@ -1,18 +1,24 @@
-//! Read-only questions the control plane asks one cluster's admin API: does a topic or group exist, which groups
-//! consume a topic, a group's backlog, how many messages a topic has stored, whether a group has consumers online.
+//! One cluster's admin API, as the control plane, metadata export/import and the backlog check use it: does a topic
+//! or group exist, which groups consume a topic, a group's backlog, how many messages a topic has stored, whether a
+//! group has consumers online, every topic and group config per master, and creating them.
 //!
 //! Every question goes to each master broker explicitly where the broker answers per broker (asking by route
-//! silently returns nothing for a group that never connected). Errors come back as text for the check details.
+//! silently returns nothing for a group that never connected). Errors come back as text (check details, per-item
+//! results).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use cheetah_string::CheetahString;
+use std::collections::BTreeMap;
+
 use rocketmq_client_rust::{
     ClientError, ClientRuntime, ConsumerAdmin, ConsumerConnectionRead, DefaultMQAdminExt,
     MQAdminConsumerObservationReadExt, MQClientException, RouteAdmin, TopicAdmin,
 };
+use rocketmq_model::common::config::TopicConfig;
 use rocketmq_model::common::mix_all::{is_sys_consumer_group, MASTER_ID};
+use rocketmq_protocol::protocol::subscription::subscription_group_config::SubscriptionGroupConfig;
 
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -64,8 +70,18 @@ pub(crate) struct ClusterAdmin {
     config: ClusterConfig,
     runtime: Arc<ClientRuntime>,
     admin: tokio::sync::Mutex<Option<Arc<DefaultMQAdminExt>>>,
+    // Masters of every cluster, reused for a few seconds (an import asks per item).
+    masters: parking_lot::Mutex<Option<(std::time::Instant, Masters)>>,
 }
 
+/// `(broker name, master address)` pairs.
+type Masters = Vec<(String, CheetahString)>;
+
+/// How long the master list is reused.
+const MASTERS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+// Some questions are asked only by the control plane (feature `server`).
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 impl ClusterAdmin {
     pub(crate) fn new(
         cluster: Cluster,
@@ -77,6 +93,7 @@ impl ClusterAdmin {
             config,
             runtime,
             admin: tokio::sync::Mutex::new(None),
+            masters: parking_lot::Mutex::new(None),
         }
     }
 
@@ -127,19 +144,208 @@ impl ClusterAdmin {
 
     /// Master broker addresses of every broker registered with the name server.
     async fn masters(&self, admin: &DefaultMQAdminExt) -> Result<Vec<CheetahString>, String> {
+        Ok(self
+            .masters_of(admin, None)
+            .await?
+            .into_iter()
+            .map(|(_, addr)| addr)
+            .collect())
+    }
+
+    /// `(broker name, master address)` of every broker, or of the brokers of cluster `cluster_name`.
+    async fn masters_of(
+        &self,
+        admin: &DefaultMQAdminExt,
+        cluster_name: Option<&str>,
+    ) -> Result<Vec<(String, CheetahString)>, String> {
+        if cluster_name.is_none() {
+            if let Some((at, m)) = self.masters.lock().as_ref() {
+                if at.elapsed() < MASTERS_TTL {
+                    return Ok(m.clone());
+                }
+            }
+        }
         let info = RouteAdmin::examine_broker_cluster_info(admin)
             .await
             .map_err(|e| format!("read cluster info: {}", describe(&e)))?;
-        let masters: Vec<CheetahString> = info
+        let mut masters: Vec<(String, CheetahString)> = info
             .broker_addr_table
             .iter()
             .flatten()
-            .filter_map(|(_, bd)| bd.broker_addrs().get(&MASTER_ID).cloned())
+            .filter(|(_, bd)| cluster_name.is_none_or(|c| bd.cluster() == c))
+            .filter_map(|(name, bd)| {
+                bd.broker_addrs()
+                    .get(&MASTER_ID)
+                    .map(|a| (name.to_string(), a.clone()))
+            })
             .collect();
+        masters.sort();
         if masters.is_empty() {
-            return Err("no master broker is registered with the name server".into());
+            return Err(match cluster_name {
+                Some(c) => {
+                    format!("no master broker of cluster {c:?} is registered with the name server")
+                }
+                None => "no master broker is registered with the name server".into(),
+            });
+        }
+        if cluster_name.is_none() {
+            *self.masters.lock() = Some((std::time::Instant::now(), masters.clone()));
         }
         Ok(masters)
+    }
+
+    /// Names brokers and clusters register as topics: every broker name and cluster name.
+    pub(crate) async fn own_names(&self) -> Result<Vec<String>, String> {
+        let admin = self.client().await?;
+        let info = RouteAdmin::examine_broker_cluster_info(&*admin)
+            .await
+            .map_err(|e| format!("read cluster info: {}", describe(&e)))?;
+        let mut names: Vec<String> = info
+            .broker_addr_table
+            .iter()
+            .flatten()
+            .map(|(b, _)| b.to_string())
+            .collect();
+        names.extend(
+            info.cluster_addr_table
+                .iter()
+                .flatten()
+                .map(|(c, _)| c.to_string()),
+        );
+        Ok(names)
+    }
+
+    /// Every topic config on every master (of `cluster_name`, or all), by broker name.
+    pub(crate) async fn topic_configs(
+        &self,
+        cluster_name: Option<&str>,
+    ) -> Result<BTreeMap<String, Vec<TopicConfig>>, String> {
+        let admin = self.client().await?;
+        let mut out = BTreeMap::new();
+        for (broker, addr) in self.masters_of(&admin, cluster_name).await? {
+            let w = TopicAdmin::get_all_topic_config(&*admin, addr.clone(), 10_000)
+                .await
+                .map_err(|e| {
+                    format!("list topic configs on {broker} ({addr}): {}", describe(&e))
+                })?;
+            let configs = w
+                .topic_config_table()
+                .map(|t| t.values().cloned().collect())
+                .unwrap_or_default();
+            out.insert(broker, configs);
+        }
+        Ok(out)
+    }
+
+    /// Every subscription group config on every master (of `cluster_name`, or all), by broker name.
+    pub(crate) async fn group_configs(
+        &self,
+        cluster_name: Option<&str>,
+    ) -> Result<BTreeMap<String, Vec<SubscriptionGroupConfig>>, String> {
+        let admin = self.client().await?;
+        let mut out = BTreeMap::new();
+        for (broker, addr) in self.masters_of(&admin, cluster_name).await? {
+            let w = ConsumerAdmin::get_all_subscription_group(&*admin, addr.clone(), 10_000)
+                .await
+                .map_err(|e| format!("list groups on {broker} ({addr}): {}", describe(&e)))?;
+            out.insert(broker, w.subscription_group_table.into_values().collect());
+        }
+        Ok(out)
+    }
+
+    /// The config of `topic` on the first master that has it.
+    pub(crate) async fn topic_config(&self, topic: &str) -> Result<Option<TopicConfig>, String> {
+        let admin = self.client().await?;
+        for m in self.masters(&admin).await? {
+            match TopicAdmin::examine_topic_config(&*admin, m.clone(), topic.into()).await {
+                Ok(c) => return Ok(Some(c)),
+                Err(e) if response_code(&e) == Some(TOPIC_NOT_EXIST) => {}
+                Err(e) => return Err(format!("read topic {topic} on {m}: {}", describe(&e))),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The config of `group` on the first master that has it.
+    pub(crate) async fn group_config(
+        &self,
+        group: &str,
+    ) -> Result<Option<SubscriptionGroupConfig>, String> {
+        let admin = self.client().await?;
+        for m in self.masters(&admin).await? {
+            match ConsumerAdmin::examine_subscription_group_config(&*admin, m.clone(), group.into())
+                .await
+            {
+                Ok(c) => return Ok(Some(c)),
+                Err(e) if response_code(&e) == Some(GROUP_NOT_EXIST) => {}
+                Err(e) => return Err(format!("read group {group} on {m}: {}", describe(&e))),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Create or update `config` on every master.
+    pub(crate) async fn put_topic(&self, config: TopicConfig) -> Result<(), String> {
+        let admin = self.client().await?;
+        for m in self.masters(&admin).await? {
+            TopicAdmin::create_and_update_topic_config(&*admin, m.clone(), config.clone())
+                .await
+                .map_err(|e| format!("write topic config on {m}: {}", describe(&e)))?;
+        }
+        Ok(())
+    }
+
+    /// Create or update `config` on every master.
+    pub(crate) async fn put_group(&self, config: SubscriptionGroupConfig) -> Result<(), String> {
+        let admin = self.client().await?;
+        for m in self.masters(&admin).await? {
+            ConsumerAdmin::create_and_update_subscription_group_config(
+                &*admin,
+                m.clone(),
+                config.clone(),
+            )
+            .await
+            .map_err(|e| format!("write group config on {m}: {}", describe(&e)))?;
+        }
+        Ok(())
+    }
+
+    /// Unconsumed messages per `(group, topic)` for every application group (or just `group`), summed over every
+    /// master. Retry topics count (their messages are still due); dead-letter topics do not (never consumed).
+    pub(crate) async fn lag(
+        &self,
+        group: Option<&str>,
+    ) -> Result<BTreeMap<(String, String), u64>, String> {
+        let groups: Vec<String> = match group {
+            Some(g) => vec![g.to_owned()],
+            None => self.groups().await?.into_iter().collect(),
+        };
+        let admin = self.client().await?;
+        let masters = self.masters(&admin).await?;
+        let mut out = BTreeMap::new();
+        for g in groups {
+            for m in &masters {
+                let stats = ConsumerAdmin::examine_consume_stats(
+                    &*admin,
+                    g.as_str().into(),
+                    None,
+                    None,
+                    Some(m.clone()),
+                    None,
+                )
+                .await
+                .map_err(|e| format!("read consume stats of {g} on {m}: {}", describe(&e)))?;
+                for (mq, w) in &stats.offset_table {
+                    let topic = mq.topic().to_string();
+                    if topic.starts_with("%DLQ%") {
+                        continue;
+                    }
+                    let lag = (w.get_broker_offset() - w.get_consumer_offset()).max(0) as u64;
+                    *out.entry((g.clone(), topic)).or_default() += lag;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Whether `topic` has a route (queues on some broker).
