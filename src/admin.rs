@@ -310,15 +310,19 @@ impl ClusterAdmin {
         Ok(())
     }
 
-    /// Unconsumed messages per `(group, topic)` for every application group (or just `group`), summed over every
-    /// master. Retry topics count (their messages are still due); dead-letter topics do not (never consumed).
+    /// Unconsumed messages per `(group, topic)`, summed over every master: for `group` (or every application
+    /// group; with `topic`, every group that consumes it), on `topic` (or every topic the group has offsets for).
+    /// A group asked about a topic it has no offsets for counts the whole topic (it has consumed none of it).
+    /// Retry topics count (their messages are still due); dead-letter topics do not (never consumed).
     pub(crate) async fn lag(
         &self,
         group: Option<&str>,
+        topic: Option<&str>,
     ) -> Result<BTreeMap<(String, String), u64>, String> {
-        let groups: Vec<String> = match group {
-            Some(g) => vec![g.to_owned()],
-            None => self.groups().await?.into_iter().collect(),
+        let groups: Vec<String> = match (group, topic) {
+            (Some(g), _) => vec![g.to_owned()],
+            (None, Some(t)) => self.groups_of_topic(t).await?.into_iter().collect(),
+            (None, None) => self.groups().await?.into_iter().collect(),
         };
         let admin = self.client().await?;
         let masters = self.masters(&admin).await?;
@@ -342,6 +346,16 @@ impl ClusterAdmin {
                     }
                     let lag = (w.get_broker_offset() - w.get_consumer_offset()).max(0) as u64;
                     *out.entry((g.clone(), topic)).or_default() += lag;
+                }
+            }
+        }
+        // The broker reports nothing for a group without offsets on a topic it is not (or no longer) subscribed
+        // to; asked about that pair explicitly, the group has consumed none of what is stored.
+        if let (Some(g), Some(t)) = (group, topic) {
+            let key = (g.to_owned(), t.to_owned());
+            if !out.contains_key(&key) {
+                if let Some(n) = self.retained(t).await? {
+                    out.insert(key, n);
                 }
             }
         }
@@ -441,6 +455,22 @@ impl ClusterAdmin {
                 t.get_offset_table()
                     .values()
                     .map(|o| o.get_max_offset().max(0) as u64)
+                    .sum(),
+            )),
+            Err(e) if response_code(&e) == Some(TOPIC_NOT_EXIST) => Ok(None),
+            Err(e) => Err(format!("read offsets of {topic}: {}", describe(&e))),
+        }
+    }
+
+    /// Messages of `topic` still stored (sum over queues of max − min offset); `None` when the topic has no route.
+    pub(crate) async fn retained(&self, topic: &str) -> Result<Option<u64>, String> {
+        let admin = self.client().await?;
+        match TopicAdmin::examine_topic_stats(&*admin, topic.into(), None).await {
+            Ok(t) if t.get_offset_table().is_empty() => Ok(None),
+            Ok(t) => Ok(Some(
+                t.get_offset_table()
+                    .values()
+                    .map(|o| (o.get_max_offset() - o.get_min_offset()).max(0) as u64)
                     .sum(),
             )),
             Err(e) if response_code(&e) == Some(TOPIC_NOT_EXIST) => Ok(None),

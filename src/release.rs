@@ -44,7 +44,7 @@ pub async fn backlog(
 ) -> Result<Vec<Backlog>, MigrationError> {
     cluster.validate("cluster")?;
     let admin = ClusterAdmin::new(Cluster::Source, cluster.clone(), runtime);
-    let lag = admin.lag(group).await;
+    let lag = admin.lag(group, topic).await;
     admin.close().await;
     let lag = lag.map_err(|e| {
         MigrationError::new(

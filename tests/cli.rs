@@ -148,3 +148,183 @@ fn operator_commands_print_tables_and_json_and_exit_with_documented_codes() {
             .ok();
     });
 }
+
+#[test]
+fn export_import_compare_and_backlog_on_embedded_clusters() {
+    use rocketmq_client_rust::DefaultMQProducer;
+    use rocketmq_migration::testkit::ClusterPair;
+    use rocketmq_model::common::message::message_single::Message;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let runtime = MigrationRuntime::new().unwrap();
+    let pair = rt.block_on(ClusterPair::start()).unwrap();
+    let (src, dst) = (
+        pair.source.name_server_addr().to_owned(),
+        pair.target.name_server_addr().to_owned(),
+    );
+    rt.block_on(async {
+        pair.source
+            .create_topic(&runtime.client(), "cli_orders", 4)
+            .await
+            .unwrap();
+        pair.source
+            .create_group(&runtime.client(), "cli_orders_cg")
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("meta.json");
+    let file_s = file.to_str().unwrap();
+    let run = |args: &[&str]| cli("http://unused", None, args);
+
+    let out = run(&[
+        "compare",
+        "--source-namesrv",
+        &src,
+        "--target-namesrv",
+        &dst,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "target lacks the topic: {}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).contains("cli_orders"));
+
+    let out = run(&["export", "--namesrv", &src, "--file", file_s]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["import", "--namesrv", &dst, "--file", file_s, "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("DRY RUN"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&[
+        "import",
+        "--namesrv",
+        &dst,
+        "--file",
+        file_s,
+        "--output",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{:?} {} {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "all_succeeded");
+    assert_eq!(report["changes"], 2, "{report}");
+    let out = run(&["import", "--namesrv", &dst, "--file", file_s]);
+    assert!(
+        text(&out.stdout).contains("nothing changed"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&[
+        "compare",
+        "--source-namesrv",
+        &src,
+        "--target-namesrv",
+        &dst,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    std::fs::write(
+        &file,
+        "{\"topicConfigTable\": {\"x\": {\"readQueueNums\": -1}}}",
+    )
+    .unwrap();
+    let out = run(&["import", "--namesrv", &dst, "--file", file_s]);
+    assert_eq!(out.status.code(), Some(2), "malformed file");
+    assert!(
+        text(&out.stderr).contains("readQueueNums = -1"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Backlog: 5 messages no consumer of the group has read.
+    rt.block_on(async {
+        let mut c = rocketmq_client_rust::DefaultMQPushConsumer::builder(runtime.client())
+            .consumer_group("cli_orders_cg")
+            .name_server_addr(src.clone())
+            .consume_from_where(rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere::ConsumeFromFirstOffset)
+            .build();
+        use rocketmq_client_rust::MQPushConsumer;
+        c.subscribe("cli_orders", "*").await.unwrap();
+        c.register_message_listener_concurrently(|_: &[&rocketmq_model::common::message::message_ext::MessageExt], _: &rocketmq_client_rust::ConsumeConcurrentlyContext| {
+            Ok(rocketmq_client_rust::ConsumeConcurrentlyStatus::ConsumeSuccess)
+        });
+        c.start().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        c.shutdown().await;
+        let mut p = DefaultMQProducer::builder(runtime.client())
+            .producer_group("cli_pg")
+            .name_server_addr(src.clone())
+            .build();
+        p.start().await.unwrap();
+        for i in 0..5 {
+            let m = Message::builder().topic("cli_orders").body(format!("m{i}").into_bytes()).build().unwrap();
+            p.send(m).await.unwrap();
+        }
+        p.shutdown().await;
+    });
+    let out = run(&[
+        "backlog",
+        "--namesrv",
+        &src,
+        "--group",
+        "cli_orders_cg",
+        "--topic",
+        "cli_orders",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("5 unconsumed"),
+        "{}",
+        text(&out.stdout)
+    );
+    rt.block_on(async {
+        let mut c = rocketmq_client_rust::DefaultMQPushConsumer::builder(runtime.client())
+            .consumer_group("cli_orders_cg")
+            .name_server_addr(src.clone())
+            .consume_from_where(rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere::ConsumeFromFirstOffset)
+            .build();
+        use rocketmq_client_rust::MQPushConsumer;
+        c.subscribe("cli_orders", "*").await.unwrap();
+        c.register_message_listener_concurrently(|_: &[&rocketmq_model::common::message::message_ext::MessageExt], _: &rocketmq_client_rust::ConsumeConcurrentlyContext| {
+            Ok(rocketmq_client_rust::ConsumeConcurrentlyStatus::ConsumeSuccess)
+        });
+        c.start().await.unwrap();
+        let mut drained = false;
+        for _ in 0..100 {
+            let out = tokio::task::block_in_place(|| run(&["backlog", "--namesrv", &src, "--group", "cli_orders_cg"]));
+            if out.status.success() {
+                drained = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        assert!(drained, "backlog exits 0 once the consumer drained the topic");
+        c.shutdown().await;
+    });
+    rt.block_on(async {
+        pair.shutdown().await;
+        runtime.shutdown().await;
+    });
+}

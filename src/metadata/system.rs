@@ -24,6 +24,11 @@ pub(crate) fn topic_left_out(
         Some("system topic")
     } else if broker_and_cluster_names.iter().any(|n| n == topic) {
         Some("broker or cluster name topic")
+    } else if topic
+        .strip_suffix("_REPLY_TOPIC")
+        .is_some_and(|c| broker_and_cluster_names.iter().any(|n| n == c))
+    {
+        Some("a cluster's request-reply topic")
     } else if !include_retry_and_dlq && (topic.starts_with("%RETRY%") || topic.starts_with("%DLQ%"))
     {
         Some("retry or dead-letter topic (export with retry and DLQ topics to keep it)")
@@ -60,6 +65,8 @@ mod tests {
         ] {
             assert!(topic_left_out(t, &names, false).is_some(), "{t}");
         }
+        assert!(topic_left_out("DefaultCluster_REPLY_TOPIC", &names, false).is_some());
+        assert!(topic_left_out("orders_REPLY_TOPIC", &names, false).is_none());
         assert!(topic_left_out("%RETRY%g", &names, true).is_none());
         assert!(topic_left_out("orders", &names, false).is_none());
         assert!(topic_left_out("nsA%orders", &names, false).is_none());
