@@ -352,10 +352,11 @@ impl ClusterAdmin {
         // The broker reports nothing for a group without offsets on a topic it is not (or no longer) subscribed
         // to; asked about that pair explicitly, the group has consumed none of what is stored.
         if let (Some(g), Some(t)) = (group, topic) {
-            let key = (g.to_owned(), t.to_owned());
-            if !out.contains_key(&key) {
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                out.entry((g.to_owned(), t.to_owned()))
+            {
                 if let Some(n) = self.retained(t).await? {
-                    out.insert(key, n);
+                    slot.insert(n);
                 }
             }
         }
