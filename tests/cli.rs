@@ -328,3 +328,101 @@ fn export_import_compare_and_backlog_on_embedded_clusters() {
         runtime.shutdown().await;
     });
 }
+
+/// One HTTP/1.1 request over a plain socket; returns the whole response.
+fn http(addr: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn serve_needs_a_token_serves_the_api_and_never_logs_the_token() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let bin = env!("CARGO_BIN_EXE_rmq-migrate");
+    let dead = || format!("127.0.0.1:{}", free_port().unwrap());
+    let out = Command::new(bin)
+        .args([
+            "serve",
+            "--source-namesrv",
+            &dead(),
+            "--target-namesrv",
+            &dead(),
+        ])
+        .env_remove("RMQ_MIGRATE_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("token"), "{}", text(&out.stderr));
+
+    let dir = tempfile::tempdir().unwrap();
+    let token = "s3cret-serve-token-4711";
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let mut child = Command::new(bin)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--source-namesrv",
+            &dead(),
+            "--target-namesrv",
+            &dead(),
+        ])
+        .arg("--token-file")
+        .arg(&token_file)
+        .arg("--state-file")
+        .arg(dir.path().join("state.json"))
+        .arg("--audit-file")
+        .arg(dir.path().join("audit.jsonl"))
+        .env_remove("RMQ_MIGRATE_TOKEN")
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(line.contains("listening on"), "{line}");
+
+    let health = http(
+        &addr,
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.contains("\"status\":\"ok\""),
+        "{health}"
+    );
+    let body = r#"{"topics":["served"]}"#;
+    let post = |auth: &str| {
+        http(
+            &addr,
+            &format!(
+                "POST /v1/topics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    assert!(post("Authorization: Bearer wrong\r\n").starts_with("HTTP/1.1 401"));
+    assert!(post(&format!("Authorization: Bearer {token}\r\n")).starts_with("HTTP/1.1 201"));
+    let phases = http(
+        &addr,
+        "GET /v1/phases HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(phases.contains("\"served\""), "{phases}");
+
+    child.kill().unwrap();
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let _ = child.wait();
+    assert!(logs.contains("control plane listening"), "{logs}");
+    assert!(!logs.contains(token), "the token must never be logged");
+}
