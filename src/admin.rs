@@ -449,29 +449,27 @@ impl ClusterAdmin {
 
     /// Messages ever stored for `topic` (sum of the queues' max offsets); `None` when the topic has no route.
     pub(crate) async fn stored(&self, topic: &str) -> Result<Option<u64>, String> {
-        let admin = self.client().await?;
-        match TopicAdmin::examine_topic_stats(&*admin, topic.into(), None).await {
-            Ok(t) if t.get_offset_table().is_empty() => Ok(None),
-            Ok(t) => Ok(Some(
-                t.get_offset_table()
-                    .values()
-                    .map(|o| o.get_max_offset().max(0) as u64)
-                    .sum(),
-            )),
-            Err(e) if response_code(&e) == Some(TOPIC_NOT_EXIST) => Ok(None),
-            Err(e) => Err(format!("read offsets of {topic}: {}", describe(&e))),
-        }
+        self.offsets_sum(topic, |max, _| max).await
     }
 
     /// Messages of `topic` still stored (sum over queues of max − min offset); `None` when the topic has no route.
     pub(crate) async fn retained(&self, topic: &str) -> Result<Option<u64>, String> {
+        self.offsets_sum(topic, |max, min| max - min).await
+    }
+
+    /// Sum `per_queue(max, min)` (floored at 0) over `topic`'s queues; `None` when the topic has no route.
+    async fn offsets_sum(
+        &self,
+        topic: &str,
+        per_queue: impl Fn(i64, i64) -> i64,
+    ) -> Result<Option<u64>, String> {
         let admin = self.client().await?;
         match TopicAdmin::examine_topic_stats(&*admin, topic.into(), None).await {
             Ok(t) if t.get_offset_table().is_empty() => Ok(None),
             Ok(t) => Ok(Some(
                 t.get_offset_table()
                     .values()
-                    .map(|o| (o.get_max_offset() - o.get_min_offset()).max(0) as u64)
+                    .map(|o| per_queue(o.get_max_offset(), o.get_min_offset()).max(0) as u64)
                     .sum(),
             )),
             Err(e) if response_code(&e) == Some(TOPIC_NOT_EXIST) => Ok(None),

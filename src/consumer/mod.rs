@@ -150,12 +150,7 @@ impl MigratingPushConsumer {
         };
         if let Some(control) = control {
             let core: Arc<dyn Reporter> = consumer.core.clone();
-            let id = control.register(
-                "consumer",
-                &consumer.core.group,
-                Arc::downgrade(&core) as Weak<dyn Reporter>,
-            );
-            tracing::info!(client_id = %id, endpoint = control.endpoint(), "consumer reports to the control plane");
+            control.register("consumer", &consumer.core.group, &core);
         }
         consumer
     }

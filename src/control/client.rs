@@ -354,8 +354,8 @@ impl ControlClient {
         }
     }
 
-    /// Report `reporter` in heartbeats until it is dropped. Returns its client id.
-    pub(crate) fn register(&self, role: &str, group: &str, reporter: Weak<dyn Reporter>) -> String {
+    /// Report `reporter` in heartbeats until it is dropped (held weakly); logs and returns its client id.
+    pub(crate) fn register(&self, role: &str, group: &str, reporter: &Arc<dyn Reporter>) -> String {
         let n = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let id = format!(
             "{}@{}/{}/{role}-{group}-{n}",
@@ -363,7 +363,11 @@ impl ControlClient {
             hostname(),
             std::process::id()
         );
-        self.inner.reporters.lock().push((id.clone(), reporter));
+        self.inner
+            .reporters
+            .lock()
+            .push((id.clone(), Arc::downgrade(reporter)));
+        tracing::info!(client_id = %id, endpoint = %self.inner.base, "{role} reports to the control plane");
         id
     }
 }

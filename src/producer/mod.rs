@@ -18,7 +18,7 @@ mod stats;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, DefaultMQProducer};
@@ -124,12 +124,7 @@ impl MigratingProducer {
         };
         if let Some(control) = control {
             let core: Arc<dyn Reporter> = producer.core.clone();
-            let id = control.register(
-                "producer",
-                &producer.core.group,
-                Arc::downgrade(&core) as Weak<dyn Reporter>,
-            );
-            tracing::info!(client_id = %id, endpoint = control.endpoint(), "producer reports to the control plane");
+            control.register("producer", &producer.core.group, &core);
         }
         producer
     }
