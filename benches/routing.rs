@@ -31,8 +31,8 @@ fn dedupe(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             let key = format!("AC11000100002A9F0000{n:012X}");
-            black_box(d.begin(&key));
-            d.commit(&key);
+            black_box(d.begin("bench", &key));
+            d.commit("bench", &key);
         })
     });
 }

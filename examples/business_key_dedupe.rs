@@ -68,7 +68,8 @@ impl JournalDeduplicator {
 }
 
 impl Deduplicator for JournalDeduplicator {
-    fn begin(&self, key: &str) -> Begin {
+    fn begin(&self, topic: &str, key: &str) -> Begin {
+        let key = &format!("{topic}/{key}");
         let mut s = self.state.lock();
         if s.0.contains(key) {
             Begin::Duplicate
@@ -79,7 +80,8 @@ impl Deduplicator for JournalDeduplicator {
         }
     }
 
-    fn commit(&self, key: &str) {
+    fn commit(&self, topic: &str, key: &str) {
+        let key = &format!("{topic}/{key}");
         let mut s = self.state.lock();
         s.1.remove(key);
         if s.0.insert(key.to_owned()) {
@@ -94,8 +96,8 @@ impl Deduplicator for JournalDeduplicator {
         }
     }
 
-    fn abort(&self, key: &str) {
-        self.state.lock().1.remove(key);
+    fn abort(&self, topic: &str, key: &str) {
+        self.state.lock().1.remove(&format!("{topic}/{key}"));
     }
 }
 

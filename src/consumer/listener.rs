@@ -46,17 +46,18 @@ pub(crate) struct MergeShared {
 /// Keys begun for one listener call; aborted on drop unless committed (also when the listener panics).
 struct Claim<'a> {
     dedupe: &'a dyn Deduplicator,
-    keys: Vec<String>,
+    /// (topic, key) pairs begun.
+    keys: Vec<(String, String)>,
     done: bool,
 }
 
 impl Claim<'_> {
     fn finish(mut self, success: bool) {
-        for k in &self.keys {
+        for (t, k) in &self.keys {
             if success {
-                self.dedupe.commit(k);
+                self.dedupe.commit(t, k);
             } else {
-                self.dedupe.abort(k);
+                self.dedupe.abort(t, k);
             }
         }
         self.done = true;
@@ -66,14 +67,15 @@ impl Claim<'_> {
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
         if !self.done {
-            for k in &self.keys {
-                self.dedupe.abort(k);
+            for (t, k) in &self.keys {
+                self.dedupe.abort(t, k);
             }
         }
     }
 }
 
-/// Sort a delivery into fresh messages (to consume) and report whether any key is in flight elsewhere.
+/// Sort a delivery into fresh messages (to consume) and report whether any must be retried later (its key is in
+/// flight elsewhere, or the store cannot answer and fails closed).
 fn triage<'m, 'd>(
     cluster: Cluster,
     shared: &'d MergeShared,
@@ -90,16 +92,21 @@ fn triage<'m, 'd>(
     for m in msgs {
         match shared.key.key(m) {
             None => fresh.push(*m),
-            Some(k) => match dedupe.begin(&k) {
+            Some(k) => match dedupe.begin(m.topic().as_str(), &k) {
                 Begin::Proceed => {
                     fresh.push(*m);
-                    claim.keys.push(k);
+                    claim.keys.push((m.topic().to_string(), k));
                 }
                 Begin::Duplicate => {
                     Counters::add(&shared.counters.duplicates[cluster.index()], 1);
                     tracing::debug!(key = %k, broker = %m.broker_name, "duplicate suppressed");
                 }
                 Begin::InFlight => in_flight = true,
+                Begin::Unavailable => {
+                    Counters::add(&shared.counters.unavailable, 1);
+                    tracing::debug!(key = %k, broker = %m.broker_name, "dedupe store unavailable: retry later");
+                    in_flight = true;
+                }
             },
         }
     }

@@ -19,6 +19,9 @@ pub struct ConsumerStats {
     pub duplicates_from: [u64; 2],
     /// Deliveries postponed because another delivery of the same key was being consumed.
     pub in_flight_retries: u64,
+    /// Messages postponed because the dedupe store could not answer and fails closed
+    /// ([`crate::dedupe::Begin::Unavailable`]).
+    pub store_unavailable: u64,
     /// Listener calls that failed or asked for a retry.
     pub listener_failures: u64,
 }
@@ -36,6 +39,7 @@ pub(crate) struct Counters {
     pub(crate) delivered: [AtomicU64; 2],
     pub(crate) duplicates: [AtomicU64; 2],
     pub(crate) in_flight: AtomicU64,
+    pub(crate) unavailable: AtomicU64,
     pub(crate) failures: AtomicU64,
 }
 
@@ -52,6 +56,7 @@ impl Counters {
             duplicates_suppressed: l(&self.duplicates[0]) + l(&self.duplicates[1]),
             duplicates_from: [l(&self.duplicates[0]), l(&self.duplicates[1])],
             in_flight_retries: l(&self.in_flight),
+            store_unavailable: l(&self.unavailable),
             listener_failures: l(&self.failures),
         }
     }

@@ -60,10 +60,11 @@ struct Inner {
 /// ```
 /// use rocketmq_migration::dedupe::{Begin, Deduplicator, MemoryDeduplicator};
 /// let d = MemoryDeduplicator::default();
-/// assert_eq!(d.begin("k"), Begin::Proceed);
-/// assert_eq!(d.begin("k"), Begin::InFlight);
-/// d.commit("k");
-/// assert_eq!(d.begin("k"), Begin::Duplicate);
+/// assert_eq!(d.begin("Orders", "k"), Begin::Proceed);
+/// assert_eq!(d.begin("Orders", "k"), Begin::InFlight);
+/// d.commit("Orders", "k");
+/// assert_eq!(d.begin("Orders", "k"), Begin::Duplicate);
+/// assert_eq!(d.begin("Payments", "k"), Begin::Proceed, "keys are scoped by topic");
 /// ```
 #[derive(Debug)]
 pub struct MemoryDeduplicator {
@@ -148,11 +149,21 @@ impl MemoryDeduplicator {
     }
 }
 
+/// One map key per (topic, key): the topic, a separator no topic name contains, the key.
+fn scoped(topic: &str, key: &str) -> String {
+    let mut s = String::with_capacity(topic.len() + 1 + key.len());
+    s.push_str(topic);
+    s.push('\u{1}');
+    s.push_str(key);
+    s
+}
+
 impl Deduplicator for MemoryDeduplicator {
-    fn begin(&self, key: &str) -> Begin {
+    fn begin(&self, topic: &str, key: &str) -> Begin {
+        let key = &scoped(topic, key);
         let now = Instant::now();
         let mut inner = self.inner.lock();
-        if let Some(e) = inner.entries.get(key) {
+        if let Some(e) = inner.entries.get(key.as_str()) {
             if !self.expired(e, now) {
                 return match e.state {
                     State::Consuming => Begin::InFlight,
@@ -164,20 +175,22 @@ impl Deduplicator for MemoryDeduplicator {
         Begin::Proceed
     }
 
-    fn commit(&self, key: &str) {
+    fn commit(&self, topic: &str, key: &str) {
+        let key = &scoped(topic, key);
         let now = Instant::now();
         let mut inner = self.inner.lock();
         self.insert(&mut inner, key, State::Consumed, now);
     }
 
-    fn abort(&self, key: &str) {
+    fn abort(&self, topic: &str, key: &str) {
+        let key = scoped(topic, key);
         let mut inner = self.inner.lock();
         if inner
             .entries
-            .get(key)
+            .get(key.as_str())
             .is_some_and(|e| e.state == State::Consuming)
         {
-            inner.entries.remove(key);
+            inner.entries.remove(key.as_str());
         }
     }
 }
@@ -197,52 +210,61 @@ mod tests {
     #[test]
     fn consuming_then_consumed() {
         let d = MemoryDeduplicator::default();
-        assert_eq!(d.begin("a"), Begin::Proceed);
-        assert_eq!(d.begin("a"), Begin::InFlight);
-        d.commit("a");
-        assert_eq!(d.begin("a"), Begin::Duplicate);
-        assert_eq!(d.begin("b"), Begin::Proceed);
+        assert_eq!(d.begin("t", "a"), Begin::Proceed);
+        assert_eq!(d.begin("t", "a"), Begin::InFlight);
+        d.commit("t", "a");
+        assert_eq!(d.begin("t", "a"), Begin::Duplicate);
+        assert_eq!(d.begin("t", "b"), Begin::Proceed);
         assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn one_key_on_two_topics_is_two_keys() {
+        let d = MemoryDeduplicator::default();
+        assert_eq!(d.begin("t", "a"), Begin::Proceed);
+        d.commit("t", "a");
+        assert_eq!(d.begin("u", "a"), Begin::Proceed);
+        assert_eq!(d.begin("t", "a"), Begin::Duplicate);
     }
 
     #[test]
     fn abort_releases_the_key_but_not_a_consumed_one() {
         let d = MemoryDeduplicator::default();
-        assert_eq!(d.begin("a"), Begin::Proceed);
-        d.abort("a");
-        assert_eq!(d.begin("a"), Begin::Proceed);
-        d.commit("a");
-        d.abort("a");
-        assert_eq!(d.begin("a"), Begin::Duplicate);
+        assert_eq!(d.begin("t", "a"), Begin::Proceed);
+        d.abort("t", "a");
+        assert_eq!(d.begin("t", "a"), Begin::Proceed);
+        d.commit("t", "a");
+        d.abort("t", "a");
+        assert_eq!(d.begin("t", "a"), Begin::Duplicate);
     }
 
     #[test]
     fn capacity_bounds_memory_and_forgets_the_oldest() {
         let d = small(3, 60_000);
         for k in ["a", "b", "c", "d"] {
-            assert_eq!(d.begin(k), Begin::Proceed);
-            d.commit(k);
+            assert_eq!(d.begin("t", k), Begin::Proceed);
+            d.commit("t", k);
         }
         assert_eq!(d.len(), 3);
-        assert_eq!(d.begin("d"), Begin::Duplicate);
-        assert_eq!(d.begin("a"), Begin::Proceed, "oldest was forgotten");
+        assert_eq!(d.begin("t", "d"), Begin::Duplicate);
+        assert_eq!(d.begin("t", "a"), Begin::Proceed, "oldest was forgotten");
         assert!(d.len() <= 3);
     }
 
     #[test]
     fn ttl_expires_consumed_and_stuck_consuming_keys() {
         let d = small(100, 30);
-        assert_eq!(d.begin("a"), Begin::Proceed);
-        assert_eq!(d.begin("b"), Begin::Proceed);
-        d.commit("b");
+        assert_eq!(d.begin("t", "a"), Begin::Proceed);
+        assert_eq!(d.begin("t", "b"), Begin::Proceed);
+        d.commit("t", "b");
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(
-            d.begin("a"),
+            d.begin("t", "a"),
             Begin::Proceed,
             "stuck consuming key taken over"
         );
         assert_eq!(
-            d.begin("b"),
+            d.begin("t", "b"),
             Begin::Proceed,
             "consumed key forgotten after ttl"
         );
@@ -252,11 +274,11 @@ mod tests {
     #[test]
     fn repeated_commits_do_not_grow_the_order_queue_unbounded() {
         let d = small(10, 60_000);
-        d.commit("pinned-front");
+        d.commit("t", "pinned-front");
         for _ in 0..1000 {
-            d.commit("same");
-            assert_eq!(d.begin("other"), Begin::Proceed);
-            d.abort("other");
+            d.commit("t", "same");
+            assert_eq!(d.begin("t", "other"), Begin::Proceed);
+            d.abort("t", "other");
         }
         assert_eq!(d.len(), 2);
         assert!(d.inner.lock().order.len() <= 2 * 10 + 17);

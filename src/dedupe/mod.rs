@@ -8,6 +8,11 @@
 //!   aborted (failure, so a redelivery can run it again).
 //! * [`Begin::Duplicate`]: the key was consumed already; the message is acknowledged without the listener.
 //! * [`Begin::InFlight`]: another delivery of the key is being consumed right now; this one is retried later.
+//! * [`Begin::Unavailable`]: the store cannot answer (e.g. a shared store is unreachable) and its policy is to
+//!   fail closed; the delivery is retried later. A fail-open store answers [`Begin::Proceed`] instead.
+//!
+//! Keys are scoped by topic: every call names the message's topic and its key, so one business key used on two
+//! topics is two keys.
 //!
 //! The key comes from a [`KeyExtractor`]: by default the message's client unique key (`UNIQ_KEY`), which the
 //! migrating producer stamps once before the first send attempt so both clusters' copies carry the same key.
@@ -27,6 +32,8 @@ pub enum Begin {
     Duplicate,
     /// Being consumed by another delivery right now: retry this one later.
     InFlight,
+    /// The store cannot tell (unreachable, timed out) and fails closed: retry this delivery later.
+    Unavailable,
 }
 
 /// A store that remembers which message keys are being consumed and which were consumed.
@@ -35,22 +42,22 @@ pub enum Begin {
 /// listeners are; a networked store should keep its calls short (they run on the client's blocking lane).
 /// To share dedupe state across consumer instances of one group, give them one shared store.
 pub trait Deduplicator: Send + Sync + 'static {
-    /// Mark `key` as being consumed, unless it is already consuming or consumed.
-    fn begin(&self, key: &str) -> Begin;
-    /// `key` was consumed successfully: later deliveries are duplicates.
-    fn commit(&self, key: &str);
-    /// Consuming `key` failed: release it so a redelivery is consumed again.
-    fn abort(&self, key: &str);
+    /// Mark `key` of `topic` as being consumed, unless it is already consuming or consumed.
+    fn begin(&self, topic: &str, key: &str) -> Begin;
+    /// `key` of `topic` was consumed successfully: later deliveries are duplicates.
+    fn commit(&self, topic: &str, key: &str);
+    /// Consuming `key` of `topic` failed: release it so a redelivery is consumed again.
+    fn abort(&self, topic: &str, key: &str);
 }
 
 impl<D: Deduplicator + ?Sized> Deduplicator for std::sync::Arc<D> {
-    fn begin(&self, key: &str) -> Begin {
-        (**self).begin(key)
+    fn begin(&self, topic: &str, key: &str) -> Begin {
+        (**self).begin(topic, key)
     }
-    fn commit(&self, key: &str) {
-        (**self).commit(key)
+    fn commit(&self, topic: &str, key: &str) {
+        (**self).commit(topic, key)
     }
-    fn abort(&self, key: &str) {
-        (**self).abort(key)
+    fn abort(&self, topic: &str, key: &str) {
+        (**self).abort(topic, key)
     }
 }
