@@ -32,6 +32,16 @@ pub struct TopicState {
     pub write_ratio: f64,
     /// Monotonic version of this topic's state; updates with an older version are ignored.
     pub version: u64,
+    /// The topic carries per-key ordered messages (order-preserving cutover): keyed (selector) sends stay on the
+    /// source until `CuttingOver` and never fail over, and orderly consumers hold the target's messages in
+    /// `CuttingOver` until the source is [`sealed`](TopicState::sealed) and drained. See the README's
+    /// "Order-preserving cutover".
+    #[serde(default)]
+    pub orderly: bool,
+    /// Set in `CuttingOver` once every live producer of the topic has applied `CuttingOver` with no send from an
+    /// earlier phase in flight: nothing more is written to the source. Cleared by every phase move.
+    #[serde(default)]
+    pub sealed: bool,
 }
 
 impl Default for TopicState {
@@ -40,6 +50,8 @@ impl Default for TopicState {
             phase: Phase::Initial,
             write_ratio: DEFAULT_WRITE_RATIO,
             version: 0,
+            orderly: false,
+            sealed: false,
         }
     }
 }
@@ -54,7 +66,7 @@ impl TopicState {
     ///
     /// ```
     /// use rocketmq_migration::{Cluster, Phase, TopicState};
-    /// let s = TopicState { phase: Phase::DualReadWrite, write_ratio: 0.25, version: 1 };
+    /// let s = TopicState { phase: Phase::DualReadWrite, write_ratio: 0.25, version: 1, ..Default::default() };
     /// assert_eq!(s.write_cluster(0.10), Cluster::Target);
     /// assert_eq!(s.write_cluster(0.30), Cluster::Source);
     /// ```
@@ -67,15 +79,37 @@ impl TopicState {
         }
     }
 
+    /// Whether a failed send may be retried on the other cluster: in the phases that read both clusters, and never
+    /// for an [`orderly`](TopicState::orderly) topic (a retried message would land behind later ones of its key).
+    pub fn allows_failover(&self) -> bool {
+        self.phase.allows_failover() && !self.orderly
+    }
+
+    /// The cluster a keyed (selector) send goes to when no failover is possible: the phase's write cluster, and
+    /// the source for an orderly topic in `DualReadWrite` (its keys move in one step, at `CuttingOver`).
+    ///
+    /// ```
+    /// use rocketmq_migration::{Cluster, Phase, TopicState};
+    /// let s = TopicState { phase: Phase::DualReadWrite, write_ratio: 1.0, orderly: true, ..Default::default() };
+    /// assert_eq!(s.keyed_cluster(), Cluster::Source);
+    /// let s = TopicState { phase: Phase::CuttingOver, ..s };
+    /// assert_eq!(s.keyed_cluster(), Cluster::Target);
+    /// ```
+    pub fn keyed_cluster(&self) -> Cluster {
+        self.sticky_cluster(0)
+    }
+
     /// The cluster a key-sticky send goes to, given the key's bucket in `0..10_000`.
     ///
     /// The bucket is first scrambled by a fixed permutation of `0..10_000` (hash selectors give neighbouring keys
     /// neighbouring buckets); scrambled buckets below `ratio × 10 000` go to the target. So while the ratio holds
-    /// one key always lands on one cluster, and raising the ratio only moves keys from source to target.
+    /// one key always lands on one cluster, and raising the ratio only moves keys from source to target. An
+    /// [`orderly`](TopicState::orderly) topic keeps every key on the source in `DualReadWrite`.
     pub fn sticky_cluster(&self, bucket: usize) -> Cluster {
         match self.phase.write_plan() {
             WritePlan::Source => Cluster::Source,
             WritePlan::Target => Cluster::Target,
+            WritePlan::Split if self.orderly => Cluster::Source,
             WritePlan::Split => {
                 let cut = (self.write_ratio * STICKY_BUCKETS as f64).round() as usize;
                 if scramble(bucket) < cut {
@@ -287,9 +321,36 @@ impl PhaseHandle {
         Ok(changed)
     }
 
-    /// Set `topic`'s phase directly (version = current + 1, ratio kept).
+    /// Set `topic`'s phase directly (version = current + 1, ratio and orderly flag kept, `sealed` cleared when the
+    /// phase changes).
     pub fn set_phase(&self, topic: &str, phase: Phase) -> Result<TopicState, ConfigError> {
-        self.modify(topic, |s| s.phase = phase)
+        self.modify(topic, |s| {
+            if s.phase != phase {
+                s.sealed = false;
+            }
+            s.phase = phase
+        })
+    }
+
+    /// Mark `topic` orderly or not (version = current + 1). See [`TopicState::orderly`].
+    pub fn set_orderly(&self, topic: &str, orderly: bool) -> Result<TopicState, ConfigError> {
+        self.modify(topic, |s| s.orderly = orderly)
+    }
+
+    /// Declare `topic`'s source sealed: every producer of it applied `CuttingOver`, nothing more is written to the
+    /// source. The control plane does this itself; call it when driving phases from code. Refused unless the topic
+    /// is in `CuttingOver`.
+    pub fn seal(&self, topic: &str) -> Result<TopicState, ConfigError> {
+        let phase = self.snapshot().phase(topic);
+        if phase != Phase::CuttingOver {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidPhase,
+                "phase",
+                phase.to_string(),
+                format!("topic {topic:?} can be sealed only in cutting_over"),
+            ));
+        }
+        self.modify(topic, |s| s.sealed = true)
     }
 
     /// Set `topic`'s DualReadWrite write ratio directly (version = current + 1, phase kept).
@@ -343,6 +404,7 @@ mod tests {
             phase: Phase::DualReadWrite,
             write_ratio: ratio,
             version: 1,
+            ..Default::default()
         }
     }
 
@@ -373,6 +435,7 @@ mod tests {
                 phase,
                 write_ratio: 0.5,
                 version: 1,
+                ..Default::default()
             };
             assert_eq!(s.write_cluster(0.0), want);
             assert_eq!(s.write_cluster(0.99), want);
@@ -416,12 +479,45 @@ mod tests {
     }
 
     #[test]
+    fn orderly_topics_keep_keys_on_the_source_until_cutover_and_never_fail_over() {
+        let s = TopicState {
+            orderly: true,
+            ..drw(0.7)
+        };
+        assert!((0..STICKY_BUCKETS).all(|b| s.sticky_cluster(b) == Cluster::Source));
+        assert!(!s.allows_failover());
+        assert!(drw(0.7).allows_failover());
+        let cut = TopicState {
+            phase: Phase::CuttingOver,
+            ..s
+        };
+        assert_eq!(cut.keyed_cluster(), Cluster::Target);
+        // Unkeyed sends still follow the ratio.
+        assert_eq!(s.write_cluster(0.1), Cluster::Target);
+    }
+
+    #[test]
+    fn sealing_needs_cutting_over_and_any_phase_move_clears_it() {
+        let h = PhaseHandle::new();
+        h.set_orderly("t", true).unwrap();
+        assert_eq!(
+            h.seal("t").unwrap_err().kind(),
+            ConfigErrorKind::InvalidPhase
+        );
+        h.set_phase("t", Phase::CuttingOver).unwrap();
+        assert!(h.seal("t").unwrap().sealed);
+        let back = h.set_phase("t", Phase::DualReadWrite).unwrap();
+        assert!(!back.sealed && back.orderly);
+    }
+
+    #[test]
     fn stale_versions_are_ignored() {
         let h = PhaseHandle::new();
         let v5 = TopicState {
             phase: Phase::DualRead,
             write_ratio: 0.5,
             version: 5,
+            ..Default::default()
         };
         assert_eq!(h.apply("t", v5).unwrap(), Applied::Updated);
         let v4 = TopicState {

@@ -11,6 +11,7 @@ use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 use rocketmq_transport::api::RPCHook;
 
+use super::holdback::Holdback;
 use super::listener::MergeShared;
 use super::MigratingPushConsumer;
 use crate::cluster::Cluster;
@@ -279,16 +280,18 @@ impl MigratingPushConsumerBuilder {
         let dedupe = self.dedupe.unwrap_or_else(|| {
             Some(Arc::new(MemoryDeduplicator::default()) as Arc<dyn Deduplicator>)
         });
+        let phases = self.phases.unwrap_or_default();
         let shared = MergeShared {
             dedupe,
             key: self.key.unwrap_or_else(|| Arc::new(UniqKey)),
             counters: Default::default(),
+            holdback: Holdback::new(phases.clone()),
         };
         Ok(MigratingPushConsumer::from_parts(
             self.runtime,
             group,
             [source, target],
-            self.phases.unwrap_or_default(),
+            phases,
             self.settings,
             shared,
             self.control.as_ref(),

@@ -9,6 +9,7 @@ use rocketmq_client_rust::{
 };
 use rocketmq_model::common::message::message_ext::MessageExt;
 
+use super::holdback::{Holdback, HOLD_RETRY};
 use super::stats::Counters;
 use crate::cluster::Cluster;
 use crate::dedupe::{Begin, Deduplicator, KeyExtractor};
@@ -41,6 +42,7 @@ pub(crate) struct MergeShared {
     pub(crate) dedupe: Option<Arc<dyn Deduplicator>>,
     pub(crate) key: Arc<dyn KeyExtractor>,
     pub(crate) counters: Counters,
+    pub(crate) holdback: Holdback,
 }
 
 /// Keys begun for one listener call; aborted on drop unless committed (also when the listener panics).
@@ -194,6 +196,20 @@ impl MessageListenerOrderly for MergeListener {
         let UserListener::Orderly(user) = &self.user else {
             return Ok(ConsumeOrderlyStatus::SuspendCurrentQueueAMoment);
         };
+        if self.cluster == Cluster::Target {
+            // Order-preserving cutover: an orderly topic's target messages wait for the sealed, drained source.
+            // Suspending keeps this batch at the head of its queue; nothing is reordered.
+            if let Some(m) = msgs
+                .iter()
+                .find(|m| self.shared.holdback.holds(m.topic().as_str()))
+            {
+                Counters::add(&self.shared.counters.held, msgs.len());
+                tracing::trace!(topic = %m.topic(), queue = m.queue_id, n = msgs.len(),
+                    "target messages held until the source is sealed and drained");
+                ctx.set_suspend_current_queue_time_millis(HOLD_RETRY.as_millis() as i64);
+                return Ok(ConsumeOrderlyStatus::SuspendCurrentQueueAMoment);
+            }
+        }
         let (_scope, dedupe) = self.enter(msgs.len());
         let counters = &self.shared.counters;
         let Some(dedupe) = dedupe else {

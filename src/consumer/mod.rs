@@ -7,6 +7,7 @@
 //! application's listener.
 
 mod builder;
+mod holdback;
 mod listener;
 mod stats;
 
@@ -41,6 +42,9 @@ use listener::{MergeListener, MergeShared, UserListener};
 
 /// How often subscriptions are reconciled even without a phase change (retries a cluster that was down).
 const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+
+/// How often a held orderly topic's source is checked for "sealed and drained".
+const DRAIN_CHECK_EVERY: Duration = Duration::from_millis(500);
 
 /// Longest wait for one topic's route when checking a cluster can really be read.
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -303,6 +307,88 @@ impl Core {
         *applied = Arc::new(PhaseTable::from_topics(next));
     }
 
+    /// Release every held orderly topic whose source is sealed and fully consumed by this group. Returns whether
+    /// a topic is still held.
+    async fn release_drained(&self) -> bool {
+        if !matches!(*self.listener.lock(), Some(UserListener::Orderly(_))) {
+            return false;
+        }
+        let topics: Vec<String> = self.subscriptions.lock().keys().cloned().collect();
+        let held = self.shared.holdback.held(&topics);
+        let mut still_held = false;
+        for (topic, version, sealed) in held {
+            if !sealed {
+                tracing::debug!(group = %self.group, topic, "orderly topic: holding target messages until the source is sealed");
+                still_held = true;
+                continue;
+            }
+            match self.source_drained(&topic).await {
+                Ok(None) => {
+                    self.shared.holdback.release(&topic, version);
+                    tracing::info!(group = %self.group, topic, version,
+                        "orderly topic: source sealed and drained; delivering target messages");
+                }
+                Ok(Some(behind)) => {
+                    tracing::debug!(group = %self.group, topic, behind, "orderly topic: source not drained yet");
+                    still_held = true;
+                }
+                Err(e) => {
+                    tracing::warn!(group = %self.group, topic, error = %e,
+                        "orderly topic: cannot check the source's offsets; target messages stay held");
+                    still_held = true;
+                }
+            }
+        }
+        still_held
+    }
+
+    /// `None` when this group has consumed every message of `topic` on the source, else the first queue behind
+    /// (`"queue: consumed/max"`). Queues this instance consumes are read from memory; the others (other instances
+    /// of the group) from the broker.
+    async fn source_drained(&self, topic: &str) -> Result<Option<String>, MigrationError> {
+        use rocketmq_client_rust::ReadOffsetType;
+        let fail = |what: &str| {
+            MigrationError::new(ErrorKind::Subscribe, Some(Cluster::Source), what.to_owned())
+        };
+        let mut guard = self.sides[Cluster::Source.index()].lock().await;
+        let side = guard
+            .as_mut()
+            .ok_or_else(|| fail("the source client is not running"))?;
+        let store = side
+            .consumer
+            .offset_store()
+            .ok_or_else(|| fail("the source client has no offset store"))?;
+        let queues = tokio::time::timeout(
+            VERIFY_TIMEOUT,
+            side.consumer.fetch_subscribe_message_queues(topic),
+        )
+        .await
+        .map_err(|_| fail("route lookup timed out"))?
+        .map_err(|e| fail("route lookup").with_source(e))?;
+        for mq in queues {
+            let max = side
+                .consumer
+                .max_offset(&mq)
+                .await
+                .map_err(|e| fail("max offset").with_source(e))?;
+            if max <= 0 {
+                continue;
+            }
+            let mut consumed = store.read_offset(&mq, ReadOffsetType::ReadFromMemory).await;
+            if consumed < 0 {
+                consumed = store.read_offset(&mq, ReadOffsetType::ReadFromStore).await;
+            }
+            if consumed < max {
+                return Ok(Some(format!(
+                    "{}/{}: {consumed}/{max}",
+                    mq.broker_name(),
+                    mq.queue_id()
+                )));
+            }
+        }
+        Ok(None)
+    }
+
     async fn reconcile_side(
         &self,
         c: Cluster,
@@ -416,16 +502,23 @@ async fn subscribe(
     }
 }
 
-/// Reconcile on every phase change, and every few seconds to retry a cluster that failed.
+/// Reconcile on every phase change, and every few seconds to retry a cluster that failed; while an orderly
+/// topic's target messages are held, check its source for "sealed and drained" twice a second.
 async fn watch(core: Weak<Core>, phases: PhaseHandle) {
     let mut changes = phases.subscribe_changes();
+    let mut wait = RECONCILE_EVERY;
     loop {
         tokio::select! {
             changed = changes.changed() => if changed.is_err() { return },
-            _ = tokio::time::sleep(RECONCILE_EVERY) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
         let Some(core) = core.upgrade() else { return };
         let _ = core.reconcile().await;
+        wait = if core.release_drained().await {
+            DRAIN_CHECK_EVERY
+        } else {
+            RECONCILE_EVERY
+        };
     }
 }
 

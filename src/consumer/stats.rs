@@ -22,6 +22,9 @@ pub struct ConsumerStats {
     /// Messages postponed because the dedupe store could not answer and fails closed
     /// ([`crate::dedupe::Begin::Unavailable`]).
     pub store_unavailable: u64,
+    /// Target messages of orderly topics offered during `CuttingOver` and held back (each offer counts) until the
+    /// source was sealed and drained.
+    pub held_back: u64,
     /// Listener calls that failed or asked for a retry.
     pub listener_failures: u64,
 }
@@ -40,6 +43,7 @@ pub(crate) struct Counters {
     pub(crate) duplicates: [AtomicU64; 2],
     pub(crate) in_flight: AtomicU64,
     pub(crate) unavailable: AtomicU64,
+    pub(crate) held: AtomicU64,
     pub(crate) failures: AtomicU64,
 }
 
@@ -57,6 +61,7 @@ impl Counters {
             duplicates_from: [l(&self.duplicates[0]), l(&self.duplicates[1])],
             in_flight_retries: l(&self.in_flight),
             store_unavailable: l(&self.unavailable),
+            held_back: l(&self.held),
             listener_failures: l(&self.failures),
         }
     }

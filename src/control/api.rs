@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::wire::{
-    AuditEntry, ClientView, ErrorBody, GroupsView, MoveRequest, MoveResult, PhasesDoc,
-    RatioRequest, RegisterTopics, TopicView,
+    AuditEntry, ClientView, ErrorBody, GroupsView, MoveRequest, MoveResult, OrderlyRequest,
+    PhasesDoc, RatioRequest, RegisterTopics, TopicView,
 };
 use crate::error::{ErrorKind, MigrationError};
 use crate::phase::Phase;
@@ -223,15 +223,48 @@ impl ControlApi {
         topics: &[&str],
         write_ratio: Option<f64>,
     ) -> Result<Vec<Registered>, MigrationError> {
-        let req = RegisterTopics {
+        self.register_topics(RegisterTopics {
             topics: topics.iter().map(|t| t.to_string()).collect(),
             write_ratio,
-            actor: self.actor.clone(),
-        };
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// `POST /v1/topics` with every field of the request (e.g. `orderly`). The client's actor is used when the
+    /// request names none.
+    pub async fn register_topics(
+        &self,
+        mut req: RegisterTopics,
+    ) -> Result<Vec<Registered>, MigrationError> {
+        if req.actor.is_none() {
+            req.actor = self.actor.clone();
+        }
         Ok(self
             .call::<RegisteredList>(Method::POST, "/v1/topics", Some(&req))
             .await?
             .topics)
+    }
+
+    /// `PUT /v1/topics/{topic}/orderly`: mark `topic` orderly or not (only in `initial` or `dual_read`; 409
+    /// `orderly_locked` otherwise).
+    pub async fn set_orderly(
+        &self,
+        topic: &str,
+        orderly: bool,
+    ) -> Result<TopicState, MigrationError> {
+        let req = OrderlyRequest {
+            orderly,
+            actor: self.actor.clone(),
+        };
+        Ok(self
+            .call::<StateAnswer>(
+                Method::PUT,
+                &format!("/v1/topics/{}/orderly", segment(topic)),
+                Some(&req),
+            )
+            .await?
+            .state)
     }
 
     /// `DELETE /v1/topics/{topic}` (only while `Initial`).

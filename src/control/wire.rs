@@ -42,6 +42,20 @@ pub struct RegisterTopics {
     /// Initial write ratio (default 0.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_ratio: Option<f64>,
+    /// Register the topics as orderly (order-preserving cutover); default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub orderly: bool,
+    /// Who asks (recorded in the audit log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// `PUT /v1/topics/{topic}/orderly`: mark a topic orderly or not (only while no target write has happened:
+/// `initial` or `dual_read`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderlyRequest {
+    /// Whether the topic is orderly.
+    pub orderly: bool,
     /// Who asks (recorded in the audit log).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
@@ -294,7 +308,8 @@ pub struct AuditEntry {
     pub time: String,
     /// Who asked (the request's `actor`, else the peer address).
     pub actor: String,
-    /// `register`, `delete`, `advance`, `rollback` or `write_ratio`.
+    /// `register`, `delete`, `advance`, `rollback`, `write_ratio`, `orderly`, or `seal` (by the control plane
+    /// itself, actor `control-plane`).
     pub action: String,
     /// The topic.
     pub topic: String,
@@ -307,6 +322,9 @@ pub struct AuditEntry {
     /// Write ratio after, for ratio changes and registrations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_ratio: Option<f64>,
+    /// Orderly flag after, for `orderly` changes and orderly registrations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orderly: Option<bool>,
     /// The move was made although a check failed.
     pub forced: bool,
     /// `applied` or `refused`.

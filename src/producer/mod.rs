@@ -10,6 +10,7 @@
 
 mod builder;
 mod failover;
+mod flight;
 mod queues;
 mod select;
 mod send;
@@ -35,6 +36,7 @@ use crate::control::ControlClient;
 use crate::route::{PhaseHandle, TopicState};
 use builder::ProducerSettings;
 use failover::{classify, Retryable};
+use flight::{Flight, Flights};
 use stats::Counters;
 
 /// A producer for two clusters that routes each send by its topic's migration phase.
@@ -91,6 +93,8 @@ pub(crate) struct Core {
     queues: queues::QueueCache,
     // Topics this producer has sent to (reported to the control plane).
     topics: RwLock<BTreeSet<String>>,
+    // Sends running, by the topic state they were routed under.
+    flights: Arc<Flights>,
 }
 
 impl MigratingProducer {
@@ -120,6 +124,7 @@ impl MigratingProducer {
                 counters: Counters::default(),
                 queues: queues::QueueCache::default(),
                 topics: RwLock::new(BTreeSet::new()),
+                flights: Arc::new(Flights::default()),
             }),
         };
         if let Some(control) = control {
@@ -172,6 +177,14 @@ impl Core {
             self.topics.write().insert(topic.to_owned());
         }
         self.phases.snapshot().topic(topic)
+    }
+
+    /// The phase state of `topic` for one send, and the guard that counts the send as running under it until
+    /// dropped (keep it until the send's outcome is known).
+    pub(crate) fn route(&self, topic: &str) -> (TopicState, Flight) {
+        let state = self.state_of(topic);
+        let flight = self.flights.start(topic, &state);
+        (state, flight)
     }
 
     /// The started raw producer of `cluster`, starting it on first use.
@@ -237,7 +250,7 @@ impl Core {
             (Some(Retryable::Timeout), Some(s)) if retry_on_timeout => Some(s),
             _ => None,
         };
-        let Some(spare) = retry.filter(|_| state.phase.allows_failover()) else {
+        let Some(spare) = retry.filter(|_| state.allows_failover()) else {
             self.counters.failed(first);
             return Err(err);
         };
@@ -276,7 +289,14 @@ impl Reporter for Core {
             role: Role::Producer,
             group: self.group.clone(),
             topics: self.topics.read().iter().cloned().collect(),
-            applied: applied_from(&self.phases.snapshot()),
+            // A phase counts as applied once no send routed under an earlier state of the topic is running.
+            applied: applied_from(&self.phases.snapshot())
+                .into_iter()
+                .map(|(t, a)| {
+                    let a = self.flights.applied(&t, a);
+                    (t, a)
+                })
+                .collect(),
             counters: WireCounters {
                 source: side(Cluster::Source),
                 target: side(Cluster::Target),

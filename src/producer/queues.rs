@@ -138,7 +138,7 @@ impl Core {
         ) {
             (true, _, _) => Ok((first, picked)),
             // The first cluster has no usable route: start on the other one (still one attempt each).
-            (false, true, _) if state.phase.allows_failover() => {
+            (false, true, _) if state.allows_failover() => {
                 tracing::warn!(topic, from = %first, to = %first.other(), "no route on the first cluster, using the other");
                 self.counters.failed_over_from(first);
                 Ok((first.other(), picked))

@@ -15,18 +15,23 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
+use super::flight::Flight;
 use super::send::to_callback as selector_callback;
 use super::Core;
 use super::MigratingProducer;
 use crate::cluster::Cluster;
 use crate::route::TopicState;
 
-/// Stamp the UNIQ_KEY (kept if set) and read the topic's state from one snapshot.
-fn stamp_and_plan<M: MessageTrait>(msg: &mut M, core: &Core) -> (CheetahString, TopicState) {
+/// Stamp the UNIQ_KEY (kept if set) and read the topic's state from one snapshot; the guard counts the send as
+/// running until dropped.
+fn stamp_and_plan<M: MessageTrait>(
+    msg: &mut M,
+    core: &Core,
+) -> (CheetahString, TopicState, Flight) {
     MessageClientIDSetter::set_uniq_id(msg);
     let topic = msg.topic().clone();
-    let state = core.state_of(topic.as_str());
-    (topic, state)
+    let (state, flight) = core.route(topic.as_str());
+    (topic, state, flight)
 }
 
 /// A message bound for one queue.
@@ -104,9 +109,9 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
         T: Send + Sync,
     {
-        let (topic, state) = stamp_and_plan(&mut msg, &self.core);
-        if !state.phase.allows_failover() {
-            let c = state.write_cluster(0.0);
+        let (topic, state, _flight) = stamp_and_plan(&mut msg, &self.core);
+        if !state.allows_failover() {
+            let c = state.keyed_cluster();
             return self
                 .core
                 .dispatch(
@@ -196,12 +201,12 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
         T: Send + Sync,
     {
-        let (topic, state) = stamp_and_plan(&mut msg, &self.core);
+        let (topic, state, flight) = stamp_and_plan(&mut msg, &self.core);
         let f = selector_callback(send_callback);
-        if !state.phase.allows_failover() {
-            let c = state.write_cluster(0.0);
+        if !state.allows_failover() {
+            let c = state.keyed_cluster();
             let p = self.core.client(c).await?;
-            let cb: ArcSendCallback = Arc::new(self.counting(c, 1, f));
+            let cb: ArcSendCallback = Arc::new(self.counting(c, 1, flight, f));
             // The raw client's `_timeout` variant needs 'static selector types; route the timeout through the
             // queue-addressed path instead, with the queue the selector picks.
             return match timeout {
@@ -236,7 +241,7 @@ impl MigratingProducer {
             .await?;
         self.spawn_routed(
             topic,
-            state,
+            (state, flight),
             first,
             payload,
             spare,
@@ -263,9 +268,9 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync + 'static,
         T: Send + Sync + 'static,
     {
-        let (topic, state) = stamp_and_plan(&mut msg, &self.core);
-        if !state.phase.allows_failover() {
-            let c = state.write_cluster(0.0);
+        let (topic, state, _flight) = stamp_and_plan(&mut msg, &self.core);
+        if !state.allows_failover() {
+            let c = state.keyed_cluster();
             return self
                 .core
                 .dispatch(

@@ -12,6 +12,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
+use super::flight::Flight;
 use super::{draw, Core, MigratingProducer};
 use crate::cluster::Cluster;
 use crate::dedupe::BATCH_KEY_PROPERTY;
@@ -61,9 +62,10 @@ pub(super) fn to_callback(
 }
 
 impl MigratingProducer {
-    fn plan(&self, topic: &CheetahString) -> (TopicState, Cluster) {
-        let state = self.core.state_of(topic.as_str());
-        (state, state.write_cluster(draw()))
+    /// The topic's state, the cluster a plain send goes to, and the guard counting the send as running.
+    fn plan(&self, topic: &CheetahString) -> (TopicState, Cluster, Flight) {
+        let (state, flight) = self.core.route(topic.as_str());
+        (state, state.write_cluster(draw()), flight)
     }
 
     /// Route one prepared message by its topic's phase, with failover where the phase allows.
@@ -78,8 +80,8 @@ impl MigratingProducer {
         Fut: Future<Output = ClientResult<R>>,
     {
         let topic = msg.topic().clone();
-        let (state, first) = self.plan(&topic);
-        let spare = state.phase.allows_failover().then(|| msg.clone());
+        let (state, first, _flight) = self.plan(&topic);
+        let spare = state.allows_failover().then(|| msg.clone());
         self.core
             .dispatch(
                 topic.as_str(),
@@ -104,47 +106,50 @@ impl MigratingProducer {
         F: Fn(DefaultMQProducer, Vec<Message>) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let (state, first) = self.plan(&topic);
-        let spare = state.phase.allows_failover().then(|| msgs.clone());
+        let (state, first, _flight) = self.plan(&topic);
+        let spare = state.allows_failover().then(|| msgs.clone());
         let n = msgs.len() as u64;
         self.core
             .dispatch(topic.as_str(), state, first, msgs, spare, true, n, op)
             .await
     }
 
-    /// The phase state of `topic` and the cluster that owns `mq`'s broker.
+    /// The phase state of `topic`, the cluster that owns `mq`'s broker, and the send's running guard.
     async fn queue_owner(
         &self,
         topic: &CheetahString,
         mq: &MessageQueue,
-    ) -> ClientResult<(TopicState, Cluster)> {
-        let state = self.core.state_of(topic.as_str());
+    ) -> ClientResult<(TopicState, Cluster, Flight)> {
+        let (state, flight) = self.core.route(topic.as_str());
         let cluster = self.core.owner_of(&state, mq).await?;
-        Ok((state, cluster))
+        Ok((state, cluster, flight))
     }
 
-    /// The cluster that owns `mq`'s broker and its started client.
+    /// The cluster that owns `mq`'s broker, its started client, and the send's running guard.
     async fn queue_client(
         &self,
         topic: &CheetahString,
         mq: &MessageQueue,
-    ) -> ClientResult<(Cluster, DefaultMQProducer)> {
-        let (_, cluster) = self.queue_owner(topic, mq).await?;
-        Ok((cluster, self.core.client(cluster).await?))
+    ) -> ClientResult<(Cluster, DefaultMQProducer, Flight)> {
+        let (_, cluster, flight) = self.queue_owner(topic, mq).await?;
+        Ok((cluster, self.core.client(cluster).await?, flight))
     }
 
-    /// A callback that counts the outcome on `cluster` before calling `f`.
+    /// A callback that counts the outcome on `cluster` and ends the send's `flight` before calling `f`.
     pub(super) fn counting<F>(
         &self,
         cluster: Cluster,
         n: u64,
+        flight: Flight,
         f: F,
     ) -> impl Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static
     where
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let core = self.core.clone();
+        let flight = parking_lot::Mutex::new(Some(flight));
         move |r, e| {
+            drop(flight.lock().take());
             if e.is_none() {
                 core.counters.sent(cluster, n);
             } else {
@@ -155,12 +160,12 @@ impl MigratingProducer {
     }
 
     /// Run a failover-capable send in the background and report its outcome to `f`, like an async send.
-    // The arguments of `Core::dispatch` plus the callback.
+    // The arguments of `Core::dispatch` plus the send's running guard and the callback.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn spawn_routed<P, F, Op, Fut>(
         &self,
         topic: CheetahString,
-        state: TopicState,
+        (state, flight): (TopicState, Flight),
         first: Cluster,
         payload: P,
         spare: Option<P>,
@@ -180,6 +185,7 @@ impl MigratingProducer {
             let r = core
                 .dispatch(topic.as_str(), state, first, payload, spare, true, n, op)
                 .await;
+            drop(flight);
             match r {
                 Ok(Some(sr)) => f(Some(&sr), None),
                 Ok(None) => f(None, None),
@@ -244,10 +250,10 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let topic = msg.topic().clone();
-        let (state, first) = self.plan(&topic);
-        if !state.phase.allows_failover() {
+        let (state, first, flight) = self.plan(&topic);
+        if !state.allows_failover() {
             let p = self.core.client(first).await?;
-            let cb = self.counting(first, 1, f);
+            let cb = self.counting(first, 1, flight, f);
             return match timeout {
                 Some(t) => p.send_with_callback_timeout(msg, cb, t).await,
                 None => p.send_with_callback(msg, cb).await,
@@ -256,7 +262,7 @@ impl MigratingProducer {
         let spare = Some(msg.clone());
         self.spawn_routed(
             topic,
-            state,
+            (state, flight),
             first,
             msg,
             spare,
@@ -323,7 +329,7 @@ impl MigratingProducer {
         Fut: Future<Output = ClientResult<R>>,
     {
         let topic = msg.topic().clone();
-        let (state, cluster) = self.queue_owner(&topic, &mq).await?;
+        let (state, cluster, _flight) = self.queue_owner(&topic, &mq).await?;
         self.core
             .dispatch(
                 topic.as_str(),
@@ -350,8 +356,8 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let msg = prepare(msg);
-        let (cluster, p) = self.queue_client(msg.topic(), &mq).await?;
-        p.send_to_queue_with_callback(msg, mq, self.counting(cluster, 1, send_callback))
+        let (cluster, p, flight) = self.queue_client(msg.topic(), &mq).await?;
+        p.send_to_queue_with_callback(msg, mq, self.counting(cluster, 1, flight, send_callback))
             .await
     }
 
@@ -368,11 +374,11 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let msg = prepare(msg);
-        let (cluster, p) = self.queue_client(msg.topic(), &mq).await?;
+        let (cluster, p, flight) = self.queue_client(msg.topic(), &mq).await?;
         p.send_to_queue_with_callback_timeout(
             msg,
             mq,
-            self.counting(cluster, 1, send_callback),
+            self.counting(cluster, 1, flight, send_callback),
             timeout,
         )
         .await
@@ -450,7 +456,7 @@ impl MigratingProducer {
         M: MessageTrait + Send + Sync,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let (state, cluster) = self.queue_owner(&topic, &mq).await?;
+        let (state, cluster, _flight) = self.queue_owner(&topic, &mq).await?;
         let n = msgs.len() as u64;
         self.core
             .dispatch(
@@ -505,11 +511,11 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let (state, first) = self.plan(&topic);
+        let (state, first, flight) = self.plan(&topic);
         let n = msgs.len() as u64;
-        if !state.phase.allows_failover() {
+        if !state.allows_failover() {
             let p = self.core.client(first).await?;
-            let cb = self.counting(first, n, f);
+            let cb = self.counting(first, n, flight, f);
             return match timeout {
                 Some(t) => p.send_batch_with_callback_timeout(msgs, cb, t).await,
                 None => p.send_batch_with_callback(msgs, cb).await,
@@ -518,7 +524,7 @@ impl MigratingProducer {
         let spare = Some(msgs.clone());
         self.spawn_routed(
             topic,
-            state,
+            (state, flight),
             first,
             msgs,
             spare,
@@ -545,9 +551,9 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let (cluster, p) = self.queue_client(&topic, &mq).await?;
+        let (cluster, p, flight) = self.queue_client(&topic, &mq).await?;
         let n = msgs.len() as u64;
-        p.send_batch_to_queue_with_callback(msgs, mq, self.counting(cluster, n, f))
+        p.send_batch_to_queue_with_callback(msgs, mq, self.counting(cluster, n, flight, f))
             .await
     }
 
@@ -564,10 +570,15 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let (cluster, p) = self.queue_client(&topic, &mq).await?;
+        let (cluster, p, flight) = self.queue_client(&topic, &mq).await?;
         let n = msgs.len() as u64;
-        p.send_batch_to_queue_with_callback_timeout(msgs, mq, self.counting(cluster, n, f), timeout)
-            .await
+        p.send_batch_to_queue_with_callback_timeout(
+            msgs,
+            mq,
+            self.counting(cluster, n, flight, f),
+            timeout,
+        )
+        .await
     }
 
     /// Request/reply, as `DefaultMQProducer::request`. Fails over only when the first cluster was unreachable
@@ -598,10 +609,12 @@ impl MigratingProducer {
         M: MessageTrait + Send + Sync,
     {
         let msg = prepare(msg);
-        let (_, first) = self.plan(msg.topic());
+        let (_, first, flight) = self.plan(msg.topic());
         let p = self.core.client(first).await?;
         let core = self.core.clone();
+        let flight = parking_lot::Mutex::new(Some(flight));
         let counted = move |reply: Option<&dyn MessageTrait>, e: Option<&ClientError>| {
+            drop(flight.lock().take());
             if e.is_none() {
                 core.counters.sent(first, 1);
             } else {

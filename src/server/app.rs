@@ -78,6 +78,9 @@ pub(crate) struct App {
     sample_every: Duration,
     pub(crate) metrics: Metrics,
     sampler: Mutex<Option<JoinHandle<()>>>,
+    sealer: Mutex<Option<JoinHandle<()>>>,
+    seal_check: Arc<tokio::sync::Notify>,
+    started: std::time::Instant,
 }
 
 impl App {
@@ -121,6 +124,9 @@ impl App {
             sample_every: config.sample_every,
             metrics: Metrics::default(),
             sampler: Mutex::new(None),
+            sealer: Mutex::new(None),
+            seal_check: Arc::new(tokio::sync::Notify::new()),
+            started: std::time::Instant::now(),
         }))
     }
 
@@ -139,6 +145,7 @@ impl App {
         &self,
         topics: &[String],
         ratio: Option<f64>,
+        orderly: bool,
         actor: &str,
     ) -> Result<Vec<(String, TopicState, bool)>, ApiError> {
         if topics.is_empty() {
@@ -170,10 +177,12 @@ impl App {
                 phase: Phase::Initial,
                 write_ratio: ratio,
                 version: next.version,
+                orderly,
+                sealed: false,
             };
             next.topics.insert(t.clone(), state);
             out.push((t.clone(), state, true));
-            entries.push(self.entry(
+            let mut entry = self.entry(
                 actor,
                 "register",
                 t,
@@ -181,7 +190,9 @@ impl App {
                 Some(Phase::Initial),
                 Some(ratio),
                 next.version,
-            ));
+            );
+            entry.orderly = orderly.then_some(true);
+            entries.push(entry);
         }
         if entries.is_empty() {
             return Ok(out);
@@ -314,8 +325,9 @@ impl App {
         next.version += 1;
         let new_state = TopicState {
             phase: to,
-            write_ratio: state.write_ratio,
             version: next.version,
+            sealed: false,
+            ..state
         };
         next.topics.insert(topic.to_owned(), new_state);
         let mut entry = self.entry(
@@ -330,6 +342,9 @@ impl App {
         entry.forced = forced;
         entry.checks = checks.clone();
         self.commit(next, vec![entry])?;
+        if new_state.orderly && to == Phase::CuttingOver {
+            self.seal_check.notify_one();
+        }
         if forced {
             tracing::warn!(topic, from = %state.phase, to = %to, actor, failing = ?failing, "phase moved by FORCE despite failing checks");
         } else {
@@ -382,6 +397,134 @@ impl App {
         Ok(new_state)
     }
 
+    /// Mark `topic` orderly or not; only in `initial` or `dual_read` (before any message of it is written to the
+    /// target, so no key has moved yet).
+    pub(crate) async fn set_orderly(
+        &self,
+        topic: &str,
+        orderly: bool,
+        actor: &str,
+    ) -> Result<TopicState, ApiError> {
+        let _one = self.mutate.lock().await;
+        let current = self.table();
+        let state = *current
+            .topics
+            .get(topic)
+            .ok_or_else(|| ApiError::unknown_topic(topic))?;
+        if state.orderly == orderly {
+            return Ok(state);
+        }
+        if !matches!(state.phase, Phase::Initial | Phase::DualRead) {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "orderly_locked",
+                format!(
+                    "topic {topic:?} is {}: the orderly flag can change only in initial or dual_read, before \
+                     any message of the topic is written to the target",
+                    state.phase
+                ),
+            );
+            e.body.current = Some(state.phase);
+            return Err(e);
+        }
+        let mut next = PhasesDoc::clone(&current);
+        next.version += 1;
+        let new_state = TopicState {
+            orderly,
+            version: next.version,
+            ..state
+        };
+        next.topics.insert(topic.to_owned(), new_state);
+        let mut entry = self.entry(
+            actor,
+            "orderly",
+            topic,
+            Some(state.phase),
+            Some(state.phase),
+            None,
+            next.version,
+        );
+        entry.orderly = Some(orderly);
+        self.commit(next, vec![entry])?;
+        tracing::info!(topic, orderly, actor, "orderly flag set");
+        Ok(new_state)
+    }
+
+    /// Seal every orderly topic in `cutting_over` whose live producers have all applied `cutting_over` (none is
+    /// still sending under an earlier state). Not before one client TTL has passed since the server started: the
+    /// registry is in memory, and producers must have had the time to report again.
+    pub(crate) async fn seal_ready(&self) {
+        let waiting = |doc: &PhasesDoc| -> Vec<(String, TopicState)> {
+            doc.topics
+                .iter()
+                .filter(|(_, s)| s.orderly && s.phase == Phase::CuttingOver && !s.sealed)
+                .map(|(t, s)| (t.clone(), *s))
+                .collect()
+        };
+        if waiting(&self.table()).is_empty() || self.started.elapsed() < self.registry.ttl() {
+            return;
+        }
+        let _one = self.mutate.lock().await;
+        let current = self.table();
+        let mut next = PhasesDoc::clone(&current);
+        next.version += 1;
+        let mut entries = Vec::new();
+        for (topic, state) in waiting(&current) {
+            let check = gates::producers_sealed(self, &topic, &state);
+            if !check.passed {
+                tracing::debug!(topic, detail = %check.detail, "orderly topic not sealed yet");
+                continue;
+            }
+            let sealed = TopicState {
+                sealed: true,
+                version: next.version,
+                ..state
+            };
+            next.topics.insert(topic.clone(), sealed);
+            tracing::info!(topic, detail = %check.detail, "orderly topic SEALED: nothing more is written to the source");
+            let mut entry = self.entry(
+                "control-plane",
+                "seal",
+                &topic,
+                Some(state.phase),
+                Some(state.phase),
+                None,
+                next.version,
+            );
+            entry.checks = vec![check];
+            entries.push(entry);
+        }
+        if entries.is_empty() {
+            return;
+        }
+        if let Err(e) = self.commit(next, entries) {
+            tracing::error!(error = ?e.body, "sealing not saved; will retry");
+        }
+    }
+
+    /// Check for topics to seal on every heartbeat and phase move, and every second.
+    pub(crate) fn spawn_sealer(self: &Arc<Self>) {
+        let app = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            loop {
+                let Some(a) = app.upgrade() else { return };
+                let notified = a.seal_check.clone();
+                a.seal_ready().await;
+                drop(a);
+                tokio::select! {
+                    _ = notified.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        });
+        *self.sealer.lock() = Some(task);
+    }
+
+    /// A heartbeat arrived: producers may have applied `cutting_over`.
+    pub(crate) fn heartbeat_seen(&self) {
+        self.seal_check.notify_one();
+    }
+
     /// Persist, publish, audit. Nothing changes unless the state file was replaced.
     fn commit(&self, next: PhasesDoc, entries: Vec<AuditEntry>) -> Result<(), ApiError> {
         replace_json(&self.state_file, &next).map_err(ApiError::storage)?;
@@ -425,6 +568,7 @@ impl App {
             from,
             to,
             write_ratio,
+            orderly: None,
             forced: false,
             outcome: "applied".into(),
             checks: Vec::new(),
@@ -466,6 +610,9 @@ impl App {
     /// Stop the sampler and the admin clients.
     pub(crate) async fn close(&self) {
         if let Some(t) = self.sampler.lock().take() {
+            t.abort();
+        }
+        if let Some(t) = self.sealer.lock().take() {
             t.abort();
         }
         for a in &self.admin {

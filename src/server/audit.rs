@@ -162,6 +162,7 @@ mod tests {
             from: None,
             to: None,
             write_ratio: Some(0.5),
+            orderly: None,
             forced: false,
             outcome: "applied".into(),
             checks: vec![],

@@ -5,6 +5,9 @@
 //! | entering `DualRead` from `Initial` | `target_topic_exists`, `target_groups_exist` |
 //! | a cluster joins the write set (`DualRead`→`DualReadWrite` adds the target, `CuttingOver`→`DualReadWrite` adds the source) | `consumers_applied` |
 //! | a cluster leaves the read set (`CuttingOver`→`Completed` drops the source, `DualRead`→`Initial` drops the target) | `producers_applied`, `<cluster>_backlog_zero`, `<cluster>_quiet` |
+//! | `CuttingOver`→`Completed` of an orderly topic | also `source_sealed` |
+//!
+//! Sealing itself (not a move) uses `producers_sealed`: every live producer of the topic applied `CuttingOver`.
 
 use std::collections::BTreeSet;
 
@@ -12,6 +15,7 @@ use super::app::App;
 use crate::cluster::Cluster;
 use crate::control::wire::{CheckResult, Role};
 use crate::phase::Phase;
+use crate::route::TopicState;
 
 /// Run every check the move `from` → `to` of `topic` needs.
 pub(crate) async fn run(app: &App, topic: &str, from: Phase, to: Phase) -> Vec<CheckResult> {
@@ -32,7 +36,62 @@ pub(crate) async fn run(app: &App, topic: &str, from: Phase, to: Phase) -> Vec<C
             out.push(quiet(app, topic, c).await);
         }
     }
+    let state = app.table().topics.get(topic).copied().unwrap_or_default();
+    if state.orderly && from == Phase::CuttingOver && to == Phase::Completed {
+        out.push(check(
+            "source_sealed",
+            state.sealed,
+            if state.sealed {
+                "the source is sealed: every producer applied cutting_over"
+            } else {
+                "the orderly topic's source is not sealed yet: a live producer has not applied cutting_over \
+                 (see /v1/clients)"
+            },
+        ));
+    }
     out
+}
+
+/// Whether every live producer of `topic` has applied `cutting_over` at `state`'s version or later, with no send
+/// from an earlier state running (producers report the oldest state a running send was routed under).
+pub(crate) fn producers_sealed(app: &App, topic: &str, state: &TopicState) -> CheckResult {
+    let code = "producers_sealed";
+    let producers = app.registry.live_of(topic, Role::Producer);
+    let behind: Vec<String> = producers
+        .iter()
+        .filter(|h| {
+            !h.applied
+                .get(topic)
+                .is_some_and(|a| a.version >= state.version && !a.phase.writes(Cluster::Source))
+        })
+        .map(|h| {
+            let at = h.applied.get(topic).map_or("initial".to_owned(), |a| {
+                format!("{} v{}", a.phase, a.version)
+            });
+            format!("{} (applied {at})", h.client_id)
+        })
+        .collect();
+    if behind.is_empty() {
+        check(
+            code,
+            true,
+            format!(
+                "{} live producer client(s) applied cutting_over v{} or later",
+                producers.len(),
+                state.version
+            ),
+        )
+    } else {
+        check(
+            code,
+            false,
+            format!(
+                "live producers not yet on cutting_over v{}: {}",
+                state.version,
+                behind.join(", ")
+            ),
+        )
+    }
 }
 
 fn check(code: impl Into<String>, passed: bool, detail: impl Into<String>) -> CheckResult {

@@ -182,6 +182,7 @@ impl ControlServer {
             }
         };
         app.spawn_sampler();
+        app.spawn_sealer();
         tracing::info!(%addr, tls = config.tls.is_some(), state = %config.state_file.display(),
             audit = %config.audit_file.display(), source = %config.source.name_server_addr,
             target = %config.target.name_server_addr, "control plane listening");

@@ -29,6 +29,11 @@ impl Registry {
         }
     }
 
+    /// How long a client stays live after its last heartbeat.
+    pub(crate) fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// Record a heartbeat; returns whether the client is new.
     pub(crate) fn record(&self, heartbeat: Heartbeat) -> bool {
         let mut clients = self.clients.lock();

@@ -19,8 +19,8 @@ use super::auth::Access;
 use super::{gates, metrics};
 use crate::cluster::Cluster;
 use crate::control::wire::{
-    ClusterTraffic, Direction, GroupsView, Heartbeat, MoveRequest, PhasesDoc, RatioRequest,
-    RegisterTopics, Role, TopicView,
+    ClusterTraffic, Direction, GroupsView, Heartbeat, MoveRequest, OrderlyRequest, PhasesDoc,
+    RatioRequest, RegisterTopics, Role, TopicView,
 };
 
 /// Longest long-poll a client may ask for.
@@ -45,6 +45,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/topics/{topic}/advance", post(advance))
         .route("/v1/topics/{topic}/rollback", post(rollback))
         .route("/v1/topics/{topic}/write-ratio", put(write_ratio))
+        .route("/v1/topics/{topic}/orderly", put(orderly))
         .route("/v1/clients/heartbeat", post(heartbeat))
         .route("/v1/clients", get(clients))
         .route("/v1/groups", get(groups))
@@ -171,7 +172,9 @@ async fn register(
     require(&app, &headers, Access::Admin)?;
     let req = body(b)?;
     let who = actor(req.actor.as_deref(), &headers, peer);
-    let out = app.register(&req.topics, req.write_ratio, &who).await?;
+    let out = app
+        .register(&req.topics, req.write_ratio, req.orderly, &who)
+        .await?;
     let created = out.iter().any(|(_, _, new)| *new);
     let json: Vec<serde_json::Value> = out
         .into_iter()
@@ -247,6 +250,20 @@ async fn write_ratio(
     Ok(Json(serde_json::json!({ "topic": topic, "state": state })).into_response())
 }
 
+async fn orderly(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(topic): Path<String>,
+    b: Result<Json<OrderlyRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    let req = body(b)?;
+    let who = actor(req.actor.as_deref(), &headers, peer);
+    let state = app.set_orderly(&topic, req.orderly, &who).await?;
+    Ok(Json(serde_json::json!({ "topic": topic, "state": state })).into_response())
+}
+
 async fn heartbeat(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -268,6 +285,7 @@ async fn heartbeat(
     if app.registry.record(hb) {
         tracing::info!(client_id = %id, role = role.as_str(), group, "client registered");
     }
+    app.heartbeat_seen();
     let version = app.table().version;
     Ok(
         Json(serde_json::json!({ "ok": true, "version": version, "status": status }))

@@ -57,6 +57,7 @@ fn ratio_outside_the_unit_interval_is_refused_and_changes_nothing() {
             phase: Phase::DualReadWrite,
             write_ratio: bad,
             version: 100,
+            ..Default::default()
         };
         assert_eq!(
             phases.apply("t", bad_state).unwrap_err().kind(),

@@ -53,6 +53,7 @@ fn doc(version: u64, topics: &[(&str, Phase, f64)]) -> PhasesDoc {
                         phase: *phase,
                         write_ratio: *ratio,
                         version,
+                        ..Default::default()
                     },
                 )
             })
