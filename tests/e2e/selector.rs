@@ -12,20 +12,9 @@ use rocketmq_migration::testkit::unique_name;
 use rocketmq_migration::{consuming_cluster, Cluster, MigratingPushConsumer, Phase, PhaseHandle};
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
-use rocketmq_model::common::message::message_queue::MessageQueue;
-use rocketmq_model::common::message::message_single::Message;
 
-use crate::support::clients::{cluster_of, message, producer};
+use crate::support::clients::{by_key, cluster_of, message, producer};
 use crate::support::{self, eventually};
-
-// A selector is `Fn(&[MessageQueue], &M, &T)`; with `T = String` its argument is `&String`.
-#[allow(clippy::ptr_arg)]
-fn by_key(mqs: &[MessageQueue], _m: &Message, key: &String) -> Option<MessageQueue> {
-    let h = key
-        .bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-    mqs.get(h as usize % mqs.len()).cloned()
-}
 
 /// key -> sequence numbers in delivery order, and the cluster they came from
 type Seen = HashMap<String, (Vec<u32>, Option<Cluster>)>;

@@ -44,6 +44,19 @@ enum Command {
         /// Initial write ratio for dual_read_write.
         #[arg(long)]
         write_ratio: Option<f64>,
+        /// Register them as orderly: per-key order is kept across the cutover (see the README).
+        #[arg(long)]
+        orderly: bool,
+    },
+    /// Mark a topic orderly or not (only in initial or dual_read).
+    Orderly {
+        #[command(flatten)]
+        remote: Remote,
+        /// The topic.
+        topic: String,
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        value: String,
     },
     /// Move a topic one step forward (gates on unless --force).
     Advance(MoveArgs),
@@ -154,7 +167,13 @@ async fn main() -> ExitCode {
             remote,
             topics,
             write_ratio,
-        } => ops::register(&remote, &topics, write_ratio).await,
+            orderly,
+        } => ops::register(&remote, &topics, write_ratio, orderly).await,
+        Command::Orderly {
+            remote,
+            topic,
+            value,
+        } => ops::orderly(&remote, &topic, value == "on").await,
         Command::Advance(m) => ops::move_topic(&m, false).await,
         Command::Rollback(m) => ops::move_topic(&m, true).await,
         Command::Ratio {

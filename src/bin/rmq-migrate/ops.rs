@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use rocketmq_migration::control::wire::CheckResult;
+use rocketmq_migration::control::wire::{CheckResult, RegisterTopics};
 use rocketmq_migration::control::ControlApi;
 use rocketmq_migration::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
 use serde::Serialize;
@@ -87,7 +87,7 @@ pub(crate) async fn status(r: &Remote) -> CliResult {
         println!(
             "{:<32} {:<16} {:>5.2} {:>7} {:<40} {:>7} {:>10} {:>10}",
             t.topic,
-            t.state.phase.as_str(),
+            phase_flags(&t.state),
             t.state.write_ratio,
             t.state.version,
             readiness(&t.advance),
@@ -99,9 +99,29 @@ pub(crate) async fn status(r: &Remote) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) async fn register(r: &Remote, topics: &[String], ratio: Option<f64>) -> CliResult {
-    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    let out = api(r)?.register(&names, ratio).await?;
+/// The phase, with `orderly` and `sealed` marks: `cutting_over [o,s]`.
+fn phase_flags(s: &rocketmq_migration::TopicState) -> String {
+    match (s.orderly, s.sealed) {
+        (false, _) => s.phase.as_str().to_owned(),
+        (true, false) => format!("{} [o]", s.phase.as_str()),
+        (true, true) => format!("{} [o,s]", s.phase.as_str()),
+    }
+}
+
+pub(crate) async fn register(
+    r: &Remote,
+    topics: &[String],
+    ratio: Option<f64>,
+    orderly: bool,
+) -> CliResult {
+    let out = api(r)?
+        .register_topics(RegisterTopics {
+            topics: topics.to_vec(),
+            write_ratio: ratio,
+            orderly,
+            actor: None,
+        })
+        .await?;
     if r.output == Output::Json {
         return json(&out);
     }
@@ -112,8 +132,11 @@ pub(crate) async fn register(r: &Remote, topics: &[String], ratio: Option<f64>) 
             "already registered"
         };
         println!(
-            "{:<32} {what} ({}, version {})",
-            t.topic, t.state.phase, t.state.version
+            "{:<32} {what} ({}{}, version {})",
+            t.topic,
+            t.state.phase,
+            if t.state.orderly { ", orderly" } else { "" },
+            t.state.version
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -177,6 +200,19 @@ pub(crate) async fn move_topic(m: &MoveArgs, back: bool) -> CliResult {
             c.detail
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn orderly(r: &Remote, topic: &str, orderly: bool) -> CliResult {
+    let state = api(r)?.set_orderly(topic, orderly).await?;
+    if r.output == Output::Json {
+        return json(&state);
+    }
+    println!(
+        "{topic}: orderly {} (version {})",
+        if state.orderly { "on" } else { "off" },
+        state.version
+    );
     Ok(ExitCode::SUCCESS)
 }
 

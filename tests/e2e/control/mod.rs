@@ -2,5 +2,6 @@
 
 mod api;
 mod gates;
+mod orderly;
 mod outage;
 mod poller;

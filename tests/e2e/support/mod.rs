@@ -101,9 +101,20 @@ pub mod clients {
     use rocketmq_migration::testkit::{unique_name, ClusterPair};
     use rocketmq_migration::{Cluster, MigratingProducer, MigratingPushConsumer, PhaseHandle};
     use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
+    use rocketmq_model::common::message::message_queue::MessageQueue;
     use rocketmq_model::common::message::message_single::Message;
 
     use super::listener::Recorder;
+
+    /// A hash selector: one key always picks the same queue index.
+    // A selector is `Fn(&[MessageQueue], &M, &T)`; with `T = String` its argument is `&String`.
+    #[allow(clippy::ptr_arg)]
+    pub fn by_key(mqs: &[MessageQueue], _m: &Message, key: &String) -> Option<MessageQueue> {
+        let h = key
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        mqs.get(h as usize % mqs.len()).cloned()
+    }
 
     pub fn message(topic: &str, body: &str) -> Message {
         Message::builder()
