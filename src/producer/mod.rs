@@ -26,8 +26,8 @@ use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, DefaultMQPr
 use tokio::sync::OnceCell;
 
 pub use builder::MigratingProducerBuilder;
-pub use stats::ProducerStats;
 pub(crate) use send::prepare;
+pub use stats::ProducerStats;
 
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -230,7 +230,15 @@ impl Core {
             policy: FailoverPolicy::plain(retry_on_timeout),
             count,
         };
-        dispatch_on(&self.counters, route, payload, spare, |c| self.client(c), op).await
+        dispatch_on(
+            &self.counters,
+            route,
+            payload,
+            spare,
+            |c| self.client(c),
+            op,
+        )
+        .await
     }
 }
 

@@ -184,10 +184,7 @@ impl MigratingTransactionProducer {
                 settings: parts.settings,
                 linger: parts.linger,
                 shared,
-                clients: [
-                    tokio::sync::Mutex::new(None),
-                    tokio::sync::Mutex::new(None),
-                ],
+                clients: [tokio::sync::Mutex::new(None), tokio::sync::Mutex::new(None)],
                 started: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
                 started_at: Mutex::new(None),
@@ -260,12 +257,10 @@ impl MigratingTransactionProducer {
 
 impl TxCore {
     fn stats(&self) -> TransactionStats {
-        self.shared
-            .counters
-            .snapshot(
-                self.counters.snapshot(),
-                self.shared.pending.live(Instant::now()).len() as u64,
-            )
+        self.shared.counters.snapshot(
+            self.counters.snapshot(),
+            self.shared.pending.live(Instant::now()).len() as u64,
+        )
     }
 
     /// The phase state of `topic` for one operation, noting the topic as one this producer writes.
