@@ -194,7 +194,7 @@ impl MigratingTransactionProducer {
         };
         if let Some(control) = control {
             let core: Arc<dyn Reporter> = producer.core.clone();
-            control.register("transaction producer", &producer.core.group, &core);
+            control.register("transaction-producer", &producer.core.group, &core);
         }
         producer
     }
@@ -209,8 +209,16 @@ impl MigratingTransactionProducer {
             return Ok(());
         }
         *self.core.started_at.lock() = Some(Instant::now());
-        self.core.client(Cluster::Source).await?;
-        linger::spawn_watcher(&self.core)
+        let started = match self.core.client(Cluster::Source).await {
+            Ok(_) => linger::spawn_watcher(&self.core),
+            Err(e) => Err(e),
+        };
+        if started.is_err() {
+            // Not started: a later `start` tries again from the beginning.
+            self.core.stop_client(Cluster::Source).await;
+            self.core.started.store(false, Ordering::Release);
+        }
+        started
     }
 
     /// Shut down both clusters' clients; sends fail afterwards. Source transactions still pending are named in a
