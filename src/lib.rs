@@ -58,6 +58,7 @@ mod producer;
 #[cfg(feature = "admin")]
 pub mod release;
 mod route;
+mod transaction;
 
 pub use cluster::Cluster;
 pub use config::ClusterConfig;
@@ -69,6 +70,10 @@ pub use phase::{Phase, ReadSet, WritePlan};
 pub use pin::Pins;
 pub use producer::{MigratingProducer, MigratingProducerBuilder, ProducerStats};
 pub use route::{Applied, PhaseHandle, PhaseTable, TopicState, DEFAULT_WRITE_RATIO};
+pub use transaction::{
+    MigratingTransactionProducer, MigratingTransactionProducerBuilder, TransactionStats,
+    DEFAULT_MAX_LINGER, DEFAULT_MIN_LINGER, DEFAULT_UNCONFIRMED_GRACE,
+};
 mod runtime;
 #[cfg(feature = "server")]
 pub mod server;

@@ -35,6 +35,33 @@ pub(crate) fn classify(e: &ClientError) -> Option<Retryable> {
     None
 }
 
+/// Error codes that prove a request never left this process or never reached a broker: the client was not
+/// running, the component was missing, or no connection could be made. Errors of a request that was written to a
+/// connection (`rpc.request.failed`, `transport.session.failed`, I/O, timeouts) are not among them: the broker may
+/// have stored the message.
+const NOT_REACHED_CODES: [&str; 6] = [
+    "client.lifecycle.not_started",
+    "client.lifecycle.shutting_down",
+    "client.component.unavailable",
+    "transport.dns.failed",
+    "transport.connection.failed",
+    "transport.start.failed",
+];
+
+/// Whether `e` proves that nothing was stored: the request never reached a broker ([`NOT_REACHED_CODES`], the
+/// routing class: no route to send to), or a broker refused it with a route-unavailable code before storing.
+pub(crate) fn certainly_not_reached(e: &ClientError) -> bool {
+    let d = e.descriptor();
+    if d.class() == ErrorClass::ROUTING || NOT_REACHED_CODES.contains(&d.code().as_str()) {
+        return true;
+    }
+    let code = e
+        .source_ref::<MQClientException>()
+        .map(|x| x.response_code())
+        .or_else(|| e.broker_response_code());
+    code.is_some_and(|c| ROUTE_UNAVAILABLE_CODES.contains(&c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +101,17 @@ mod tests {
             classify(&ClientError::config_invalid("k", "v", "bad")),
             None
         );
+    }
+
+    #[test]
+    fn only_errors_before_the_broker_count_as_not_reached() {
+        assert!(certainly_not_reached(&ClientError::not_started()));
+        assert!(certainly_not_reached(&ClientError::from(
+            MQClientException::new_with_code(10003, "No route available")
+        )));
+        assert!(!certainly_not_reached(&ClientError::timeout("send", 3000)));
+        assert!(!certainly_not_reached(&ClientError::illegal_argument(
+            "body too large"
+        )));
     }
 }

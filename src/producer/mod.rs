@@ -9,12 +9,13 @@
 //! * The target client starts on first use, so the shim can be adopted before the target is reachable.
 
 mod builder;
-mod failover;
+pub(crate) mod dispatch;
+pub(crate) mod failover;
 mod flight;
 mod queues;
 mod select;
 mod send;
-mod stats;
+pub(crate) mod stats;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -26,6 +27,7 @@ use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, DefaultMQPr
 use tokio::sync::OnceCell;
 
 pub use builder::MigratingProducerBuilder;
+pub(crate) use send::prepare;
 pub use stats::ProducerStats;
 
 use crate::cluster::Cluster;
@@ -35,9 +37,9 @@ use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
 use crate::control::ControlClient;
 use crate::route::{PhaseHandle, TopicState};
 use builder::ProducerSettings;
-use failover::{classify, Retryable};
+use dispatch::{dispatch_on, FailoverPolicy, Route};
 use flight::{Flight, Flights};
-use stats::Counters;
+pub(crate) use stats::Counters;
 
 /// A producer for two clusters that routes each send by its topic's migration phase.
 ///
@@ -234,45 +236,22 @@ impl Core {
         F: Fn(DefaultMQProducer, P) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let attempt = match self.client(first).await {
-            Ok(p) => op(p, payload).await,
-            Err(e) => Err(e),
+        let route = Route {
+            topic,
+            state,
+            first,
+            policy: FailoverPolicy::plain(retry_on_timeout),
+            count,
         };
-        let err = match attempt {
-            Ok(r) => {
-                self.counters.sent(first, count);
-                return Ok(r);
-            }
-            Err(e) => e,
-        };
-        let retry = match (classify(&err), spare) {
-            (Some(Retryable::Unreachable), Some(s)) => Some(s),
-            (Some(Retryable::Timeout), Some(s)) if retry_on_timeout => Some(s),
-            _ => None,
-        };
-        let Some(spare) = retry.filter(|_| state.allows_failover()) else {
-            self.counters.failed(first);
-            return Err(err);
-        };
-        let second = first.other();
-        tracing::warn!(topic, phase = %state.phase, from = %first, to = %second, error = ?err,
-            "send failed, failing over to the other cluster");
-        self.counters.failed_over_from(first);
-        let attempt = match self.client(second).await {
-            Ok(p) => op(p, spare).await,
-            Err(e) => Err(e),
-        };
-        match attempt {
-            Ok(r) => {
-                self.counters.sent(second, count);
-                Ok(r)
-            }
-            Err(e) => {
-                tracing::warn!(topic, phase = %state.phase, cluster = %second, error = ?e, "failover send failed too");
-                self.counters.failed(second);
-                Err(e)
-            }
-        }
+        dispatch_on(
+            &self.counters,
+            route,
+            payload,
+            spare,
+            |c| self.client(c),
+            op,
+        )
+        .await
     }
 }
 

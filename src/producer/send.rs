@@ -19,7 +19,7 @@ use crate::dedupe::BATCH_KEY_PROPERTY;
 use crate::route::TopicState;
 
 /// Stamp the UNIQ_KEY (kept if already set) and take the message as a `Message`, which can be copied for a retry.
-fn prepare<M: MessageTrait>(mut msg: M) -> Message {
+pub(crate) fn prepare<M: MessageTrait>(mut msg: M) -> Message {
     MessageClientIDSetter::set_uniq_id(&mut msg);
     msg.into_message()
 }

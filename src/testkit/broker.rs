@@ -13,6 +13,18 @@ use rocketmq_store::MessageStoreConfig;
 use super::ports::{free_port, free_port_pair};
 use crate::error::{ErrorKind, MigrationError};
 
+/// Test brokers scan for undecided transactional half messages every second (the broker's default is 30 s), so
+/// transaction check-backs arrive within seconds.
+pub const TEST_TRANSACTION_CHECK_INTERVAL_MS: u64 = 1_000;
+
+/// A test broker checks a half message back once it is 2 s old (default 6 s). Kept above
+/// [`TEST_TRANSACTION_OP_BATCH_INTERVAL_MS`]: the broker records a commit/rollback in batches, and a half message
+/// checked before its decision is recorded would be asked about (and possibly committed) twice.
+pub const TEST_TRANSACTION_TIMEOUT_MS: u64 = 2_000;
+
+/// A test broker writes its commit/rollback records every 200 ms (default 3 s).
+pub const TEST_TRANSACTION_OP_BATCH_INTERVAL_MS: u64 = 200;
+
 /// Ports, names and store of one broker; kept so a restart uses the very same ones.
 #[derive(Clone, Debug)]
 pub(crate) struct BrokerSpec {
@@ -47,6 +59,10 @@ impl BrokerSpec {
             listen_port: u32::from(self.listen_port),
             store_path_root_dir: root.clone().into(),
             namesrv_addr: Some(self.namesrv_addr.clone().into()),
+            // Transaction check-backs within seconds instead of half a minute (see the constants).
+            transaction_check_interval: TEST_TRANSACTION_CHECK_INTERVAL_MS,
+            transaction_timeout: TEST_TRANSACTION_TIMEOUT_MS,
+            transaction_op_batch_interval: TEST_TRANSACTION_OP_BATCH_INTERVAL_MS,
             ..BrokerConfig::default()
         };
         bc.broker_identity.broker_name = self.broker_name.clone().into();

@@ -19,6 +19,10 @@ mod cluster;
 mod namesrv;
 mod ports;
 
+pub use broker::{
+    TEST_TRANSACTION_CHECK_INTERVAL_MS, TEST_TRANSACTION_OP_BATCH_INTERVAL_MS,
+    TEST_TRANSACTION_TIMEOUT_MS,
+};
 pub use cluster::{ClusterPair, EmbeddedCluster};
 pub use ports::{free_port, free_port_pair};
 

@@ -14,3 +14,4 @@ mod selector;
 mod send_api;
 mod support;
 mod testkit;
+mod transaction;

@@ -1,0 +1,116 @@
+//! One send, routed to a first cluster and, where the phase and the error allow, once more to the other one.
+//!
+//! Shared by [`MigratingProducer`](super::MigratingProducer) and the transactional producer: both route by the
+//! topic's [`TopicState`] and count per cluster; they differ only in the raw client they drive and in which errors
+//! may be retried elsewhere ([`FailoverPolicy`]).
+
+use std::future::Future;
+
+use rocketmq_client_rust::{ClientError, ClientResult};
+
+use super::failover::{certainly_not_reached, classify, Retryable};
+use super::stats::Counters;
+use crate::cluster::Cluster;
+use crate::route::TopicState;
+
+/// Which failures of the first attempt may be retried on the other cluster (always only where
+/// [`TopicState::allows_failover`]: a phase that reads both clusters, and not an orderly topic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FailoverPolicy {
+    /// Timeouts and unreachable clusters (a timed-out message may be stored twice; dedupe removes the copy).
+    TimeoutOrUnreachable,
+    /// Unreachable clusters only ([`classify`] says [`Retryable::Unreachable`]).
+    Unreachable,
+    /// Only errors that prove the request never reached a broker ([`certainly_not_reached`]).
+    NotReached,
+}
+
+impl FailoverPolicy {
+    /// The policy of the plain sends: `retry_on_timeout` picks between the first two.
+    pub(crate) fn plain(retry_on_timeout: bool) -> Self {
+        if retry_on_timeout {
+            FailoverPolicy::TimeoutOrUnreachable
+        } else {
+            FailoverPolicy::Unreachable
+        }
+    }
+
+    fn allows(self, e: &ClientError) -> bool {
+        match (self, classify(e)) {
+            (FailoverPolicy::TimeoutOrUnreachable, Some(_)) => true,
+            (FailoverPolicy::Unreachable, Some(Retryable::Unreachable)) => true,
+            (FailoverPolicy::NotReached, _) => certainly_not_reached(e),
+            _ => false,
+        }
+    }
+}
+
+/// Where one send goes and how it may fail over.
+pub(crate) struct Route<'a> {
+    pub(crate) topic: &'a str,
+    pub(crate) state: TopicState,
+    pub(crate) first: Cluster,
+    pub(crate) policy: FailoverPolicy,
+    /// The number of messages a success stands for.
+    pub(crate) count: u64,
+}
+
+/// Run `op` with the client of `route.first`; where the phase and `route.policy` allow, run it once more with the
+/// other cluster's client and `spare` (a copy of the payload). `client` yields a started client of a cluster.
+pub(crate) async fn dispatch_on<C, P, R, G, GFut, F, Fut>(
+    counters: &Counters,
+    route: Route<'_>,
+    payload: P,
+    spare: Option<P>,
+    client: G,
+    op: F,
+) -> ClientResult<R>
+where
+    G: Fn(Cluster) -> GFut,
+    GFut: Future<Output = ClientResult<C>>,
+    F: Fn(C, P) -> Fut,
+    Fut: Future<Output = ClientResult<R>>,
+{
+    let Route {
+        topic,
+        state,
+        first,
+        policy,
+        count,
+    } = route;
+    let attempt = match client(first).await {
+        Ok(p) => op(p, payload).await,
+        Err(e) => Err(e),
+    };
+    let err = match attempt {
+        Ok(r) => {
+            counters.sent(first, count);
+            return Ok(r);
+        }
+        Err(e) => e,
+    };
+    let retry = spare.filter(|_| state.allows_failover() && policy.allows(&err));
+    let Some(spare) = retry else {
+        counters.failed(first);
+        return Err(err);
+    };
+    let second = first.other();
+    tracing::warn!(topic, phase = %state.phase, from = %first, to = %second, error = ?err,
+        "send failed, failing over to the other cluster");
+    counters.failed_over_from(first);
+    let attempt = match client(second).await {
+        Ok(p) => op(p, spare).await,
+        Err(e) => Err(e),
+    };
+    match attempt {
+        Ok(r) => {
+            counters.sent(second, count);
+            Ok(r)
+        }
+        Err(e) => {
+            tracing::warn!(topic, phase = %state.phase, cluster = %second, error = ?e, "failover send failed too");
+            counters.failed(second);
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! `MigratingTransactionProducer`: a drop-in for `TransactionMQProducer` that writes to the cluster the topic's
+//! phase names, and keeps the source side alive for the broker's transaction check-backs.
+//!
+//! * **Routing.** A half message goes where a normal send of its topic would go (the same [`TopicState`] decision
+//!   as [`MigratingProducer`](crate::MigratingProducer): source in `Initial`/`DualRead`, the write-ratio split in
+//!   `DualReadWrite`, target in `CuttingOver`/`Completed`). Its `UNIQ_KEY` (also its transaction id) is stamped
+//!   once, before the first attempt.
+//! * **Failed half sends.** A half send fails over to the other cluster (only where the phase allows failover)
+//!   *only when the first cluster certainly was not reached* — the client could not start or connect, or there was
+//!   no route. Never after a timeout or a connection error mid-request: the first half message may be stored, and
+//!   the broker would check it back while the second one is committed, so one business transaction could become
+//!   two messages (or a commit on one cluster and a rollback on the other).
+//! * **Check-backs.** A broker checks a half message back with a producer of the group connected to *that*
+//!   cluster. Both clusters' raw producers share the application's listener, wrapped per cluster so every
+//!   check-back is counted per cluster ([`TransactionStats`]). Source half messages are tracked as *pending* while
+//!   their local state was `Unknown` at send time (until a check-back answers commit or rollback), while the
+//!   half send is in flight, and for [`unconfirmed_grace`](MigratingTransactionProducerBuilder::unconfirmed_grace)
+//!   after a commit/rollback decided at send time (the raw client ends a transaction one-way, so the broker never
+//!   confirms it) or after a half send that failed after possibly reaching the broker.
+//! * **Source retirement.** The source-side raw producer stays started while any of this producer's topics is not
+//!   yet `Completed` (`CuttingOver` still fails over to the source) or source transactions are pending, and at
+//!   least [`min_linger`](MigratingTransactionProducerBuilder::min_linger) after start (check-backs for half
+//!   messages an *earlier* process of the group left on the source reach whichever producer of the group is
+//!   connected; this process answers them through the listener and counts them as `foreign_checks`). When neither
+//!   holds it is shut down (INFO). Waiting for pending transactions is bounded by
+//!   [`max_linger`](MigratingTransactionProducerBuilder::max_linger): then a WARN names the undecided transaction
+//!   ids and the source side shuts down anyway (the broker keeps asking other members of the group, and gives up
+//!   after its `transactionCheckMax`). If a topic moves back from `Completed`, the next send to the source starts a
+//!   fresh source-side producer.
+//! * **Normal sends** ([`send`](MigratingTransactionProducer::send),
+//!   [`send_with_timeout`](MigratingTransactionProducer::send_with_timeout)) route and fail over exactly like
+//!   `MigratingProducer`'s. They go through the same raw transactional producer (a second producer of the group
+//!   would receive check-backs without a listener), whose normal sends take `&mut self`: normal sends on one
+//!   cluster therefore run one at a time.
+
+mod builder;
+mod linger;
+mod listener;
+mod pending;
+mod send;
+mod stats;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+use rocketmq_client_rust::{
+    ArcTransactionListener, ClientError, ClientResult, ClientRuntime, TransactionMQProducer,
+};
+
+pub use builder::{
+    MigratingTransactionProducerBuilder, DEFAULT_MAX_LINGER, DEFAULT_MIN_LINGER,
+    DEFAULT_UNCONFIRMED_GRACE,
+};
+pub use stats::TransactionStats;
+
+use crate::cluster::Cluster;
+use crate::config::ClusterConfig;
+use crate::control::report::{applied_from, Report, Reporter};
+use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
+use crate::control::ControlClient;
+use crate::producer::Counters;
+use crate::route::{PhaseHandle, TopicState};
+use builder::{Linger, TxSettings};
+use listener::{ClusterListener, Shared};
+use pending::Pending;
+use stats::TxCounters;
+
+/// A transactional producer for two clusters that routes each send by its topic's migration phase.
+///
+/// It has `TransactionMQProducer` 1.0.0's inherent methods (`start`, `shutdown`, `send_message_in_transaction`)
+/// with the same signatures, plus the normal sends `send` and `send_with_timeout`. Clones share one producer.
+/// See the [module documentation](self) for routing, failover and when the source side shuts down.
+///
+/// ```no_run
+/// # #![recursion_limit = "512"]
+/// # async fn demo(rt: std::sync::Arc<rocketmq_client_rust::ClientRuntime>) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::any::Any;
+/// use rocketmq_client_rust::{LocalTransactionState, TransactionListener};
+/// use rocketmq_migration::{ClusterConfig, MigratingTransactionProducer, PhaseHandle};
+/// use rocketmq_model::common::message::{message_ext::MessageExt, message_single::Message, MessageTrait};
+///
+/// struct Orders;
+/// impl TransactionListener for Orders {
+///     fn execute_local_transaction(&self, _: &dyn MessageTrait, _: Option<&(dyn Any + Send + Sync)>)
+///         -> LocalTransactionState { LocalTransactionState::Unknown /* decided later */ }
+///     fn check_local_transaction(&self, _: &MessageExt) -> LocalTransactionState {
+///         LocalTransactionState::CommitMessage
+///     }
+/// }
+///
+/// let mut producer = MigratingTransactionProducer::builder(rt)
+///     .producer_group("orders_tx_pg")
+///     .source(ClusterConfig::new("10.0.0.1:9876"))
+///     .target(ClusterConfig::new("10.1.0.1:9876"))
+///     .phases(PhaseHandle::new())
+///     .transaction_listener(Orders)
+///     .build()?;
+/// producer.start().await?;
+/// let msg = Message::builder().topic("orders").body(b"order 42".to_vec()).build()?;
+/// let r = producer.send_message_in_transaction::<(), _>(msg, None).await?;
+/// println!("{:?}", r.local_transaction_state);
+/// producer.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct MigratingTransactionProducer {
+    core: Arc<TxCore>,
+}
+
+impl std::fmt::Debug for MigratingTransactionProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigratingTransactionProducer")
+            .field("group", &self.core.group)
+            .field("source", &self.core.clusters[0].name_server_addr)
+            .field("target", &self.core.clusters[1].name_server_addr)
+            .field("stats", &self.core.stats())
+            .finish()
+    }
+}
+
+/// One cluster's started raw producer. Transactions take the lock shared; normal sends (which take `&mut self`
+/// in the raw API) and shutdown take it exclusively.
+pub(crate) struct RawTx {
+    pub(crate) cluster: Cluster,
+    pub(crate) producer: tokio::sync::RwLock<TransactionMQProducer>,
+}
+
+pub(crate) struct Parts {
+    pub(crate) runtime: Arc<ClientRuntime>,
+    pub(crate) group: String,
+    pub(crate) clusters: [ClusterConfig; 2],
+    pub(crate) phases: PhaseHandle,
+    pub(crate) settings: TxSettings,
+    pub(crate) listener: ArcTransactionListener,
+    pub(crate) linger: Linger,
+}
+
+pub(crate) struct TxCore {
+    runtime: Arc<ClientRuntime>,
+    group: String,
+    clusters: [ClusterConfig; 2],
+    phases: PhaseHandle,
+    settings: TxSettings,
+    linger: Linger,
+    shared: Arc<Shared>,
+    clients: [tokio::sync::Mutex<Option<Arc<RawTx>>>; 2],
+    started: AtomicBool,
+    stopped: AtomicBool,
+    started_at: Mutex<Option<Instant>>,
+    counters: Counters,
+    // Topics this producer has sent to, plus the builder's `topics`.
+    topics: RwLock<BTreeSet<String>>,
+}
+
+impl MigratingTransactionProducer {
+    /// Start building a producer on `runtime` (the same argument `TransactionMQProducer::builder` takes).
+    pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingTransactionProducerBuilder {
+        MigratingTransactionProducerBuilder::new(runtime)
+    }
+
+    fn from_parts(parts: Parts, control: Option<&ControlClient>) -> Self {
+        let topics: BTreeSet<String> = parts
+            .settings
+            .topics
+            .iter()
+            .flatten()
+            .map(|t| t.to_string())
+            .collect();
+        let shared = Arc::new(Shared {
+            group: parts.group.clone(),
+            user: parts.listener,
+            pending: Pending::default(),
+            counters: TxCounters::default(),
+        });
+        let producer = MigratingTransactionProducer {
+            core: Arc::new(TxCore {
+                runtime: parts.runtime,
+                group: parts.group,
+                clusters: parts.clusters,
+                phases: parts.phases,
+                settings: parts.settings,
+                linger: parts.linger,
+                shared,
+                clients: [tokio::sync::Mutex::new(None), tokio::sync::Mutex::new(None)],
+                started: AtomicBool::new(false),
+                stopped: AtomicBool::new(false),
+                started_at: Mutex::new(None),
+                counters: Counters::default(),
+                topics: RwLock::new(topics),
+            }),
+        };
+        if let Some(control) = control {
+            let core: Arc<dyn Reporter> = producer.core.clone();
+            control.register("transaction-producer", &producer.core.group, &core);
+        }
+        producer
+    }
+
+    /// Start the source-side client and the task that shuts it down once nothing needs it. The target-side client
+    /// starts when a topic first writes to it. Must be called inside a Tokio runtime.
+    pub async fn start(&mut self) -> ClientResult<()> {
+        if self.core.stopped.load(Ordering::Acquire) {
+            return Err(ClientError::shutting_down());
+        }
+        if self.core.started.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        *self.core.started_at.lock() = Some(Instant::now());
+        let started = match self.core.client(Cluster::Source).await {
+            Ok(_) => linger::spawn_watcher(&self.core),
+            Err(e) => Err(e),
+        };
+        if started.is_err() {
+            // Not started: a later `start` tries again from the beginning.
+            self.core.stop_client(Cluster::Source).await;
+            self.core.started.store(false, Ordering::Release);
+        }
+        started
+    }
+
+    /// Shut down both clusters' clients; sends fail afterwards. Source transactions still pending are named in a
+    /// WARN: the broker checks them back with another producer of the group, or gives up after its check limit.
+    pub async fn shutdown(&mut self) {
+        self.core.stopped.store(true, Ordering::Release);
+        let pending = self.core.shared.pending.live(Instant::now());
+        if !pending.is_empty() {
+            tracing::warn!(group = %self.core.group, pending = ?pending,
+                "transaction producer shut down with undecided source transactions (id, topic)");
+        }
+        for c in Cluster::BOTH {
+            self.core.stop_client(c).await;
+        }
+    }
+
+    /// The phase table this producer follows.
+    pub fn phases(&self) -> &PhaseHandle {
+        &self.core.phases
+    }
+
+    /// Counters of sends, half messages and check-backs per cluster, the pending source transactions, and whether
+    /// the source-side producer runs.
+    pub fn stats(&self) -> TransactionStats {
+        self.core.stats()
+    }
+
+    /// Whether the raw producer of `cluster` is running now (the source one stops once nothing needs it).
+    pub fn is_connected(&self, cluster: Cluster) -> bool {
+        self.core.shared.counters.running[cluster.index()].load(Ordering::Acquire)
+    }
+
+    /// Ids (`UNIQ_KEY`s) of the source transactions still pending, sorted.
+    pub fn pending_source_transactions(&self) -> Vec<String> {
+        self.core
+            .shared
+            .pending
+            .live(Instant::now())
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    }
+}
+
+impl TxCore {
+    fn stats(&self) -> TransactionStats {
+        self.shared.counters.snapshot(
+            self.counters.snapshot(),
+            self.shared.pending.live(Instant::now()).len() as u64,
+        )
+    }
+
+    /// The phase state of `topic` for one operation, noting the topic as one this producer writes.
+    pub(crate) fn state_of(&self, topic: &str) -> TopicState {
+        if !self.topics.read().contains(topic) {
+            self.topics.write().insert(topic.to_owned());
+        }
+        self.phases.snapshot().topic(topic)
+    }
+
+    /// The started raw producer of `cluster`, starting one on first use (or again, after the source side was
+    /// retired and a topic needs it back).
+    pub(crate) async fn client(&self, cluster: Cluster) -> ClientResult<Arc<RawTx>> {
+        if self.stopped.load(Ordering::Acquire) || !self.started.load(Ordering::Acquire) {
+            return Err(ClientError::not_started());
+        }
+        let mut slot = self.clients[cluster.index()].lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let cfg = &self.clusters[cluster.index()];
+        let listener = ClusterListener {
+            cluster,
+            shared: self.shared.clone(),
+        };
+        let mut p = self
+            .settings
+            .build_raw(&self.runtime, &self.group, cfg, listener);
+        match p.start().await {
+            Ok(()) => {
+                tracing::info!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr,
+                    "migrating transaction producer: client started");
+                let c = Arc::new(RawTx {
+                    cluster,
+                    producer: tokio::sync::RwLock::new(p),
+                });
+                *slot = Some(c.clone());
+                self.shared.counters.running[cluster.index()].store(true, Ordering::Release);
+                Ok(c)
+            }
+            Err(e) => {
+                tracing::warn!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr, error = ?e,
+                    "migrating transaction producer: client failed to start");
+                p.shutdown().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Shut down `cluster`'s raw producer, if running; waits for sends in progress on it. Whether one ran.
+    pub(crate) async fn stop_client(&self, cluster: Cluster) -> bool {
+        let taken = self.clients[cluster.index()].lock().await.take();
+        let Some(c) = taken else {
+            return false;
+        };
+        self.shared.counters.running[cluster.index()].store(false, Ordering::Release);
+        c.producer.write().await.shutdown().await;
+        tracing::info!(group = %self.group, %cluster, "migrating transaction producer: client shut down");
+        true
+    }
+
+    /// Whether a topic of this producer may still send to the source: any topic not yet `Completed`, or no topic
+    /// known yet (nothing says the source is done).
+    pub(crate) fn source_needed(&self) -> bool {
+        let topics = self.topics.read();
+        let table = self.phases.snapshot();
+        topics.is_empty()
+            || topics
+                .iter()
+                .any(|t| table.topic(t).phase != crate::Phase::Completed)
+    }
+}
+
+impl Reporter for TxCore {
+    fn report(&self) -> Report {
+        let s = self.counters.snapshot();
+        let side = |c: Cluster| ClusterCounters {
+            sent: s.sent[c.index()],
+            failed_over: s.failed_over_from[c.index()],
+            failed: s.failed[c.index()],
+            ..Default::default()
+        };
+        Report {
+            role: Role::Producer,
+            group: self.group.clone(),
+            topics: self.topics.read().iter().cloned().collect(),
+            applied: applied_from(&self.phases.snapshot()),
+            counters: WireCounters {
+                source: side(Cluster::Source),
+                target: side(Cluster::Target),
+            },
+            pinned: self
+                .phases
+                .snapshot()
+                .pins()
+                .map(|p| p.names())
+                .unwrap_or_default(),
+        }
+    }
+}
