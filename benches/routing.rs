@@ -6,8 +6,9 @@
 //! CARGO_TARGET_DIR=/work/main/target cargo bench --all-features --bench routing
 //! ```
 //!
-//! Criterion prints its usual estimates per benchmark; the closing summary prints, per operation, the median of
-//! 101 timed batches (ns/op), allocations per op, the ratio against the baseline measured in the same run, and the
+//! Criterion prints its usual estimates per benchmark; the closing summary prints, per operation, the medians of
+//! 101 timed batches (wall-clock ns/op and this thread's CPU ns/op, which a busy machine inflates less), allocations
+//! per op, the ratio against the baseline measured in the same run, and the
 //! target. `BENCH_SAMPLES` (default 101) and `BENCH_BATCH` (default 20 000) size the summary.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -214,29 +215,48 @@ fn criterion_benches(c: &mut Criterion) {
     g.finish();
 }
 
-/// Median ns/op over `samples` batches of `batch` calls, and heap allocations per call.
-fn measure(samples: usize, batch: usize, mut op: impl FnMut(u64)) -> (f64, f64) {
+/// This thread's CPU time: unlike the wall clock, it does not grow while other processes hold the cores.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Medians over `samples` batches of `batch` calls: wall ns/op and thread-CPU ns/op; and heap allocations per
+/// call.
+fn measure(samples: usize, batch: usize, mut op: impl FnMut(u64)) -> (f64, f64, f64) {
     let mut i = 0u64;
     for _ in 0..batch {
         op(i);
         i += 1;
     }
-    let mut times = Vec::with_capacity(samples);
+    let mut wall = Vec::with_capacity(samples);
+    let mut cpu = Vec::with_capacity(samples);
     let mut allocs = 0u64;
     for _ in 0..samples {
         let a0 = ALLOCS.load(Ordering::Relaxed);
+        let c0 = thread_cpu();
         let t0 = Instant::now();
         for _ in 0..batch {
             op(i);
             i += 1;
         }
         let dt = t0.elapsed();
+        let dc = thread_cpu() - c0;
         allocs += ALLOCS.load(Ordering::Relaxed) - a0;
-        times.push(dt.as_nanos() as f64 / batch as f64);
+        wall.push(dt.as_nanos() as f64 / batch as f64);
+        cpu.push(dc.as_nanos() as f64 / batch as f64);
     }
-    times.sort_by(f64::total_cmp);
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
     (
-        times[times.len() / 2],
+        wall[wall.len() / 2],
+        cpu[cpu.len() / 2],
         allocs as f64 / (samples * batch) as f64,
     )
 }
@@ -244,9 +264,16 @@ fn measure(samples: usize, batch: usize, mut op: impl FnMut(u64)) -> (f64, f64) 
 struct Row {
     name: &'static str,
     ns: f64,
+    cpu: f64,
     allocs: f64,
     baseline: Option<(&'static str, f64)>,
     target: &'static str,
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -262,49 +289,53 @@ fn summary() {
     let mut rows = Vec::new();
 
     let phases = phase_table();
-    let (draw, draw_a) = measure(samples, batch, |_| {
+    let (draw_wall, draw, draw_a) = measure(samples, batch, |_| {
         black_box(rand::random::<f64>());
     });
     rows.push(Row {
         name: "baseline: split draw only",
-        ns: draw,
+        ns: draw_wall,
+        cpu: draw,
         allocs: draw_a,
         baseline: None,
         target: "",
     });
-    let (ns, a) = measure(samples, batch, |_| {
+    let (ns, cpu, a) = measure(samples, batch, |_| {
         black_box(route(&phases, black_box("topic42")));
     });
     rows.push(Row {
         name: "routing decision, migrating topic",
         ns,
+        cpu,
         allocs: a,
         baseline: Some(("split draw only", draw)),
         target: "<= 50 ns, 0 allocs",
     });
-    let (ns, a) = measure(samples, batch, |_| {
+    let (ns, cpu, a) = measure(samples, batch, |_| {
         black_box(route(&phases, black_box("unlisted")));
     });
     rows.push(Row {
         name: "routing decision, topic not in table",
         ns,
+        cpu,
         allocs: a,
         baseline: Some(("split draw only", draw)),
         target: "<= 50 ns, 0 allocs",
     });
     let table = phases.snapshot();
     let swap_batch = (batch / 20).max(1);
-    let (clone_ns, clone_a) = measure(samples, swap_batch, |_| {
+    let (clone_ns_wall, clone_ns, clone_a) = measure(samples, swap_batch, |_| {
         black_box(PhaseTable::clone(&table));
     });
     rows.push(Row {
         name: "baseline: clone 100-topic table",
-        ns: clone_ns,
+        ns: clone_ns_wall,
+        cpu: clone_ns,
         allocs: clone_a,
         baseline: None,
         target: "",
     });
-    let (ns, a) = measure(samples, swap_batch, |i| {
+    let (ns, cpu, a) = measure(samples, swap_batch, |i| {
         let to = if i % 2 == 0 {
             Phase::CuttingOver
         } else {
@@ -315,6 +346,7 @@ fn summary() {
     rows.push(Row {
         name: "phase table swap (set_phase, 100 topics)",
         ns,
+        cpu,
         allocs: a,
         baseline: Some(("clone 100-topic table", clone_ns)),
         target: "(none)",
@@ -322,31 +354,33 @@ fn summary() {
     drop(table);
 
     let (set, base_bytes) = held_baseline();
-    let (base_ns, base_a) = measure(samples, batch, |i| {
+    let (base_ns_wall, base_ns, base_a) = measure(samples, batch, |i| {
         let k = Key::new((i * 7919) % HELD_KEYS as u64);
         black_box(baseline_contains(&set, k.as_str()));
     });
     drop(set);
     rows.push(Row {
         name: "baseline: Mutex<HashSet<String>> contains",
-        ns: base_ns,
+        ns: base_ns_wall,
+        cpu: base_ns,
         allocs: base_a,
         baseline: None,
         target: "",
     });
     let (d, bytes) = held_store();
-    let (ns, a) = measure(samples, batch, |i| {
+    let (ns, cpu, a) = measure(samples, batch, |i| {
         let k = Key::new((i * 7919) % HELD_KEYS as u64);
         black_box(d.begin(TOPIC, k.as_str()));
     });
     rows.push(Row {
         name: "dedupe begin, held key (duplicate)",
         ns,
+        cpu,
         allocs: a,
         baseline: Some(("HashSet contains", base_ns)),
         target: "<= 150 ns",
     });
-    let (ns, a) = measure(samples, batch, |i| {
+    let (ns, cpu, a) = measure(samples, batch, |i| {
         let k = Key::new(HELD_KEYS as u64 * 4 + i);
         black_box(d.begin(TOPIC, k.as_str()));
         d.commit(TOPIC, k.as_str());
@@ -354,6 +388,7 @@ fn summary() {
     rows.push(Row {
         name: "dedupe begin + commit, new key",
         ns,
+        cpu,
         allocs: a,
         baseline: Some(("HashSet contains", base_ns)),
         target: "<= 150 ns",
@@ -362,19 +397,22 @@ fn summary() {
     drop(d);
 
     println!();
-    println!("== summary: median of {samples} batches x {batch} calls (swap: x {swap_batch}) ==");
     println!(
-        "{:<44} {:>10} {:>10} {:>26}  target",
-        "operation", "ns/op", "allocs/op", "ratio vs baseline"
+        "== summary: medians of {samples} batches x {batch} calls (swap: x {swap_batch}); wall clock and this thread's CPU time; load {} ==",
+        loadavg()
+    );
+    println!(
+        "{:<44} {:>9} {:>9} {:>10} {:>28}  target",
+        "operation", "wall ns", "cpu ns", "allocs/op", "cpu ratio vs baseline"
     );
     for r in &rows {
         let ratio = r
             .baseline
-            .map(|(n, b)| format!("{:.2}x {n}", r.ns / b))
+            .map(|(n, b)| format!("{:.2}x {n}", r.cpu / b))
             .unwrap_or_default();
         println!(
-            "{:<44} {:>10.1} {:>10.3} {:>26}  {}",
-            r.name, r.ns, r.allocs, ratio, r.target
+            "{:<44} {:>9.1} {:>9.1} {:>10.3} {:>28}  {}",
+            r.name, r.ns, r.cpu, r.allocs, ratio, r.target
         );
     }
     let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
