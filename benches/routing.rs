@@ -1,41 +1,440 @@
-//! Cost of the per-send routing decision and of the default deduplicator.
+//! Micro-benchmarks: the per-send routing decision, the in-memory dedupe check with 1 M keys held, and the phase
+//! table swap. A counting global allocator reports heap allocations per operation and the live bytes of the
+//! dedupe store.
 //!
-//! `cargo bench --bench routing`
+//! ```text
+//! CARGO_TARGET_DIR=/work/main/target cargo bench --all-features --bench routing
+//! ```
+//!
+//! Criterion prints its usual estimates per benchmark; the closing summary prints, per operation, the medians of
+//! 101 timed batches (wall-clock ns/op and this thread's CPU ns/op, which a busy machine inflates less), allocations
+//! per op, the ratio against the baseline measured in the same run, and the
+//! target. `BENCH_SAMPLES` (default 101) and `BENCH_BATCH` (default 20 000) size the summary.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashSet;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion};
-use rocketmq_migration::dedupe::{Deduplicator, MemoryDeduplicator};
-use rocketmq_migration::{Phase, PhaseHandle};
+use criterion::{BatchSize, Criterion};
+use rocketmq_migration::dedupe::{
+    Begin, Deduplicator, MemoryDeduplicator, MemoryDeduplicatorConfig,
+};
+use rocketmq_migration::{Cluster, Phase, PhaseHandle, PhaseTable};
 
-fn routing(c: &mut Criterion) {
+/// The system allocator, counting allocations and live bytes.
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; the counters have no effect on the memory handed out.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const TOPICS: usize = 100;
+const HELD_KEYS: usize = 1_000_000;
+const TOPIC: &str = "BenchOrders";
+
+/// A UNIQ_KEY-shaped key (32 upper-case hex digits) for `n`, built on the stack.
+struct Key([u8; 32]);
+
+impl Key {
+    fn new(n: u64) -> Key {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let mut b = *b"7F0000010000A1B2C3D4000000000000";
+        for i in 0..16 {
+            b[31 - i] = HEX[((n >> (4 * i)) & 0xF) as usize];
+        }
+        Key(b)
+    }
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits")
+    }
+}
+
+fn phase_table() -> PhaseHandle {
     let phases = PhaseHandle::new();
-    for i in 0..100 {
+    for i in 0..TOPICS {
         phases
             .set_phase(&format!("topic{i}"), Phase::DualReadWrite)
-            .unwrap();
+            .expect("valid topic");
     }
-    c.bench_function("snapshot + split decision (100 migrating topics)", |b| {
-        b.iter(|| {
-            let snap = phases.snapshot();
-            let state = snap.topic(black_box("topic42"));
-            black_box(state.write_cluster(rand::random::<f64>()))
-        })
-    });
+    phases
 }
 
-fn dedupe(c: &mut Criterion) {
-    let d = MemoryDeduplicator::default();
+/// The decision one send takes: load the snapshot, look the topic up, draw the split.
+#[inline(always)]
+fn route(phases: &PhaseHandle, topic: &str) -> Cluster {
+    let snap = phases.snapshot();
+    snap.topic(topic).write_cluster(rand::random::<f64>())
+}
+
+/// A store holding `HELD_KEYS` consumed keys, capacity `HELD_KEYS` (a new key evicts the oldest), and the live heap
+/// bytes it took.
+fn held_store() -> (MemoryDeduplicator, usize) {
+    let before = LIVE.load(Ordering::Relaxed);
+    let d = MemoryDeduplicator::new(MemoryDeduplicatorConfig {
+        capacity: HELD_KEYS,
+        ..Default::default()
+    });
+    for n in 0..HELD_KEYS as u64 {
+        let k = Key::new(n);
+        assert_eq!(d.begin(TOPIC, k.as_str()), Begin::Proceed);
+        d.commit(TOPIC, k.as_str());
+    }
+    let bytes = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    assert_eq!(d.len(), HELD_KEYS);
+    (d, bytes)
+}
+
+/// The baseline of the dedupe check: a mutex-guarded `HashSet<String>` of the same keys.
+fn held_baseline() -> (Mutex<HashSet<String>>, usize) {
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut s = HashSet::with_capacity(0);
+    for n in 0..HELD_KEYS as u64 {
+        s.insert(format!("{TOPIC}\u{1}{}", Key::new(n).as_str()));
+    }
+    let bytes = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    (Mutex::new(s), bytes)
+}
+
+fn baseline_contains(set: &Mutex<HashSet<String>>, key: &str) -> bool {
+    let mut buf = [0u8; 64];
+    let scoped = scoped_on_stack(&mut buf, key);
+    set.lock().expect("not poisoned").contains(scoped)
+}
+
+fn scoped_on_stack<'a>(buf: &'a mut [u8; 64], key: &str) -> &'a str {
+    let t = TOPIC.len();
+    buf[..t].copy_from_slice(TOPIC.as_bytes());
+    buf[t] = 1;
+    buf[t + 1..t + 1 + key.len()].copy_from_slice(key.as_bytes());
+    std::str::from_utf8(&buf[..t + 1 + key.len()]).expect("ascii")
+}
+
+fn criterion_benches(c: &mut Criterion) {
+    let phases = phase_table();
+    let mut g = c.benchmark_group("routing");
+    g.bench_function("baseline: split draw only", |b| {
+        b.iter(|| black_box(rand::random::<f64>()))
+    });
+    g.bench_function("decision, migrating topic (100 in table)", |b| {
+        b.iter(|| black_box(route(&phases, black_box("topic42"))))
+    });
+    g.bench_function("decision, topic not in table", |b| {
+        b.iter(|| black_box(route(&phases, black_box("unlisted"))))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("phase table swap");
+    let mut flip = false;
+    g.bench_function("set_phase (100 topics)", |b| {
+        b.iter(|| {
+            flip = !flip;
+            let to = if flip {
+                Phase::CuttingOver
+            } else {
+                Phase::DualReadWrite
+            };
+            black_box(phases.set_phase("topic42", to).expect("valid"))
+        })
+    });
+    let table = phases.snapshot();
+    g.bench_function("baseline: clone 100-topic table", |b| {
+        b.iter(|| black_box(PhaseTable::clone(&table)))
+    });
+    g.finish();
+
+    let (d, _) = held_store();
+    let mut g = c.benchmark_group("dedupe, 1 M keys held");
+    g.measurement_time(Duration::from_secs(5));
     let mut n = 0u64;
-    c.bench_function("memory dedupe begin + commit (new key)", |b| {
+    g.bench_function("begin, held key (duplicate)", |b| {
         b.iter(|| {
-            n += 1;
-            let key = format!("AC11000100002A9F0000{n:012X}");
-            black_box(d.begin("bench", &key));
-            d.commit("bench", &key);
+            n = (n + 7919) % HELD_KEYS as u64;
+            let k = Key::new(n);
+            black_box(d.begin(TOPIC, k.as_str()))
         })
     });
+    let mut fresh = HELD_KEYS as u64 * 4;
+    g.bench_function("begin + commit, new key (evicts the oldest)", |b| {
+        b.iter_batched(
+            || {
+                fresh += 1;
+                Key::new(fresh)
+            },
+            |k| {
+                black_box(d.begin(TOPIC, k.as_str()));
+                d.commit(TOPIC, k.as_str());
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+    drop(d);
+    let (set, _) = held_baseline();
+    let mut g = c.benchmark_group("dedupe, 1 M keys held");
+    let mut n = 0u64;
+    g.bench_function("baseline: Mutex<HashSet<String>> contains", |b| {
+        b.iter(|| {
+            n = (n + 7919) % HELD_KEYS as u64;
+            let k = Key::new(n);
+            black_box(baseline_contains(&set, k.as_str()))
+        })
+    });
+    g.finish();
 }
 
-criterion_group!(benches, routing, dedupe);
-criterion_main!(benches);
+/// This thread's CPU time: unlike the wall clock, it does not grow while other processes hold the cores.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Medians over `samples` batches of `batch` calls: wall ns/op and thread-CPU ns/op; and heap allocations per
+/// call.
+fn measure(samples: usize, batch: usize, mut op: impl FnMut(u64)) -> (f64, f64, f64) {
+    let mut i = 0u64;
+    for _ in 0..batch {
+        op(i);
+        i += 1;
+    }
+    let mut wall = Vec::with_capacity(samples);
+    let mut cpu = Vec::with_capacity(samples);
+    let mut allocs = 0u64;
+    for _ in 0..samples {
+        let a0 = ALLOCS.load(Ordering::Relaxed);
+        let c0 = thread_cpu();
+        let t0 = Instant::now();
+        for _ in 0..batch {
+            op(i);
+            i += 1;
+        }
+        let dt = t0.elapsed();
+        let dc = thread_cpu() - c0;
+        allocs += ALLOCS.load(Ordering::Relaxed) - a0;
+        wall.push(dt.as_nanos() as f64 / batch as f64);
+        cpu.push(dc.as_nanos() as f64 / batch as f64);
+    }
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    (
+        wall[wall.len() / 2],
+        cpu[cpu.len() / 2],
+        allocs as f64 / (samples * batch) as f64,
+    )
+}
+
+struct Row {
+    name: &'static str,
+    ns: f64,
+    cpu: f64,
+    allocs: f64,
+    baseline: Option<(&'static str, f64)>,
+    target: &'static str,
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn summary() {
+    let samples = env_usize("BENCH_SAMPLES", 101).max(1);
+    let batch = env_usize("BENCH_BATCH", 20_000).max(1);
+    let mut rows = Vec::new();
+
+    let phases = phase_table();
+    let (draw_wall, draw, draw_a) = measure(samples, batch, |_| {
+        black_box(rand::random::<f64>());
+    });
+    rows.push(Row {
+        name: "baseline: split draw only",
+        ns: draw_wall,
+        cpu: draw,
+        allocs: draw_a,
+        baseline: None,
+        target: "",
+    });
+    let (ns, cpu, a) = measure(samples, batch, |_| {
+        black_box(route(&phases, black_box("topic42")));
+    });
+    rows.push(Row {
+        name: "routing decision, migrating topic",
+        ns,
+        cpu,
+        allocs: a,
+        baseline: Some(("split draw only", draw)),
+        target: "<= 50 ns, 0 allocs",
+    });
+    let (ns, cpu, a) = measure(samples, batch, |_| {
+        black_box(route(&phases, black_box("unlisted")));
+    });
+    rows.push(Row {
+        name: "routing decision, topic not in table",
+        ns,
+        cpu,
+        allocs: a,
+        baseline: Some(("split draw only", draw)),
+        target: "<= 50 ns, 0 allocs",
+    });
+    let table = phases.snapshot();
+    let swap_batch = (batch / 20).max(1);
+    let (clone_ns_wall, clone_ns, clone_a) = measure(samples, swap_batch, |_| {
+        black_box(PhaseTable::clone(&table));
+    });
+    rows.push(Row {
+        name: "baseline: clone 100-topic table",
+        ns: clone_ns_wall,
+        cpu: clone_ns,
+        allocs: clone_a,
+        baseline: None,
+        target: "",
+    });
+    let (ns, cpu, a) = measure(samples, swap_batch, |i| {
+        let to = if i % 2 == 0 {
+            Phase::CuttingOver
+        } else {
+            Phase::DualReadWrite
+        };
+        black_box(phases.set_phase("topic42", to).expect("valid"));
+    });
+    rows.push(Row {
+        name: "phase table swap (set_phase, 100 topics)",
+        ns,
+        cpu,
+        allocs: a,
+        baseline: Some(("clone 100-topic table", clone_ns)),
+        target: "(none)",
+    });
+    drop(table);
+
+    let (set, base_bytes) = held_baseline();
+    let (base_ns_wall, base_ns, base_a) = measure(samples, batch, |i| {
+        let k = Key::new((i * 7919) % HELD_KEYS as u64);
+        black_box(baseline_contains(&set, k.as_str()));
+    });
+    drop(set);
+    rows.push(Row {
+        name: "baseline: Mutex<HashSet<String>> contains",
+        ns: base_ns_wall,
+        cpu: base_ns,
+        allocs: base_a,
+        baseline: None,
+        target: "",
+    });
+    let (d, bytes) = held_store();
+    let (ns, cpu, a) = measure(samples, batch, |i| {
+        let k = Key::new((i * 7919) % HELD_KEYS as u64);
+        black_box(d.begin(TOPIC, k.as_str()));
+    });
+    rows.push(Row {
+        name: "dedupe begin, held key (duplicate)",
+        ns,
+        cpu,
+        allocs: a,
+        baseline: Some(("HashSet contains", base_ns)),
+        target: "<= 150 ns",
+    });
+    let (ns, cpu, a) = measure(samples, batch, |i| {
+        let k = Key::new(HELD_KEYS as u64 * 4 + i);
+        black_box(d.begin(TOPIC, k.as_str()));
+        d.commit(TOPIC, k.as_str());
+    });
+    rows.push(Row {
+        name: "dedupe begin + commit, new key",
+        ns,
+        cpu,
+        allocs: a,
+        baseline: Some(("HashSet contains", base_ns)),
+        target: "<= 150 ns",
+    });
+    assert_eq!(d.len(), HELD_KEYS, "the store holds 1 M keys throughout");
+    drop(d);
+
+    println!();
+    println!(
+        "== summary: medians of {samples} batches x {batch} calls (swap: x {swap_batch}); wall clock and this thread's CPU time; load {} ==",
+        loadavg()
+    );
+    println!(
+        "{:<44} {:>9} {:>9} {:>10} {:>28}  target",
+        "operation", "wall ns", "cpu ns", "allocs/op", "cpu ratio vs baseline"
+    );
+    for r in &rows {
+        let ratio = r
+            .baseline
+            .map(|(n, b)| format!("{:.2}x {n}", r.cpu / b))
+            .unwrap_or_default();
+        println!(
+            "{:<44} {:>9.1} {:>9.1} {:>10.3} {:>28}  {}",
+            r.name, r.ns, r.cpu, r.allocs, ratio, r.target
+        );
+    }
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "dedupe store, {HELD_KEYS} keys held: {:.1} MiB live heap ({:.0} B/key); baseline HashSet<String>: {:.1} MiB \
+         ({:.0} B/key), ratio {:.2}x; target <= 64 MiB",
+        mib(bytes),
+        bytes as f64 / HELD_KEYS as f64,
+        mib(base_bytes),
+        base_bytes as f64 / HELD_KEYS as f64,
+        bytes as f64 / base_bytes.max(1) as f64
+    );
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    if std::env::var_os("BENCH_SUMMARY_ONLY").is_none() {
+        criterion_benches(&mut c);
+        c.final_summary();
+    }
+    summary();
+}
