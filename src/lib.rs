@@ -50,11 +50,13 @@ mod consumer;
 pub mod control;
 pub mod dedupe;
 mod error;
+mod lite_pull;
 #[cfg(feature = "admin")]
 pub mod metadata;
 mod phase;
 mod pin;
 mod producer;
+mod reads;
 #[cfg(feature = "admin")]
 pub mod release;
 mod route;
@@ -65,6 +67,7 @@ pub use consumer::{
     consuming_cluster, ConsumerStats, MigratingPushConsumer, MigratingPushConsumerBuilder,
 };
 pub use error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
+pub use lite_pull::{MigratingLitePullConsumer, MigratingLitePullConsumerBuilder};
 pub use phase::{Phase, ReadSet, WritePlan};
 pub use pin::Pins;
 pub use producer::{MigratingProducer, MigratingProducerBuilder, ProducerStats};

@@ -7,13 +7,12 @@
 //! application's listener.
 
 mod builder;
-mod listener;
-mod stats;
+pub(crate) mod listener;
+pub(crate) mod stats;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
 use cheetah_string::CheetahString;
 use parking_lot::Mutex;
@@ -35,22 +34,10 @@ use crate::control::report::{applied_from, Report, Reporter};
 use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
 use crate::control::ControlClient;
 use crate::error::{ErrorKind, MigrationError};
+use crate::reads::{self, Sub, VERIFY_TIMEOUT};
 use crate::route::{PhaseHandle, PhaseTable};
 use builder::ConsumerSettings;
 use listener::{MergeListener, MergeShared, UserListener};
-
-/// How often subscriptions are reconciled even without a phase change (retries a cluster that was down).
-const RECONCILE_EVERY: Duration = Duration::from_secs(5);
-
-/// Longest wait for one topic's route when checking a cluster can really be read.
-const VERIFY_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A subscription as the application made it.
-#[derive(Clone, Debug, PartialEq)]
-enum Sub {
-    Expression(String),
-    Selector(Option<MessageSelector>),
-}
 
 /// One cluster's running raw consumer and what it is subscribed to.
 struct Side {
@@ -234,11 +221,7 @@ impl Core {
         let subs = self.subscriptions.lock().clone();
         let mut first_err = None;
         for c in Cluster::BOTH {
-            let want: BTreeMap<String, Sub> = subs
-                .iter()
-                .filter(|(t, _)| snapshot.phase(t).read_set().contains(c))
-                .map(|(t, s)| (t.clone(), s.clone()))
-                .collect();
+            let want = reads::for_cluster(&subs, &snapshot, c);
             if let Err(e) = self.reconcile_side(c, want).await {
                 tracing::warn!(group = %self.group, cluster = %c, error = %e, "subscription change failed; will retry");
                 first_err.get_or_insert(e);
@@ -286,21 +269,8 @@ impl Core {
             verified[c.index()] = side.verified.clone();
         }
         let mut applied = self.applied.lock();
-        let mut next = BTreeMap::new();
-        for (topic, _) in snapshot.topics() {
-            // The effective state: this instance's pins applied.
-            let state = &snapshot.topic(topic);
-            let ready = !subs.contains_key(topic)
-                || Cluster::BOTH.iter().all(|c| {
-                    !state.phase.read_set().contains(*c) || verified[c.index()].contains(topic)
-                });
-            if ready {
-                next.insert(topic.to_owned(), *state);
-            } else if let Some(prev) = applied.get(topic) {
-                next.insert(topic.to_owned(), *prev);
-            }
-        }
-        *applied = Arc::new(PhaseTable::from_topics(next));
+        let next = reads::applied_table(snapshot, |t| subs.contains_key(t), &verified, &applied);
+        *applied = Arc::new(next);
     }
 
     async fn reconcile_side(
@@ -416,19 +386,6 @@ async fn subscribe(
     }
 }
 
-/// Reconcile on every phase change, and every few seconds to retry a cluster that failed.
-async fn watch(core: Weak<Core>, phases: PhaseHandle) {
-    let mut changes = phases.subscribe_changes();
-    loop {
-        tokio::select! {
-            changed = changes.changed() => if changed.is_err() { return },
-            _ = tokio::time::sleep(RECONCILE_EVERY) => {}
-        }
-        let Some(core) = core.upgrade() else { return };
-        let _ = core.reconcile().await;
-    }
-}
-
 impl MQConsumer for MigratingPushConsumer {
     /// Send a message back for a later retry, to the cluster that owns `broker_name`.
     async fn send_message_back(
@@ -499,7 +456,13 @@ impl MQPushConsumer for MigratingPushConsumer {
             return Err(ClientError::service_source("migrating consumer start", e));
         }
         let weak = Arc::downgrade(&self.core);
-        self.watcher = Some(tokio::spawn(watch(weak, self.core.phases.clone())));
+        self.watcher = Some(tokio::spawn(reads::follow(
+            weak,
+            self.core.phases.clone(),
+            |core: Arc<Core>| async move {
+                let _ = core.reconcile().await;
+            },
+        )));
         Ok(())
     }
 
