@@ -52,14 +52,11 @@ impl Core {
                     may_poll[c.index()] = false;
                 }
             }
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some((c, msgs))) => {
-                    if !msgs.is_empty() {
-                        may_poll[c.index()] = true;
-                    }
-                    out.extend(self.claims.admit(c, msgs, auto));
+            if let Ok(Some((c, msgs))) = tokio::time::timeout_at(deadline, rx.recv()).await {
+                if !msgs.is_empty() {
+                    may_poll[c.index()] = true;
                 }
-                Ok(None) | Err(_) => {}
+                out.extend(self.claims.admit(c, msgs, auto));
             }
         }
     }
