@@ -77,6 +77,9 @@ struct Core {
     // Held for the whole of a poll (and a seek): one poll at a time, as the raw consumer.
     results_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Batch>>,
     polling: Arc<[AtomicBool; 2]>,
+    // Paused queues, and messages of them a pull already in flight returned (held until resumed).
+    paused: Mutex<HashSet<(Cluster, MessageQueue)>>,
+    held: Mutex<Vec<(Cluster, Arc<MessageExt>)>>,
 }
 
 /// A lite pull consumer for two clusters that follows each topic's read set. Same method names and signatures
@@ -181,6 +184,8 @@ impl MigratingLitePullConsumer {
                 results_tx: tx,
                 results_rx: tokio::sync::Mutex::new(rx),
                 polling: Arc::new([AtomicBool::new(false), AtomicBool::new(false)]),
+                paused: Mutex::new(HashSet::new()),
+                held: Mutex::new(Vec::new()),
             }),
             watcher: Mutex::new(None),
         };
@@ -531,22 +536,28 @@ impl MigratingLitePullConsumer {
             .store(interval_millis, Ordering::Release);
     }
 
-    /// Stop fetching from `message_queues` (each on its cluster). A queue whose cluster cannot be told is logged
-    /// at ERROR, naming it.
+    /// Stop fetching from `message_queues` (each on its cluster). From the return of this call, `poll` returns
+    /// nothing of these queues until `resume`, also what a pull already in flight brings (it is held back, not
+    /// dropped). A queue whose cluster cannot be told is logged at ERROR, naming it.
     pub async fn pause(&self, message_queues: Vec<MessageQueue>) {
         for (c, qs) in self.core.split(message_queues, "pause").await {
+            self.core
+                .paused
+                .lock()
+                .extend(qs.iter().map(|q| (c, q.clone())));
             if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
                 side.consumer.pause(qs).await;
             }
         }
     }
 
-    /// Resume fetching from `message_queues` (each on its cluster).
+    /// Resume fetching from `message_queues` (each on its cluster); what was held back is returned first.
     pub async fn resume(&self, message_queues: Vec<MessageQueue>) {
         for (c, qs) in self.core.split(message_queues, "resume").await {
             if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
-                side.consumer.resume(qs).await;
+                side.consumer.resume(qs.clone()).await;
             }
+            self.core.release(c, &qs);
         }
     }
 
@@ -764,6 +775,9 @@ impl Core {
         for b in keep {
             let _ = self.results_tx.send(b);
         }
+        self.held
+            .lock()
+            .retain(|(hc, m)| !(*hc == c && claims::queue_of(m) == *mq));
         self.claims.seeked(c, mq, to);
         Ok(())
     }

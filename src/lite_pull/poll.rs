@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rocketmq_model::common::message::message_ext::MessageExt;
+use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::time::Instant;
 
 use super::Core;
@@ -42,7 +43,7 @@ impl Core {
                 if !msgs.is_empty() {
                     may_poll[c.index()] = true;
                 }
-                out.extend(self.claims.admit(c, msgs, auto));
+                out.extend(self.take(c, msgs, auto));
             }
             if !out.is_empty() || Instant::now() >= deadline {
                 return out;
@@ -56,8 +57,46 @@ impl Core {
                 if !msgs.is_empty() {
                     may_poll[c.index()] = true;
                 }
-                out.extend(self.claims.admit(c, msgs, auto));
+                out.extend(self.take(c, msgs, auto));
             }
+        }
+    }
+
+    /// What `poll` returns of a batch from `c`: messages of paused queues are held back until `resume` (a raw
+    /// consumer's pull already in flight when `pause` was called still returns them), the rest pass dedupe.
+    fn take(&self, c: Cluster, msgs: Vec<Arc<MessageExt>>, auto: bool) -> Vec<Arc<MessageExt>> {
+        let msgs = {
+            let paused = self.paused.lock();
+            if paused.is_empty() {
+                msgs
+            } else {
+                let (held, rest): (Vec<_>, Vec<_>) = msgs
+                    .into_iter()
+                    .partition(|m| paused.contains(&(c, super::claims::queue_of(m))));
+                if !held.is_empty() {
+                    self.held.lock().extend(held.into_iter().map(|m| (c, m)));
+                }
+                rest
+            }
+        };
+        self.claims.admit(c, msgs, auto)
+    }
+
+    /// `resume`: stop holding back `c`'s `queues` and queue what was held for the next poll.
+    pub(crate) fn release(&self, c: Cluster, queues: &[MessageQueue]) {
+        let mut paused = self.paused.lock();
+        for q in queues {
+            paused.remove(&(c, q.clone()));
+        }
+        let mut held = self.held.lock();
+        let (back, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut *held)
+            .into_iter()
+            .partition(|(hc, m)| *hc == c && queues.contains(&super::claims::queue_of(m)));
+        *held = keep;
+        if !back.is_empty() {
+            let _ = self
+                .results_tx
+                .send((c, back.into_iter().map(|(_, m)| m).collect()));
         }
     }
 
