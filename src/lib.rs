@@ -29,6 +29,8 @@
 //! Deliveries pass a [`dedupe::Deduplicator`] keyed by `UNIQ_KEY` (or a key of yours) before the listener, so a
 //! message stored on both clusters reaches the application once. [`consuming_cluster`] tells a listener where its
 //! messages came from.
+//! [`MigratingLitePullConsumer`] does the same for `DefaultLitePullConsumer`: `poll` merges both clusters' raw
+//! consumers, drops consumed keys, and commits offsets on the cluster each message came from.
 //!
 //! ## Control endpoint
 //! The phase table has one writer API ([`PhaseHandle::apply`] with versions, or direct `set_*` calls); the HTTP
