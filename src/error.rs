@@ -116,6 +116,9 @@ pub enum ErrorKind {
     Admin,
     /// The control plane server failed to bind, to load its TLS material, or to reach a cluster's admin API.
     Server,
+    /// A message queue could not be mapped to one cluster by its broker name: no cluster's route has that broker,
+    /// or both clusters have a broker of that name. The context names the queue.
+    QueueCluster,
 }
 
 /// A runtime failure of the shim, with the cluster it happened on.

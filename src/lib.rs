@@ -29,6 +29,8 @@
 //! Deliveries pass a [`dedupe::Deduplicator`] keyed by `UNIQ_KEY` (or a key of yours) before the listener, so a
 //! message stored on both clusters reaches the application once. [`consuming_cluster`] tells a listener where its
 //! messages came from.
+//! [`MigratingLitePullConsumer`] does the same for `DefaultLitePullConsumer`: `poll` merges both clusters' raw
+//! consumers, drops consumed keys, and commits offsets on the cluster each message came from.
 //!
 //! ## Control endpoint
 //! The phase table has one writer API ([`PhaseHandle::apply`] with versions, or direct `set_*` calls); the HTTP
@@ -50,11 +52,13 @@ mod consumer;
 pub mod control;
 pub mod dedupe;
 mod error;
+mod lite_pull;
 #[cfg(feature = "admin")]
 pub mod metadata;
 mod phase;
 mod pin;
 mod producer;
+mod reads;
 #[cfg(feature = "admin")]
 pub mod release;
 mod route;
@@ -66,6 +70,7 @@ pub use consumer::{
     consuming_cluster, ConsumerStats, MigratingPushConsumer, MigratingPushConsumerBuilder,
 };
 pub use error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
+pub use lite_pull::{MigratingLitePullConsumer, MigratingLitePullConsumerBuilder};
 pub use phase::{Phase, ReadSet, WritePlan};
 pub use pin::Pins;
 pub use producer::{MigratingProducer, MigratingProducerBuilder, ProducerStats};

@@ -285,7 +285,7 @@ impl MigratingPushConsumerBuilder {
             dedupe,
             key: self.key.unwrap_or_else(|| Arc::new(UniqKey)),
             counters: Default::default(),
-            holdback: Holdback::new(phases.clone()),
+            holdback: Some(Holdback::new(phases.clone())),
         };
         Ok(MigratingPushConsumer::from_parts(
             self.runtime,

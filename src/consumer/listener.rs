@@ -42,7 +42,8 @@ pub(crate) struct MergeShared {
     pub(crate) dedupe: Option<Arc<dyn Deduplicator>>,
     pub(crate) key: Arc<dyn KeyExtractor>,
     pub(crate) counters: Counters,
-    pub(crate) holdback: Holdback,
+    /// Orderly-cutover hold-back of target messages (push consumers; the lite pull consumer has none).
+    pub(crate) holdback: Option<Holdback>,
 }
 
 /// Keys begun for one listener call; aborted on drop unless committed (also when the listener panics).
@@ -199,10 +200,12 @@ impl MessageListenerOrderly for MergeListener {
         if self.cluster == Cluster::Target {
             // Order-preserving cutover: an orderly topic's target messages wait for the sealed, drained source.
             // Suspending keeps this batch at the head of its queue; nothing is reordered.
-            if let Some(m) = msgs
-                .iter()
-                .find(|m| self.shared.holdback.holds(m.topic().as_str()))
-            {
+            if let Some(m) = msgs.iter().find(|m| {
+                self.shared
+                    .holdback
+                    .as_ref()
+                    .is_some_and(|h| h.holds(m.topic().as_str()))
+            }) {
                 Counters::add(&self.shared.counters.held, msgs.len());
                 tracing::trace!(topic = %m.topic(), queue = m.queue_id, n = msgs.len(),
                     "target messages held until the source is sealed and drained");

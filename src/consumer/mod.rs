@@ -8,12 +8,12 @@
 
 mod builder;
 mod holdback;
-mod listener;
-mod stats;
+pub(crate) mod listener;
+pub(crate) mod stats;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cheetah_string::CheetahString;
@@ -36,25 +36,13 @@ use crate::control::report::{applied_from, Report, Reporter};
 use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
 use crate::control::ControlClient;
 use crate::error::{ErrorKind, MigrationError};
+use crate::reads::{self, Sub, VERIFY_TIMEOUT};
 use crate::route::{PhaseHandle, PhaseTable};
 use builder::ConsumerSettings;
 use listener::{MergeListener, MergeShared, UserListener};
 
-/// How often subscriptions are reconciled even without a phase change (retries a cluster that was down).
-const RECONCILE_EVERY: Duration = Duration::from_secs(5);
-
 /// How often a held orderly topic's source is checked for "sealed and drained".
 const DRAIN_CHECK_EVERY: Duration = Duration::from_millis(500);
-
-/// Longest wait for one topic's route when checking a cluster can really be read.
-const VERIFY_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A subscription as the application made it.
-#[derive(Clone, Debug, PartialEq)]
-enum Sub {
-    Expression(String),
-    Selector(Option<MessageSelector>),
-}
 
 /// One cluster's running raw consumer and what it is subscribed to.
 struct Side {
@@ -238,11 +226,7 @@ impl Core {
         let subs = self.subscriptions.lock().clone();
         let mut first_err = None;
         for c in Cluster::BOTH {
-            let want: BTreeMap<String, Sub> = subs
-                .iter()
-                .filter(|(t, _)| snapshot.phase(t).read_set().contains(c))
-                .map(|(t, s)| (t.clone(), s.clone()))
-                .collect();
+            let want = reads::for_cluster(&subs, &snapshot, c);
             if let Err(e) = self.reconcile_side(c, want).await {
                 tracing::warn!(group = %self.group, cluster = %c, error = %e, "subscription change failed; will retry");
                 first_err.get_or_insert(e);
@@ -290,21 +274,8 @@ impl Core {
             verified[c.index()] = side.verified.clone();
         }
         let mut applied = self.applied.lock();
-        let mut next = BTreeMap::new();
-        for (topic, _) in snapshot.topics() {
-            // The effective state: this instance's pins applied.
-            let state = &snapshot.topic(topic);
-            let ready = !subs.contains_key(topic)
-                || Cluster::BOTH.iter().all(|c| {
-                    !state.phase.read_set().contains(*c) || verified[c.index()].contains(topic)
-                });
-            if ready {
-                next.insert(topic.to_owned(), *state);
-            } else if let Some(prev) = applied.get(topic) {
-                next.insert(topic.to_owned(), *prev);
-            }
-        }
-        *applied = Arc::new(PhaseTable::from_topics(next));
+        let next = reads::applied_table(snapshot, |t| subs.contains_key(t), &verified, &applied);
+        *applied = Arc::new(next);
     }
 
     /// Release every held orderly topic whose source is sealed and fully consumed by this group. Returns whether
@@ -313,8 +284,11 @@ impl Core {
         if !matches!(*self.listener.lock(), Some(UserListener::Orderly(_))) {
             return false;
         }
+        let Some(holdback) = &self.shared.holdback else {
+            return false;
+        };
         let topics: Vec<String> = self.subscriptions.lock().keys().cloned().collect();
-        let held = self.shared.holdback.held(&topics);
+        let held = holdback.held(&topics);
         let mut still_held = false;
         for (topic, version, sealed) in held {
             if !sealed {
@@ -324,7 +298,7 @@ impl Core {
             }
             match self.source_drained(&topic).await {
                 Ok(None) => {
-                    self.shared.holdback.release(&topic, version);
+                    holdback.release(&topic, version);
                     tracing::info!(group = %self.group, topic, version,
                         "orderly topic: source sealed and drained; delivering target messages");
                 }
@@ -502,26 +476,6 @@ async fn subscribe(
     }
 }
 
-/// Reconcile on every phase change, and every few seconds to retry a cluster that failed; while an orderly
-/// topic's target messages are held, check its source for "sealed and drained" twice a second.
-async fn watch(core: Weak<Core>, phases: PhaseHandle) {
-    let mut changes = phases.subscribe_changes();
-    let mut wait = RECONCILE_EVERY;
-    loop {
-        tokio::select! {
-            changed = changes.changed() => if changed.is_err() { return },
-            _ = tokio::time::sleep(wait) => {}
-        }
-        let Some(core) = core.upgrade() else { return };
-        let _ = core.reconcile().await;
-        wait = if core.release_drained().await {
-            DRAIN_CHECK_EVERY
-        } else {
-            RECONCILE_EVERY
-        };
-    }
-}
-
 impl MQConsumer for MigratingPushConsumer {
     /// Send a message back for a later retry, to the cluster that owns `broker_name`.
     async fn send_message_back(
@@ -592,7 +546,16 @@ impl MQPushConsumer for MigratingPushConsumer {
             return Err(ClientError::service_source("migrating consumer start", e));
         }
         let weak = Arc::downgrade(&self.core);
-        self.watcher = Some(tokio::spawn(watch(weak, self.core.phases.clone())));
+        self.watcher = Some(tokio::spawn(reads::follow(
+            weak,
+            self.core.phases.clone(),
+            // While an orderly topic's target messages are held, check its source for "sealed and drained"
+            // twice a second.
+            |core: Arc<Core>| async move {
+                let _ = core.reconcile().await;
+                core.release_drained().await.then_some(DRAIN_CHECK_EVERY)
+            },
+        )));
         Ok(())
     }
 

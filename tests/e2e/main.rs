@@ -4,6 +4,7 @@
 mod control;
 mod failover;
 mod input;
+mod lite_pull;
 mod merge;
 mod metadata;
 mod release;

@@ -1,0 +1,821 @@
+//! `MigratingLitePullConsumer`: a drop-in for `DefaultLitePullConsumer` that reads every cluster a topic's phase
+//! reads.
+//!
+//! One raw lite pull consumer per cluster, same group on both. Subscriptions (or assigned queues) follow each
+//! topic's read set: entering a read-both phase subscribes on the target (a new target group starts from the
+//! first offset); `Completed` drops the source and `Initial` the target; a cluster's client is shut down once no
+//! topic reads it. `poll` merges what both return; offsets are committed on the cluster each message came from;
+//! keys pass a [`crate::dedupe::Deduplicator`] (see [`MigratingLitePullConsumer`] for when a key counts as
+//! consumed).
+
+mod brokers;
+mod builder;
+mod claims;
+mod poll;
+mod sides;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rocketmq_client_rust::{
+    ClientError, ClientResult, ClientRuntime, DefaultLitePullConsumer, MessageSelector,
+};
+use rocketmq_model::common::message::message_ext::MessageExt;
+use rocketmq_model::common::message::message_queue::MessageQueue;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use builder::MigratingLitePullConsumerBuilder;
+
+use crate::cluster::Cluster;
+use crate::config::ClusterConfig;
+use crate::consumer::ConsumerStats;
+use crate::control::report::{applied_from, Report, Reporter};
+use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
+use crate::control::ControlClient;
+use crate::error::{ErrorKind, MigrationError};
+use crate::reads::{self, Sub};
+use crate::route::{PhaseHandle, PhaseTable};
+use brokers::BrokerMap;
+use builder::{LitePullSettings, Parts};
+use claims::Claims;
+use poll::Batch;
+use sides::Side;
+
+/// Subscribe or assign: like the raw consumer, one or the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    None,
+    Subscribe,
+    Assign,
+}
+
+struct Core {
+    runtime: Arc<ClientRuntime>,
+    group: String,
+    clusters: [ClusterConfig; 2],
+    phases: PhaseHandle,
+    settings: LitePullSettings,
+    claims: Claims,
+    brokers: BrokerMap,
+    mode: Mutex<Mode>,
+    subscriptions: Mutex<BTreeMap<String, Sub>>,
+    // Per cluster: topic -> the queues of that cluster the application assigned.
+    assigned: Mutex<[BTreeMap<String, Vec<MessageQueue>>; 2]>,
+    sides: [tokio::sync::Mutex<Option<Side>>; 2],
+    started: AtomicBool,
+    applied: Mutex<Arc<PhaseTable>>,
+    poll_timeout: AtomicU64,
+    auto_commit: AtomicBool,
+    auto_commit_interval: AtomicU64,
+    next_auto_commit: Mutex<Instant>,
+    results_tx: mpsc::UnboundedSender<Batch>,
+    // Held for the whole of a poll (and a seek): one poll at a time, as the raw consumer.
+    results_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Batch>>,
+    polling: Arc<[AtomicBool; 2]>,
+    // Paused queues, and messages of them a pull already in flight returned (held until resumed).
+    paused: Mutex<HashSet<(Cluster, MessageQueue)>>,
+    held: Mutex<Vec<(Cluster, Arc<MessageExt>)>>,
+}
+
+/// A lite pull consumer for two clusters that follows each topic's read set. Same method names and signatures
+/// as `DefaultLitePullConsumer` (every method takes `&self`).
+///
+/// **Poll.** `poll` polls both clusters' raw consumers concurrently and returns as soon as either returned
+/// messages (the other cluster's batch, when it arrives later, is returned by the next poll), or empty after the
+/// timeout.
+///
+/// **Offsets** are committed on the cluster each message came from, up to what `poll` returned (or suppressed as
+/// a duplicate). The raw consumers run with auto-commit off; this consumer commits: with `auto_commit(true)` (the
+/// default) at the first poll after each interval and at shutdown, otherwise at `commit_sync` / `commit` /
+/// `commit_all` (both clusters), `commit_with_map` / `commit_sync_with_map` / `commit_with_set` (the named queues,
+/// each on its cluster).
+///
+/// **Dedupe.** A message whose key was consumed already is not returned by `poll` (counted in
+/// [`ConsumerStats::duplicates_suppressed`]). A key counts as consumed:
+/// * with auto-commit on: when `poll` returns it;
+/// * with auto-commit off: at the commit that covers its queue and offset; until then it is in flight, and a copy
+///   from the other cluster is held back in memory (not returned) and tried again on later polls. Shutdown
+///   without a commit releases the keys, so a redelivery is returned again.
+///
+/// **Seek back** replays the queue: messages of that queue below the highest offset polled before the seek are
+/// returned again without the dedupe check; their copies on the other cluster stay suppressed.
+///
+/// **Queues** identify their cluster by broker name, learned from each cluster's route: `seek`, `assign`,
+/// `pause`, `committed`, ... fail with an [`ErrorKind::QueueCluster`] error (the client error's source) naming the
+/// queue when no cluster reading the topic has that broker, or both clusters have a broker of that name.
+///
+/// ```no_run
+/// # #![recursion_limit = "512"]
+/// # async fn demo(rt: std::sync::Arc<rocketmq_client_rust::ClientRuntime>) -> Result<(), Box<dyn std::error::Error>> {
+/// use rocketmq_migration::{ClusterConfig, MigratingLitePullConsumer, PhaseHandle};
+///
+/// let consumer = MigratingLitePullConsumer::builder(rt)
+///     .consumer_group("orders_cg")
+///     .source(ClusterConfig::new("10.0.0.1:9876"))
+///     .target(ClusterConfig::new("10.1.0.1:9876"))
+///     .phases(PhaseHandle::new())
+///     .auto_commit(false)
+///     .build()?;
+/// consumer.subscribe("orders").await?;
+/// consumer.start().await?;
+/// loop {
+///     let msgs = consumer.poll().await;
+///     for m in &msgs {
+///         println!("{} from broker {}", m.msg_id(), m.broker_name);
+///     }
+///     consumer.commit_sync().await; // each cluster commits its own queues
+/// }
+/// # }
+/// ```
+pub struct MigratingLitePullConsumer {
+    core: Arc<Core>,
+    watcher: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for MigratingLitePullConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigratingLitePullConsumer")
+            .field("group", &self.core.group)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+fn client_err(e: MigrationError) -> ClientError {
+    tracing::warn!(error = %e, "lite pull consumer");
+    match e.kind() {
+        ErrorKind::QueueCluster | ErrorKind::Config => ClientError::illegal_argument_source(e),
+        _ => ClientError::service_source("migrating lite pull consumer", e),
+    }
+}
+
+impl MigratingLitePullConsumer {
+    /// Start building a consumer on `runtime` (the argument `DefaultLitePullConsumer::builder` takes).
+    pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingLitePullConsumerBuilder {
+        MigratingLitePullConsumerBuilder::new(runtime)
+    }
+
+    fn from_parts(p: Parts, control: Option<&ControlClient>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let consumer = MigratingLitePullConsumer {
+            core: Arc::new(Core {
+                runtime: p.runtime,
+                group: p.group,
+                clusters: p.clusters,
+                phases: p.phases,
+                settings: p.settings,
+                claims: Claims::new(p.shared),
+                brokers: BrokerMap::default(),
+                mode: Mutex::new(Mode::None),
+                subscriptions: Mutex::new(BTreeMap::new()),
+                assigned: Mutex::new(Default::default()),
+                sides: [tokio::sync::Mutex::new(None), tokio::sync::Mutex::new(None)],
+                started: AtomicBool::new(false),
+                applied: Mutex::new(Arc::new(PhaseTable::default())),
+                poll_timeout: AtomicU64::new(p.poll_timeout_millis),
+                auto_commit: AtomicBool::new(p.auto_commit),
+                auto_commit_interval: AtomicU64::new(p.auto_commit_interval_millis),
+                next_auto_commit: Mutex::new(Instant::now()),
+                results_tx: tx,
+                results_rx: tokio::sync::Mutex::new(rx),
+                polling: Arc::new([AtomicBool::new(false), AtomicBool::new(false)]),
+                paused: Mutex::new(HashSet::new()),
+                held: Mutex::new(Vec::new()),
+            }),
+            watcher: Mutex::new(None),
+        };
+        if let Some(control) = control {
+            let core: Arc<dyn Reporter> = consumer.core.clone();
+            control.register("lite-pull-consumer", &consumer.core.group, &core);
+        }
+        consumer
+    }
+
+    /// Counters: messages polled per cluster (`received`), returned by `poll` (`delivered`), suppressed
+    /// duplicates, and messages held back because their key was in flight (`in_flight_retries`).
+    pub fn stats(&self) -> ConsumerStats {
+        self.core.claims.shared.counters.snapshot()
+    }
+
+    /// The phase table this consumer follows.
+    pub fn phases(&self) -> &PhaseHandle {
+        &self.core.phases
+    }
+
+    /// Whether the client of `cluster` is running.
+    pub fn is_connected(&self, cluster: Cluster) -> bool {
+        self.core.sides[cluster.index()]
+            .try_lock()
+            .is_ok_and(|s| s.is_some())
+    }
+
+    /// The topics `cluster`'s client reads right now (subscribed, or with assigned queues).
+    pub async fn subscribed_topics(&self, cluster: Cluster) -> Vec<String> {
+        let side = self.core.sides[cluster.index()].lock().await;
+        side.as_ref()
+            .map(|s| {
+                s.topics
+                    .keys()
+                    .cloned()
+                    .chain(s.queues.iter().map(|q| q.topic_str().to_owned()))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The cluster `message_queue` belongs to (by its broker name, from the clusters' routes).
+    pub async fn cluster_of(
+        &self,
+        message_queue: &MessageQueue,
+    ) -> Result<Cluster, MigrationError> {
+        self.core.cluster_of(message_queue).await
+    }
+
+    /// Bring both clusters' clients in line with the phase table now (the consumer also does this on every
+    /// phase change and every 5 seconds).
+    pub async fn reconcile(&self) -> Result<(), MigrationError> {
+        self.core.reconcile().await
+    }
+
+    /// Start the clients of the clusters the subscribed (or assigned) topics read, and follow the phase table.
+    pub async fn start(&self) -> ClientResult<()> {
+        if self.core.started.swap(true, Ordering::AcqRel) {
+            return Err(ClientError::already_started());
+        }
+        if let Err(e) = self.core.reconcile().await {
+            self.core.started.store(false, Ordering::Release);
+            self.core.shutdown_sides().await;
+            return Err(client_err(e));
+        }
+        let weak = Arc::downgrade(&self.core);
+        *self.watcher.lock() = Some(tokio::spawn(reads::follow(
+            weak,
+            self.core.phases.clone(),
+            |core: Arc<Core>| async move {
+                let _ = core.reconcile().await;
+                None
+            },
+        )));
+        Ok(())
+    }
+
+    /// Stop following the phase table and shut both clients down. With auto-commit on, what `poll` returned is
+    /// committed first; otherwise uncommitted keys are released.
+    pub async fn shutdown(&self) {
+        if let Some(w) = self.watcher.lock().take() {
+            w.abort();
+        }
+        // Wait for a poll in progress.
+        let _rx = self.core.results_rx.lock().await;
+        self.core.started.store(false, Ordering::Release);
+        self.core.shutdown_sides().await;
+        self.core.claims.abort_pending();
+    }
+
+    /// Whether the consumer is started.
+    pub async fn is_running(&self) -> bool {
+        self.core.started.load(Ordering::Acquire)
+    }
+
+    /// Subscribe to `topic` with `"*"`.
+    pub async fn subscribe(&self, topic: &str) -> ClientResult<()> {
+        self.subscribe_with_expression(topic, "*").await
+    }
+
+    /// Subscribe to `topic` with a tag expression, on every cluster the topic's phase reads.
+    pub async fn subscribe_with_expression(
+        &self,
+        topic: &str,
+        sub_expression: &str,
+    ) -> ClientResult<()> {
+        self.core
+            .set_subscription(topic, Sub::Expression(sub_expression.to_owned()))
+            .await
+    }
+
+    /// Subscribe to `topic` with a server-side selector, on every cluster the topic's phase reads.
+    pub async fn subscribe_with_selector(
+        &self,
+        topic: &str,
+        selector: Option<MessageSelector>,
+    ) -> ClientResult<()> {
+        self.core
+            .set_subscription(topic, Sub::Selector(selector))
+            .await
+    }
+
+    /// Remove the subscription for `topic` on both clusters.
+    pub async fn unsubscribe(&self, topic: &str) {
+        self.core.subscriptions.lock().remove(topic);
+        if let Err(e) = self.core.reconcile().await {
+            tracing::warn!(topic, error = %e, "unsubscribe: change failed; will retry");
+        }
+    }
+
+    /// The queues assigned to this consumer on both clusters (by rebalance, or by `assign`).
+    pub async fn assignment(&self) -> ClientResult<HashSet<MessageQueue>> {
+        let mut all = HashSet::new();
+        let mut any = false;
+        for c in Cluster::BOTH {
+            if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
+                any = true;
+                all.extend(side.consumer.assignment().await?);
+            }
+        }
+        if !any {
+            return Err(ClientError::not_started());
+        }
+        Ok(all)
+    }
+
+    /// Assign queues of either cluster manually (replaces the previous assignment). Each queue is read from its
+    /// cluster while the topic's phase reads that cluster. All or nothing: a queue whose cluster cannot be told
+    /// fails the call, naming the queue.
+    pub async fn assign(&self, message_queues: Vec<MessageQueue>) -> ClientResult<()> {
+        if message_queues.is_empty() {
+            return Err(ClientError::illegal_argument(
+                "message queues can not be empty",
+            ));
+        }
+        if *self.core.mode.lock() == Mode::Subscribe {
+            return Err(client_err(MigrationError::new(
+                ErrorKind::Subscribe,
+                None,
+                "assign: this consumer subscribed to topics; subscribe and assign are exclusive",
+            )));
+        }
+        let mut by_cluster: [BTreeMap<String, Vec<MessageQueue>>; 2] = Default::default();
+        for mq in message_queues {
+            let c = self.core.cluster_of(&mq).await.map_err(client_err)?;
+            by_cluster[c.index()]
+                .entry(mq.topic_str().to_owned())
+                .or_default()
+                .push(mq);
+        }
+        *self.core.mode.lock() = Mode::Assign;
+        *self.core.assigned.lock() = by_cluster;
+        self.core.reconcile().await.map_err(client_err)
+    }
+
+    /// Poll with the configured poll timeout (`poll_timeout_millis`, default 5000 ms).
+    pub async fn poll(&self) -> Vec<MessageExt> {
+        self.poll_with_timeout(self.core.poll_timeout.load(Ordering::Acquire))
+            .await
+    }
+
+    /// Poll both clusters for up to `timeout` milliseconds; see [`MigratingLitePullConsumer`].
+    pub async fn poll_with_timeout(&self, timeout: u64) -> Vec<MessageExt> {
+        self.core
+            .poll(timeout)
+            .await
+            .into_iter()
+            .map(|m| (*m).clone())
+            .collect()
+    }
+
+    /// [`Self::poll`] without copying the messages.
+    pub async fn poll_zero_copy(&self) -> Vec<Arc<MessageExt>> {
+        self.core
+            .poll(self.core.poll_timeout.load(Ordering::Acquire))
+            .await
+    }
+
+    /// [`Self::poll_with_timeout`] without copying the messages.
+    pub async fn poll_with_timeout_zero_copy(&self, timeout: u64) -> Vec<Arc<MessageExt>> {
+        self.core.poll(timeout).await
+    }
+
+    /// The default poll timeout in milliseconds.
+    pub async fn poll_timeout_millis(&self) -> u64 {
+        self.core.poll_timeout.load(Ordering::Acquire)
+    }
+
+    /// Set the default poll timeout in milliseconds.
+    pub async fn set_poll_timeout_millis(&self, timeout_millis: u64) {
+        self.core
+            .poll_timeout
+            .store(timeout_millis, Ordering::Release);
+    }
+
+    /// The queues of `topic` on every cluster the topic's phase reads (starting a cluster's client if needed).
+    pub async fn fetch_message_queues(&self, topic: &str) -> ClientResult<Vec<MessageQueue>> {
+        if !self.core.started.load(Ordering::Acquire) {
+            return Err(ClientError::not_started());
+        }
+        let read = self.core.phases.snapshot().phase(topic).read_set();
+        let mut all = Vec::new();
+        for c in Cluster::BOTH.into_iter().filter(|c| read.contains(*c)) {
+            let queues = self.core.fetch_on(c, topic).await.map_err(|e| {
+                tracing::warn!(topic, cluster = %c, error = ?e, "fetch_message_queues failed on this cluster");
+                e
+            })?;
+            all.extend(queues);
+        }
+        Ok(all)
+    }
+
+    /// The committed offset of `message_queue`, read on its cluster.
+    pub async fn committed(&self, message_queue: &MessageQueue) -> ClientResult<i64> {
+        let raw = self.core.raw_for(message_queue).await?;
+        raw.committed(message_queue).await
+    }
+
+    /// Commit what `poll` returned, on both clusters; returns the first cluster's error.
+    pub async fn commit_all(&self) -> ClientResult<()> {
+        self.core.commit_all().await.map_err(client_err)
+    }
+
+    /// Same as [`Self::commit_all`], logging a failure.
+    pub async fn commit(&self) {
+        if let Err(e) = self.commit_all().await {
+            tracing::warn!(error = ?e, "commit failed");
+        }
+    }
+
+    /// Same as [`Self::commit_all`], logging a failure (the raw consumer's alias).
+    pub async fn commit_sync(&self) {
+        self.commit().await;
+    }
+
+    /// Commit explicit offsets, each queue on its cluster. A queue whose cluster cannot be told is skipped and
+    /// logged at ERROR (naming it); the others are committed.
+    pub async fn commit_with_map(&self, offset_map: HashMap<MessageQueue, i64>, persist: bool) {
+        let mut by_cluster: [HashMap<MessageQueue, i64>; 2] = Default::default();
+        for (mq, off) in offset_map {
+            match self.core.cluster_of(&mq).await {
+                Ok(c) => {
+                    by_cluster[c.index()].insert(mq, off);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, offset = off, "commit_with_map: offset not committed")
+                }
+            }
+        }
+        for c in Cluster::BOTH {
+            let map = std::mem::take(&mut by_cluster[c.index()]);
+            if map.is_empty() {
+                continue;
+            }
+            let guard = self.core.sides[c.index()].lock().await;
+            let Some(side) = guard.as_ref() else {
+                tracing::error!(cluster = %c, queues = map.len(), "commit_with_map: this cluster's client is not running");
+                continue;
+            };
+            let covers = |q: &MessageQueue, o: i64| map.get(q).is_some_and(|to| o < *to);
+            self.core
+                .commit_cluster(c, &side.consumer, covers, Some(&map), persist)
+                .await;
+        }
+    }
+
+    /// Same as [`Self::commit_with_map`] (the raw consumer's alias).
+    pub async fn commit_sync_with_map(
+        &self,
+        offset_map: HashMap<MessageQueue, i64>,
+        persist: bool,
+    ) {
+        self.commit_with_map(offset_map, persist).await;
+    }
+
+    /// Commit what `poll` returned from `message_queues`, each on its cluster.
+    pub async fn commit_with_set(&self, message_queues: HashSet<MessageQueue>, persist: bool) {
+        let mut by_cluster: [HashSet<MessageQueue>; 2] = Default::default();
+        for mq in message_queues {
+            match self.core.cluster_of(&mq).await {
+                Ok(c) => {
+                    by_cluster[c.index()].insert(mq);
+                }
+                Err(e) => tracing::error!(error = %e, "commit_with_set: queue not committed"),
+            }
+        }
+        for c in Cluster::BOTH {
+            let set = std::mem::take(&mut by_cluster[c.index()]);
+            if set.is_empty() {
+                continue;
+            }
+            let guard = self.core.sides[c.index()].lock().await;
+            let Some(side) = guard.as_ref() else { continue };
+            self.core
+                .commit_cluster(c, &side.consumer, |q, _| set.contains(q), None, persist)
+                .await;
+        }
+    }
+
+    /// Whether auto-commit is on.
+    pub async fn is_auto_commit(&self) -> bool {
+        self.core.auto_commit.load(Ordering::Acquire)
+    }
+
+    /// Turn auto-commit on or off.
+    pub async fn set_auto_commit(&self, auto_commit: bool) {
+        self.core.auto_commit.store(auto_commit, Ordering::Release);
+    }
+
+    /// The auto-commit interval in milliseconds.
+    pub async fn auto_commit_interval_millis(&self) -> u64 {
+        self.core.auto_commit_interval.load(Ordering::Acquire)
+    }
+
+    /// Set the auto-commit interval; values under 1000 ms are ignored, as by the raw consumer (logged).
+    pub async fn set_auto_commit_interval_millis(&self, interval_millis: u64) {
+        if interval_millis < 1000 {
+            tracing::warn!(
+                interval_millis,
+                "auto-commit interval under 1000 ms ignored"
+            );
+            return;
+        }
+        self.core
+            .auto_commit_interval
+            .store(interval_millis, Ordering::Release);
+    }
+
+    /// Stop fetching from `message_queues` (each on its cluster). From the return of this call, `poll` returns
+    /// nothing of these queues until `resume`, also what a pull already in flight brings (it is held back, not
+    /// dropped). A queue whose cluster cannot be told is logged at ERROR, naming it.
+    pub async fn pause(&self, message_queues: Vec<MessageQueue>) {
+        for (c, qs) in self.core.split(message_queues, "pause").await {
+            self.core
+                .paused
+                .lock()
+                .extend(qs.iter().map(|q| (c, q.clone())));
+            if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
+                side.consumer.pause(qs).await;
+            }
+        }
+    }
+
+    /// Resume fetching from `message_queues` (each on its cluster); what was held back is returned first.
+    pub async fn resume(&self, message_queues: Vec<MessageQueue>) {
+        for (c, qs) in self.core.split(message_queues, "resume").await {
+            if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
+                side.consumer.resume(qs.clone()).await;
+            }
+            self.core.release(c, &qs);
+        }
+    }
+
+    /// Whether `message_queue` is paused on its cluster.
+    pub async fn is_paused(&self, message_queue: &MessageQueue) -> bool {
+        match self.core.raw_for(message_queue).await {
+            Ok(raw) => raw.is_paused(message_queue).await,
+            Err(_) => false,
+        }
+    }
+
+    /// Move `message_queue` (on its cluster) to `offset`; see [`MigratingLitePullConsumer`] for the replay.
+    pub async fn seek(&self, message_queue: &MessageQueue, offset: i64) -> ClientResult<()> {
+        self.core.seek(message_queue, Some(offset), false).await
+    }
+
+    /// Move `message_queue` to its first offset.
+    pub async fn seek_to_begin(&self, message_queue: &MessageQueue) -> ClientResult<()> {
+        self.core.seek(message_queue, None, false).await
+    }
+
+    /// Move `message_queue` to its end.
+    pub async fn seek_to_end(&self, message_queue: &MessageQueue) -> ClientResult<()> {
+        self.core.seek(message_queue, None, true).await
+    }
+
+    /// The offset of `message_queue` for `timestamp`, on its cluster.
+    pub async fn offset_for_timestamp(
+        &self,
+        message_queue: &MessageQueue,
+        timestamp: u64,
+    ) -> ClientResult<i64> {
+        let raw = self.core.raw_for(message_queue).await?;
+        raw.offset_for_timestamp(message_queue, timestamp).await
+    }
+
+    /// The broker's max offset of `message_queue`, on its cluster.
+    pub async fn max_offset(&self, message_queue: &MessageQueue) -> ClientResult<i64> {
+        let raw = self.core.raw_for(message_queue).await?;
+        raw.max_offset(message_queue).await
+    }
+
+    /// The broker's min offset of `message_queue`, on its cluster.
+    pub async fn min_offset(&self, message_queue: &MessageQueue) -> ClientResult<i64> {
+        let raw = self.core.raw_for(message_queue).await?;
+        raw.min_offset(message_queue).await
+    }
+
+    /// The consumer group.
+    pub fn consumer_group(&self) -> String {
+        self.core.group.clone()
+    }
+}
+
+impl Core {
+    async fn set_subscription(&self, topic: &str, sub: Sub) -> ClientResult<()> {
+        {
+            let mut mode = self.mode.lock();
+            if *mode == Mode::Assign {
+                return Err(client_err(MigrationError::new(
+                    ErrorKind::Subscribe,
+                    None,
+                    format!("subscribe {topic}: this consumer assigned queues; subscribe and assign are exclusive"),
+                )));
+            }
+            *mode = Mode::Subscribe;
+        }
+        self.subscriptions.lock().insert(topic.to_owned(), sub);
+        self.reconcile().await.map_err(client_err)
+    }
+
+    /// The cluster of `mq`; when its broker is not known yet, the routes of `mq`'s topic are fetched from the
+    /// clusters its phase reads first.
+    async fn cluster_of(&self, mq: &MessageQueue) -> Result<Cluster, MigrationError> {
+        if !self.brokers.knows(mq) && self.started.load(Ordering::Acquire) {
+            let read = self.phases.snapshot().phase(mq.topic_str()).read_set();
+            for c in Cluster::BOTH.into_iter().filter(|c| read.contains(*c)) {
+                if let Err(e) = self.fetch_on(c, mq.topic_str()).await {
+                    tracing::warn!(cluster = %c, topic = mq.topic_str(), error = ?e, "route lookup failed");
+                }
+            }
+        }
+        self.brokers.cluster_of(mq)
+    }
+
+    /// `topic`'s queues on `c` (starting `c`'s client if needed); learns their brokers.
+    async fn fetch_on(&self, c: Cluster, topic: &str) -> ClientResult<Vec<MessageQueue>> {
+        let mut guard = self.sides[c.index()].lock().await;
+        if guard.is_none() {
+            *guard = Some(self.start_side(c).await.map_err(client_err)?);
+        }
+        let Some(side) = guard.as_ref() else {
+            return Err(ClientError::not_started());
+        };
+        let queues = side.consumer.fetch_message_queues(topic).await?;
+        self.brokers.learn(c, &queues);
+        Ok(queues)
+    }
+
+    /// The raw consumer of `mq`'s cluster.
+    async fn raw_for(&self, mq: &MessageQueue) -> ClientResult<DefaultLitePullConsumer> {
+        let c = self.cluster_of(mq).await.map_err(client_err)?;
+        let guard = self.sides[c.index()].lock().await;
+        guard
+            .as_ref()
+            .map(|s| s.consumer.clone())
+            .ok_or_else(ClientError::not_started)
+    }
+
+    /// `queues` by cluster; those whose cluster cannot be told are logged, naming them.
+    async fn split(
+        &self,
+        queues: Vec<MessageQueue>,
+        op: &str,
+    ) -> Vec<(Cluster, Vec<MessageQueue>)> {
+        let mut by: [Vec<MessageQueue>; 2] = Default::default();
+        for mq in queues {
+            match self.cluster_of(&mq).await {
+                Ok(c) => by[c.index()].push(mq),
+                Err(e) => tracing::error!(error = %e, "{op}: queue skipped"),
+            }
+        }
+        let [s, t] = by;
+        [(Cluster::Source, s), (Cluster::Target, t)]
+            .into_iter()
+            .filter(|(_, q)| !q.is_empty())
+            .collect()
+    }
+
+    /// Commit both clusters up to what poll returned.
+    async fn commit_all(&self) -> Result<(), MigrationError> {
+        for c in Cluster::BOTH {
+            let guard = self.sides[c.index()].lock().await;
+            if let Some(side) = guard.as_ref() {
+                self.commit_cluster(c, &side.consumer, |_, _| true, None, false)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Commit on `c`: the claimed keys `covers` selects become consumed, and `c`'s queues move to what poll
+    /// returned (or to `explicit` offsets), never past a parked message.
+    async fn commit_cluster(
+        &self,
+        c: Cluster,
+        raw: &DefaultLitePullConsumer,
+        covers: impl Fn(&MessageQueue, i64) -> bool,
+        explicit: Option<&HashMap<MessageQueue, i64>>,
+        persist: bool,
+    ) {
+        let done = self.claims.commit(c, &covers);
+        let offsets: HashMap<MessageQueue, i64> = match explicit {
+            Some(map) => map
+                .iter()
+                .map(|(q, o)| (q.clone(), done.get(q).map_or(*o, |d| (*o).min(*d))))
+                .collect(),
+            None => done
+                .into_iter()
+                .filter(|(q, o)| covers(q, *o - 1))
+                .collect(),
+        };
+        if offsets.is_empty() {
+            return;
+        }
+        tracing::debug!(group = %self.group, cluster = %c, queues = offsets.len(), "commit");
+        raw.commit_with_map(offsets, persist).await;
+    }
+
+    /// Seek `mq` on its cluster: to `offset`, else to the end (`to_end`) or the beginning.
+    async fn seek(&self, mq: &MessageQueue, offset: Option<i64>, to_end: bool) -> ClientResult<()> {
+        let c = self.cluster_of(mq).await.map_err(client_err)?;
+        // No poll runs while seeking: what was polled before the seek is sorted out below.
+        let mut rx = self.results_rx.lock().await;
+        let raw = {
+            let guard = self.sides[c.index()].lock().await;
+            guard
+                .as_ref()
+                .map(|s| s.consumer.clone())
+                .ok_or_else(ClientError::not_started)?
+        };
+        let to = match (offset, to_end) {
+            (Some(o), _) => {
+                raw.seek(mq, o).await?;
+                o
+            }
+            (None, false) => {
+                let o = raw.min_offset(mq).await?;
+                raw.seek_to_begin(mq).await?;
+                o
+            }
+            (None, true) => {
+                let o = raw.max_offset(mq).await?;
+                raw.seek_to_end(mq).await?;
+                o
+            }
+        };
+        // The raw seek waited for this cluster's poll in progress; wait until its batch is queued, then drop what
+        // it took from this queue (the seek decides where the queue continues).
+        let wait_until = Instant::now() + Duration::from_secs(30);
+        while self.polling[c.index()].load(Ordering::Acquire) && Instant::now() < wait_until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut keep = Vec::new();
+        while let Ok((bc, msgs)) = rx.try_recv() {
+            let msgs: Vec<_> = if bc == c {
+                msgs.into_iter()
+                    .filter(|m| claims::queue_of(m) != *mq)
+                    .collect()
+            } else {
+                msgs
+            };
+            keep.push((bc, msgs));
+        }
+        for b in keep {
+            let _ = self.results_tx.send(b);
+        }
+        self.held
+            .lock()
+            .retain(|(hc, m)| !(*hc == c && claims::queue_of(m) == *mq));
+        self.claims.seeked(c, mq, to);
+        Ok(())
+    }
+}
+
+impl Reporter for Core {
+    fn report(&self) -> Report {
+        let s = self.claims.shared.counters.snapshot();
+        let side = |c: Cluster| ClusterCounters {
+            received: s.received[c.index()],
+            duplicates_suppressed: s.duplicates_from[c.index()],
+            ..Default::default()
+        };
+        let applied = applied_from(&self.applied.lock());
+        Report {
+            role: Role::Consumer,
+            group: self.group.clone(),
+            topics: self.read_topics().into_iter().collect(),
+            applied,
+            counters: WireCounters {
+                source: side(Cluster::Source),
+                target: side(Cluster::Target),
+            },
+            pinned: self
+                .phases
+                .snapshot()
+                .pins()
+                .map(|p| p.names())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for MigratingLitePullConsumer {
+    fn drop(&mut self) {
+        if let Some(w) = self.watcher.lock().take() {
+            w.abort();
+        }
+    }
+}

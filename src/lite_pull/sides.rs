@@ -1,0 +1,236 @@
+//! Each cluster's raw `DefaultLitePullConsumer`, brought in line with what the topics' read sets want.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use rocketmq_client_rust::DefaultLitePullConsumer;
+use rocketmq_model::common::message::message_queue::MessageQueue;
+
+use super::{Core, Mode};
+use crate::cluster::Cluster;
+use crate::error::{ErrorKind, MigrationError};
+use crate::reads::{self, Sub, VERIFY_TIMEOUT};
+
+/// One cluster's running raw consumer and what it reads.
+pub(crate) struct Side {
+    pub(crate) consumer: DefaultLitePullConsumer,
+    /// Subscribe mode: topic → subscription.
+    pub(crate) topics: BTreeMap<String, Sub>,
+    /// Assign mode: this cluster's assigned queues.
+    pub(crate) queues: HashSet<MessageQueue>,
+    /// Topics whose queues this cluster's name server returned: it can really read them.
+    pub(crate) verified: BTreeSet<String>,
+}
+
+impl Side {
+    fn reads_anything(&self) -> bool {
+        !self.topics.is_empty() || !self.queues.is_empty()
+    }
+
+    fn topic_names(&self) -> BTreeSet<String> {
+        self.topics
+            .keys()
+            .cloned()
+            .chain(self.queues.iter().map(|q| q.topic_str().to_owned()))
+            .collect()
+    }
+}
+
+impl Core {
+    /// Bring both clusters' raw consumers in line with the phase table; then record the phases applied.
+    pub(crate) async fn reconcile(&self) -> Result<(), MigrationError> {
+        if !self.started.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let snapshot = self.phases.snapshot();
+        let subs = self.subscriptions.lock().clone();
+        let assigned = self.assigned.lock().clone();
+        let mut first_err = None;
+        for c in Cluster::BOTH {
+            let topics = reads::for_cluster(&subs, &snapshot, c);
+            let queues: HashSet<MessageQueue> =
+                reads::for_cluster(&assigned[c.index()], &snapshot, c)
+                    .into_values()
+                    .flatten()
+                    .collect();
+            if let Err(e) = self.reconcile_side(c, topics, queues).await {
+                tracing::warn!(group = %self.group, cluster = %c, error = %e, "lite pull: change failed; will retry");
+                first_err.get_or_insert(e);
+            }
+        }
+        if first_err.is_none() {
+            self.record_applied(&snapshot).await;
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    async fn reconcile_side(
+        &self,
+        c: Cluster,
+        topics: BTreeMap<String, Sub>,
+        queues: HashSet<MessageQueue>,
+    ) -> Result<(), MigrationError> {
+        let mut guard = self.sides[c.index()].lock().await;
+        let fail = |what: String| MigrationError::new(ErrorKind::Subscribe, Some(c), what);
+        if topics.is_empty() && queues.is_empty() {
+            // A side started only to look up queues stays; one that read topics which no longer read it goes.
+            if guard.as_ref().is_some_and(Side::reads_anything) {
+                if let Some(side) = guard.take() {
+                    self.close_side(c, side).await;
+                    tracing::info!(group = %self.group, cluster = %c,
+                        "no topic reads this cluster any more: lite pull client shut down");
+                }
+            }
+            return Ok(());
+        }
+        if guard.is_none() {
+            *guard = Some(self.start_side(c).await?);
+        }
+        let Some(side) = guard.as_mut() else {
+            return Ok(());
+        };
+        let stale: Vec<String> = side
+            .topics
+            .keys()
+            .filter(|t| !topics.contains_key(*t))
+            .cloned()
+            .collect();
+        for topic in stale {
+            side.consumer.unsubscribe(&topic).await;
+            side.topics.remove(&topic);
+            side.verified.remove(&topic);
+            tracing::info!(group = %self.group, cluster = %c, topic, "lite pull: unsubscribed");
+        }
+        for (topic, sub) in topics {
+            if side.topics.get(&topic) != Some(&sub) {
+                let r = match &sub {
+                    Sub::Expression(e) => side.consumer.subscribe_with_expression(&topic, e).await,
+                    Sub::Selector(s) => {
+                        side.consumer
+                            .subscribe_with_selector(&topic, s.clone())
+                            .await
+                    }
+                };
+                r.map_err(|e| fail(format!("subscribe {topic}")).with_source(e))?;
+                tracing::info!(group = %self.group, cluster = %c, topic, "lite pull: subscribed");
+                side.topics.insert(topic, sub);
+            }
+        }
+        if side.queues != queues {
+            if queues.is_empty() {
+                // The raw consumer refuses an empty assignment: a side left without queues is closed.
+                if let Some(side) = guard.take() {
+                    self.close_side(c, side).await;
+                }
+                return Ok(());
+            }
+            side.consumer
+                .assign(queues.iter().cloned().collect())
+                .await
+                .map_err(|e| fail(format!("assign {} queues", queues.len())).with_source(e))?;
+            tracing::info!(group = %self.group, cluster = %c, queues = queues.len(), "lite pull: assigned");
+            side.verified
+                .retain(|t| queues.iter().any(|q| q.topic_str() == t));
+            side.queues = queues;
+        }
+        Ok(())
+    }
+
+    /// Start `c`'s raw consumer with nothing to read yet.
+    pub(crate) async fn start_side(&self, c: Cluster) -> Result<Side, MigrationError> {
+        let consumer = self
+            .settings
+            .build_raw(&self.runtime, &self.group, c, &self.clusters[c.index()])
+            .map_err(|e| {
+                MigrationError::new(ErrorKind::Start, Some(c), "build lite pull consumer")
+                    .with_source(e)
+            })?;
+        if let Err(e) = consumer.start().await {
+            consumer.shutdown().await;
+            return Err(
+                MigrationError::new(ErrorKind::Start, Some(c), "start lite pull consumer")
+                    .with_source(e),
+            );
+        }
+        tracing::info!(group = %self.group, cluster = %c, "lite pull client started");
+        Ok(Side {
+            consumer,
+            topics: BTreeMap::new(),
+            queues: HashSet::new(),
+            verified: BTreeSet::new(),
+        })
+    }
+
+    /// Commit what poll took from `c` (with auto-commit on), then shut its client down.
+    async fn close_side(&self, c: Cluster, side: Side) {
+        if self.auto_commit.load(Ordering::Acquire) {
+            self.commit_cluster(c, &side.consumer, |_, _| true, None, false)
+                .await;
+        }
+        side.consumer.shutdown().await;
+    }
+
+    pub(crate) async fn shutdown_sides(&self) {
+        for c in Cluster::BOTH {
+            let side = self.sides[c.index()].lock().await.take();
+            if let Some(side) = side {
+                self.close_side(c, side).await;
+                tracing::info!(group = %self.group, cluster = %c, "lite pull client shut down");
+            }
+        }
+    }
+
+    /// Report a topic's phase as applied only once every cluster it reads has answered for the topic's queues.
+    async fn record_applied(&self, snapshot: &crate::route::PhaseTable) {
+        let mut verified: [BTreeSet<String>; 2] = Default::default();
+        for c in Cluster::BOTH {
+            let mut guard = self.sides[c.index()].lock().await;
+            let Some(side) = guard.as_mut() else { continue };
+            let pending: Vec<String> = side
+                .topic_names()
+                .into_iter()
+                .filter(|t| !side.verified.contains(t))
+                .collect();
+            for topic in pending {
+                match tokio::time::timeout(
+                    VERIFY_TIMEOUT,
+                    side.consumer.fetch_message_queues(&topic),
+                )
+                .await
+                {
+                    Ok(Ok(qs)) if !qs.is_empty() => {
+                        self.brokers.learn(c, &qs);
+                        side.verified.insert(topic);
+                    }
+                    Ok(Ok(_)) => tracing::warn!(group = %self.group, cluster = %c, topic,
+                        "topic has no queues on this cluster yet; not reporting the new phase as applied"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(group = %self.group, cluster = %c, topic, error = ?e,
+                        "cannot read the topic's route on this cluster; not reporting the new phase as applied")
+                    }
+                    Err(_) => tracing::warn!(group = %self.group, cluster = %c, topic,
+                        "route lookup timed out on this cluster; not reporting the new phase as applied"),
+                }
+            }
+            verified[c.index()] = side.verified.clone();
+        }
+        let read = self.read_topics();
+        let mut applied = self.applied.lock();
+        let next = reads::applied_table(snapshot, |t| read.contains(t), &verified, &applied);
+        *applied = Arc::new(next);
+    }
+
+    /// Topics this consumer reads: subscribed, or with assigned queues.
+    pub(crate) fn read_topics(&self) -> BTreeSet<String> {
+        match *self.mode.lock() {
+            Mode::Assign => self
+                .assigned
+                .lock()
+                .iter()
+                .flat_map(|m| m.keys().cloned())
+                .collect(),
+            _ => self.subscriptions.lock().keys().cloned().collect(),
+        }
+    }
+}
