@@ -19,9 +19,15 @@
 
 mod key;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub use key::{KeyExtractor, UniqKey, BATCH_KEY_PROPERTY};
 pub use memory::{MemoryDeduplicator, MemoryDeduplicatorConfig};
+#[cfg(feature = "redis")]
+pub use self::redis::{
+    RedisDedupeStats, RedisDeduplicator, RedisDeduplicatorConfig, RedisFailurePolicy, WARN_INTERVAL,
+};
 
 /// Answer of [`Deduplicator::begin`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
