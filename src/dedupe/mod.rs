@@ -22,12 +22,12 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
-pub use key::{KeyExtractor, UniqKey, BATCH_KEY_PROPERTY};
-pub use memory::{MemoryDeduplicator, MemoryDeduplicatorConfig};
 #[cfg(feature = "redis")]
 pub use self::redis::{
     RedisDedupeStats, RedisDeduplicator, RedisDeduplicatorConfig, RedisFailurePolicy, WARN_INTERVAL,
 };
+pub use key::{KeyExtractor, UniqKey, BATCH_KEY_PROPERTY};
+pub use memory::{MemoryDeduplicator, MemoryDeduplicatorConfig};
 
 /// Answer of [`Deduplicator::begin`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

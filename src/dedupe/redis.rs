@@ -33,8 +33,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use ::redis::{Client, Connection, ConnectionLike, RedisError, Script};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::{Begin, Deduplicator};
@@ -321,7 +321,9 @@ impl fmt::Display for StoreError {
                 "not reconnecting for another {left:?} after a failed connect"
             ),
             StoreError::Redis(e) => write!(f, "{e}"),
-            StoreError::Unexpected(v) => write!(f, "unexpected value {v:?} (not written by a deduplicator)"),
+            StoreError::Unexpected(v) => {
+                write!(f, "unexpected value {v:?} (not written by a deduplicator)")
+            }
         }
     }
 }
@@ -535,7 +537,9 @@ impl RedisDeduplicator {
         let suppressed = {
             let mut w = self.warn.lock();
             let now = Instant::now();
-            if w.last.is_some_and(|t| now.duration_since(t) < WARN_INTERVAL) {
+            if w.last
+                .is_some_and(|t| now.duration_since(t) < WARN_INTERVAL)
+            {
                 w.suppressed += 1;
                 return;
             }
@@ -656,10 +660,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_the_key_layout_is_prefix_application_topic_key() {
         let d = RedisDeduplicator::new(config()).unwrap();
-        assert_eq!(
-            d.redis_key("Orders", "K1"),
-            "rmq-dedupe:billing:Orders:K1"
-        );
+        assert_eq!(d.redis_key("Orders", "K1"), "rmq-dedupe:billing:Orders:K1");
         assert!(d.consuming_value.starts_with(CONSUMING));
         assert_ne!(
             d.consuming_value,
@@ -670,16 +671,29 @@ mod tests {
 
     #[test]
     fn bad_settings_name_the_field_and_the_value() {
-        let cases: Vec<(fn(&mut RedisDeduplicatorConfig), &str, &str)> = vec![
+        type Change = fn(&mut RedisDeduplicatorConfig);
+        let cases: Vec<(Change, &str, &str)> = vec![
             (|c| c.application = String::new(), "application", ""),
-            (|c| c.application = "bill ing".into(), "application", "bill ing"),
+            (
+                |c| c.application = "bill ing".into(),
+                "application",
+                "bill ing",
+            ),
             (|c| c.application = "a:b".into(), "application", "a:b"),
             (|c| c.key_prefix = " ".into(), "key_prefix", " "),
             (|c| c.consuming_ttl = Duration::ZERO, "consuming_ttl", "0ns"),
-            (|c| c.consumed_ttl = Duration::from_secs(60), "consumed_ttl", "60s"),
+            (
+                |c| c.consumed_ttl = Duration::from_secs(60),
+                "consumed_ttl",
+                "60s",
+            ),
             (|c| c.io_timeout = Duration::ZERO, "io_timeout", "0ns"),
             (|c| c.max_idle_connections = 0, "max_idle_connections", "0"),
-            (|c| c.url = "http://u:secret@h:1".into(), "url", "http://***@h:1"),
+            (
+                |c| c.url = "http://u:secret@h:1".into(),
+                "url",
+                "http://***@h:1",
+            ),
         ];
         for (change, field, value) in cases {
             let mut c = config();

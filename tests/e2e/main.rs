@@ -6,6 +6,8 @@ mod failover;
 mod input;
 mod merge;
 mod metadata;
+#[cfg(feature = "redis")]
+mod redis;
 mod release;
 mod rollback;
 mod routing;
