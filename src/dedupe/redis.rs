@@ -438,11 +438,8 @@ impl RedisDeduplicator {
         }
     }
 
-    /// An idle connection, or a new one (unless a recent connect failed and the backoff has not passed).
-    fn checkout(&self) -> Result<Connection, StoreError> {
-        if let Some(conn) = self.idle.lock().pop() {
-            return Ok(conn);
-        }
+    /// A new connection, unless a recent connect failed and the backoff has not passed.
+    fn connect(&self) -> Result<Connection, StoreError> {
         if let Some(at) = *self.retry_at.lock() {
             let now = Instant::now();
             if now < at {
@@ -475,31 +472,54 @@ impl RedisDeduplicator {
         }
     }
 
-    /// Run `f` on a pooled connection. The connection goes back to the pool unless it failed below the reply
-    /// level (I/O, timeout, unparsable reply), where an unread reply may be left in it.
-    fn with_conn<T>(
+    /// Run `f` on one connection and put the connection back in the pool unless it failed below the reply level
+    /// (I/O, timeout, unparsable reply), where an unread reply may be left in it.
+    fn run_on<T>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, RedisError>,
-    ) -> Result<T, StoreError> {
-        let mut conn = self.checkout()?;
+        mut conn: Connection,
+        f: &impl Fn(&mut Connection) -> Result<T, RedisError>,
+    ) -> Result<T, RedisError> {
         let r = f(&mut conn);
-        let reusable = match &r {
-            Ok(_) => conn.is_open(),
-            Err(e) => {
-                conn.is_open()
-                    && matches!(
-                        e.kind(),
-                        ::redis::ErrorKind::Server(_) | ::redis::ErrorKind::Extension
-                    )
-            }
-        };
+        let reusable = conn.is_open()
+            && match &r {
+                Ok(_) => true,
+                Err(e) => matches!(
+                    e.kind(),
+                    ::redis::ErrorKind::Server(_) | ::redis::ErrorKind::Extension
+                ),
+            };
         if reusable {
             let mut idle = self.idle.lock();
             if idle.len() < self.config.max_idle_connections {
                 idle.push(conn);
             }
         }
-        r.map_err(StoreError::Redis)
+        r
+    }
+
+    /// Run `f` on an idle connection, or on a new one when none is idle.
+    ///
+    /// An idle connection can be stale (Redis restarted, or closed it after its `timeout`): when one turns out
+    /// dropped (reset, closed — not a timeout, where the command may have run), the idle ones are discarded and `f`
+    /// runs once more on a new connection. `f` is a single command, safe to send again when the first never
+    /// reached a live server.
+    fn with_conn<T>(
+        &self,
+        f: impl Fn(&mut Connection) -> Result<T, RedisError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.idle.lock().pop();
+        let Some(conn) = pooled else {
+            return self.run_on(self.connect()?, &f).map_err(StoreError::Redis);
+        };
+        match self.run_on(conn, &f) {
+            Err(e) if e.is_connection_dropped() && !e.is_timeout() => {
+                let stale = std::mem::take(&mut *self.idle.lock()).len();
+                tracing::debug!(error = %e, stale_idle_connections = stale,
+                    "dedupe store: idle Redis connection was dropped; retrying on a new one");
+                self.run_on(self.connect()?, &f).map_err(StoreError::Redis)
+            }
+            r => r.map_err(StoreError::Redis),
+        }
     }
 
     fn try_begin(&self, rkey: &str) -> Result<Begin, StoreError> {

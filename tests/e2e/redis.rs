@@ -191,9 +191,18 @@ fn redis_stopped_and_restarted_under_both_policies_store_level() {
     assert!(wait_until(Duration::from_secs(10), || closed
         .begin("T", "up")
         == Begin::Proceed));
-    assert_eq!(open.begin("T", "up"), Begin::InFlight);
+    // (Within `reconnect_backoff` of its last failed connect the fail-open one still answers Proceed unclaimed.)
+    assert!(wait_until(Duration::from_secs(10), || open
+        .begin("T", "up")
+        == Begin::InFlight));
     closed.commit("T", "up");
     assert_eq!(open.begin("T", "up"), Begin::Duplicate);
+
+    // Restarted while idle: the pooled connections are stale; the next call notices and reconnects at once.
+    let failed = closed.stats().failed_closed;
+    server.restart();
+    assert_eq!(closed.begin("T", "idle"), Begin::Proceed);
+    assert_eq!(closed.stats().failed_closed, failed, "{:?}", closed.stats());
     assert!(open.stats().connections_opened >= 2, "{:?}", open.stats());
     assert!(
         closed.stats().connections_opened >= 2,
