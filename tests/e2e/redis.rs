@@ -570,6 +570,16 @@ fn redis_stopped_mid_test_fail_open_keeps_consuming() {
 
         // Back up: dedupe works again (same message on both clusters reaches the listener once).
         server.restart();
+        // Within its reconnect backoff the store still fails open; wait until it claims keys in Redis again.
+        let mut probe = 0;
+        let back = eventually(Duration::from_secs(30), || {
+            probe += 1;
+            let before = store.stats().claimed;
+            store.begin("RedisProbe", &format!("probe-{probe}"));
+            store.stats().claimed > before
+        })
+        .await;
+        assert!(back, "claims again after the restart: {:?}", store.stats());
         let mut up = Vec::new();
         for i in 0..N {
             let (msg, key) = RawPair::keyed(&topic, &format!("up {i}"));
