@@ -19,7 +19,13 @@
 
 mod key;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{
+    RedisDedupeStats, RedisDeduplicator, RedisDeduplicatorConfig, RedisFailurePolicy, WARN_INTERVAL,
+};
 pub use key::{KeyExtractor, UniqKey, BATCH_KEY_PROPERTY};
 pub use memory::{MemoryDeduplicator, MemoryDeduplicatorConfig};
 

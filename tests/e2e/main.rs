@@ -7,6 +7,8 @@ mod input;
 mod lite_pull;
 mod merge;
 mod metadata;
+#[cfg(feature = "redis")]
+mod redis;
 mod release;
 mod rollback;
 mod routing;

@@ -10,6 +10,8 @@ use rocketmq_migration::MigrationRuntime;
 
 pub mod listener;
 pub mod plane;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub struct Shared {
     pub rt: tokio::runtime::Runtime,
