@@ -10,16 +10,19 @@
 //! send where the phase writes (source, target, or in `DualReadWrite` a raw producer per cluster picked by the same
 //! 50 % draw), so the ratio is the shim's cost and nothing else.
 //!
-//! Consumer: a backlog of `RATIO_CONSUME_MSGS` 1 KiB messages per topic, then alternating runs of a raw push
-//! consumer (one per cluster the phase reads) and a `MigratingPushConsumer` with a `MemoryDeduplicator`, each in
-//! a new group from the first offset; throughput is the first to the last delivery. Phases `Initial` (backlog on
-//! the source) and `DualReadWrite` (half the backlog on each cluster, two raw consumers as the baseline).
+//! Consumer: for every phase, a new topic with a backlog of `RATIO_CONSUME_MSGS` numbered 1 KiB messages where the
+//! phase reads (all on the source, all on the target, or half on each), every send checked. Then, after a warm-up
+//! of each, raw push consumer runs (one consumer per cluster the phase reads) and `MigratingPushConsumer` runs
+//! (dedupe on: the builder's default `MemoryDeduplicator`) alternate R S R S ...; each run is a new group from the
+//! first offset and must see every backlog message (counted once each by the number in its body); throughput is
+//! from the first delivery to the one that completes the set.
 //!
 //! Environment: `RATIO_MSGS` (default 5000), `RATIO_INFLIGHT` (64), `RATIO_PAIRS` (R/S pairs per phase, 3),
-//! `RATIO_CONSUME_MSGS` (20000), `RATIO_PART` (`all`, `producer` or `consumer`). Each figure is printed with the
-//! load average at the time.
+//! `RATIO_CONSUME_MSGS` (20000), `RATIO_CONSUME_PHASES` (comma-separated phases, default all five),
+//! `RATIO_CONSUME_LIMIT_SECS` (per consumer run, 300), `RATIO_PART` (`all`, `producer` or `consumer`). Each figure
+//! is printed with the load average at the time.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +31,6 @@ use rocketmq_client_rust::{
     ClientResult, ClientRuntime, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus,
     DefaultMQProducer, DefaultMQPushConsumer, MQPushConsumer,
 };
-use rocketmq_migration::dedupe::{Deduplicator, MemoryDeduplicator};
 use rocketmq_migration::testkit::{unique_name, ClusterPair};
 use rocketmq_migration::{
     Cluster, MigratingProducer, MigratingPushConsumer, MigrationRuntime, Phase, PhaseHandle,
@@ -216,23 +218,113 @@ async fn producer_part(
     Ok(())
 }
 
-/// Counts deliveries and notes the first and the `n`-th.
+/// A backlog message: 1 KiB whose first 8 bytes are its sequence number (little-endian), so the consumer side can
+/// count each message once and notice redeliveries and strays.
+fn numbered(topic: &str, seq: u64) -> Result<Message, BoxError> {
+    let mut body = vec![b'x'; BODY];
+    body[..8].copy_from_slice(&seq.to_le_bytes());
+    Ok(Message::builder().topic(topic).body(body).build()?)
+}
+
+/// Sends messages `seqs` to `topic` through `producer`, `inflight` at a time, and checks every result: any failed
+/// send is an error naming how many failed and the first failure (with the disk hint for `broker.operation.failed`,
+/// which the embedded broker answers when the disk is past ~72 % used).
+async fn backlog(
+    producer: &DefaultMQProducer,
+    cluster: &str,
+    topic: &str,
+    seqs: std::ops::Range<u64>,
+    inflight: usize,
+) -> Result<(), BoxError> {
+    let total = seqs.end - seqs.start;
+    let next = Arc::new(AtomicU64::new(seqs.start));
+    let ok = Arc::new(AtomicU64::new(0));
+    let first_err: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(inflight);
+    for _ in 0..inflight {
+        let (next, ok, failed, first_err, producer, topic) = (
+            next.clone(),
+            ok.clone(),
+            failed.clone(),
+            first_err.clone(),
+            producer.clone(),
+            topic.to_owned(),
+        );
+        let end = seqs.end;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                if seq >= end {
+                    break;
+                }
+                let res = match numbered(&topic, seq) {
+                    Ok(m) => producer
+                        .send_with_timeout(m, 10_000)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match res {
+                    Ok(Some(_)) => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(None) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        first_err
+                            .lock()
+                            .get_or_insert_with(|| "send returned no result".into());
+                    }
+                    Err(e) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        first_err.lock().get_or_insert(e);
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    if failed > 0 || ok != total {
+        let err = first_err.lock().clone().unwrap_or_default();
+        let hint = if err.contains("broker.operation.failed") {
+            " (the embedded broker refuses writes when the disk is past ~72 % used: check `df -h /`)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "backlog on {cluster}, topic {topic}: {failed} of {total} sends failed, {ok} stored; first error: {err}{hint}"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Counts each backlog message once (by the sequence number in its body) and notes the first delivery and the one
+/// that completes the set. Deliveries of a message already counted, and messages that are not from the backlog,
+/// are counted apart and never complete the set.
 struct Tally {
     n: usize,
-    count: AtomicUsize,
+    seen: Vec<AtomicBool>,
+    distinct: AtomicUsize,
+    repeated: AtomicU64,
+    stray: AtomicU64,
     first: Mutex<Option<Instant>>,
     done: Mutex<Option<Instant>>,
-    redelivered: AtomicU64,
 }
 
 impl Tally {
     fn new(n: usize) -> Arc<Tally> {
         Arc::new(Tally {
             n,
-            count: AtomicUsize::new(0),
+            seen: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            distinct: AtomicUsize::new(0),
+            repeated: AtomicU64::new(0),
+            stray: AtomicU64::new(0),
             first: Mutex::new(None),
             done: Mutex::new(None),
-            redelivered: AtomicU64::new(0),
         })
     }
 
@@ -250,29 +342,64 @@ impl Tally {
             let now = Instant::now();
             t.first.lock().get_or_insert(now);
             for m in msgs {
-                if m.reconsume_times() > 0 {
-                    t.redelivered.fetch_add(1, Ordering::Relaxed);
+                let seq = m
+                    .body()
+                    .filter(|b| b.len() == BODY)
+                    .map(|b| u64::from_le_bytes(b[..8].try_into().expect("8 bytes")) as usize)
+                    .filter(|&s| s < t.n);
+                match seq {
+                    None => {
+                        t.stray.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(s) if t.seen[s].swap(true, Ordering::AcqRel) => {
+                        t.repeated.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(_) => {
+                        if t.distinct.fetch_add(1, Ordering::AcqRel) + 1 == t.n {
+                            *t.done.lock() = Some(Instant::now());
+                        }
+                    }
                 }
-            }
-            let before = t.count.fetch_add(msgs.len(), Ordering::AcqRel);
-            if before < t.n && before + msgs.len() >= t.n {
-                *t.done.lock() = Some(now);
             }
             Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)
         }
     }
 
-    /// msgs/s from the first to the `n`-th delivery, once all arrived within `limit`.
-    async fn wait(&self, limit: Duration) -> Option<f64> {
+    /// Waits until every backlog message has arrived; then msgs/s from the first delivery to the last new one.
+    /// After `limit` it is an error saying how far the run got.
+    async fn wait(&self, who: &str, limit: Duration) -> Result<f64, BoxError> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let (Some(a), Some(b)) = (*self.first.lock(), *self.done.lock()) {
-                return Some(self.n as f64 / (b - a).as_secs_f64());
+                return Ok(self.n as f64 / (b - a).as_secs_f64());
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        None
+        Err(format!(
+            "{who}: {} of {} backlog messages delivered within {:?} ({} repeated, {} stray)",
+            self.distinct.load(Ordering::Relaxed),
+            self.n,
+            limit,
+            self.repeated.load(Ordering::Relaxed),
+            self.stray.load(Ordering::Relaxed)
+        )
+        .into())
     }
+}
+
+/// One consumer run's figures.
+struct RunResult {
+    rate: f64,
+    /// From `start()` to the last new delivery (includes rebalance and the first pulls).
+    total: Duration,
+    repeated: u64,
+    stray: u64,
+    /// Shim only: deliveries the deduplicator kept from the listener.
+    dups_suppressed: Option<u64>,
+}
+
+fn limit() -> Duration {
+    Duration::from_secs(env_usize("RATIO_CONSUME_LIMIT_SECS", 300) as u64)
 }
 
 async fn consume_raw(
@@ -281,7 +408,7 @@ async fn consume_raw(
     topic: &str,
     phase: Phase,
     n: usize,
-) -> Result<Option<f64>, BoxError> {
+) -> Result<RunResult, BoxError> {
     let tally = Tally::new(n);
     let group = unique_name("ratio_raw_cg");
     let mut consumers = Vec::new();
@@ -298,14 +425,24 @@ async fn consume_raw(
         c.register_message_listener_concurrently(tally.listener());
         consumers.push(c);
     }
+    let start = Instant::now();
     for c in &mut consumers {
         c.start().await?;
     }
-    let rate = tally.wait(Duration::from_secs(300)).await;
+    let rate = tally
+        .wait(&format!("raw consumer group {group}"), limit())
+        .await;
     for mut c in consumers {
         c.shutdown().await;
     }
-    Ok(rate)
+    let total = tally.done.lock().map(|d| d - start).unwrap_or_default();
+    Ok(RunResult {
+        rate: rate?,
+        total,
+        repeated: tally.repeated.load(Ordering::Relaxed),
+        stray: tally.stray.load(Ordering::Relaxed),
+        dups_suppressed: None,
+    })
 }
 
 async fn consume_shim(
@@ -314,24 +451,44 @@ async fn consume_shim(
     phases: &PhaseHandle,
     topic: &str,
     n: usize,
-) -> Result<(Option<f64>, u64), BoxError> {
+) -> Result<RunResult, BoxError> {
     let tally = Tally::new(n);
-    let dedupe: Arc<dyn Deduplicator> = Arc::new(MemoryDeduplicator::default());
+    let group = unique_name("ratio_shim_cg");
+    // No `.deduplicator(..)`: the builder's default, a fresh `MemoryDeduplicator`, is the one measured.
     let mut c = MigratingPushConsumer::builder(rt.clone())
-        .consumer_group(unique_name("ratio_shim_cg"))
+        .consumer_group(group.clone())
         .source(pair.source.cluster_config())
         .target(pair.target.cluster_config())
         .phases(phases.clone())
         .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-        .deduplicator(dedupe)
         .build()?;
     c.subscribe(topic, "*").await?;
     c.register_message_listener_concurrently(tally.listener());
+    let start = Instant::now();
     c.start().await?;
-    let rate = tally.wait(Duration::from_secs(300)).await;
+    let rate = tally
+        .wait(&format!("shim consumer group {group}"), limit())
+        .await;
     let dups = c.stats().duplicates_suppressed;
     c.shutdown().await;
-    Ok((rate, dups))
+    let total = tally.done.lock().map(|d| d - start).unwrap_or_default();
+    Ok(RunResult {
+        rate: rate?,
+        total,
+        repeated: tally.repeated.load(Ordering::Relaxed),
+        stray: tally.stray.load(Ordering::Relaxed),
+        dups_suppressed: Some(dups),
+    })
+}
+
+fn consumer_phases() -> Result<Vec<Phase>, BoxError> {
+    match std::env::var("RATIO_CONSUME_PHASES") {
+        Err(_) => Ok(Phase::ALL.to_vec()),
+        Ok(list) => list
+            .split(',')
+            .map(|p| p.trim().parse::<Phase>().map_err(BoxError::from))
+            .collect(),
+    }
 }
 
 async fn consumer_part(
@@ -345,68 +502,76 @@ async fn consumer_part(
     let phases = PhaseHandle::new();
     let mut src = raw_producer(rt, pair.source.name_server_addr()).await?;
     let mut dst = raw_producer(rt, pair.target.name_server_addr()).await?;
-    println!("\n== consumer: backlog {n} x 1 KiB, new group per run, {pairs} R/S pairs per phase, shim dedupe on ==");
     println!(
-        "{:<14} {:>3} {:<4} {:>10} {:>6}  load",
-        "phase", "run", "who", "msgs/s", "dups"
+        "\n== consumer: backlog {n} x 1 KiB per phase, new group from the first offset per run, \
+         warm-up R S then {pairs} R/S pairs per phase, shim dedupe on (default MemoryDeduplicator) =="
     );
-    for phase in [Phase::Initial, Phase::DualReadWrite] {
+    println!(
+        "{:<16} {:>3} {:<4} {:>10} {:>9} {:>6} {:>6}  load",
+        "phase", "run", "who", "msgs/s", "start→end", "repeat", "dedup"
+    );
+    for phase in consumer_phases()? {
+        // A topic per phase: its backlog is read whole by every run, each in a group of its own.
         let topic = unique_name("RatioConsume");
         pair.create_topic(rt, &topic, 8).await?;
         phases.set_phase(&topic, phase)?;
-        // The backlog, where the phase reads: all on the source, or half on each cluster.
-        if phase.read_set().contains(Cluster::Target) {
-            produce(
-                &Sender::Raw([src.clone(), dst.clone()], Phase::Initial),
-                &topic,
-                n / 2,
-                inflight,
-            )
-            .await;
-            produce(
-                &Sender::Raw([src.clone(), dst.clone()], Phase::Completed),
-                &topic,
-                n - n / 2,
-                inflight,
-            )
-            .await;
-        } else {
-            produce(
-                &Sender::Raw([src.clone(), dst.clone()], Phase::Initial),
-                &topic,
-                n,
-                inflight,
-            )
-            .await;
+        // The backlog where the phase reads: all on the source or the target, or half on each (distinct
+        // messages, so the raw baseline of one consumer per cluster sees each once, as the shim does).
+        let reads = phase.read_set();
+        let n64 = n as u64;
+        let t0 = Instant::now();
+        match (
+            reads.contains(Cluster::Source),
+            reads.contains(Cluster::Target),
+        ) {
+            (true, true) => {
+                backlog(&src, "source", &topic, 0..n64 / 2, inflight).await?;
+                backlog(&dst, "target", &topic, n64 / 2..n64, inflight).await?;
+            }
+            (true, false) => backlog(&src, "source", &topic, 0..n64, inflight).await?,
+            (false, true) => backlog(&dst, "target", &topic, 0..n64, inflight).await?,
+            (false, false) => return Err(format!("phase {phase} reads no cluster").into()),
         }
+        println!(
+            "{:<16} backlog of {n} stored in {:.1} s, 0 failed sends",
+            phase.to_string(),
+            t0.elapsed().as_secs_f64()
+        );
         let (mut r, mut s) = (Vec::new(), Vec::new());
-        for i in 0..pairs {
-            let rate = consume_raw(pair, rt, &topic, phase, n).await?;
-            println!(
-                "{:<14} {:>3} {:<4} {:>10.0} {:>6}  {}",
-                phase.to_string(),
-                i + 1,
-                "raw",
-                rate.unwrap_or(0.0),
-                "-",
-                loadavg()
-            );
-            r.push(rate.unwrap_or(0.0));
-            let (rate, dups) = consume_shim(pair, rt, &phases, &topic, n).await?;
-            println!(
-                "{:<14} {:>3} {:<4} {:>10.0} {:>6}  {}",
-                phase.to_string(),
-                i + 1,
-                "shim",
-                rate.unwrap_or(0.0),
-                dups,
-                loadavg()
-            );
-            s.push(rate.unwrap_or(0.0));
+        for i in 0..=pairs {
+            for who in ["raw", "shim"] {
+                let res = if who == "raw" {
+                    consume_raw(pair, rt, &topic, phase, n).await?
+                } else {
+                    consume_shim(pair, rt, &phases, &topic, n).await?
+                };
+                println!(
+                    "{:<16} {:>3} {:<4} {:>10.0} {:>8.2}s {:>6} {:>6}  {}",
+                    phase.to_string(),
+                    if i == 0 {
+                        "w".to_string()
+                    } else {
+                        i.to_string()
+                    },
+                    who,
+                    res.rate,
+                    res.total.as_secs_f64(),
+                    res.repeated,
+                    res.dups_suppressed
+                        .map_or_else(|| "-".to_string(), |d| d.to_string()),
+                    loadavg()
+                );
+                if res.stray > 0 {
+                    return Err(format!("{who} run {i}: {} stray messages", res.stray).into());
+                }
+                if i > 0 {
+                    if who == "raw" { &mut r } else { &mut s }.push(res.rate);
+                }
+            }
         }
         let (mr, ms) = (median(&r), median(&s));
         let line = format!(
-            "consumer {:<14} raw {:>8.0} msgs/s  shim {:>8.0} msgs/s  ratio {:.3}  (target >= 0.95: {})  load {}",
+            "consumer {:<16} raw {:>8.0} msgs/s  shim {:>8.0} msgs/s  ratio {:.3}  (target >= 0.95: {})  load {}",
             phase.to_string(),
             mr,
             ms,
