@@ -95,8 +95,8 @@ fn phase_table() -> PhaseHandle {
 /// The decision one send takes: load the snapshot, look the topic up, draw the split.
 #[inline(always)]
 fn route(phases: &PhaseHandle, topic: &str) -> Cluster {
-    let snap = phases.snapshot();
-    snap.topic(topic).write_cluster(rand::random::<f64>())
+    // `PhaseHandle::topic` is what the producers call per send: an `ArcSwap` load guard and the hashed lookup.
+    phases.topic(topic).write_cluster(rand::random::<f64>())
 }
 
 /// A store holding `HELD_KEYS` consumed keys, capacity `HELD_KEYS` (a new key evicts the oldest), and the live heap

@@ -62,6 +62,7 @@ mod reads;
 #[cfg(feature = "admin")]
 pub mod release;
 mod route;
+mod topic_map;
 mod transaction;
 
 pub use cluster::Cluster;

@@ -16,6 +16,7 @@ use crate::cluster::Cluster;
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::phase::{Phase, WritePlan};
 use crate::pin::Pins;
+use crate::topic_map::TopicMap;
 
 /// Default share of DualReadWrite sends that go to the target.
 pub const DEFAULT_WRITE_RATIO: f64 = 0.5;
@@ -143,7 +144,7 @@ pub(crate) fn validate_ratio(ratio: f64) -> Result<(), ConfigError> {
 /// An immutable snapshot of every migrating topic's state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhaseTable {
-    topics: BTreeMap<String, TopicState>,
+    topics: TopicMap,
     // This instance's pins, applied over the states above (never sent on the wire).
     #[serde(skip)]
     pins: Option<Arc<Pins>>,
@@ -152,7 +153,10 @@ pub struct PhaseTable {
 impl PhaseTable {
     /// A table holding exactly `topics`.
     pub fn from_topics(topics: BTreeMap<String, TopicState>) -> Self {
-        PhaseTable { topics, pins: None }
+        PhaseTable {
+            topics: topics.into(),
+            pins: None,
+        }
     }
 
     /// The state of `topic`; topics not under migration are `Initial`.
@@ -182,7 +186,7 @@ impl PhaseTable {
     /// Every topic under migration, by name, as the control plane or code set it (pins not applied; use
     /// [`PhaseTable::topic`] for the effective state).
     pub fn topics(&self) -> impl Iterator<Item = (&str, &TopicState)> {
-        self.topics.iter().map(|(k, v)| (k.as_str(), v))
+        self.topics.iter()
     }
 
     /// Highest version of any topic (0 when empty).
@@ -264,6 +268,12 @@ impl PhaseHandle {
         self.inner.table.load_full()
     }
 
+    /// The effective state of `topic` in the current table (pins applied): the per-send decision, without taking a
+    /// reference on the table. Use [`PhaseHandle::snapshot`] to decide several things from one table.
+    pub fn topic(&self, topic: &str) -> TopicState {
+        self.inner.table.load().topic(topic)
+    }
+
     /// A receiver that is notified after every change of the table.
     pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
         self.inner.changed.subscribe()
@@ -289,7 +299,7 @@ impl PhaseHandle {
         }
         let mut next = PhaseTable::clone(&current);
         let old_phase = next.phase(topic);
-        next.topics.insert(topic.to_owned(), state);
+        next.topics.insert(topic, state);
         self.publish(next);
         tracing::info!(topic, from = %old_phase, to = %state.phase, ratio = state.write_ratio, version = state.version, "phase table updated");
         Ok(Applied::Updated)
@@ -311,7 +321,7 @@ impl PhaseHandle {
                 .get(topic)
                 .is_none_or(|old| state.version > old.version);
             if newer {
-                next.topics.insert(topic.to_owned(), *state);
+                next.topics.insert(topic, *state);
                 changed += 1;
             }
         }
@@ -367,11 +377,11 @@ impl PhaseHandle {
         validate_topic(topic)?;
         let _guard = self.inner.write_lock.lock();
         let mut next = PhaseTable::clone(&self.inner.table.load());
-        let entry = next.topics.entry(topic.to_owned()).or_default();
-        let from = entry.phase;
-        f(entry);
-        entry.version += 1;
-        let state = *entry;
+        let mut state = next.topics.get(topic).copied().unwrap_or_default();
+        let from = state.phase;
+        f(&mut state);
+        state.version += 1;
+        next.topics.insert(topic, state);
         self.publish(next);
         tracing::info!(topic, from = %from, to = %state.phase, ratio = state.write_ratio, version = state.version, "phase set");
         Ok(state)
@@ -529,10 +539,8 @@ mod tests {
         assert_eq!(h.apply("t", v5).unwrap(), Applied::Stale);
         assert_eq!(h.snapshot().topic("t"), v5);
         let mut table = PhaseTable::default();
-        table.topics.insert("t".into(), v4);
-        table
-            .topics
-            .insert("u".into(), TopicState { version: 1, ..v4 });
+        table.topics.insert("t", v4);
+        table.topics.insert("u", TopicState { version: 1, ..v4 });
         assert_eq!(h.apply_table(&table).unwrap(), 1);
         assert_eq!(h.snapshot().phase("t"), Phase::DualRead);
         assert_eq!(h.snapshot().phase("u"), Phase::Completed);

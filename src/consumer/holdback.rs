@@ -36,7 +36,7 @@ impl Holdback {
 
     /// Whether messages of `topic` from the target must wait now.
     pub(crate) fn holds(&self, topic: &str) -> bool {
-        let s = self.phases.snapshot().topic(topic);
+        let s = self.phases.topic(topic);
         s.orderly
             && s.phase == Phase::CuttingOver
             && self.released.lock().get(topic) != Some(&s.version)

@@ -81,7 +81,9 @@ impl ControlClientBuilder {
         self
     }
 
-    /// How long one long-poll waits for a change (default 30 s, at most 60 s).
+    /// How long one long-poll waits for a change (default 30 s, at most 60 s). Polls that come back unchanged are
+    /// at least [`MIN_POLL_INTERVAL`] apart, so a short or zero wait (or a server that does not long-poll) never
+    /// makes a client hammer the endpoint.
     pub fn poll_wait(mut self, wait: Duration) -> Self {
         self.poll_wait = wait.min(Duration::from_secs(60));
         self
@@ -513,10 +515,14 @@ fn next_backoff(prev: Duration, (min, max): (Duration, Duration)) -> (Duration, 
     (base, jittered)
 }
 
+/// Shortest time between two polls that found the table unchanged.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 async fn poll_loop(inner: Weak<Inner>) {
     let mut backoff = Duration::ZERO;
     loop {
         let Some(me) = inner.upgrade() else { return };
+        let started = tokio::time::Instant::now();
         let outcome = me.fetch(me.poll_wait).await;
         match outcome {
             Ok(Fetched::Table(doc, etag)) => {
@@ -526,6 +532,8 @@ async fn poll_loop(inner: Weak<Inner>) {
             Ok(Fetched::Unchanged) => {
                 me.good();
                 backoff = Duration::ZERO;
+                drop(me);
+                tokio::time::sleep_until(started + MIN_POLL_INTERVAL).await;
             }
             Err(Failure::Unauthorized(code)) => {
                 me.unauthorized(code);

@@ -1,11 +1,13 @@
 //! A bounded in-memory [`Deduplicator`]: capacity- and TTL-limited, with consuming and consumed states.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+
+use xxhash_rust::xxh3::{xxh3_128_with_seed, Xxh3};
 
 use super::{Begin, Deduplicator};
 
@@ -32,30 +34,175 @@ impl Default for MemoryDeduplicatorConfig {
     }
 }
 
+/// Most shards a store is split into; each has its own lock, map and order queue.
+const MAX_SHARDS: usize = 16;
+
+/// A store gets one shard per this many keys of capacity (so a small store keeps exact oldest-first eviction).
+const KEYS_PER_SHARD: usize = 4096;
+
+/// Longest TTL a store honours: timestamps are `u32` milliseconds, compared with wrapping arithmetic.
+const MAX_TTL_MS: u32 = i32::MAX as u32;
+
+/// The low bit of an entry's check word: set once the key was consumed.
+const CONSUMED: u32 = 1;
+
+/// A (topic, key) pair reduced to 128 bits of a seeded XXH3 hash: the map slot, a check word (whose low bit is
+/// replaced by the state), and the shard. Two different pairs agree on all 95 compared bits with probability
+/// 2^-95 per lookup; two pairs on the same slot with different checks simply replace each other (see
+/// [`MemoryDeduplicator`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Consuming,
-    Consumed,
+struct Hashed {
+    slot: u64,
+    check: u32,
+    shard: usize,
 }
 
-#[derive(Debug)]
-struct Entry {
-    state: State,
-    at: Instant,
-    generation: u64,
+impl Hashed {
+    fn of(seed: u64, shard_mask: usize, topic: &str, key: &str) -> Hashed {
+        // One map key per (topic, key): the topic, a separator no topic name contains, the key. Short pairs are
+        // hashed from a stack copy in one shot; long ones streamed (both give the same digest).
+        let len = topic.len() + 1 + key.len();
+        let mut buf = [0u8; 160];
+        let h = if len <= buf.len() {
+            buf[..topic.len()].copy_from_slice(topic.as_bytes());
+            buf[topic.len()] = 1;
+            buf[topic.len() + 1..len].copy_from_slice(key.as_bytes());
+            xxh3_128_with_seed(&buf[..len], seed)
+        } else {
+            let mut x = Xxh3::with_seed(seed);
+            x.update(topic.as_bytes());
+            x.update(&[1]);
+            x.update(key.as_bytes());
+            x.digest128()
+        };
+        Hashed {
+            slot: h as u64,
+            check: ((h >> 64) as u32) & !CONSUMED,
+            shard: ((h >> 96) as usize) & shard_mask,
+        }
+    }
+}
+
+/// An entry packed in 8 bytes: check word (low bit: consumed) in the high half, milliseconds since the store's
+/// epoch at the last change in the low half.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Packed(u64);
+
+impl Packed {
+    fn new(check: u32, consumed: bool, at: u32) -> Packed {
+        Packed((u64::from(check | u32::from(consumed)) << 32) | u64::from(at))
+    }
+    fn check(self) -> u32 {
+        ((self.0 >> 32) as u32) & !CONSUMED
+    }
+    fn consumed(self) -> bool {
+        (self.0 >> 32) as u32 & CONSUMED != 0
+    }
+    fn at(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+/// The slot value is already a well-mixed hash: hash it as itself.
+#[derive(Default)]
+struct SlotHasher(u64);
+
+impl Hasher for SlotHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 slots are hashed; keep a correct fallback anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// TTLs in milliseconds, as the shards compare them.
+#[derive(Clone, Copy, Debug)]
+struct Ttls {
+    consumed: u32,
+    consuming: u32,
+}
+
+impl Ttls {
+    fn expired(self, e: Packed, now: u32) -> bool {
+        let ttl = if e.consumed() {
+            self.consumed
+        } else {
+            self.consuming
+        };
+        now.wrapping_sub(e.at()) >= ttl
+    }
 }
 
 #[derive(Debug, Default)]
-struct Inner {
-    entries: HashMap<Arc<str>, Entry>,
-    // Insertion order for expiry and eviction; stale rows (older generation) are skipped lazily.
-    order: VecDeque<(Arc<str>, u64)>,
-    generation: u64,
+struct Shard {
+    entries: HashMap<u64, Packed, BuildHasherDefault<SlotHasher>>,
+    // (slot, at) in insertion order, for expiry and eviction. A row is current while its slot's entry carries the
+    // same `at`; a row whose entry changed since (commit) is moved to the back when it reaches the front, and rows
+    // of removed entries are dropped there.
+    order: VecDeque<(u64, u32)>,
+    capacity: usize,
+}
+
+impl Shard {
+    /// Drop expired keys from the front, and the oldest keys while more than `keep` are held.
+    fn trim(&mut self, ttls: Ttls, now: u32, keep: usize) {
+        while let Some(&(slot, at)) = self.order.front() {
+            let full = self.entries.len() > keep;
+            match self.entries.get(&slot).copied() {
+                Some(e) if e.at() != at => {
+                    // Changed since this row was queued: requeue it under its current time.
+                    self.order.pop_front();
+                    self.order.push_back((slot, e.at()));
+                }
+                Some(e) => {
+                    let expired = ttls.expired(e, now);
+                    if !(full || expired) {
+                        break;
+                    }
+                    if full && !expired && !e.consumed() {
+                        tracing::warn!(capacity = self.capacity,
+                            "dedupe store full: evicting a key that is still being consumed; raise the capacity");
+                    }
+                    self.order.pop_front();
+                    self.entries.remove(&slot);
+                }
+                None => {
+                    self.order.pop_front();
+                }
+            }
+        }
+        if self.order.len() > 2 * self.capacity + 16 {
+            // Rows of aborted or replaced keys pile up behind a live front row; compact them.
+            let Shard { entries, order, .. } = self;
+            order.retain(|(slot, at)| entries.get(slot).is_some_and(|e| e.at() == *at));
+        }
+    }
+
+    fn insert(&mut self, ttls: Ttls, h: Hashed, consumed: bool, now: u32) {
+        let grows = usize::from(!self.entries.contains_key(&h.slot));
+        self.trim(ttls, now, self.capacity - grows);
+        self.entries
+            .insert(h.slot, Packed::new(h.check, consumed, now));
+        self.order.push_back((h.slot, now));
+    }
 }
 
 /// Bounded in-memory deduplicator, the default of the migrating consumer.
 ///
 /// It dedupes within one process. Consumer instances in different processes need a shared store.
+///
+/// It holds no strings: a (topic, key) pair is kept as 96 bits of a seeded XXH3-128 hash and a 32-bit
+/// timestamp, about 50 bytes per key held, in up to 16 independently locked shards. Two different pairs would
+/// have to agree on 95 hash bits to be mistaken for each other (about 2^-75 per lookup with a million keys held);
+/// when two pairs share a map slot but not the check bits, the newer replaces the older, so the cost of a
+/// collision is at most a duplicate delivered, never a message withheld. TTLs are capped at 24 days.
 ///
 /// ```
 /// use rocketmq_migration::dedupe::{Begin, Deduplicator, MemoryDeduplicator};
@@ -66,10 +213,22 @@ struct Inner {
 /// assert_eq!(d.begin("Orders", "k"), Begin::Duplicate);
 /// assert_eq!(d.begin("Payments", "k"), Begin::Proceed, "keys are scoped by topic");
 /// ```
-#[derive(Debug)]
 pub struct MemoryDeduplicator {
     config: MemoryDeduplicatorConfig,
-    inner: Mutex<Inner>,
+    ttls: Ttls,
+    seed: u64,
+    epoch: Instant,
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl std::fmt::Debug for MemoryDeduplicator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryDeduplicator")
+            .field("config", &self.config)
+            .field("shards", &self.shards.len())
+            .field("len", &self.len())
+            .finish()
+    }
 }
 
 impl Default for MemoryDeduplicator {
@@ -78,19 +237,51 @@ impl Default for MemoryDeduplicator {
     }
 }
 
+fn ttl_ms(name: &str, ttl: Duration) -> u32 {
+    let ms = u32::try_from(ttl.as_millis()).unwrap_or(u32::MAX);
+    if ms > MAX_TTL_MS {
+        tracing::warn!(
+            field = name,
+            requested_ms = %ttl.as_millis(),
+            capped_ms = MAX_TTL_MS,
+            "dedupe ttl above 24 days is capped"
+        );
+    }
+    ms.clamp(1, MAX_TTL_MS)
+}
+
 impl MemoryDeduplicator {
-    /// A deduplicator with `config`. A capacity of 0 is treated as 1.
+    /// A deduplicator with `config`. A capacity of 0 is treated as 1; TTLs are capped at 24 days (with a WARN).
     pub fn new(mut config: MemoryDeduplicatorConfig) -> Self {
         config.capacity = config.capacity.max(1);
+        let ttls = Ttls {
+            consumed: ttl_ms("ttl", config.ttl),
+            consuming: ttl_ms("consuming_ttl", config.consuming_ttl),
+        };
+        let shards = (config.capacity / KEYS_PER_SHARD)
+            .clamp(1, MAX_SHARDS)
+            .next_power_of_two()
+            .min(MAX_SHARDS);
+        let per_shard = config.capacity.div_ceil(shards);
         MemoryDeduplicator {
+            ttls,
+            seed: rand::random(),
+            epoch: Instant::now(),
+            shards: (0..shards)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        capacity: per_shard,
+                        ..Shard::default()
+                    })
+                })
+                .collect(),
             config,
-            inner: Mutex::new(Inner::default()),
         }
     }
 
     /// Number of keys remembered right now (consuming + consumed).
     pub fn len(&self) -> usize {
-        self.inner.lock().entries.len()
+        self.shards.iter().map(|s| s.lock().entries.len()).sum()
     }
 
     /// Whether no key is remembered.
@@ -98,99 +289,54 @@ impl MemoryDeduplicator {
         self.len() == 0
     }
 
-    fn expired(&self, e: &Entry, now: Instant) -> bool {
-        let ttl = match e.state {
-            State::Consuming => self.config.consuming_ttl,
-            State::Consumed => self.config.ttl,
-        };
-        now.duration_since(e.at) >= ttl
+    fn hashed(&self, topic: &str, key: &str) -> Hashed {
+        Hashed::of(self.seed, self.shards.len() - 1, topic, key)
     }
 
-    fn insert(&self, inner: &mut Inner, key: &str, state: State, now: Instant) {
-        // Forget expired keys from the front, then the oldest ones while full.
-        let grows = usize::from(!inner.entries.contains_key(key));
-        while let Some((k, g)) = inner.order.front().cloned() {
-            let drop_it = match inner.entries.get(&k) {
-                Some(e) if e.generation == g => {
-                    let full = inner.entries.len() + grows > self.config.capacity;
-                    if full && !self.expired(e, now) && e.state == State::Consuming {
-                        tracing::warn!(key = %k, capacity = self.config.capacity,
-                            "dedupe store full: evicting a key that is still being consumed; raise the capacity");
-                    }
-                    full || self.expired(e, now)
-                }
-                _ => true, // stale row
-            };
-            if !drop_it {
-                break;
-            }
-            inner.order.pop_front();
-            if inner.entries.get(&k).is_some_and(|e| e.generation == g) {
-                inner.entries.remove(&k);
-            }
-        }
-        if inner.order.len() > 2 * self.config.capacity + 16 {
-            // Rows of re-inserted or aborted keys pile up behind a live front row; compact them.
-            let Inner { entries, order, .. } = inner;
-            order.retain(|(k, g)| entries.get(k).is_some_and(|e| e.generation == *g));
-        }
-        inner.generation += 1;
-        let generation = inner.generation;
-        let key: Arc<str> = Arc::from(key);
-        inner.order.push_back((key.clone(), generation));
-        inner.entries.insert(
-            key,
-            Entry {
-                state,
-                at: now,
-                generation,
-            },
-        );
+    /// Milliseconds since the store was made, wrapping every 49.7 days (TTLs are at most half of that).
+    fn now(&self) -> u32 {
+        self.epoch.elapsed().as_millis() as u32
     }
-}
-
-/// One map key per (topic, key): the topic, a separator no topic name contains, the key.
-fn scoped(topic: &str, key: &str) -> String {
-    let mut s = String::with_capacity(topic.len() + 1 + key.len());
-    s.push_str(topic);
-    s.push('\u{1}');
-    s.push_str(key);
-    s
 }
 
 impl Deduplicator for MemoryDeduplicator {
     fn begin(&self, topic: &str, key: &str) -> Begin {
-        let key = &scoped(topic, key);
-        let now = Instant::now();
-        let mut inner = self.inner.lock();
-        if let Some(e) = inner.entries.get(key.as_str()) {
-            if !self.expired(e, now) {
-                return match e.state {
-                    State::Consuming => Begin::InFlight,
-                    State::Consumed => Begin::Duplicate,
+        let h = self.hashed(topic, key);
+        let now = self.now();
+        let mut shard = self.shards[h.shard].lock();
+        if let Some(e) = shard.entries.get(&h.slot).copied() {
+            if e.check() == h.check && !self.ttls.expired(e, now) {
+                return if e.consumed() {
+                    Begin::Duplicate
+                } else {
+                    Begin::InFlight
                 };
             }
         }
-        self.insert(&mut inner, key, State::Consuming, now);
+        shard.insert(self.ttls, h, false, now);
         Begin::Proceed
     }
 
     fn commit(&self, topic: &str, key: &str) {
-        let key = &scoped(topic, key);
-        let now = Instant::now();
-        let mut inner = self.inner.lock();
-        self.insert(&mut inner, key, State::Consumed, now);
+        let h = self.hashed(topic, key);
+        let now = self.now();
+        let mut shard = self.shards[h.shard].lock();
+        match shard.entries.get_mut(&h.slot) {
+            // Updated in place; its order row is requeued when it reaches the front.
+            Some(e) if e.check() == h.check => *e = Packed::new(h.check, true, now),
+            _ => shard.insert(self.ttls, h, true, now),
+        }
     }
 
     fn abort(&self, topic: &str, key: &str) {
-        let key = scoped(topic, key);
-        let mut inner = self.inner.lock();
-        if inner
+        let h = self.hashed(topic, key);
+        let mut shard = self.shards[h.shard].lock();
+        if shard
             .entries
-            .get(key.as_str())
-            .is_some_and(|e| e.state == State::Consuming)
+            .get(&h.slot)
+            .is_some_and(|e| e.check() == h.check && !e.consumed())
         {
-            inner.entries.remove(key.as_str());
+            shard.entries.remove(&h.slot);
         }
     }
 }
@@ -281,6 +427,6 @@ mod tests {
             d.abort("t", "other");
         }
         assert_eq!(d.len(), 2);
-        assert!(d.inner.lock().order.len() <= 2 * 10 + 17);
+        assert!(d.shards[0].lock().order.len() <= 2 * 10 + 17);
     }
 }

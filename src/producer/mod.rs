@@ -178,7 +178,7 @@ impl Core {
         if !self.topics.read().contains(topic) {
             self.topics.write().insert(topic.to_owned());
         }
-        self.phases.snapshot().topic(topic)
+        self.phases.topic(topic)
     }
 
     /// The phase state of `topic` for one send, and the guard that counts the send as running under it until

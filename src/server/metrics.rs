@@ -1,10 +1,10 @@
 //! `GET /metrics`: Prometheus text exposition of the table, the clients and the server's own counters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 
 use super::app::App;
 use crate::cluster::Cluster;
@@ -13,18 +13,37 @@ use crate::control::wire::SyncStatus;
 /// Counters the server keeps about itself.
 #[derive(Default)]
 pub(crate) struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    // Route → status → count. A request takes the read lock and bumps an atomic; the write lock (and the route's
+    // one allocation) is taken only the first time a route answers a status.
+    requests: RwLock<HashMap<Box<str>, HashMap<u16, AtomicU64>>>,
     audit_failures: AtomicU64,
     heartbeats: AtomicU64,
 }
 
 impl Metrics {
     pub(crate) fn request(&self, route: &str, status: u16) {
-        *self
-            .requests
-            .lock()
-            .entry((route.to_owned(), status))
-            .or_default() += 1;
+        if let Some(n) = self.requests.read().get(route).and_then(|s| s.get(&status)) {
+            n.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.requests
+            .write()
+            .entry(route.into())
+            .or_default()
+            .entry(status)
+            .or_default()
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every (route, status) count, sorted.
+    fn requests(&self) -> BTreeMap<(String, u16), u64> {
+        let mut out = BTreeMap::new();
+        for (route, statuses) in self.requests.read().iter() {
+            for (status, n) in statuses {
+                out.insert((route.to_string(), *status), n.load(Ordering::Relaxed));
+            }
+        }
+        out
     }
 
     pub(crate) fn audit_failed(&self) {
@@ -135,11 +154,11 @@ pub(crate) fn render(app: &App) -> String {
         app.metrics.audit_failures.load(Ordering::Relaxed)
     );
     let _ = writeln!(out, "# HELP rmq_migration_http_requests_total Requests answered, by route and status.\n# TYPE rmq_migration_http_requests_total counter");
-    for ((route, status), n) in app.metrics.requests.lock().iter() {
+    for ((route, status), n) in app.metrics.requests() {
         let _ = writeln!(
             out,
             "rmq_migration_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-            label(route)
+            label(&route)
         );
     }
     out

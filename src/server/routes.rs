@@ -58,12 +58,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 
 /// Count every answer by route and status.
 async fn count(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let r = next.run(req).await;
-    app.metrics.request(&route, r.status().as_u16());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    app.metrics.request(route, r.status().as_u16());
     r
 }
 
@@ -105,6 +103,30 @@ struct PhasesQuery {
     wait: Option<String>,
 }
 
+/// Whether an `If-None-Match` header names table version `version` (`"7"`, `W/"7"`, a list, or `*`). Compared
+/// without allocating: this runs on every conditional poll.
+fn if_none_match(headers: &HeaderMap, version: u64) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| {
+            t == "*"
+                || t.strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .is_some_and(|v| is_decimal(v, version))
+        })
+}
+
+/// `v` is exactly the decimal form of `n` (no sign, no leading zeros), as `wire::etag` writes it.
+fn is_decimal(v: &str, n: u64) -> bool {
+    v.bytes().all(|b| b.is_ascii_digit())
+        && (v == "0" || !v.starts_with('0'))
+        && v.parse::<u64>() == Ok(n)
+}
+
 fn phases_answer(doc: &PhasesDoc, status: StatusCode) -> Response {
     let etag =
         HeaderValue::from_str(&doc.etag()).expect("digits and quotes are a valid header value");
@@ -140,14 +162,7 @@ async fn phases(
                 )
             })?,
     };
-    let inm: Vec<String> = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/").to_owned())
-        .collect();
-    let matches = |doc: &PhasesDoc| inm.iter().any(|t| *t == doc.etag() || t == "*");
+    let matches = |doc: &PhasesDoc| if_none_match(&headers, doc.version);
     let mut rx = app.watch();
     let current = rx.borrow_and_update().clone();
     if !matches(&current) {
@@ -430,4 +445,37 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     let t = app.table();
     Json(serde_json::json!({ "status": "ok", "version": t.version, "topics": t.topics.len() }))
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inm(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn if_none_match_names_the_version_exactly() {
+        assert!(if_none_match(&inm(&["\"7\""]), 7));
+        assert!(if_none_match(&inm(&["W/\"7\""]), 7));
+        assert!(if_none_match(&inm(&["\"3\", \"7\""]), 7));
+        assert!(if_none_match(&inm(&["\"3\"", "\"7\""]), 7));
+        assert!(if_none_match(&inm(&["*"]), 7));
+        assert!(if_none_match(&inm(&["\"0\""]), 0));
+        assert!(!if_none_match(&inm(&[]), 7));
+        assert!(!if_none_match(&inm(&["\"8\""]), 7));
+        assert!(!if_none_match(&inm(&["\"07\""]), 7));
+        assert!(!if_none_match(&inm(&["\"+7\""]), 7));
+        assert!(!if_none_match(&inm(&["7"]), 7));
+        assert_eq!(wire_etag(7), "\"7\"");
+    }
+
+    fn wire_etag(v: u64) -> String {
+        crate::control::wire::etag(v)
+    }
 }

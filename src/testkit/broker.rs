@@ -73,8 +73,14 @@ impl BrokerSpec {
             store_path_root_dir: root.into(),
             ha_listen_port: usize::from(self.ha_port),
             ha_listen_address: std::net::IpAddr::from([127, 0, 0, 1]),
-            // Test-sized files: a 1 GiB commit log per broker fills a CI disk quickly.
-            mapped_file_size_commit_log: 64 * 1024 * 1024,
+            // Test-sized files, written out in full when created (the store preallocates them): with the defaults a
+            // broker takes ~500 MiB before its first message (a 410 MiB index file, 5.7 MiB per queue, 64 MiB of
+            // commit log after our first cut from 1 GiB). These keep a test cluster to tens of MiB, which matters
+            // because the store lives in memory (`/dev/shm`, see `store_root`).
+            mapped_file_size_commit_log: 32 * 1024 * 1024,
+            mapped_file_size_consume_queue: 30_000 * 20,
+            max_hash_slot_num: 50_000,
+            max_index_num: 200_000,
             // A busy build machine's disk must not make the broker refuse writes mid-test.
             disk_max_used_space_ratio: 95,
             disk_space_warning_level_ratio: 98,

@@ -42,7 +42,7 @@ impl EmbeddedCluster {
     pub async fn start(name: &str) -> Result<Self, MigrationError> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("rmq-{name}-"))
-            .tempdir()
+            .tempdir_in(super::store_root::parent_dir()?)
             .map_err(|e| {
                 MigrationError::new(ErrorKind::Cluster, None, "temp dir").with_source(e)
             })?;

@@ -276,7 +276,7 @@ impl TxCore {
         if !self.topics.read().contains(topic) {
             self.topics.write().insert(topic.to_owned());
         }
-        self.phases.snapshot().topic(topic)
+        self.phases.topic(topic)
     }
 
     /// The started raw producer of `cluster`, starting one on first use (or again, after the source side was
