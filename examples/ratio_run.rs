@@ -19,7 +19,8 @@
 //!
 //! Environment: `RATIO_MSGS` (default 5000), `RATIO_INFLIGHT` (64), `RATIO_PAIRS` (R/S pairs per phase, 3),
 //! `RATIO_CONSUME_MSGS` (20000), `RATIO_CONSUME_PHASES` (comma-separated phases, default all five),
-//! `RATIO_CONSUME_LIMIT_SECS` (per consumer run, 300), `RATIO_PART` (`all`, `producer` or `consumer`). Each figure
+//! `RATIO_CONSUME_LIMIT_SECS` (per consumer run, 300), `RATIO_NO_DEDUPE` (set: the shim consumer runs with
+//! `without_dedupe()`, to split the dedupe cost from the rest), `RATIO_PART` (`all`, `producer` or `consumer`). Each figure
 //! is printed with the load average at the time.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -171,8 +172,8 @@ async fn producer_part(
         "\n== producer: {n} x 1 KiB per run, {inflight} in flight, {pairs} R/S pairs per phase =="
     );
     println!(
-        "{:<14} {:>3} {:<4} {:>10} {:>7}  load",
-        "phase", "run", "who", "msgs/s", "failed"
+        "{:<14} {:>3} {:<4} {:>10} {:>10} {:>7}  load",
+        "phase", "run", "who", "msgs/s", "cpu µs/msg", "failed"
     );
     for phase in Phase::ALL {
         phases.set_phase(&topic, phase)?;
@@ -181,32 +182,43 @@ async fn producer_part(
         produce(&Sender::Raw(raw.clone(), phase), &topic, warm, inflight).await;
         produce(&Sender::Shim(shim.clone()), &topic, warm, inflight).await;
         let (mut r, mut s) = (Vec::new(), Vec::new());
+        let (mut rc, mut sc) = (Vec::new(), Vec::new());
         for i in 0..pairs {
             for (who, sender) in [
                 ("raw", Sender::Raw(raw.clone(), phase)),
                 ("shim", Sender::Shim(shim.clone())),
             ] {
+                let cpu0 = process_cpu();
                 let (rate, failed) = produce(&sender, &topic, n, inflight).await;
+                // Process CPU (every thread, brokers included) per message sent.
+                let cpu_us = (process_cpu().saturating_sub(cpu0)).as_secs_f64() * 1e6 / n as f64;
                 println!(
-                    "{:<14} {:>3} {:<4} {:>10.0} {:>7}  {}",
+                    "{:<14} {:>3} {:<4} {:>10.0} {:>10.1} {:>7}  {}",
                     phase.to_string(),
                     i + 1,
                     who,
                     rate,
+                    cpu_us,
                     failed,
                     loadavg()
                 );
                 if who == "raw" { &mut r } else { &mut s }.push(rate);
+                if who == "raw" { &mut rc } else { &mut sc }.push(cpu_us);
             }
         }
         let (mr, ms) = (median(&r), median(&s));
+        let (mrc, msc) = (median(&rc), median(&sc));
         let line = format!(
-            "producer {:<14} raw {:>8.0} msgs/s  shim {:>8.0} msgs/s  ratio {:.3}  (target >= 0.98: {})  load {}",
+            "producer {:<14} raw {:>8.0} msgs/s  shim {:>8.0} msgs/s  ratio {:.3}  (target >= 0.98: {})  \
+             cpu µs/msg raw {:.1} shim {:.1} ({:+.1} %)  load {}",
             phase.to_string(),
             mr,
             ms,
             ms / mr,
             if ms / mr >= 0.98 { "met" } else { "MISSED" },
+            mrc,
+            msc,
+            (msc / mrc - 1.0) * 100.0,
             loadavg()
         );
         println!("{line}");
@@ -228,7 +240,8 @@ fn numbered(topic: &str, seq: u64) -> Result<Message, BoxError> {
 
 /// Sends messages `seqs` to `topic` through `producer`, `inflight` at a time, and checks every result: any failed
 /// send is an error naming how many failed and the first failure (with the disk hint for `broker.operation.failed`,
-/// which the embedded broker answers when the disk is past ~72 % used).
+/// which the embedded broker answers when its store's file system is past 90 % used by its measure,
+/// `(total − available) / total`; the test kit keeps stores in `/dev/shm` when it can).
 async fn backlog(
     producer: &DefaultMQProducer,
     cluster: &str,
@@ -290,7 +303,7 @@ async fn backlog(
     if failed > 0 || ok != total {
         let err = first_err.lock().clone().unwrap_or_default();
         let hint = if err.contains("broker.operation.failed") {
-            " (the embedded broker refuses writes when the disk is past ~72 % used: check `df -h /`)"
+            " (the embedded broker refuses writes when its store's file system is past 90 % used as (total − available) / total: check `df` of the store, /dev/shm or RMQ_TESTKIT_DIR)"
         } else {
             ""
         };
@@ -311,8 +324,19 @@ struct Tally {
     distinct: AtomicUsize,
     repeated: AtomicU64,
     stray: AtomicU64,
-    first: Mutex<Option<Instant>>,
-    done: Mutex<Option<Instant>>,
+    /// Wall clock and process CPU time (every thread: brokers, clients, listeners) at the first delivery and at
+    /// the one that completed the set.
+    first: Mutex<Option<(Instant, Duration)>>,
+    done: Mutex<Option<(Instant, Duration)>>,
+}
+
+/// CPU time (user + system) of the whole process so far.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage writes one `rusage` into the zeroed struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 impl Tally {
@@ -340,7 +364,7 @@ impl Tally {
         let t = self.clone();
         move |msgs: &[&MessageExt], _: &ConsumeConcurrentlyContext| {
             let now = Instant::now();
-            t.first.lock().get_or_insert(now);
+            t.first.lock().get_or_insert_with(|| (now, process_cpu()));
             for m in msgs {
                 let seq = m
                     .body()
@@ -356,7 +380,7 @@ impl Tally {
                     }
                     Some(_) => {
                         if t.distinct.fetch_add(1, Ordering::AcqRel) + 1 == t.n {
-                            *t.done.lock() = Some(Instant::now());
+                            *t.done.lock() = Some((Instant::now(), process_cpu()));
                         }
                     }
                 }
@@ -365,13 +389,15 @@ impl Tally {
         }
     }
 
-    /// Waits until every backlog message has arrived; then msgs/s from the first delivery to the last new one.
-    /// After `limit` it is an error saying how far the run got.
-    async fn wait(&self, who: &str, limit: Duration) -> Result<f64, BoxError> {
+    /// Waits until every backlog message has arrived; then msgs/s from the first delivery to the last new one, and
+    /// the process's CPU microseconds per message over the same span. After `limit` it is an error saying how far
+    /// the run got.
+    async fn wait(&self, who: &str, limit: Duration) -> Result<(f64, f64), BoxError> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
-            if let (Some(a), Some(b)) = (*self.first.lock(), *self.done.lock()) {
-                return Ok(self.n as f64 / (b - a).as_secs_f64());
+            if let (Some((a, ca)), Some((b, cb))) = (*self.first.lock(), *self.done.lock()) {
+                let cpu_us = (cb.saturating_sub(ca)).as_secs_f64() * 1e6 / self.n as f64;
+                return Ok((self.n as f64 / (b - a).as_secs_f64(), cpu_us));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -390,6 +416,8 @@ impl Tally {
 /// One consumer run's figures.
 struct RunResult {
     rate: f64,
+    /// Process CPU (all threads, brokers included) per message from the first delivery to the last new one.
+    cpu_us: f64,
     /// From `start()` to the last new delivery (includes rebalance and the first pulls).
     total: Duration,
     repeated: u64,
@@ -435,9 +463,11 @@ async fn consume_raw(
     for mut c in consumers {
         c.shutdown().await;
     }
-    let total = tally.done.lock().map(|d| d - start).unwrap_or_default();
+    let total = tally.done.lock().map(|d| d.0 - start).unwrap_or_default();
+    let (rate, cpu_us) = rate?;
     Ok(RunResult {
-        rate: rate?,
+        rate,
+        cpu_us,
         total,
         repeated: tally.repeated.load(Ordering::Relaxed),
         stray: tally.stray.load(Ordering::Relaxed),
@@ -455,13 +485,16 @@ async fn consume_shim(
     let tally = Tally::new(n);
     let group = unique_name("ratio_shim_cg");
     // No `.deduplicator(..)`: the builder's default, a fresh `MemoryDeduplicator`, is the one measured.
-    let mut c = MigratingPushConsumer::builder(rt.clone())
+    let mut b = MigratingPushConsumer::builder(rt.clone())
         .consumer_group(group.clone())
         .source(pair.source.cluster_config())
         .target(pair.target.cluster_config())
         .phases(phases.clone())
-        .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-        .build()?;
+        .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset);
+    if std::env::var_os("RATIO_NO_DEDUPE").is_some() {
+        b = b.without_dedupe();
+    }
+    let mut c = b.build()?;
     c.subscribe(topic, "*").await?;
     c.register_message_listener_concurrently(tally.listener());
     let start = Instant::now();
@@ -471,9 +504,11 @@ async fn consume_shim(
         .await;
     let dups = c.stats().duplicates_suppressed;
     c.shutdown().await;
-    let total = tally.done.lock().map(|d| d - start).unwrap_or_default();
+    let total = tally.done.lock().map(|d| d.0 - start).unwrap_or_default();
+    let (rate, cpu_us) = rate?;
     Ok(RunResult {
-        rate: rate?,
+        rate,
+        cpu_us,
         total,
         repeated: tally.repeated.load(Ordering::Relaxed),
         stray: tally.stray.load(Ordering::Relaxed),
@@ -507,8 +542,8 @@ async fn consumer_part(
          warm-up R S then {pairs} R/S pairs per phase, shim dedupe on (default MemoryDeduplicator) =="
     );
     println!(
-        "{:<16} {:>3} {:<4} {:>10} {:>9} {:>6} {:>6}  load",
-        "phase", "run", "who", "msgs/s", "start→end", "repeat", "dedup"
+        "{:<16} {:>3} {:<4} {:>10} {:>10} {:>9} {:>6} {:>6}  load",
+        "phase", "run", "who", "msgs/s", "cpu µs/msg", "start→end", "repeat", "dedup"
     );
     for phase in consumer_phases()? {
         // A topic per phase: its backlog is read whole by every run, each in a group of its own.
@@ -538,6 +573,7 @@ async fn consumer_part(
             t0.elapsed().as_secs_f64()
         );
         let (mut r, mut s) = (Vec::new(), Vec::new());
+        let (mut rc, mut sc) = (Vec::new(), Vec::new());
         for i in 0..=pairs {
             for who in ["raw", "shim"] {
                 let res = if who == "raw" {
@@ -546,7 +582,7 @@ async fn consumer_part(
                     consume_shim(pair, rt, &phases, &topic, n).await?
                 };
                 println!(
-                    "{:<16} {:>3} {:<4} {:>10.0} {:>8.2}s {:>6} {:>6}  {}",
+                    "{:<16} {:>3} {:<4} {:>10.0} {:>10.1} {:>8.2}s {:>6} {:>6}  {}",
                     phase.to_string(),
                     if i == 0 {
                         "w".to_string()
@@ -555,6 +591,7 @@ async fn consumer_part(
                     },
                     who,
                     res.rate,
+                    res.cpu_us,
                     res.total.as_secs_f64(),
                     res.repeated,
                     res.dups_suppressed
@@ -566,17 +603,23 @@ async fn consumer_part(
                 }
                 if i > 0 {
                     if who == "raw" { &mut r } else { &mut s }.push(res.rate);
+                    if who == "raw" { &mut rc } else { &mut sc }.push(res.cpu_us);
                 }
             }
         }
         let (mr, ms) = (median(&r), median(&s));
+        let (mrc, msc) = (median(&rc), median(&sc));
         let line = format!(
-            "consumer {:<16} raw {:>8.0} msgs/s  shim {:>8.0} msgs/s  ratio {:.3}  (target >= 0.95: {})  load {}",
+            "consumer {:<16} raw {:>8.0} msgs/s  shim {:>8.0} msgs/s  ratio {:.3}  (target >= 0.95: {})  \
+             cpu µs/msg raw {:.1} shim {:.1} ({:+.1} %)  load {}",
             phase.to_string(),
             mr,
             ms,
             ms / mr,
             if ms / mr >= 0.95 { "met" } else { "MISSED" },
+            mrc,
+            msc,
+            (msc / mrc - 1.0) * 100.0,
             loadavg()
         );
         println!("{line}");

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -15,7 +16,8 @@ use super::{Begin, Deduplicator};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MemoryDeduplicatorConfig {
-    /// Most keys remembered; the oldest are forgotten first when full.
+    /// Most keys remembered (give or take a few, see [`MemoryDeduplicator`]); when full, each insert forgets the
+    /// oldest key of its shard, so about the oldest overall.
     pub capacity: usize,
     /// How long a consumed key is remembered.
     pub ttl: Duration,
@@ -37,7 +39,7 @@ impl Default for MemoryDeduplicatorConfig {
 /// Most shards a store is split into; each has its own lock, map and order queue.
 const MAX_SHARDS: usize = 16;
 
-/// A store gets one shard per this many keys of capacity (so a small store keeps exact oldest-first eviction).
+/// A store gets one shard per this many keys of capacity (a small store keeps exact oldest-first eviction).
 const KEYS_PER_SHARD: usize = 4096;
 
 /// Longest TTL a store honours: timestamps are `u32` milliseconds, compared with wrapping arithmetic.
@@ -147,14 +149,17 @@ struct Shard {
     // same `at`; a row whose entry changed since (commit) is moved to the back when it reaches the front, and rows
     // of removed entries are dropped there.
     order: VecDeque<(u64, u32)>,
-    capacity: usize,
+    // This shard's share of the capacity; only sizes the compaction of dead order rows (the capacity itself is
+    // enforced over all shards by `MemoryDeduplicator::len`).
+    nominal: usize,
 }
 
 impl Shard {
-    /// Drop expired keys from the front, and the oldest keys while more than `keep` are held.
-    fn trim(&mut self, ttls: Ttls, now: u32, keep: usize) {
+    /// Drop expired keys from the front, and the `need` oldest keys even if live (the store is full). Returns how
+    /// many keys were dropped; an expired key dropped counts towards `need`.
+    fn trim(&mut self, ttls: Ttls, now: u32, mut need: usize) -> usize {
+        let mut removed = 0;
         while let Some(&(slot, at)) = self.order.front() {
-            let full = self.entries.len() > keep;
             match self.entries.get(&slot).copied() {
                 Some(e) if e.at() != at => {
                     // Changed since this row was queued: requeue it under its current time.
@@ -163,34 +168,30 @@ impl Shard {
                 }
                 Some(e) => {
                     let expired = ttls.expired(e, now);
-                    if !(full || expired) {
+                    if !expired && need == 0 {
                         break;
                     }
-                    if full && !expired && !e.consumed() {
-                        tracing::warn!(capacity = self.capacity,
-                            "dedupe store full: evicting a key that is still being consumed; raise the capacity");
+                    if !expired && !e.consumed() {
+                        tracing::warn!(
+                            "dedupe store full: evicting a key that is still being consumed; raise the capacity"
+                        );
                     }
                     self.order.pop_front();
                     self.entries.remove(&slot);
+                    removed += 1;
+                    need = need.saturating_sub(1);
                 }
                 None => {
                     self.order.pop_front();
                 }
             }
         }
-        if self.order.len() > 2 * self.capacity + 16 {
+        if self.order.len() > 2 * self.nominal + 16 {
             // Rows of aborted or replaced keys pile up behind a live front row; compact them.
             let Shard { entries, order, .. } = self;
             order.retain(|(slot, at)| entries.get(slot).is_some_and(|e| e.at() == *at));
         }
-    }
-
-    fn insert(&mut self, ttls: Ttls, h: Hashed, consumed: bool, now: u32) {
-        let grows = usize::from(!self.entries.contains_key(&h.slot));
-        self.trim(ttls, now, self.capacity - grows);
-        self.entries
-            .insert(h.slot, Packed::new(h.check, consumed, now));
-        self.order.push_back((h.slot, now));
+        removed
     }
 }
 
@@ -219,6 +220,9 @@ pub struct MemoryDeduplicator {
     seed: u64,
     epoch: Instant,
     shards: Box<[Mutex<Shard>]>,
+    // Keys held over all shards. A full store evicts the oldest key of the shard it inserts into; shards fill
+    // evenly (the hash spreads keys), so that key is about as old as the oldest overall.
+    len: AtomicUsize,
 }
 
 impl std::fmt::Debug for MemoryDeduplicator {
@@ -270,23 +274,42 @@ impl MemoryDeduplicator {
             shards: (0..shards)
                 .map(|_| {
                     Mutex::new(Shard {
-                        capacity: per_shard,
+                        nominal: per_shard,
                         ..Shard::default()
                     })
                 })
                 .collect(),
+            len: AtomicUsize::new(0),
             config,
         }
     }
 
     /// Number of keys remembered right now (consuming + consumed).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().entries.len()).sum()
+        self.len.load(Ordering::Relaxed)
     }
 
     /// Whether no key is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Remember `h` in `shard` (the shard's lock held): expired keys at its front go first, and when the store is
+    /// full its oldest key too. The store can exceed its capacity by a few keys: one per concurrent caller, and one
+    /// per shard that was empty when the store was full.
+    fn insert(&self, shard: &mut Shard, h: Hashed, consumed: bool, now: u32) {
+        let grows = !shard.entries.contains_key(&h.slot);
+        let need = usize::from(grows && self.len.load(Ordering::Relaxed) >= self.config.capacity);
+        let removed = shard.trim(self.ttls, now, need);
+        self.len.fetch_sub(removed, Ordering::Relaxed);
+        if shard
+            .entries
+            .insert(h.slot, Packed::new(h.check, consumed, now))
+            .is_none()
+        {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
+        shard.order.push_back((h.slot, now));
     }
 
     fn hashed(&self, topic: &str, key: &str) -> Hashed {
@@ -313,7 +336,7 @@ impl Deduplicator for MemoryDeduplicator {
                 };
             }
         }
-        shard.insert(self.ttls, h, false, now);
+        self.insert(&mut shard, h, false, now);
         Begin::Proceed
     }
 
@@ -324,7 +347,7 @@ impl Deduplicator for MemoryDeduplicator {
         match shard.entries.get_mut(&h.slot) {
             // Updated in place; its order row is requeued when it reaches the front.
             Some(e) if e.check() == h.check => *e = Packed::new(h.check, true, now),
-            _ => shard.insert(self.ttls, h, true, now),
+            _ => self.insert(&mut shard, h, true, now),
         }
     }
 
@@ -337,6 +360,7 @@ impl Deduplicator for MemoryDeduplicator {
             .is_some_and(|e| e.check() == h.check && !e.consumed())
         {
             shard.entries.remove(&h.slot);
+            self.len.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -395,6 +419,31 @@ mod tests {
         assert_eq!(d.begin("t", "d"), Begin::Duplicate);
         assert_eq!(d.begin("t", "a"), Begin::Proceed, "oldest was forgotten");
         assert!(d.len() <= 3);
+    }
+
+    #[test]
+    fn capacity_holds_over_all_shards_and_the_newest_keys_stay() {
+        let d = small(20_000, 60_000);
+        assert_eq!(d.shards.len(), 4);
+        for i in 0..30_000 {
+            let k = format!("k{i}");
+            assert_eq!(d.begin("t", &k), Begin::Proceed);
+            d.commit("t", &k);
+        }
+        let held: usize = d.shards.iter().map(|s| s.lock().entries.len()).sum();
+        assert_eq!(held, d.len());
+        assert!((20_000..=20_004).contains(&d.len()), "{}", d.len());
+        for i in 29_000..30_000 {
+            assert_eq!(d.begin("t", &format!("k{i}")), Begin::Duplicate, "k{i}");
+        }
+        let forgotten = (0..1_000)
+            .filter(|i| d.begin("t", &format!("k{i}")) == Begin::Proceed)
+            .count();
+        // Each shard evicts its own oldest key, so eviction is oldest-first per shard and about oldest-first overall.
+        assert!(
+            forgotten >= 950,
+            "the oldest keys were evicted: {forgotten} of 1000"
+        );
     }
 
     #[test]

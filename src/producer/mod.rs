@@ -13,6 +13,7 @@ pub(crate) mod dispatch;
 pub(crate) mod failover;
 mod flight;
 mod queues;
+mod report;
 mod select;
 mod send;
 pub(crate) mod stats;
@@ -32,13 +33,13 @@ pub use stats::ProducerStats;
 
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
-use crate::control::report::{applied_from, Report, Reporter};
-use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
+use crate::control::report::{Report, Reporter};
 use crate::control::ControlClient;
 use crate::route::{PhaseHandle, TopicState};
 use builder::ProducerSettings;
 use dispatch::{dispatch_on, FailoverPolicy, Route};
 use flight::{Flight, Flights};
+pub(crate) use report::producer_report;
 pub(crate) use stats::Counters;
 
 /// A producer for two clusters that routes each send by its topic's migration phase.
@@ -257,36 +258,14 @@ impl Core {
 
 impl Reporter for Core {
     fn report(&self) -> Report {
-        let s = self.counters.snapshot();
-        let side = |c: Cluster| ClusterCounters {
-            sent: s.sent[c.index()],
-            failed_over: s.failed_over_from[c.index()],
-            failed: s.failed[c.index()],
-            ..Default::default()
-        };
-        Report {
-            role: Role::Producer,
-            group: self.group.clone(),
-            topics: self.topics.read().iter().cloned().collect(),
-            // A phase counts as applied once no send routed under an earlier state of the topic is running.
-            applied: applied_from(&self.phases.snapshot())
-                .into_iter()
-                .map(|(t, a)| {
-                    let a = self.flights.applied(&t, a);
-                    (t, a)
-                })
-                .collect(),
-            counters: WireCounters {
-                source: side(Cluster::Source),
-                target: side(Cluster::Target),
-            },
-            pinned: self
-                .phases
-                .snapshot()
-                .pins()
-                .map(|p| p.names())
-                .unwrap_or_default(),
-        }
+        // A phase counts as applied once no send routed under an earlier state of the topic is running.
+        producer_report(
+            &self.group,
+            &self.topics,
+            &self.counters,
+            &self.phases,
+            |t, a| self.flights.applied(t, a),
+        )
     }
 }
 

@@ -58,10 +58,9 @@ pub use stats::TransactionStats;
 
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
-use crate::control::report::{applied_from, Report, Reporter};
-use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
+use crate::control::report::{Report, Reporter};
 use crate::control::ControlClient;
-use crate::producer::Counters;
+use crate::producer::{producer_report, Counters};
 use crate::route::{PhaseHandle, TopicState};
 use builder::{Linger, TxSettings};
 use listener::{ClusterListener, Shared};
@@ -344,28 +343,12 @@ impl TxCore {
 
 impl Reporter for TxCore {
     fn report(&self) -> Report {
-        let s = self.counters.snapshot();
-        let side = |c: Cluster| ClusterCounters {
-            sent: s.sent[c.index()],
-            failed_over: s.failed_over_from[c.index()],
-            failed: s.failed[c.index()],
-            ..Default::default()
-        };
-        Report {
-            role: Role::Producer,
-            group: self.group.clone(),
-            topics: self.topics.read().iter().cloned().collect(),
-            applied: applied_from(&self.phases.snapshot()),
-            counters: WireCounters {
-                source: side(Cluster::Source),
-                target: side(Cluster::Target),
-            },
-            pinned: self
-                .phases
-                .snapshot()
-                .pins()
-                .map(|p| p.names())
-                .unwrap_or_default(),
-        }
+        producer_report(
+            &self.group,
+            &self.topics,
+            &self.counters,
+            &self.phases,
+            |_, a| a,
+        )
     }
 }
