@@ -40,11 +40,21 @@ impl std::fmt::Debug for EmbeddedCluster {
 impl EmbeddedCluster {
     /// Start a cluster named `name` (broker `{name}-broker-a` in cluster `{name}Cluster`) in the current runtime.
     pub async fn start(name: &str) -> Result<Self, MigrationError> {
+        let parent = super::store_root::parent_dir()?;
         let dir = tempfile::Builder::new()
             .prefix(&format!("rmq-{name}-"))
-            .tempdir_in(super::store_root::parent_dir()?)
+            .tempdir_in(&parent)
             .map_err(|e| {
-                MigrationError::new(ErrorKind::Cluster, None, "temp dir").with_source(e)
+                MigrationError::new(
+                    ErrorKind::Cluster,
+                    None,
+                    format!(
+                        "cluster {name}: cannot create its store directory in {} (set {} to another directory)",
+                        parent.display(),
+                        super::store_root::TESTKIT_DIR_ENV
+                    ),
+                )
+                .with_source(e)
             })?;
         let namesrv = EmbeddedNamesrv::start(name, dir.path()).await?;
         let spec = BrokerSpec::new(name, dir.path(), &namesrv.addr)?;
