@@ -11,7 +11,7 @@
 mod builder;
 pub(crate) mod dispatch;
 pub(crate) mod failover;
-mod flight;
+pub(crate) mod flight;
 mod queues;
 mod report;
 mod select;

@@ -60,6 +60,7 @@ use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::control::report::{Report, Reporter};
 use crate::control::ControlClient;
+use crate::producer::flight::{Flight, Flights};
 use crate::producer::{producer_report, Counters};
 use crate::route::{PhaseHandle, TopicState};
 use builder::{Linger, TxSettings};
@@ -152,6 +153,8 @@ pub(crate) struct TxCore {
     counters: Counters,
     // Topics this producer has sent to, plus the builder's `topics`.
     topics: RwLock<BTreeSet<String>>,
+    // Sends running, by the state they were routed under (applied-phase reporting, as the plain producer).
+    flights: Arc<Flights>,
 }
 
 impl MigratingTransactionProducer {
@@ -189,6 +192,7 @@ impl MigratingTransactionProducer {
                 started_at: Mutex::new(None),
                 counters: Counters::default(),
                 topics: RwLock::new(topics),
+                flights: Arc::new(Flights::default()),
             }),
         };
         if let Some(control) = control {
@@ -278,6 +282,14 @@ impl TxCore {
         self.phases.topic(topic)
     }
 
+    /// The phase state of `topic` for one send, and the guard that counts the send as running under it until
+    /// dropped (keep it until the send's outcome is known).
+    pub(crate) fn route(&self, topic: &str) -> (TopicState, Flight) {
+        let state = self.state_of(topic);
+        let flight = self.flights.start(topic, &state);
+        (state, flight)
+    }
+
     /// The started raw producer of `cluster`, starting one on first use (or again, after the source side was
     /// retired and a topic needs it back).
     pub(crate) async fn client(&self, cluster: Cluster) -> ClientResult<Arc<RawTx>> {
@@ -348,7 +360,8 @@ impl Reporter for TxCore {
             &self.topics,
             &self.counters,
             &self.phases,
-            |_, a| a,
+            // A phase counts as applied once no send routed under an earlier state of the topic is running.
+            |t, a| self.flights.applied(t, a),
         )
     }
 }

@@ -40,7 +40,8 @@ impl MigratingTransactionProducer {
             .map(|k| k.to_string())
             .unwrap_or_default();
         let topic = msg.topic().to_string();
-        let state = self.core.state_of(&topic);
+        // Held until the outcome is known: the producer reports the phase applied only after it.
+        let (state, _flight) = self.core.route(&topic);
         let first = state.write_cluster(draw());
         let spare = state.allows_failover().then(|| msg.clone());
         let arg = arg.map(|a| ArgSlot(Arc::new(a)));
@@ -86,7 +87,8 @@ impl MigratingTransactionProducer {
 
     async fn plain(&self, msg: Message, timeout: Option<u64>) -> ClientResult<Option<SendResult>> {
         let topic = msg.topic().to_string();
-        let state = self.core.state_of(&topic);
+        // Held until the outcome is known: the producer reports the phase applied only after it.
+        let (state, _flight) = self.core.route(&topic);
         let first = state.write_cluster(draw());
         let spare = state.allows_failover().then(|| msg.clone());
         let core = &self.core;
