@@ -365,3 +365,58 @@ impl Reporter for TxCore {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::any::Any;
+
+    use rocketmq_client_rust::{LocalTransactionState, TransactionListener};
+    use rocketmq_model::common::message::message_ext::MessageExt;
+    use rocketmq_model::common::message::MessageTrait;
+
+    use super::*;
+    use crate::phase::Phase;
+
+    struct Unknown;
+
+    impl TransactionListener for Unknown {
+        fn execute_local_transaction(
+            &self,
+            _msg: &dyn MessageTrait,
+            _arg: Option<&(dyn Any + Send + Sync)>,
+        ) -> LocalTransactionState {
+            LocalTransactionState::Unknown
+        }
+
+        fn check_local_transaction(&self, _msg: &MessageExt) -> LocalTransactionState {
+            LocalTransactionState::Unknown
+        }
+    }
+
+    #[test]
+    fn applied_phase_waits_for_sends_routed_under_the_older_state() {
+        let rt = crate::MigrationRuntime::new().expect("runtime");
+        let phases = PhaseHandle::new();
+        let p = MigratingTransactionProducer::builder(rt.client())
+            .producer_group("tx_applied_pg")
+            .source(ClusterConfig::new("127.0.0.1:1"))
+            .target(ClusterConfig::new("127.0.0.1:2"))
+            .phases(phases.clone())
+            .transaction_listener(Unknown)
+            .build()
+            .expect("valid settings");
+        phases.set_phase("t", Phase::DualRead).unwrap();
+        let (routed, flight) = p.core.route("t");
+        assert_eq!(routed.phase, Phase::DualRead);
+        phases.set_phase("t", Phase::DualReadWrite).unwrap();
+        let applied = |p: &MigratingTransactionProducer| p.core.report().applied["t"];
+        assert_eq!(
+            (applied(&p).phase, applied(&p).version),
+            (Phase::DualRead, routed.version),
+            "a send routed under dual_read is still running"
+        );
+        drop(flight);
+        assert_eq!(applied(&p).phase, Phase::DualReadWrite);
+        assert!(applied(&p).version > routed.version);
+    }
+}
