@@ -13,17 +13,16 @@ pub(crate) mod dispatch;
 pub(crate) mod failover;
 pub(crate) mod flight;
 mod queues;
-mod report;
 mod select;
 mod send;
 pub(crate) mod stats;
+mod writes;
 
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
 use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, DefaultMQProducer};
 use tokio::sync::OnceCell;
 
@@ -38,9 +37,8 @@ use crate::control::ControlClient;
 use crate::route::{PhaseHandle, TopicState};
 use builder::ProducerSettings;
 use dispatch::{dispatch_on, FailoverPolicy, Route};
-use flight::{Flight, Flights};
-pub(crate) use report::producer_report;
 pub(crate) use stats::Counters;
+pub(crate) use writes::Writes;
 
 /// A producer for two clusters that routes each send by its topic's migration phase.
 ///
@@ -87,17 +85,13 @@ pub(crate) struct Core {
     runtime: Arc<ClientRuntime>,
     group: String,
     clusters: [ClusterConfig; 2],
-    phases: PhaseHandle,
     settings: ProducerSettings,
     clients: [OnceCell<DefaultMQProducer>; 2],
     started: AtomicBool,
     stopped: AtomicBool,
     counters: Counters,
     queues: queues::QueueCache,
-    // Topics this producer has sent to (reported to the control plane).
-    topics: RwLock<BTreeSet<String>>,
-    // Sends running, by the topic state they were routed under.
-    flights: Arc<Flights>,
+    writes: Writes,
 }
 
 impl MigratingProducer {
@@ -119,15 +113,13 @@ impl MigratingProducer {
                 runtime,
                 group,
                 clusters,
-                phases,
                 settings,
                 clients: [OnceCell::new(), OnceCell::new()],
                 started: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
                 counters: Counters::default(),
                 queues: queues::QueueCache::default(),
-                topics: RwLock::new(BTreeSet::new()),
-                flights: Arc::new(Flights::default()),
+                writes: Writes::new(phases, BTreeSet::new()),
             }),
         };
         if let Some(control) = control {
@@ -159,7 +151,7 @@ impl MigratingProducer {
 
     /// The phase table this producer follows.
     pub fn phases(&self) -> &PhaseHandle {
-        &self.core.phases
+        self.core.writes.phases()
     }
 
     /// Counters of sends per cluster.
@@ -174,22 +166,6 @@ impl MigratingProducer {
 }
 
 impl Core {
-    /// The phase state of `topic` for one operation, noting the topic as one this producer writes.
-    pub(crate) fn state_of(&self, topic: &str) -> TopicState {
-        if !self.topics.read().contains(topic) {
-            self.topics.write().insert(topic.to_owned());
-        }
-        self.phases.topic(topic)
-    }
-
-    /// The phase state of `topic` for one send, and the guard that counts the send as running under it until
-    /// dropped (keep it until the send's outcome is known).
-    pub(crate) fn route(&self, topic: &str) -> (TopicState, Flight) {
-        let state = self.state_of(topic);
-        let flight = self.flights.start(topic, &state);
-        (state, flight)
-    }
-
     /// The started raw producer of `cluster`, starting it on first use.
     pub(crate) async fn client(&self, cluster: Cluster) -> ClientResult<DefaultMQProducer> {
         if self.stopped.load(Ordering::Acquire) || !self.started.load(Ordering::Acquire) {
@@ -258,14 +234,7 @@ impl Core {
 
 impl Reporter for Core {
     fn report(&self) -> Report {
-        // A phase counts as applied once no send routed under an earlier state of the topic is running.
-        producer_report(
-            &self.group,
-            &self.topics,
-            &self.counters,
-            &self.phases,
-            |t, a| self.flights.applied(t, a),
-        )
+        self.writes.report(&self.group, &self.counters)
     }
 }
 

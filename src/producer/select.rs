@@ -30,7 +30,7 @@ fn stamp_and_plan<M: MessageTrait>(
 ) -> (CheetahString, TopicState, Flight) {
     MessageClientIDSetter::set_uniq_id(msg);
     let topic = msg.topic().clone();
-    let (state, flight) = core.route(topic.as_str());
+    let (state, flight) = core.writes.route(topic.as_str());
     (topic, state, flight)
 }
 

@@ -64,7 +64,7 @@ pub(super) fn to_callback(
 impl MigratingProducer {
     /// The topic's state, the cluster a plain send goes to, and the guard counting the send as running.
     fn plan(&self, topic: &CheetahString) -> (TopicState, Cluster, Flight) {
-        let (state, flight) = self.core.route(topic.as_str());
+        let (state, flight) = self.core.writes.route(topic.as_str());
         (state, state.write_cluster(draw()), flight)
     }
 
@@ -120,7 +120,7 @@ impl MigratingProducer {
         topic: &CheetahString,
         mq: &MessageQueue,
     ) -> ClientResult<(TopicState, Cluster, Flight)> {
-        let (state, flight) = self.core.route(topic.as_str());
+        let (state, flight) = self.core.writes.route(topic.as_str());
         let cluster = self.core.owner_of(&state, mq).await?;
         Ok((state, cluster, flight))
     }
@@ -631,7 +631,7 @@ impl MigratingProducer {
         &mut self,
         topic: &str,
     ) -> ClientResult<Vec<MessageQueue>> {
-        let state = self.core.state_of(topic);
+        let state = self.core.writes.state_of(topic);
         let clusters: &[Cluster] = match state.phase.write_plan() {
             crate::WritePlan::Source => &[Cluster::Source],
             crate::WritePlan::Target => &[Cluster::Target],

@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use rocketmq_client_rust::{
     ArcTransactionListener, ClientError, ClientResult, ClientRuntime, TransactionMQProducer,
 };
@@ -60,9 +60,8 @@ use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::control::report::{Report, Reporter};
 use crate::control::ControlClient;
-use crate::producer::flight::{Flight, Flights};
-use crate::producer::{producer_report, Counters};
-use crate::route::{PhaseHandle, TopicState};
+use crate::producer::{Counters, Writes};
+use crate::route::PhaseHandle;
 use builder::{Linger, TxSettings};
 use listener::{ClusterListener, Shared};
 use pending::Pending;
@@ -142,7 +141,6 @@ pub(crate) struct TxCore {
     runtime: Arc<ClientRuntime>,
     group: String,
     clusters: [ClusterConfig; 2],
-    phases: PhaseHandle,
     settings: TxSettings,
     linger: Linger,
     shared: Arc<Shared>,
@@ -151,10 +149,8 @@ pub(crate) struct TxCore {
     stopped: AtomicBool,
     started_at: Mutex<Option<Instant>>,
     counters: Counters,
-    // Topics this producer has sent to, plus the builder's `topics`.
-    topics: RwLock<BTreeSet<String>>,
-    // Sends running, by the state they were routed under (applied-phase reporting, as the plain producer).
-    flights: Arc<Flights>,
+    // Routing by the phase table; the topics written (seeded with the builder's `topics`); sends in flight.
+    writes: Writes,
 }
 
 impl MigratingTransactionProducer {
@@ -182,7 +178,6 @@ impl MigratingTransactionProducer {
                 runtime: parts.runtime,
                 group: parts.group,
                 clusters: parts.clusters,
-                phases: parts.phases,
                 settings: parts.settings,
                 linger: parts.linger,
                 shared,
@@ -191,8 +186,7 @@ impl MigratingTransactionProducer {
                 stopped: AtomicBool::new(false),
                 started_at: Mutex::new(None),
                 counters: Counters::default(),
-                topics: RwLock::new(topics),
-                flights: Arc::new(Flights::default()),
+                writes: Writes::new(parts.phases, topics),
             }),
         };
         if let Some(control) = control {
@@ -240,7 +234,7 @@ impl MigratingTransactionProducer {
 
     /// The phase table this producer follows.
     pub fn phases(&self) -> &PhaseHandle {
-        &self.core.phases
+        self.core.writes.phases()
     }
 
     /// Counters of sends, half messages and check-backs per cluster, the pending source transactions, and whether
@@ -272,22 +266,6 @@ impl TxCore {
             self.counters.snapshot(),
             self.shared.pending.live(Instant::now()).len() as u64,
         )
-    }
-
-    /// The phase state of `topic` for one operation, noting the topic as one this producer writes.
-    pub(crate) fn state_of(&self, topic: &str) -> TopicState {
-        if !self.topics.read().contains(topic) {
-            self.topics.write().insert(topic.to_owned());
-        }
-        self.phases.topic(topic)
-    }
-
-    /// The phase state of `topic` for one send, and the guard that counts the send as running under it until
-    /// dropped (keep it until the send's outcome is known).
-    pub(crate) fn route(&self, topic: &str) -> (TopicState, Flight) {
-        let state = self.state_of(topic);
-        let flight = self.flights.start(topic, &state);
-        (state, flight)
     }
 
     /// The started raw producer of `cluster`, starting one on first use (or again, after the source side was
@@ -344,8 +322,8 @@ impl TxCore {
     /// Whether a topic of this producer may still send to the source: any topic not yet `Completed`, or no topic
     /// known yet (nothing says the source is done).
     pub(crate) fn source_needed(&self) -> bool {
-        let topics = self.topics.read();
-        let table = self.phases.snapshot();
+        let topics = self.writes.topics();
+        let table = self.writes.phases().snapshot();
         topics.is_empty()
             || topics
                 .iter()
@@ -355,14 +333,7 @@ impl TxCore {
 
 impl Reporter for TxCore {
     fn report(&self) -> Report {
-        producer_report(
-            &self.group,
-            &self.topics,
-            &self.counters,
-            &self.phases,
-            // A phase counts as applied once no send routed under an earlier state of the topic is running.
-            |t, a| self.flights.applied(t, a),
-        )
+        self.writes.report(&self.group, &self.counters)
     }
 }
 
@@ -406,7 +377,7 @@ mod tests {
             .build()
             .expect("valid settings");
         phases.set_phase("t", Phase::DualRead).unwrap();
-        let (routed, flight) = p.core.route("t");
+        let (routed, flight) = p.core.writes.route("t");
         assert_eq!(routed.phase, Phase::DualRead);
         phases.set_phase("t", Phase::DualReadWrite).unwrap();
         let applied = |p: &MigratingTransactionProducer| p.core.report().applied["t"];

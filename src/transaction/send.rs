@@ -41,7 +41,7 @@ impl MigratingTransactionProducer {
             .unwrap_or_default();
         let topic = msg.topic().to_string();
         // Held until the outcome is known: the producer reports the phase applied only after it.
-        let (state, _flight) = self.core.route(&topic);
+        let (state, _flight) = self.core.writes.route(&topic);
         let first = state.write_cluster(draw());
         let spare = state.allows_failover().then(|| msg.clone());
         let arg = arg.map(|a| ArgSlot(Arc::new(a)));
@@ -88,7 +88,7 @@ impl MigratingTransactionProducer {
     async fn plain(&self, msg: Message, timeout: Option<u64>) -> ClientResult<Option<SendResult>> {
         let topic = msg.topic().to_string();
         // Held until the outcome is known: the producer reports the phase applied only after it.
-        let (state, _flight) = self.core.route(&topic);
+        let (state, _flight) = self.core.writes.route(&topic);
         let first = state.write_cluster(draw());
         let spare = state.allows_failover().then(|| msg.clone());
         let core = &self.core;
