@@ -58,6 +58,39 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// One phase's measured runs of both sides: msgs/s and process CPU µs per message.
+#[derive(Default)]
+struct Samples {
+    rate: [Vec<f64>; 2],
+    cpu_us: [Vec<f64>; 2],
+}
+
+impl Samples {
+    fn push(&mut self, who: &str, rate: f64, cpu_us: f64) {
+        let i = usize::from(who != "raw");
+        self.rate[i].push(rate);
+        self.cpu_us[i].push(cpu_us);
+    }
+
+    /// The phase's summary line: medians of both sides, their ratio against `target`, and the CPU per message.
+    fn line(&self, part: &str, phase: &str, target: f64) -> String {
+        let (mr, ms) = (median(&self.rate[0]), median(&self.rate[1]));
+        let (mrc, msc) = (median(&self.cpu_us[0]), median(&self.cpu_us[1]));
+        format!(
+            "{part} {phase} raw {:>8.0} msgs/s  shim {:>8.0} msgs/s  ratio {:.3}  (target >= {target}: {})  \
+             cpu µs/msg raw {:.1} shim {:.1} ({:+.1} %)  load {}",
+            mr,
+            ms,
+            ms / mr,
+            if ms / mr >= target { "met" } else { "MISSED" },
+            mrc,
+            msc,
+            (msc / mrc - 1.0) * 100.0,
+            loadavg()
+        )
+    }
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
@@ -181,8 +214,7 @@ async fn producer_part(
         let warm = (n / 5).max(200);
         produce(&Sender::Raw(raw.clone(), phase), &topic, warm, inflight).await;
         produce(&Sender::Shim(shim.clone()), &topic, warm, inflight).await;
-        let (mut r, mut s) = (Vec::new(), Vec::new());
-        let (mut rc, mut sc) = (Vec::new(), Vec::new());
+        let mut samples = Samples::default();
         for i in 0..pairs {
             for (who, sender) in [
                 ("raw", Sender::Raw(raw.clone(), phase)),
@@ -202,25 +234,10 @@ async fn producer_part(
                     failed,
                     loadavg()
                 );
-                if who == "raw" { &mut r } else { &mut s }.push(rate);
-                if who == "raw" { &mut rc } else { &mut sc }.push(cpu_us);
+                samples.push(who, rate, cpu_us);
             }
         }
-        let (mr, ms) = (median(&r), median(&s));
-        let (mrc, msc) = (median(&rc), median(&sc));
-        let line = format!(
-            "producer {:<14} raw {:>8.0} msgs/s  shim {:>8.0} msgs/s  ratio {:.3}  (target >= 0.98: {})  \
-             cpu µs/msg raw {:.1} shim {:.1} ({:+.1} %)  load {}",
-            phase.to_string(),
-            mr,
-            ms,
-            ms / mr,
-            if ms / mr >= 0.98 { "met" } else { "MISSED" },
-            mrc,
-            msc,
-            (msc / mrc - 1.0) * 100.0,
-            loadavg()
-        );
+        let line = samples.line("producer", &format!("{:<14}", phase.to_string()), 0.98);
         println!("{line}");
         summary.push(line);
     }
@@ -572,8 +589,7 @@ async fn consumer_part(
             phase.to_string(),
             t0.elapsed().as_secs_f64()
         );
-        let (mut r, mut s) = (Vec::new(), Vec::new());
-        let (mut rc, mut sc) = (Vec::new(), Vec::new());
+        let mut samples = Samples::default();
         for i in 0..=pairs {
             for who in ["raw", "shim"] {
                 let res = if who == "raw" {
@@ -602,26 +618,11 @@ async fn consumer_part(
                     return Err(format!("{who} run {i}: {} stray messages", res.stray).into());
                 }
                 if i > 0 {
-                    if who == "raw" { &mut r } else { &mut s }.push(res.rate);
-                    if who == "raw" { &mut rc } else { &mut sc }.push(res.cpu_us);
+                    samples.push(who, res.rate, res.cpu_us);
                 }
             }
         }
-        let (mr, ms) = (median(&r), median(&s));
-        let (mrc, msc) = (median(&rc), median(&sc));
-        let line = format!(
-            "consumer {:<16} raw {:>8.0} msgs/s  shim {:>8.0} msgs/s  ratio {:.3}  (target >= 0.95: {})  \
-             cpu µs/msg raw {:.1} shim {:.1} ({:+.1} %)  load {}",
-            phase.to_string(),
-            mr,
-            ms,
-            ms / mr,
-            if ms / mr >= 0.95 { "met" } else { "MISSED" },
-            mrc,
-            msc,
-            (msc / mrc - 1.0) * 100.0,
-            loadavg()
-        );
+        let line = samples.line("consumer", &format!("{:<16}", phase.to_string()), 0.95);
         println!("{line}");
         summary.push(line);
     }
