@@ -41,7 +41,7 @@ const BUILTIN_GROUPS: &[&str] = &[
 static NEXT_ADMIN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Response codes: topic not exist, subscription group not exist.
-const TOPIC_NOT_EXIST: i32 = 17;
+pub(crate) const TOPIC_NOT_EXIST: i32 = 17;
 const GROUP_NOT_EXIST: i32 = 26;
 
 /// Whether `group` is a broker's own group rather than an application's.
@@ -50,7 +50,7 @@ pub(crate) fn is_system_group(group: &str) -> bool {
 }
 
 /// The broker's response code carried by `e`, however the client wrapped it.
-fn response_code(e: &ClientError) -> Option<i32> {
+pub(crate) fn response_code(e: &ClientError) -> Option<i32> {
     e.broker_response_code().or_else(|| {
         e.source_ref::<MQClientException>()
             .map(|x| x.response_code())
@@ -58,7 +58,7 @@ fn response_code(e: &ClientError) -> Option<i32> {
     })
 }
 
-fn describe(e: &ClientError) -> String {
+pub(crate) fn describe(e: &ClientError) -> String {
     let mut s = format!("{e:?}");
     s.truncate(400);
     s
@@ -97,7 +97,7 @@ impl ClusterAdmin {
         }
     }
 
-    async fn client(&self) -> Result<Arc<DefaultMQAdminExt>, String> {
+    pub(crate) async fn client(&self) -> Result<Arc<DefaultMQAdminExt>, String> {
         let mut slot = self.admin.lock().await;
         if let Some(a) = slot.as_ref() {
             return Ok(a.clone());
@@ -153,7 +153,7 @@ impl ClusterAdmin {
     }
 
     /// `(broker name, master address)` of every broker, or of the brokers of cluster `cluster_name`.
-    async fn masters_of(
+    pub(crate) async fn masters_of(
         &self,
         admin: &DefaultMQAdminExt,
         cluster_name: Option<&str>,
@@ -475,6 +475,35 @@ impl ClusterAdmin {
             Err(e) if response_code(&e) == Some(TOPIC_NOT_EXIST) => Ok(None),
             Err(e) => Err(format!("read offsets of {topic}: {}", describe(&e))),
         }
+    }
+
+    /// `(client id, client address)` of every consumer of `group` connected to any master.
+    pub(crate) async fn connections(&self, group: &str) -> Result<Vec<(String, String)>, String> {
+        let admin = self.client().await?;
+        let mut out = BTreeSet::new();
+        for m in self.masters(&admin).await? {
+            match MQAdminConsumerObservationReadExt::consumer_connection_at(
+                &*admin,
+                m.clone(),
+                group.into(),
+            )
+            .await
+            {
+                Ok(ConsumerConnectionRead::Online(c)) => out.extend(
+                    c.get_connection_set()
+                        .iter()
+                        .map(|x| (x.get_client_id().to_string(), x.get_client_addr().to_string())),
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "read connections of {group} on {m}: {}",
+                        describe(&e)
+                    ))
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
     }
 
     /// Whether any consumer of `group` is connected to any master.

@@ -49,9 +49,12 @@ mod admin;
 mod cluster;
 mod config;
 mod consumer;
+#[cfg(feature = "admin")]
+mod due;
 pub mod control;
 pub mod dedupe;
 mod error;
+mod linger;
 mod lite_pull;
 #[cfg(feature = "admin")]
 pub mod metadata;
@@ -71,6 +74,7 @@ pub use consumer::{
     consuming_cluster, ConsumerStats, MigratingPushConsumer, MigratingPushConsumerBuilder,
 };
 pub use error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
+pub use linger::{LingerSettings, DEFAULT_LINGER_MAX, DEFAULT_LINGER_QUIET};
 pub use lite_pull::{MigratingLitePullConsumer, MigratingLitePullConsumerBuilder};
 pub use phase::{Phase, ReadSet, WritePlan};
 pub use pin::Pins;

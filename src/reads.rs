@@ -26,6 +26,21 @@ pub(crate) const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 /// Longest wait for one topic's route when checking a cluster can really be read.
 pub(crate) const VERIFY_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The instance name of a raw consumer of `side`, from the configured `name` (`DEFAULT` unless the application
+/// set one). Two clients of one process must not share a client id, so explicit names (and the fixed one
+/// broadcasting consumers keep, which also names their local offset store) get the side as a suffix; a clustering
+/// consumer with the default name gets `<pid>#<nanos>-<side>`, as the client would make it, so that the id it
+/// presents to the brokers (`<ip>@<instance name>`) is known before it starts and can be reported.
+pub(crate) fn instance_name(name: &str, broadcasting: bool, side: Cluster) -> String {
+    if broadcasting || name != "DEFAULT" {
+        return format!("{name}-{side}");
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}#{nanos}-{side}", std::process::id())
+}
+
 /// The entries of `wanted` (keyed by topic) that `cluster`'s client should hold under `snapshot`: those whose
 /// topic's phase reads `cluster`. `Completed` no longer reads the source, `Initial` not the target.
 pub(crate) fn for_cluster<S: Clone>(

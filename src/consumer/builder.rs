@@ -19,6 +19,7 @@ use crate::config::ClusterConfig;
 use crate::control::ControlClient;
 use crate::dedupe::{Deduplicator, KeyExtractor, MemoryDeduplicator, UniqKey};
 use crate::error::{ConfigError, ConfigErrorKind, MigrationError};
+use crate::linger::LingerSettings;
 use crate::route::PhaseHandle;
 
 macro_rules! settings {
@@ -42,15 +43,13 @@ macro_rules! settings {
                 group: &str,
                 side: Cluster,
                 cluster: &ClusterConfig,
-            ) -> DefaultMQPushConsumer {
+            ) -> (DefaultMQPushConsumer, String) {
                 let mut b = DefaultMQPushConsumer::builder(runtime.clone());
                 let mut cfg = cluster.client_config(self.client_config.as_ref());
-                // Two clients of one process must not share a client id: suffix explicit instance names (and the
-                // fixed one broadcasting consumers use) with the side.
                 let broadcasting = matches!(self.message_model, Some(MessageModel::Broadcasting));
-                if broadcasting || cfg.instance_name.as_str() != "DEFAULT" {
-                    cfg.instance_name = format!("{}-{}", cfg.instance_name, side).into();
-                }
+                cfg.instance_name =
+                    crate::reads::instance_name(cfg.instance_name.as_str(), broadcasting, side).into();
+                let client_id = cfg.build_mq_client_id();
                 b = b.client_config(cfg);
                 b = b.name_server_addr(cluster.name_server_addr.clone());
                 b = b.consumer_group(group.to_owned());
@@ -69,7 +68,12 @@ macro_rules! settings {
                 if hook.is_some() {
                     b = b.rpc_hook(hook);
                 }
-                b.build()
+                (b.build(), client_id)
+            }
+
+            /// Whether the consumers read in broadcasting mode (no retry topic: a failed message is dropped).
+            pub(crate) fn broadcasting(&self) -> bool {
+                matches!(self.message_model, Some(MessageModel::Broadcasting))
             }
         }
 
@@ -158,6 +162,7 @@ pub struct MigratingPushConsumerBuilder {
     dedupe: Option<Option<Arc<dyn Deduplicator>>>,
     key: Option<Arc<dyn KeyExtractor>>,
     settings: ConsumerSettings,
+    linger: LingerSettings,
 }
 
 impl std::fmt::Debug for MigratingPushConsumerBuilder {
@@ -182,6 +187,7 @@ impl MigratingPushConsumerBuilder {
             dedupe: None,
             key: None,
             settings: ConsumerSettings::default(),
+            linger: LingerSettings::default(),
         }
     }
 
@@ -261,6 +267,13 @@ impl MigratingPushConsumerBuilder {
         self
     }
 
+    /// How long the consumer keeps reading a cluster after a topic left its read set, for retries and delayed
+    /// messages that come due there late (default: quiet 15 s, at most 10 minutes; see [`LingerSettings`]).
+    pub fn linger(mut self, linger: LingerSettings) -> Self {
+        self.linger = linger;
+        self
+    }
+
     /// Validate and build. Nothing connects until `start`.
     pub fn build(self) -> Result<MigratingPushConsumer, MigrationError> {
         let source = self.source.ok_or_else(|| ConfigError::missing("source"))?;
@@ -286,6 +299,9 @@ impl MigratingPushConsumerBuilder {
             key: self.key.unwrap_or_else(|| Arc::new(UniqKey)),
             counters: Default::default(),
             holdback: Some(Holdback::new(phases.clone())),
+            activity: Default::default(),
+            retries: (!self.settings.broadcasting())
+                .then(|| self.settings.max_reconsume_times.unwrap_or(-1)),
         };
         Ok(MigratingPushConsumer::from_parts(
             self.runtime,
@@ -293,6 +309,7 @@ impl MigratingPushConsumerBuilder {
             [source, target],
             phases,
             self.settings,
+            self.linger,
             shared,
             self.control.as_ref(),
         ))

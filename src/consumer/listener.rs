@@ -13,6 +13,10 @@ use super::holdback::{Holdback, HOLD_RETRY};
 use super::stats::Counters;
 use crate::cluster::Cluster;
 use crate::dedupe::{Begin, Deduplicator, KeyExtractor};
+use crate::linger::Activity;
+
+/// The client unique key property.
+const UNIQ_KEY: &str = "UNIQ_KEY";
 
 thread_local! {
     static CONSUMING: Cell<Option<Cluster>> = const { Cell::new(None) };
@@ -44,6 +48,46 @@ pub(crate) struct MergeShared {
     pub(crate) counters: Counters,
     /// Orderly-cutover hold-back of target messages (push consumers; the lite pull consumer has none).
     pub(crate) holdback: Option<Holdback>,
+    /// Deliveries and outstanding retries per cluster, for lingering after a cluster leaves a read set.
+    pub(crate) activity: Activity,
+    /// Clustering push consumers: the deliveries a message gets before the broker moves it to the dead letters
+    /// (negative: the broker's default); `None` where a failure is not retried (broadcasting, lite pull).
+    pub(crate) retries: Option<i32>,
+}
+
+impl MergeShared {
+    /// The key a retry of `m` is recognised by: the dedupe key, else the client unique key.
+    fn retry_key(&self, m: &MessageExt) -> Option<String> {
+        self.key.key(m).or_else(|| {
+            m.properties()
+                .get(UNIQ_KEY)
+                .map(|k| k.to_string())
+        })
+    }
+
+    /// Record how a concurrent listener call on messages from `cluster` ended: a failure sends every message of
+    /// the call back as a retry on that cluster; a success settles retries seen again.
+    fn record_outcome(&self, cluster: Cluster, msgs: &[&MessageExt], ok: bool) {
+        if let Some(m) = msgs.first() {
+            self.activity.delivered(cluster, m.topic().as_str());
+        }
+        let Some(max) = self.retries else { return };
+        if ok {
+            self.activity.settled(
+                cluster,
+                msgs.iter()
+                    .filter_map(|m| Some((m.topic().as_str(), self.retry_key(m)?))),
+            );
+        } else {
+            self.activity.failed(
+                cluster,
+                max,
+                msgs.iter().filter_map(|m| {
+                    Some((m.topic().as_str(), self.retry_key(m)?, m.reconsume_times))
+                }),
+            );
+        }
+    }
 }
 
 /// Keys begun for one listener call; aborted on drop unless committed (also when the listener panics).
@@ -161,6 +205,20 @@ impl MessageListenerConcurrently for MergeListener {
         let UserListener::Concurrently(user) = &self.user else {
             return Ok(ConsumeConcurrentlyStatus::ReconsumeLater);
         };
+        let status = self.consume_concurrently(user.as_ref(), msgs, ctx);
+        let ok = matches!(status, Ok(ConsumeConcurrentlyStatus::ConsumeSuccess));
+        self.shared.record_outcome(self.cluster, msgs, ok);
+        status
+    }
+}
+
+impl MergeListener {
+    fn consume_concurrently(
+        &self,
+        user: &dyn MessageListenerConcurrently,
+        msgs: &[&MessageExt],
+        ctx: &ConsumeConcurrentlyContext,
+    ) -> ClientResult<ConsumeConcurrentlyStatus> {
         let (_scope, dedupe) = self.enter(msgs.len());
         let counters = &self.shared.counters;
         let Some(dedupe) = dedupe else {
@@ -212,6 +270,11 @@ impl MessageListenerOrderly for MergeListener {
                 ctx.set_suspend_current_queue_time_millis(HOLD_RETRY.as_millis() as i64);
                 return Ok(ConsumeOrderlyStatus::SuspendCurrentQueueAMoment);
             }
+        }
+        if let Some(m) = msgs.first() {
+            self.shared
+                .activity
+                .delivered(self.cluster, m.topic().as_str());
         }
         let (_scope, dedupe) = self.enter(msgs.len());
         let counters = &self.shared.counters;

@@ -33,9 +33,10 @@ pub use stats::ConsumerStats;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::control::report::{applied_from, Report, Reporter};
-use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
+use crate::control::wire::{BrokerClients, ClusterCounters, Counters as WireCounters, Role};
 use crate::control::ControlClient;
 use crate::error::{ErrorKind, MigrationError};
+use crate::linger::{LingerSettings, Lingering, Verdict};
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
 use crate::route::{PhaseHandle, PhaseTable};
 use builder::ConsumerSettings;
@@ -68,6 +69,11 @@ struct Core {
     brokers: Mutex<HashMap<String, Cluster>>,
     // The table the subscriptions were last fully reconciled with (reported to the control plane as applied).
     applied: Mutex<Arc<PhaseTable>>,
+    linger: LingerSettings,
+    // Topics still read on a cluster their phase no longer reads.
+    lingering: Lingering,
+    // The client id each running side presents to its cluster's brokers.
+    client_ids: Mutex<[Option<String>; 2]>,
 }
 
 /// A push consumer for two clusters that follows each topic's read set. Implements `MQPushConsumer` and
@@ -119,6 +125,7 @@ impl MigratingPushConsumer {
         clusters: [ClusterConfig; 2],
         phases: PhaseHandle,
         settings: ConsumerSettings,
+        linger: LingerSettings,
         shared: MergeShared,
         control: Option<&ControlClient>,
     ) -> Self {
@@ -137,6 +144,9 @@ impl MigratingPushConsumer {
                 suspended: AtomicBool::new(false),
                 brokers: Mutex::new(HashMap::new()),
                 applied: Mutex::new(Arc::new(PhaseTable::default())),
+                linger,
+                lingering: Lingering::default(),
+                client_ids: Mutex::new([None, None]),
             }),
             watcher: None,
         };
@@ -213,7 +223,16 @@ impl Reporter for Core {
                 .pins()
                 .map(|p| p.names())
                 .unwrap_or_default(),
+            broker_clients: broker_clients(&self.client_ids.lock()),
         }
+    }
+}
+
+/// The client ids of the running sides, as reported to the control plane.
+pub(crate) fn broker_clients(ids: &[Option<String>; 2]) -> BrokerClients {
+    BrokerClients {
+        source: ids[0].iter().cloned().collect(),
+        target: ids[1].iter().cloned().collect(),
     }
 }
 
@@ -226,7 +245,8 @@ impl Core {
         let subs = self.subscriptions.lock().clone();
         let mut first_err = None;
         for c in Cluster::BOTH {
-            let want = reads::for_cluster(&subs, &snapshot, c);
+            let mut want = reads::for_cluster(&subs, &snapshot, c);
+            self.keep_lingering(c, &mut want, &subs).await;
             if let Err(e) = self.reconcile_side(c, want).await {
                 tracing::warn!(group = %self.group, cluster = %c, error = %e, "subscription change failed; will retry");
                 first_err.get_or_insert(e);
@@ -316,18 +336,62 @@ impl Core {
         still_held
     }
 
+    /// Add to `want` (what `c`'s client should read under the phases) the topics that left `c`'s read set and
+    /// still linger there (see `crate::linger`); end the lingering of those with nothing more due.
+    async fn keep_lingering(
+        &self,
+        c: Cluster,
+        want: &mut BTreeMap<String, Sub>,
+        subs: &BTreeMap<String, Sub>,
+    ) {
+        let held: Vec<String> = self.sides[c.index()]
+            .lock()
+            .await
+            .as_ref()
+            .map(|s| s.topics.keys().cloned().collect())
+            .unwrap_or_default();
+        let activity = &self.shared.activity;
+        for (topic, mut verdict) in
+            self.lingering
+                .review(c, want, held.iter(), subs, activity, &self.linger)
+        {
+            if verdict == Verdict::Release && self.shared.retries.is_some() {
+                // Every instance's retries: the group's retry topic on this cluster must be consumed too.
+                verdict = match self.drained(c, &format!("%RETRY%{}", self.group)).await {
+                    Ok(None) => Verdict::Release,
+                    Ok(Some(behind)) => Verdict::Keep(format!("retry topic behind at {behind}")),
+                    Err(e) => Verdict::Keep(format!("cannot read the retry topic's offsets: {e}")),
+                };
+            }
+            match &verdict {
+                Verdict::Keep(why) => {
+                    tracing::debug!(group = %self.group, cluster = %c, topic, why, "still lingering");
+                    if let Some(sub) = subs.get(&topic) {
+                        want.insert(topic, sub.clone());
+                    }
+                }
+                _ => self.lingering.settle(c, &topic, &verdict, activity),
+            }
+        }
+    }
+
     /// `None` when this group has consumed every message of `topic` on the source, else the first queue behind
+    /// (`"queue: consumed/max"`).
+    async fn source_drained(&self, topic: &str) -> Result<Option<String>, MigrationError> {
+        self.drained(Cluster::Source, topic).await
+    }
+
+    /// `None` when this group has consumed every message of `topic` on `c`, else the first queue behind
     /// (`"queue: consumed/max"`). Queues this instance consumes are read from memory; the others (other instances
     /// of the group) from the broker.
-    async fn source_drained(&self, topic: &str) -> Result<Option<String>, MigrationError> {
+    async fn drained(&self, c: Cluster, topic: &str) -> Result<Option<String>, MigrationError> {
         use rocketmq_client_rust::ReadOffsetType;
-        let fail = |what: &str| {
-            MigrationError::new(ErrorKind::Subscribe, Some(Cluster::Source), what.to_owned())
-        };
-        let mut guard = self.sides[Cluster::Source.index()].lock().await;
+        let fail =
+            |what: &str| MigrationError::new(ErrorKind::Subscribe, Some(c), what.to_owned());
+        let mut guard = self.sides[c.index()].lock().await;
         let side = guard
             .as_mut()
-            .ok_or_else(|| fail("the source client is not running"))?;
+            .ok_or_else(|| fail("the client is not running"))?;
         let store = side
             .consumer
             .offset_store()
@@ -374,6 +438,7 @@ impl Core {
             None if want.is_empty() => Ok(()),
             Some(_) if want.is_empty() => {
                 if let Some(mut side) = guard.take() {
+                    self.client_ids.lock()[c.index()] = None;
                     side.consumer.shutdown().await;
                     tracing::info!(group = %self.group, cluster = %c, "no topic reads this cluster any more: client shut down");
                 }
@@ -387,7 +452,7 @@ impl Core {
                         "no message listener registered",
                     ));
                 };
-                let mut consumer = self.settings.build_raw(
+                let (mut consumer, client_id) = self.settings.build_raw(
                     &self.runtime,
                     &self.group,
                     c,
@@ -419,8 +484,9 @@ impl Core {
                 if self.suspended.load(Ordering::Acquire) {
                     consumer.suspend().await;
                 }
-                tracing::info!(group = %self.group, cluster = %c, topics = ?want.keys().collect::<Vec<_>>(),
+                tracing::info!(group = %self.group, cluster = %c, client_id, topics = ?want.keys().collect::<Vec<_>>(),
                     "consumer client started");
+                self.client_ids.lock()[c.index()] = Some(client_id);
                 *guard = Some(Side {
                     consumer,
                     topics: want,
@@ -458,6 +524,7 @@ impl Core {
     async fn shutdown_sides(&self) {
         for c in Cluster::BOTH {
             if let Some(mut side) = self.sides[c.index()].lock().await.take() {
+                self.client_ids.lock()[c.index()] = None;
                 side.consumer.shutdown().await;
                 tracing::info!(group = %self.group, cluster = %c, "consumer client shut down");
             }

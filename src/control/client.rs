@@ -582,6 +582,7 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
                 counters: r.counters,
                 status,
                 pinned: r.pinned,
+                broker_clients: r.broker_clients,
             };
             let req = me
                 .http

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::control::wire::{AppliedPhase, Counters, Role};
+use crate::control::wire::{AppliedPhase, BrokerClients, Counters, Role};
 use crate::route::PhaseTable;
 
 /// One client's part of a heartbeat.
@@ -14,6 +14,8 @@ pub(crate) struct Report {
     pub(crate) applied: BTreeMap<String, AppliedPhase>,
     pub(crate) counters: Counters,
     pub(crate) pinned: Vec<String>,
+    /// Consumers: the client ids of their running raw clients per cluster.
+    pub(crate) broker_clients: BrokerClients,
 }
 
 /// Implemented by the producer and consumer cores; the control client holds them weakly.

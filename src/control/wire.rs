@@ -15,6 +15,10 @@ pub struct PhasesDoc {
     pub version: u64,
     /// Every topic under migration.
     pub topics: BTreeMap<String, TopicState>,
+    /// Per topic, how many dead letters of its consumer groups on the source an operator has reviewed
+    /// (`rmq-migrate dlq ack`); check `source_dlq_reviewed` passes while the source holds no more than that.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dlq_reviewed: BTreeMap<String, u64>,
 }
 
 impl PhasesDoc {
@@ -214,6 +218,34 @@ pub struct Counters {
     pub target: ClusterCounters,
 }
 
+/// The client ids one shim instance's raw clients present to each cluster's brokers, exactly as the brokers list
+/// them among a group's consumer connections (`<ip>@<instance name>`). The control plane tells shim consumers
+/// from consumers outside the shim by them (check `unmanaged_consumers`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerClients {
+    /// Client ids on the source's brokers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source: Vec<String>,
+    /// Client ids on the target's brokers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target: Vec<String>,
+}
+
+impl BrokerClients {
+    /// Whether no client id is listed.
+    pub fn is_empty(&self) -> bool {
+        self.source.is_empty() && self.target.is_empty()
+    }
+
+    /// The ids on `cluster`.
+    pub fn on(&self, cluster: crate::Cluster) -> &[String] {
+        match cluster {
+            crate::Cluster::Source => &self.source,
+            crate::Cluster::Target => &self.target,
+        }
+    }
+}
+
 /// `POST /v1/clients/heartbeat`: what one producer or consumer instance has applied and done.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Heartbeat {
@@ -237,6 +269,9 @@ pub struct Heartbeat {
     /// Topics this instance is pinned to a phase for, ignoring the control plane.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pinned: Vec<String>,
+    /// Consumers: the client ids their raw clients present to each cluster's brokers.
+    #[serde(default, skip_serializing_if = "BrokerClients::is_empty")]
+    pub broker_clients: BrokerClients,
 }
 
 /// `GET /v1/clients`: one registered client.

@@ -15,6 +15,7 @@ use rocketmq_transport::api::RPCHook;
 use super::MigratingLitePullConsumer;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
+use crate::linger::LingerSettings;
 use crate::consumer::listener::MergeShared;
 use crate::control::ControlClient;
 use crate::dedupe::{Deduplicator, KeyExtractor, MemoryDeduplicator, UniqKey};
@@ -50,7 +51,7 @@ macro_rules! settings {
                 group: &str,
                 side: Cluster,
                 cluster: &ClusterConfig,
-            ) -> ClientResult<DefaultLitePullConsumer> {
+            ) -> ClientResult<(DefaultLitePullConsumer, String)> {
                 let mut b = DefaultLitePullConsumer::builder(runtime.clone());
                 $( if let Some(v) = &self.$name { b = b.$name(v.clone()); } )*
                 b = b.name_server_addr(cluster.name_server_addr.clone());
@@ -60,11 +61,15 @@ macro_rules! settings {
                 // Two clients of one process must not share a client id: suffix explicit instance names (and the
                 // fixed one broadcasting consumers use) with the side.
                 let broadcasting = matches!(self.message_model, Some(MessageModel::Broadcasting));
-                match &self.instance_name {
-                    Some(name) => b = b.instance_name(format!("{name}-{side}")),
-                    None if broadcasting => b = b.instance_name(format!("DEFAULT-{side}")),
-                    None => {}
-                }
+                let name = crate::reads::instance_name(
+                    self.instance_name.as_deref().unwrap_or("DEFAULT"),
+                    broadcasting,
+                    side,
+                );
+                let mut id_config = rocketmq_client_rust::ClientConfig::default();
+                id_config.instance_name = name.as_str().into();
+                let client_id = id_config.build_mq_client_id();
+                b = b.instance_name(name);
                 b = b.consumer_group(group.to_owned());
                 if let Some(m) = self.message_model {
                     b = b.message_model(m);
@@ -82,7 +87,7 @@ macro_rules! settings {
                 if self.enable_msg_trace {
                     b = b.enable_msg_trace();
                 }
-                b.auto_commit(false).build()
+                Ok((b.auto_commit(false).build()?, client_id))
             }
         }
 
@@ -162,6 +167,7 @@ pub struct MigratingLitePullConsumerBuilder {
     auto_commit: bool,
     auto_commit_interval_millis: u64,
     settings: LitePullSettings,
+    linger: LingerSettings,
 }
 
 impl std::fmt::Debug for MigratingLitePullConsumerBuilder {
@@ -186,6 +192,7 @@ pub(crate) struct Parts {
     pub(crate) poll_timeout_millis: u64,
     pub(crate) auto_commit: bool,
     pub(crate) auto_commit_interval_millis: u64,
+    pub(crate) linger: LingerSettings,
 }
 
 impl MigratingLitePullConsumerBuilder {
@@ -202,8 +209,16 @@ impl MigratingLitePullConsumerBuilder {
             poll_timeout_millis: DEFAULT_POLL_TIMEOUT_MILLIS,
             auto_commit: true,
             auto_commit_interval_millis: DEFAULT_AUTO_COMMIT_INTERVAL_MILLIS,
+            linger: LingerSettings::default(),
             settings: LitePullSettings::default(),
         }
+    }
+
+    /// How long the consumer keeps reading a cluster after a topic left its read set, for delayed messages that
+    /// come due there late (default: quiet 15 s, at most 10 minutes; see [`LingerSettings`]).
+    pub fn linger(mut self, linger: LingerSettings) -> Self {
+        self.linger = linger;
+        self
     }
 
     /// The consumer group, used on both clusters.
@@ -340,6 +355,8 @@ impl MigratingLitePullConsumerBuilder {
             key: self.key.unwrap_or_else(|| Arc::new(UniqKey)),
             counters: Default::default(),
             holdback: None,
+            activity: Default::default(),
+            retries: None,
         };
         Ok(MigratingLitePullConsumer::from_parts(
             Parts {
@@ -352,6 +369,7 @@ impl MigratingLitePullConsumerBuilder {
                 poll_timeout_millis: self.poll_timeout_millis,
                 auto_commit: self.auto_commit,
                 auto_commit_interval_millis: self.auto_commit_interval_millis,
+                linger: self.linger,
             },
             self.control.as_ref(),
         ))

@@ -78,6 +78,9 @@ impl Claims {
         auto_commit: bool,
     ) -> Vec<Arc<MessageExt>> {
         Counters::add(&self.counters().received[cluster.index()], msgs.len());
+        if let Some(m) = msgs.first() {
+            self.shared.activity.delivered(cluster, m.topic().as_str());
+        }
         let mut st = self.state.lock();
         let mut out = Vec::with_capacity(msgs.len());
         for m in msgs {

@@ -41,6 +41,7 @@ use crate::error::{ErrorKind, MigrationError};
 use crate::reads::{self, Sub};
 use crate::route::{PhaseHandle, PhaseTable};
 use brokers::BrokerMap;
+use crate::linger::{LingerSettings, Lingering};
 use builder::{LitePullSettings, Parts};
 use claims::Claims;
 use poll::Batch;
@@ -80,6 +81,11 @@ struct Core {
     // Paused queues, and messages of them a pull already in flight returned (held until resumed).
     paused: Mutex<HashSet<(Cluster, MessageQueue)>>,
     held: Mutex<Vec<(Cluster, Arc<MessageExt>)>>,
+    linger: LingerSettings,
+    // Topics still read on a cluster their phase no longer reads.
+    lingering: Lingering,
+    // The client id each running side presents to its cluster's brokers.
+    client_ids: Mutex<[Option<String>; 2]>,
 }
 
 /// A lite pull consumer for two clusters that follows each topic's read set. Same method names and signatures
@@ -186,6 +192,9 @@ impl MigratingLitePullConsumer {
                 polling: Arc::new([AtomicBool::new(false), AtomicBool::new(false)]),
                 paused: Mutex::new(HashSet::new()),
                 held: Mutex::new(Vec::new()),
+                linger: p.linger,
+                lingering: Lingering::default(),
+                client_ids: Mutex::new([None, None]),
             }),
             watcher: Mutex::new(None),
         };
@@ -808,6 +817,7 @@ impl Reporter for Core {
                 .pins()
                 .map(|p| p.names())
                 .unwrap_or_default(),
+            broker_clients: crate::consumer::broker_clients(&self.client_ids.lock()),
         }
     }
 }

@@ -10,6 +10,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use super::{Core, Mode};
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
+use crate::linger::Verdict;
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
 
 /// One cluster's running raw consumer and what it reads.
@@ -48,7 +49,8 @@ impl Core {
         let assigned = self.assigned.lock().clone();
         let mut first_err = None;
         for c in Cluster::BOTH {
-            let topics = reads::for_cluster(&subs, &snapshot, c);
+            let mut topics = reads::for_cluster(&subs, &snapshot, c);
+            self.keep_lingering(c, &mut topics, &subs).await;
             let queues: HashSet<MessageQueue> =
                 reads::for_cluster(&assigned[c.index()], &snapshot, c)
                     .into_values()
@@ -63,6 +65,36 @@ impl Core {
             self.record_applied(&snapshot).await;
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// Add to `topics` (what `c`'s client should read under the phases) the topics that left `c`'s read set and
+    /// still linger there (see `crate::linger`: until nothing came from `c` for the quiet window).
+    async fn keep_lingering(
+        &self,
+        c: Cluster,
+        topics: &mut BTreeMap<String, Sub>,
+        subs: &BTreeMap<String, Sub>,
+    ) {
+        let held: Vec<String> = self.sides[c.index()]
+            .lock()
+            .await
+            .as_ref()
+            .map(|s| s.topics.keys().cloned().collect())
+            .unwrap_or_default();
+        let activity = &self.claims.shared.activity;
+        for (topic, verdict) in
+            self.lingering
+                .review(c, topics, held.iter(), subs, activity, &self.linger)
+        {
+            match &verdict {
+                Verdict::Keep(_) => {
+                    if let Some(sub) = subs.get(&topic) {
+                        topics.insert(topic, sub.clone());
+                    }
+                }
+                _ => self.lingering.settle(c, &topic, &verdict, activity),
+            }
+        }
     }
 
     async fn reconcile_side(
@@ -139,7 +171,7 @@ impl Core {
 
     /// Start `c`'s raw consumer with nothing to read yet.
     pub(crate) async fn start_side(&self, c: Cluster) -> Result<Side, MigrationError> {
-        let consumer = self
+        let (consumer, client_id) = self
             .settings
             .build_raw(&self.runtime, &self.group, c, &self.clusters[c.index()])
             .map_err(|e| {
@@ -153,7 +185,8 @@ impl Core {
                     .with_source(e),
             );
         }
-        tracing::info!(group = %self.group, cluster = %c, "lite pull client started");
+        tracing::info!(group = %self.group, cluster = %c, client_id, "lite pull client started");
+        self.client_ids.lock()[c.index()] = Some(client_id);
         Ok(Side {
             consumer,
             topics: BTreeMap::new(),
@@ -164,6 +197,7 @@ impl Core {
 
     /// Commit what poll took from `c` (with auto-commit on), then shut its client down.
     async fn close_side(&self, c: Cluster, side: Side) {
+        self.client_ids.lock()[c.index()] = None;
         if self.auto_commit.load(Ordering::Acquire) {
             self.commit_cluster(c, &side.consumer, |_, _| true, None, false)
                 .await;

@@ -86,6 +86,7 @@ impl Writes {
                 target: side(Cluster::Target),
             },
             pinned: table.pins().map(|p| p.names()).unwrap_or_default(),
+            broker_clients: Default::default(),
         }
     }
 }

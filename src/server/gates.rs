@@ -5,6 +5,9 @@
 //! | entering `DualRead` from `Initial` | `target_topic_exists`, `target_groups_exist` |
 //! | a cluster joins the write set (`DualRead`→`DualReadWrite` adds the target, `CuttingOver`→`DualReadWrite` adds the source) | `consumers_applied` |
 //! | a cluster leaves the read set (`CuttingOver`→`Completed` drops the source, `DualRead`→`Initial` drops the target) | `producers_applied`, `<cluster>_backlog_zero`, `<cluster>_quiet` |
+//! | a cluster joins the write set | also `unmanaged_consumers` (every consumer of the topic's groups on either cluster is a shim client) |
+//! | a cluster leaves the read set | also `<cluster>_retry_backlog_zero`, `<cluster>_scheduled_zero` |
+//! | the source leaves the read set (`CuttingOver`→`Completed`) | also `source_dlq_reviewed` |
 //! | `CuttingOver`→`Completed` of an orderly topic | also `source_sealed` |
 //!
 //! Sealing itself (not a move) uses `producers_sealed`: every live producer of the topic applied `CuttingOver`.
@@ -24,6 +27,12 @@ pub(crate) async fn run(app: &App, topic: &str, from: Phase, to: Phase) -> Vec<C
         out.push(target_topic_exists(app, topic).await);
         out.push(target_groups_exist(app, topic).await);
     }
+    if Cluster::BOTH
+        .iter()
+        .any(|c| to.writes(*c) && !from.writes(*c))
+    {
+        out.push(unmanaged_consumers(app, topic).await);
+    }
     for c in Cluster::BOTH {
         if to.writes(c) && !from.writes(c) {
             out.push(consumers_applied(app, topic, c));
@@ -33,10 +42,15 @@ pub(crate) async fn run(app: &App, topic: &str, from: Phase, to: Phase) -> Vec<C
         if from.read_set().contains(c) && !to.read_set().contains(c) {
             out.push(producers_applied(app, topic, c));
             out.push(backlog_zero(app, topic, c).await);
+            out.push(retry_backlog_zero(app, topic, c).await);
+            out.push(scheduled_zero(app, topic, c).await);
             out.push(quiet(app, topic, c).await);
         }
     }
     let state = app.table().topics.get(topic).copied().unwrap_or_default();
+    if from.read_set().contains(Cluster::Source) && !to.read_set().contains(Cluster::Source) {
+        out.push(dlq_reviewed(app, topic).await);
+    }
     if state.orderly && from == Phase::CuttingOver && to == Phase::Completed {
         out.push(check(
             "source_sealed",
@@ -284,6 +298,213 @@ async fn backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
             format!(
                 "unconsumed messages of {topic} on the {c}: {}",
                 lagging.join(", ")
+            ),
+        )
+    }
+}
+
+/// Every group's retry topic on `c` is consumed (its retries are messages of the topic still due there).
+async fn retry_backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
+    let code = format!("{c}_retry_backlog_zero");
+    let groups = match groups_of(app, topic, c).await {
+        Ok(g) => g,
+        Err(e) => {
+            return check(
+                code,
+                false,
+                format!("could not list the topic's groups on the {c}: {e}"),
+            )
+        }
+    };
+    let mut lagging = Vec::new();
+    for g in &groups {
+        match app.admin[c.index()].retry_backlog(g).await {
+            Ok(0) => {}
+            Ok(n) => lagging.push(format!("{}: {n}", crate::due::retry_topic(g))),
+            Err(e) => {
+                return check(
+                    code,
+                    false,
+                    format!("could not read group {g}'s retry backlog on the {c}: {e}"),
+                )
+            }
+        }
+    }
+    if lagging.is_empty() {
+        check(
+            code,
+            true,
+            format!("no unconsumed retry on the {c} (groups {groups:?})"),
+        )
+    } else {
+        check(
+            code,
+            false,
+            format!(
+                "unconsumed retries on the {c} (a group's retry topic holds retries of every topic it reads): {}",
+                lagging.join(", ")
+            ),
+        )
+    }
+}
+
+/// Nothing of `topic` (nor a retry of it) waits in `c`'s schedule: delay levels and the timer wheel.
+async fn scheduled_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
+    let code = format!("{c}_scheduled_zero");
+    let s = match app.admin[c.index()].scheduled(topic).await {
+        Ok(s) => s,
+        Err(e) => {
+            return check(
+                code,
+                false,
+                format!(
+                    "could not count the messages of {topic} still scheduled on the {c}: {e} (consumers keep \
+                     reading the {c} for their linger window after it leaves the read set)"
+                ),
+            )
+        }
+    };
+    let mut parts = Vec::new();
+    if s.topic > 0 {
+        let latest = s.latest_timer_ms.map_or(String::new(), |ms| {
+            format!(
+                "; the latest timer message is due at {}",
+                super::audit::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64))
+            )
+        });
+        parts.push(format!(
+            "{} message(s) sent to {topic} with a delay level or delivery time, not delivered yet{latest}",
+            s.topic
+        ));
+    }
+    for (g, n) in &s.retries {
+        parts.push(format!("{n} retry(ies) of group {g} waiting out their delay"));
+    }
+    if !s.incomplete.is_empty() {
+        parts.push(format!(
+            "the count is incomplete: {} (consumers keep reading the {c} for their linger window)",
+            s.incomplete.join("; ")
+        ));
+    }
+    if parts.is_empty() {
+        check(
+            code,
+            true,
+            format!("nothing of {topic} is scheduled on the {c} (delay levels, timer, retries)"),
+        )
+    } else {
+        check(
+            code,
+            false,
+            format!("{} scheduled on the {c}: {}", s.total(), parts.join("; ")),
+        )
+    }
+}
+
+/// The topic's groups' dead letters on the source, per group: `(group, count)`.
+pub(crate) async fn dead_letters(
+    app: &App,
+    topic: &str,
+    c: Cluster,
+) -> Result<Vec<(String, u64)>, String> {
+    let mut out = Vec::new();
+    for g in groups_of(app, topic, c).await? {
+        let n = app.admin[c.index()].dead_letters(&g).await?;
+        out.push((g, n));
+    }
+    Ok(out)
+}
+
+/// The source's dead letters of the topic's groups are 0, or no more than the operator acknowledged.
+async fn dlq_reviewed(app: &App, topic: &str) -> CheckResult {
+    let code = "source_dlq_reviewed";
+    let found = match dead_letters(app, topic, Cluster::Source).await {
+        Ok(f) => f,
+        Err(e) => {
+            return check(
+                code,
+                false,
+                format!("could not count the dead letters on the source: {e}"),
+            )
+        }
+    };
+    let total: u64 = found.iter().map(|(_, n)| n).sum();
+    let listed = found
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(g, n)| format!("{}: {n}", crate::due::dlq_topic(g)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match app.table().dlq_reviewed.get(topic).copied() {
+        _ if total == 0 => check(code, true, "no dead letter on the source"),
+        Some(r) if total <= r => check(
+            code,
+            true,
+            format!("{total} dead letter(s) on the source ({listed}), reviewed by an operator ({r} acknowledged)"),
+        ),
+        reviewed => check(
+            code,
+            false,
+            format!(
+                "{total} dead letter(s) on the source ({listed}){}: review them (rmq-migrate dlq list / dlq resend), \
+                 then acknowledge with rmq-migrate dlq ack {topic}",
+                reviewed.map_or(String::new(), |r| format!(", {} more than acknowledged", total - r))
+            ),
+        ),
+    }
+}
+
+/// Every client connected for a consumer group of `topic`, on either cluster, is a shim client: a raw consumer
+/// would not see what is written to the other cluster.
+async fn unmanaged_consumers(app: &App, topic: &str) -> CheckResult {
+    let code = "unmanaged_consumers";
+    let mut foreign = Vec::new();
+    let mut seen = 0usize;
+    for c in Cluster::BOTH {
+        let shim = app.registry.broker_clients(c);
+        let groups = match groups_of(app, topic, c).await {
+            Ok(g) => g,
+            Err(e) => {
+                return check(
+                    code,
+                    false,
+                    format!("could not list the topic's groups on the {c}: {e}"),
+                )
+            }
+        };
+        for g in groups {
+            let conns = match app.admin[c.index()].connections(&g).await {
+                Ok(v) => v,
+                Err(e) => {
+                    return check(
+                        code,
+                        false,
+                        format!("could not read group {g}'s connections on the {c}: {e}"),
+                    )
+                }
+            };
+            for (client_id, addr) in conns {
+                seen += 1;
+                if !shim.contains(&client_id) {
+                    foreign.push(format!("group {g} on the {c}: client {client_id} at {addr}"));
+                }
+            }
+        }
+    }
+    if foreign.is_empty() {
+        check(
+            code,
+            true,
+            format!("all {seen} consumer connection(s) of the topic's groups are shim clients"),
+        )
+    } else {
+        check(
+            code,
+            false,
+            format!(
+                "consumers outside the shim would miss what is written to the other cluster: {} (stop them or \
+                 build them with the shim)",
+                foreign.join("; ")
             ),
         )
     }

@@ -65,6 +65,15 @@ impl Registry {
         v
     }
 
+    /// The raw client ids every known shim client (live or recently seen) presents to `cluster`'s brokers.
+    pub(crate) fn broker_clients(&self, cluster: crate::Cluster) -> std::collections::HashSet<String> {
+        self.clients
+            .lock()
+            .values()
+            .flat_map(|e| e.heartbeat.broker_clients.on(cluster).iter().cloned())
+            .collect()
+    }
+
     /// Live clients of `role` that send to or subscribe to `topic`.
     pub(crate) fn live_of(&self, topic: &str, role: Role) -> Vec<Heartbeat> {
         self.views()
