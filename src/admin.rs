@@ -489,11 +489,14 @@ impl ClusterAdmin {
             )
             .await
             {
-                Ok(ConsumerConnectionRead::Online(c)) => out.extend(
-                    c.get_connection_set()
-                        .iter()
-                        .map(|x| (x.get_client_id().to_string(), x.get_client_addr().to_string())),
-                ),
+                Ok(ConsumerConnectionRead::Online(c)) => {
+                    out.extend(c.get_connection_set().iter().map(|x| {
+                        (
+                            x.get_client_id().to_string(),
+                            x.get_client_addr().to_string(),
+                        )
+                    }))
+                }
                 Ok(_) => {}
                 Err(e) => {
                     return Err(format!(

@@ -64,6 +64,16 @@ impl Scheduled {
     pub(crate) fn total(&self) -> u64 {
         self.topic + self.retries.values().sum::<u64>()
     }
+
+    /// Add another count into this one.
+    fn add(&mut self, other: Scheduled) {
+        self.topic += other.topic;
+        for (g, n) in other.retries {
+            *self.retries.entry(g).or_default() += n;
+        }
+        self.latest_timer_ms = self.latest_timer_ms.max(other.latest_timer_ms);
+        self.incomplete.extend(other.incomplete);
+    }
 }
 
 fn now_ms() -> i64 {
@@ -72,7 +82,7 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn property<'m>(m: &'m MessageExt, key: &str) -> Option<&'m str> {
+pub(crate) fn property<'m>(m: &'m MessageExt, key: &str) -> Option<&'m str> {
     m.properties().get(key).map(|v| v.as_str())
 }
 
@@ -100,10 +110,7 @@ impl ClusterAdmin {
             let stats = MQAdminReadExt::fetch_broker_runtime_stats(&*admin, addr.clone())
                 .await
                 .map_err(|e| {
-                    format!(
-                        "read runtime stats of {broker} ({addr}): {}",
-                        describe(&e)
-                    )
+                    format!("read runtime stats of {broker} ({addr}): {}", describe(&e))
                 })?;
             let mut levels: Vec<(i32, i64, i64)> = stats
                 .table
@@ -118,10 +125,14 @@ impl ClusterAdmin {
             levels.sort_unstable();
             for (level, done, max) in levels {
                 let mq = MessageQueue::from_parts(SCHEDULE_TOPIC, broker.as_str(), level - 1);
-                self.scan(&admin, &addr, &mq, done, max, &mut budget, &mut out, |m, out| {
-                    count_for(m, topic, out)
-                })
-                .await?;
+                let mut found = Scheduled::default();
+                let short = self
+                    .scan(&admin, &addr, &mq, done, max, &mut budget, |m| {
+                        count_for(m, topic, &mut found)
+                    })
+                    .await?;
+                out.add(found);
+                out.incomplete.extend(short);
             }
             self.scan_timer(&admin, &broker, &addr, topic, &mut budget, &mut out)
                 .await?;
@@ -140,52 +151,62 @@ impl ClusterAdmin {
         out: &mut Scheduled,
     ) -> Result<(), String> {
         let mq = MessageQueue::from_parts(TIMER_TOPIC, broker, 0);
-        let (min, max) =
-            match rocketmq_client_rust::TopicAdmin::examine_topic_stats(admin, TIMER_TOPIC.into(), Some(addr.clone()))
-                .await
-            {
-                Ok(t) => match t.get_offset_table().get(&mq) {
-                    Some(o) => (o.get_min_offset(), o.get_max_offset()),
-                    None => return Ok(()),
-                },
-                // A broker without the timer wheel has no timer topic: nothing can wait there.
-                Err(e) if crate::admin::response_code(&e) == Some(crate::admin::TOPIC_NOT_EXIST) => {
-                    return Ok(())
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "read offsets of {TIMER_TOPIC} on {broker} ({addr}): {}",
-                        describe(&e)
-                    ))
-                }
-            };
+        let (min, max) = match rocketmq_client_rust::TopicAdmin::examine_topic_stats(
+            admin,
+            TIMER_TOPIC.into(),
+            Some(addr.clone()),
+        )
+        .await
+        {
+            Ok(t) => match t.get_offset_table().get(&mq) {
+                Some(o) => (o.get_min_offset(), o.get_max_offset()),
+                None => return Ok(()),
+            },
+            // A broker without the timer wheel has no timer topic: nothing can wait there.
+            Err(e) if crate::admin::response_code(&e) == Some(crate::admin::TOPIC_NOT_EXIST) => {
+                return Ok(())
+            }
+            Err(e) => {
+                return Err(format!(
+                    "read offsets of {TIMER_TOPIC} on {broker} ({addr}): {}",
+                    describe(&e)
+                ))
+            }
+        };
         if min >= max {
             return Ok(());
         }
         let due_after = now_ms() - TIMER_GRACE.as_millis() as i64;
         // A message rolled over the wheel is stored again: count each unique key once.
         let mut seen: HashSet<String> = HashSet::new();
-        self.scan(admin, addr, &mq, min, max, budget, out, |m, out| {
-            let due: Option<i64> = property(m, "TIMER_OUT_MS").and_then(|v| v.parse().ok());
-            let Some(due) = due.filter(|d| *d > due_after) else {
-                return;
-            };
-            let key = property(m, "UNIQ_KEY").map_or_else(|| m.msg_id.to_string(), str::to_owned);
-            if !seen.insert(key) {
-                return;
-            }
-            let before = out.total();
-            count_for(m, topic, out);
-            if out.total() > before {
-                out.latest_timer_ms = Some(out.latest_timer_ms.map_or(due, |l| l.max(due)));
-            }
-        })
-        .await
+        let mut found = Scheduled::default();
+        let short = self
+            .scan(admin, addr, &mq, min, max, budget, |m| {
+                let due: Option<i64> = property(m, "TIMER_OUT_MS").and_then(|v| v.parse().ok());
+                let Some(due) = due.filter(|d| *d > due_after) else {
+                    return;
+                };
+                let key =
+                    property(m, "UNIQ_KEY").map_or_else(|| m.msg_id.to_string(), str::to_owned);
+                if !seen.insert(key) {
+                    return;
+                }
+                let before = found.total();
+                count_for(m, topic, &mut found);
+                if found.total() > before {
+                    found.latest_timer_ms = Some(found.latest_timer_ms.map_or(due, |l| l.max(due)));
+                }
+            })
+            .await?;
+        out.add(found);
+        out.incomplete.extend(short);
+        Ok(())
     }
 
-    /// Read `mq` from `from` to `to` (exclusive) on `addr`, calling `each` per message, within `budget`.
+    /// Read `mq` from `from` to `to` (exclusive) on `addr`, calling `each` per message, within `budget`
+    /// messages. Returns why reading stopped short, if it did.
     #[allow(clippy::too_many_arguments)]
-    async fn scan(
+    pub(crate) async fn scan(
         &self,
         admin: &rocketmq_client_rust::DefaultMQAdminExt,
         addr: &CheetahString,
@@ -193,67 +214,56 @@ impl ClusterAdmin {
         from: i64,
         to: i64,
         budget: &mut u64,
-        out: &mut Scheduled,
-        mut each: impl FnMut(&MessageExt, &mut Scheduled),
-    ) -> Result<(), String> {
+        mut each: impl FnMut(&MessageExt),
+    ) -> Result<Option<String>, String> {
         let mut offset = from;
+        let at = |offset: i64| {
+            format!(
+                "{} queue {} on {} at offset {offset}",
+                mq.topic(),
+                mq.queue_id(),
+                mq.broker_name()
+            )
+        };
         while offset < to {
             if *budget == 0 {
-                out.incomplete.push(format!(
-                    "{} queue {} on {}: offsets {offset}..{to} not read (scan limit of {SCAN_LIMIT} messages reached)",
-                    mq.topic(),
-                    mq.queue_id(),
-                    mq.broker_name()
-                ));
-                return Ok(());
+                return Ok(Some(format!(
+                    "{}..{to} not read (limit of {SCAN_LIMIT} messages reached)",
+                    at(offset)
+                )));
             }
             let n = PULL_BATCH.min((to - offset) as i32).min(*budget as i32);
             let r = admin
                 .pull_message_from_queue(addr.as_str(), mq, "*", offset, n, 5_000)
                 .await
-                .map_err(|e| {
-                    format!(
-                        "read {} queue {} at offset {offset} on {addr}: {}",
-                        mq.topic(),
-                        mq.queue_id(),
-                        describe(&e)
-                    )
-                })?;
+                .map_err(|e| format!("read {}: {}", at(offset), describe(&e)))?;
             match r.pull_status() {
                 PullStatus::Found => {
                     let msgs = r.msg_found_list().unwrap_or_default();
                     for m in msgs.iter().filter(|m| m.queue_offset < to) {
-                        each(m, out);
+                        each(m);
                     }
                     *budget = budget.saturating_sub(msgs.len() as u64);
                 }
-                PullStatus::OffsetIllegal => {
-                    // Offsets below the queue's minimum were removed with old commit-log files.
-                }
-                _ => {
-                    out.incomplete.push(format!(
-                        "{} queue {} on {}: nothing readable at offset {offset} (pull answered {:?})",
-                        mq.topic(),
-                        mq.queue_id(),
-                        mq.broker_name(),
-                        r.pull_status()
-                    ));
-                    return Ok(());
+                // Offsets below the queue's minimum went with old commit-log files: go on from the minimum.
+                PullStatus::OffsetIllegal => {}
+                other => {
+                    return Ok(Some(format!(
+                        "{}: nothing readable (pull answered {other:?})",
+                        at(offset)
+                    )))
                 }
             }
             let next = r.next_begin_offset() as i64;
             if next <= offset {
-                out.incomplete.push(format!(
-                    "{} queue {} on {}: the broker did not move past offset {offset}",
-                    mq.topic(),
-                    mq.queue_id(),
-                    mq.broker_name()
-                ));
-                return Ok(());
+                return Ok(Some(format!(
+                    "{}: the broker did not move past it",
+                    at(offset)
+                )));
             }
             offset = next;
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Unconsumed messages in `group`'s retry topic on this cluster (retries of every topic the group reads).

@@ -49,10 +49,12 @@ mod admin;
 mod cluster;
 mod config;
 mod consumer;
-#[cfg(feature = "admin")]
-mod due;
 pub mod control;
 pub mod dedupe;
+#[cfg(feature = "admin")]
+pub mod dlq;
+#[cfg(feature = "admin")]
+mod due;
 mod error;
 mod linger;
 mod lite_pull;

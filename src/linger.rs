@@ -184,7 +184,13 @@ pub(crate) struct Lingering {
 
 impl Lingering {
     /// `topic` left `c`'s read set now (no-op if it already lingers).
-    pub(crate) fn begin(&self, c: Cluster, topic: &str, activity: &Activity, settings: &LingerSettings) {
+    pub(crate) fn begin(
+        &self,
+        c: Cluster,
+        topic: &str,
+        activity: &Activity,
+        settings: &LingerSettings,
+    ) {
         let mut since = self.since.lock();
         if since.contains_key(&(c, topic.to_owned())) {
             return;
@@ -330,7 +336,10 @@ mod tests {
             max: Duration::from_secs(60),
         };
         let c = Cluster::Source;
-        assert_eq!(lingering.verdict(c, "t", &activity, &settings), Verdict::Release);
+        assert_eq!(
+            lingering.verdict(c, "t", &activity, &settings),
+            Verdict::Release
+        );
         activity.failed(c, -1, [("t", "k1".to_owned(), 0)].into_iter());
         lingering.begin(c, "t", &activity, &settings);
         std::thread::sleep(Duration::from_millis(80));
@@ -346,7 +355,10 @@ mod tests {
             Verdict::Keep(_)
         ));
         std::thread::sleep(Duration::from_millis(80));
-        assert_eq!(lingering.verdict(c, "t", &activity, &settings), Verdict::Release);
+        assert_eq!(
+            lingering.verdict(c, "t", &activity, &settings),
+            Verdict::Release
+        );
         lingering.end(c, "t", &activity);
         assert!(!lingering.contains(c, "t"));
     }

@@ -21,21 +21,41 @@ use serde::{Deserialize, Serialize};
 use crate::admin::ClusterAdmin;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
+use crate::due::retry_topic;
 use crate::error::{ErrorKind, MigrationError};
 
-/// Unconsumed messages of one group on one topic.
+/// What a [`Backlog`] row counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BacklogKind {
+    /// Messages of the topic stored but not consumed by the group.
+    Unconsumed,
+    /// Messages in the group's retry topic (`%RETRY%<group>`) not consumed yet.
+    Retry,
+    /// Messages still waiting in the broker's schedule: sent to the topic with a delay level or delivery time
+    /// (group `*`: every group of the topic gets them), or retries of the group waiting out their delay (topic
+    /// `%RETRY%<group>`).
+    Scheduled,
+}
+
+/// Messages still due to one group on one topic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backlog {
-    /// Consumer group.
+    /// Consumer group (`*` for scheduled messages of the topic, due to every group).
     pub group: String,
     /// Topic (retry topics included: their messages are still due; dead-letter topics are not).
     pub topic: String,
-    /// Messages stored but not consumed by the group, over every master.
+    /// What is counted.
+    pub kind: BacklogKind,
+    /// Messages still due, over every master.
     pub unconsumed: u64,
 }
 
-/// Consumer lag per group and topic on `cluster`, from the admin API: every application group, or only `group`;
-/// every topic, or only `topic`. Entries with no backlog are included (so a report shows what was checked).
+/// Messages still due per group and topic on `cluster`, from the admin API: every application group, or only
+/// `group`; every topic, or only `topic`. Entries with nothing due are included (so a report shows what was
+/// checked). A group's retry topic counts with it; with `topic`, messages still scheduled for the topic (delay
+/// levels, timer) and the group's scheduled retries of it count too. A scheduled count that could not be made
+/// complete (see the control plane's `source_scheduled_zero`) is an error: the backlog is unknown.
 pub async fn backlog(
     cluster: &ClusterConfig,
     runtime: Arc<ClientRuntime>,
@@ -44,24 +64,65 @@ pub async fn backlog(
 ) -> Result<Vec<Backlog>, MigrationError> {
     cluster.validate("cluster")?;
     let admin = ClusterAdmin::new(Cluster::Source, cluster.clone(), runtime);
-    let lag = admin.lag(group, topic).await;
+    let result = async {
+        let lag = admin.lag(group, topic).await?;
+        let scheduled = match topic {
+            Some(t) => Some(admin.scheduled(t).await?),
+            None => None,
+        };
+        Ok::<_, String>((lag, scheduled))
+    }
+    .await;
     admin.close().await;
-    let lag = lag.map_err(|e| {
+    let fail = |e: String| {
         MigrationError::new(
             ErrorKind::Admin,
             None,
             format!("backlog on {}: {e}", cluster.name_server_addr),
         )
-    })?;
-    Ok(lag
+    };
+    let (lag, scheduled) = result.map_err(fail)?;
+    let mut rows: Vec<Backlog> = lag
         .into_iter()
-        .filter(|((_, t), _)| {
-            topic.is_none_or(|want| t == want || t.ends_with(&format!("%{want}")))
+        .filter(|((g, t), _)| {
+            topic.is_none_or(|want| {
+                t == want || t.ends_with(&format!("%{want}")) || *t == retry_topic(g)
+            })
         })
         .map(|((group, topic), unconsumed)| Backlog {
+            kind: if topic.starts_with("%RETRY%") {
+                BacklogKind::Retry
+            } else {
+                BacklogKind::Unconsumed
+            },
             group,
             topic,
             unconsumed,
         })
-        .collect())
+        .collect();
+    if let (Some(t), Some(s)) = (topic, scheduled) {
+        if !s.incomplete.is_empty() {
+            return Err(fail(format!(
+                "the messages still scheduled for {t} could not all be counted: {}",
+                s.incomplete.join("; ")
+            )));
+        }
+        rows.push(Backlog {
+            group: "*".into(),
+            topic: t.to_owned(),
+            kind: BacklogKind::Scheduled,
+            unconsumed: s.topic,
+        });
+        for (g, n) in s.retries {
+            if group.is_none_or(|want| want == g) {
+                rows.push(Backlog {
+                    topic: retry_topic(&g),
+                    group: g,
+                    kind: BacklogKind::Scheduled,
+                    unconsumed: n,
+                });
+            }
+        }
+    }
+    Ok(rows)
 }

@@ -58,11 +58,9 @@ pub(crate) struct MergeShared {
 impl MergeShared {
     /// The key a retry of `m` is recognised by: the dedupe key, else the client unique key.
     fn retry_key(&self, m: &MessageExt) -> Option<String> {
-        self.key.key(m).or_else(|| {
-            m.properties()
-                .get(UNIQ_KEY)
-                .map(|k| k.to_string())
-        })
+        self.key
+            .key(m)
+            .or_else(|| m.properties().get(UNIQ_KEY).map(|k| k.to_string()))
     }
 
     /// Record how a concurrent listener call on messages from `cluster` ended: a failure sends every message of

@@ -386,8 +386,7 @@ impl Core {
     /// of the group) from the broker.
     async fn drained(&self, c: Cluster, topic: &str) -> Result<Option<String>, MigrationError> {
         use rocketmq_client_rust::ReadOffsetType;
-        let fail =
-            |what: &str| MigrationError::new(ErrorKind::Subscribe, Some(c), what.to_owned());
+        let fail = |what: &str| MigrationError::new(ErrorKind::Subscribe, Some(c), what.to_owned());
         let mut guard = self.sides[c.index()].lock().await;
         let side = guard
             .as_mut()

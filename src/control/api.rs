@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::wire::{
-    AuditEntry, ClientView, ErrorBody, GroupsView, MoveRequest, MoveResult, OrderlyRequest,
-    PhasesDoc, RatioRequest, RegisterTopics, TopicView,
+    AuditEntry, ClientView, DlqReviewRequest, DlqReviewResult, ErrorBody, GroupsView, MoveRequest,
+    MoveResult, OrderlyRequest, PhasesDoc, RatioRequest, RegisterTopics, TopicView,
 };
 use crate::error::{ErrorKind, MigrationError};
 use crate::phase::Phase;
@@ -265,6 +265,23 @@ impl ControlApi {
             )
             .await?
             .state)
+    }
+
+    /// `POST /v1/topics/{topic}/dlq-reviewed`: acknowledge the source's dead letters of the topic's groups as
+    /// reviewed (check `source_dlq_reviewed` passes until more arrive).
+    pub async fn review_dead_letters(
+        &self,
+        topic: &str,
+    ) -> Result<DlqReviewResult, MigrationError> {
+        let req = DlqReviewRequest {
+            actor: self.actor.clone(),
+        };
+        self.call::<DlqReviewResult>(
+            Method::POST,
+            &format!("/v1/topics/{}/dlq-reviewed", segment(topic)),
+            Some(&req),
+        )
+        .await
     }
 
     /// `DELETE /v1/topics/{topic}` (only while `Initial`).

@@ -299,6 +299,38 @@ pub struct ClusterTraffic {
     pub received_by_clients: u64,
 }
 
+/// Dead letters of one consumer group per cluster (`%DLQ%<group>`; a group's dead-letter topic holds the dead
+/// letters of every topic the group reads).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupDeadLetters {
+    /// The consumer group.
+    pub group: String,
+    /// Dead letters on the source; `None` when the source could not be asked.
+    pub source: Option<u64>,
+    /// Dead letters on the target; `None` when the target could not be asked.
+    pub target: Option<u64>,
+}
+
+/// `POST /v1/topics/{topic}/dlq-reviewed`: an operator has reviewed the source's dead letters of the topic's
+/// groups (listed, resent, or judged not worth resending).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DlqReviewRequest {
+    /// Who asks (recorded in the audit log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// The answer to a dead-letter review: what was acknowledged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DlqReviewResult {
+    /// The topic.
+    pub topic: String,
+    /// Dead letters on the source acknowledged (the sum over the topic's groups).
+    pub reviewed: u64,
+    /// Per group.
+    pub groups: Vec<GroupDeadLetters>,
+}
+
 /// `GET /v1/topics`: one topic with its readiness.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopicView {
@@ -316,6 +348,9 @@ pub struct TopicView {
     pub source: ClusterTraffic,
     /// Traffic on the target.
     pub target: ClusterTraffic,
+    /// Dead letters of the topic's consumer groups per cluster.
+    #[serde(default)]
+    pub dead_letters: Vec<GroupDeadLetters>,
 }
 
 /// `GET /v1/groups`: consumer groups compared across the clusters.
@@ -332,6 +367,30 @@ pub struct GroupsView {
     pub unmanaged_on_source: Vec<String>,
     /// Groups registered by shim clients.
     pub managed: Vec<String>,
+    /// Every group with consumers connected to either cluster: how many clients per cluster, how many of those
+    /// are shim clients, and whether the group has switched (every connected client is a shim client).
+    #[serde(default)]
+    pub clients: Vec<GroupClients>,
+}
+
+/// The clients connected for one consumer group, per cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupClients {
+    /// The consumer group.
+    pub group: String,
+    /// Clients connected to the source.
+    pub source: usize,
+    /// Of those, shim clients.
+    pub source_shim: usize,
+    /// Clients connected to the target.
+    pub target: usize,
+    /// Of those, shim clients.
+    pub target_shim: usize,
+    /// Every connected client is a shim client.
+    pub switched: bool,
+    /// Connected clients that are not shim clients, as `<cluster>: <client id> at <address>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outside_shim: Vec<String>,
 }
 
 /// One line of the audit log.

@@ -15,11 +15,11 @@ use rocketmq_transport::api::RPCHook;
 use super::MigratingLitePullConsumer;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
-use crate::linger::LingerSettings;
 use crate::consumer::listener::MergeShared;
 use crate::control::ControlClient;
 use crate::dedupe::{Deduplicator, KeyExtractor, MemoryDeduplicator, UniqKey};
 use crate::error::{ConfigError, ConfigErrorKind, MigrationError};
+use crate::linger::LingerSettings;
 use crate::route::PhaseHandle;
 
 /// `DefaultLitePullConsumer`'s defaults for the settings this shim applies itself.

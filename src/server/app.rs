@@ -21,7 +21,10 @@ use super::ServerConfig;
 use crate::admin::ClusterAdmin;
 use crate::cluster::Cluster;
 use crate::control::file::{read_json, replace_json};
-use crate::control::wire::{AuditEntry, Direction, ErrorBody, MoveRequest, MoveResult, PhasesDoc};
+use crate::control::wire::{
+    AuditEntry, CheckResult, Direction, DlqReviewResult, ErrorBody, GroupDeadLetters, MoveRequest,
+    MoveResult, PhasesDoc,
+};
 use crate::error::MigrationError;
 use crate::phase::Phase;
 use crate::route::{validate_ratio, TopicState, DEFAULT_WRITE_RATIO};
@@ -224,6 +227,7 @@ impl App {
         let mut next = PhasesDoc::clone(&current);
         next.version += 1;
         next.topics.remove(topic);
+        next.dlq_reviewed.remove(topic);
         let entry = self.entry(
             actor,
             "delete",
@@ -448,6 +452,69 @@ impl App {
         self.commit(next, vec![entry])?;
         tracing::info!(topic, orderly, actor, "orderly flag set");
         Ok(new_state)
+    }
+
+    /// Record that an operator reviewed the source's dead letters of `topic`'s groups: the count found now is
+    /// acknowledged (check `source_dlq_reviewed` passes until more arrive). Audited as action `dlq_reviewed`.
+    pub(crate) async fn review_dead_letters(
+        &self,
+        topic: &str,
+        actor: &str,
+    ) -> Result<DlqReviewResult, ApiError> {
+        let _one = self.mutate.lock().await;
+        let current = self.table();
+        let state = *current
+            .topics
+            .get(topic)
+            .ok_or_else(|| ApiError::unknown_topic(topic))?;
+        let found = gates::dead_letters(self, topic, Cluster::Source)
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "cluster_unavailable",
+                    format!("could not count the source's dead letters of {topic:?}: {e}"),
+                )
+            })?;
+        let reviewed: u64 = found.iter().map(|(_, n)| n).sum();
+        let mut next = PhasesDoc::clone(&current);
+        next.version += 1;
+        next.dlq_reviewed.insert(topic.to_owned(), reviewed);
+        let mut entry = self.entry(
+            actor,
+            "dlq_reviewed",
+            topic,
+            Some(state.phase),
+            Some(state.phase),
+            None,
+            next.version,
+        );
+        entry.checks = vec![CheckResult {
+            code: "source_dlq_reviewed".into(),
+            passed: true,
+            detail: format!(
+                "{reviewed} dead letter(s) on the source acknowledged: {}",
+                found
+                    .iter()
+                    .map(|(g, n)| format!("%DLQ%{g}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }];
+        self.commit(next, vec![entry])?;
+        tracing::info!(topic, reviewed, actor, "source dead letters acknowledged");
+        Ok(DlqReviewResult {
+            topic: topic.to_owned(),
+            reviewed,
+            groups: found
+                .into_iter()
+                .map(|(group, n)| GroupDeadLetters {
+                    group,
+                    source: Some(n),
+                    target: None,
+                })
+                .collect(),
+        })
     }
 
     /// Seal every orderly topic in `cutting_over` whose live producers have all applied `cutting_over` (none is

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 use super::app::App;
 use crate::cluster::Cluster;
-use crate::control::wire::{CheckResult, Role};
+use crate::control::wire::{CheckResult, GroupDeadLetters, Role};
 use crate::phase::Phase;
 use crate::route::TopicState;
 
@@ -369,7 +369,9 @@ async fn scheduled_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
         let latest = s.latest_timer_ms.map_or(String::new(), |ms| {
             format!(
                 "; the latest timer message is due at {}",
-                super::audit::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64))
+                super::audit::rfc3339(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64)
+                )
             )
         });
         parts.push(format!(
@@ -378,7 +380,9 @@ async fn scheduled_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
         ));
     }
     for (g, n) in &s.retries {
-        parts.push(format!("{n} retry(ies) of group {g} waiting out their delay"));
+        parts.push(format!(
+            "{n} retry(ies) of group {g} waiting out their delay"
+        ));
     }
     if !s.incomplete.is_empty() {
         parts.push(format!(
@@ -413,6 +417,33 @@ pub(crate) async fn dead_letters(
         out.push((g, n));
     }
     Ok(out)
+}
+
+/// Dead letters of `topic`'s groups on both clusters (groups as the source and the shim clients know them).
+pub(crate) async fn dead_letters_both(app: &App, topic: &str) -> Vec<GroupDeadLetters> {
+    let groups = match groups_of(app, topic, Cluster::Source).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::debug!(topic, error = %e, "could not list the topic's groups for dead letters");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for g in groups {
+        let mut row = GroupDeadLetters {
+            group: g.clone(),
+            ..Default::default()
+        };
+        for c in Cluster::BOTH {
+            let n = app.admin[c.index()].dead_letters(&g).await.ok();
+            match c {
+                Cluster::Source => row.source = n,
+                Cluster::Target => row.target = n,
+            }
+        }
+        out.push(row);
+    }
+    out
 }
 
 /// The source's dead letters of the topic's groups are 0, or no more than the operator acknowledged.
@@ -486,7 +517,9 @@ async fn unmanaged_consumers(app: &App, topic: &str) -> CheckResult {
             for (client_id, addr) in conns {
                 seen += 1;
                 if !shim.contains(&client_id) {
-                    foreign.push(format!("group {g} on the {c}: client {client_id} at {addr}"));
+                    foreign.push(format!(
+                        "group {g} on the {c}: client {client_id} at {addr}"
+                    ));
                 }
             }
         }

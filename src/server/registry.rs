@@ -66,7 +66,10 @@ impl Registry {
     }
 
     /// The raw client ids every known shim client (live or recently seen) presents to `cluster`'s brokers.
-    pub(crate) fn broker_clients(&self, cluster: crate::Cluster) -> std::collections::HashSet<String> {
+    pub(crate) fn broker_clients(
+        &self,
+        cluster: crate::Cluster,
+    ) -> std::collections::HashSet<String> {
         self.clients
             .lock()
             .values()

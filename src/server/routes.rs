@@ -19,8 +19,8 @@ use super::auth::Access;
 use super::{gates, metrics};
 use crate::cluster::Cluster;
 use crate::control::wire::{
-    ClusterTraffic, Direction, GroupsView, Heartbeat, MoveRequest, OrderlyRequest, PhasesDoc,
-    RatioRequest, RegisterTopics, Role, TopicView,
+    ClusterTraffic, Direction, DlqReviewRequest, GroupClients, GroupsView, Heartbeat, MoveRequest,
+    OrderlyRequest, PhasesDoc, RatioRequest, RegisterTopics, Role, TopicView,
 };
 
 /// Longest long-poll a client may ask for.
@@ -46,6 +46,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/topics/{topic}/rollback", post(rollback))
         .route("/v1/topics/{topic}/write-ratio", put(write_ratio))
         .route("/v1/topics/{topic}/orderly", put(orderly))
+        .route("/v1/topics/{topic}/dlq-reviewed", post(dlq_reviewed))
         .route("/v1/clients/heartbeat", post(heartbeat))
         .route("/v1/clients", get(clients))
         .route("/v1/groups", get(groups))
@@ -279,6 +280,19 @@ async fn orderly(
     Ok(Json(serde_json::json!({ "topic": topic, "state": state })).into_response())
 }
 
+async fn dlq_reviewed(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(topic): Path<String>,
+    b: Result<Json<DlqReviewRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    let req = body(b)?;
+    let who = actor(req.actor.as_deref(), &headers, peer);
+    Ok(Json(app.review_dead_letters(&topic, &who).await?).into_response())
+}
+
 async fn heartbeat(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -357,6 +371,7 @@ async fn topics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respo
             clients: mine.iter().map(|v| v.heartbeat.client_id.clone()).collect(),
             source: traffic(Cluster::Source),
             target: traffic(Cluster::Target),
+            dead_letters: gates::dead_letters_both(&app, topic).await,
         });
     }
     Ok(Json(serde_json::json!({ "version": table.version, "topics": out })).into_response())
@@ -403,12 +418,57 @@ async fn groups(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respo
     }
     let view = GroupsView {
         missing_on_target: source.difference(&target).cloned().collect(),
+        clients: group_clients(&app, source.union(&target).cloned().collect()).await,
         source: source.into_iter().collect(),
         target: target.into_iter().collect(),
         unmanaged_on_source: unmanaged,
         managed: managed.into_iter().collect(),
     };
     Ok(Json(view).into_response())
+}
+
+/// Connected clients per group and cluster, against the shim clients' reported ids. Groups without any
+/// connected client are left out; a cluster that cannot be asked about a group is logged and counted as 0.
+async fn group_clients(app: &App, groups: BTreeSet<String>) -> Vec<GroupClients> {
+    let shim = [
+        app.registry.broker_clients(Cluster::Source),
+        app.registry.broker_clients(Cluster::Target),
+    ];
+    let mut out = Vec::new();
+    for g in groups {
+        let mut row = GroupClients {
+            group: g.clone(),
+            ..Default::default()
+        };
+        for c in Cluster::BOTH {
+            let conns = match app.admin[c.index()].connections(&g).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(group = %g, cluster = %c, error = %e, "could not read the group's connections");
+                    continue;
+                }
+            };
+            let ours = conns
+                .iter()
+                .filter(|(id, _)| shim[c.index()].contains(id))
+                .count();
+            row.outside_shim.extend(
+                conns
+                    .iter()
+                    .filter(|(id, _)| !shim[c.index()].contains(id))
+                    .map(|(id, addr)| format!("{c}: {id} at {addr}")),
+            );
+            match c {
+                Cluster::Source => (row.source, row.source_shim) = (conns.len(), ours),
+                Cluster::Target => (row.target, row.target_shim) = (conns.len(), ours),
+            }
+        }
+        if row.source + row.target > 0 {
+            row.switched = row.outside_shim.is_empty();
+            out.push(row);
+        }
+    }
+    out
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@
 //! 6 `import`: some items failed; 7 `import`: every item failed.
 
 mod demo;
+mod dlq;
 mod metadata;
 mod ops;
 mod serve;
@@ -95,6 +96,9 @@ enum Command {
     /// Topics and groups the source has and the target lacks, and queue-count or permission differences; exits 5
     /// when there are any.
     Compare(metadata::CompareArgs),
+    /// Dead letters of a consumer group: list, resend to the target, acknowledge as reviewed.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
     /// Two embedded clusters, the control plane, producers and consumers through the shim: every topic walked
     /// through all phases via the HTTP API with the gates on; prints traffic per phase and cluster, and lost.
     Demo(demo::DemoArgs),
@@ -191,6 +195,7 @@ async fn main() -> ExitCode {
         Command::Export(a) => metadata::export(a).await,
         Command::Import(a) => metadata::import(a).await,
         Command::Backlog(a) => metadata::backlog(a).await,
+        Command::Dlq(c) => dlq::run(c).await,
         Command::Compare(a) => metadata::compare(a).await,
         Command::Demo(d) => demo::run(d).await,
     };

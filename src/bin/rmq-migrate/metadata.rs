@@ -25,7 +25,7 @@ const NOT_YET: u8 = 5;
 pub(crate) struct ClusterArgs {
     /// Name server address(es), `host:port[;host:port]`.
     #[arg(long)]
-    namesrv: String,
+    pub(crate) namesrv: String,
     /// AccessKey (with --secret-key).
     #[arg(long)]
     access_key: Option<String>,
@@ -35,12 +35,12 @@ pub(crate) struct ClusterArgs {
 }
 
 impl ClusterArgs {
-    fn config(&self) -> ClusterConfig {
+    pub(crate) fn config(&self) -> ClusterConfig {
         cluster(&self.namesrv, &self.access_key, &self.secret_key)
     }
 }
 
-fn cluster(addr: &str, ak: &Option<String>, sk: &Option<String>) -> ClusterConfig {
+pub(crate) fn cluster(addr: &str, ak: &Option<String>, sk: &Option<String>) -> ClusterConfig {
     let c = ClusterConfig::new(addr);
     match (ak, sk) {
         (Some(a), Some(s)) => c.credentials(a.clone(), s.clone()),
@@ -297,11 +297,25 @@ pub(crate) async fn backlog(a: BacklogArgs) -> CliResult {
             serde_json::to_string_pretty(&rows).expect("serializable")
         );
     } else {
-        println!("{:<40} {:<40} {:>12}", "GROUP", "TOPIC", "UNCONSUMED");
+        println!(
+            "{:<40} {:<40} {:<11} {:>12}",
+            "GROUP", "TOPIC", "KIND", "DUE"
+        );
         for r in &rows {
-            println!("{:<40} {:<40} {:>12}", r.group, r.topic, r.unconsumed);
+            let kind = match r.kind {
+                release::BacklogKind::Unconsumed => "unconsumed",
+                release::BacklogKind::Retry => "retry",
+                release::BacklogKind::Scheduled => "scheduled",
+            };
+            println!(
+                "{:<40} {:<40} {:<11} {:>12}",
+                r.group, r.topic, kind, r.unconsumed
+            );
         }
-        println!("{remaining} unconsumed message(s) on {}", a.cluster.namesrv);
+        println!(
+            "{remaining} message(s) still due on {} (unconsumed, retries, scheduled)",
+            a.cluster.namesrv
+        );
     }
     Ok(if remaining == 0 {
         ExitCode::SUCCESS

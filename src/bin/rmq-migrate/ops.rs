@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::{CliResult, MoveArgs, Output, Remote};
 
-fn api(r: &Remote) -> Result<ControlApi, MigrationError> {
+pub(crate) fn api(r: &Remote) -> Result<ControlApi, MigrationError> {
     let token = match (&r.token, &r.token_file) {
         (Some(t), _) => Some(t.clone()),
         (None, Some(path)) => Some(
@@ -80,12 +80,26 @@ pub(crate) async fn status(r: &Remote) -> CliResult {
         return json(&topics);
     }
     println!(
-        "{:<32} {:<16} {:>5} {:>7} {:<40} {:>7} {:>10} {:>10}",
-        "TOPIC", "PHASE", "RATIO", "VERSION", "NEXT STEP", "CLIENTS", "SRC STORED", "TGT STORED"
+        "{:<32} {:<16} {:>5} {:>7} {:<40} {:>7} {:>10} {:>10} {:>7} {:>7}",
+        "TOPIC",
+        "PHASE",
+        "RATIO",
+        "VERSION",
+        "NEXT STEP",
+        "CLIENTS",
+        "SRC STORED",
+        "TGT STORED",
+        "SRC DLQ",
+        "TGT DLQ"
     );
     for t in &topics {
+        let dlq =
+            |side: fn(&rocketmq_migration::control::wire::GroupDeadLetters) -> Option<u64>| {
+                let known: Vec<u64> = t.dead_letters.iter().filter_map(side).collect();
+                opt((known.len() == t.dead_letters.len()).then(|| known.iter().sum()))
+            };
         println!(
-            "{:<32} {:<16} {:>5.2} {:>7} {:<40} {:>7} {:>10} {:>10}",
+            "{:<32} {:<16} {:>5.2} {:>7} {:<40} {:>7} {:>10} {:>10} {:>7} {:>7}",
             t.topic,
             phase_flags(&t.state),
             t.state.write_ratio,
@@ -93,8 +107,25 @@ pub(crate) async fn status(r: &Remote) -> CliResult {
             readiness(&t.advance),
             t.clients.len(),
             opt(t.source.stored),
-            opt(t.target.stored)
+            opt(t.target.stored),
+            dlq(|g| g.source),
+            dlq(|g| g.target)
         );
+    }
+    for t in topics.iter().filter(|t| !t.dead_letters.is_empty()) {
+        for g in t
+            .dead_letters
+            .iter()
+            .filter(|g| g.source.unwrap_or(0) + g.target.unwrap_or(0) > 0)
+        {
+            println!(
+                "  {}: dead letters of group {}: source {}, target {}",
+                t.topic,
+                g.group,
+                opt(g.source),
+                opt(g.target)
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -267,6 +298,25 @@ pub(crate) async fn groups(r: &Remote) -> CliResult {
     println!("missing on target:   {}", list(&g.missing_on_target));
     println!("unmanaged on source: {}", list(&g.unmanaged_on_source));
     println!("managed by the shim: {}", list(&g.managed));
+    if !g.clients.is_empty() {
+        println!();
+        println!(
+            "{:<40} {:>12} {:>12} {:<9}",
+            "GROUP", "SRC (SHIM)", "TGT (SHIM)", "SWITCHED"
+        );
+        for c in &g.clients {
+            println!(
+                "{:<40} {:>12} {:>12} {:<9}",
+                c.group,
+                format!("{} ({})", c.source, c.source_shim),
+                format!("{} ({})", c.target, c.target_shim),
+                if c.switched { "yes" } else { "NO" }
+            );
+            for o in &c.outside_shim {
+                println!("    outside the shim: {o}");
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
