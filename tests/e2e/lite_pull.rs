@@ -559,8 +559,8 @@ fn a_phase_walk_under_a_producer_loses_nothing_and_polls_nothing_twice() {
             "both clusters written"
         );
         assert!(
-            eventually(Duration::from_secs(30), || !c.is_connected(Cluster::Source)).await,
-            "Completed shuts the source client down"
+            eventually(Duration::from_secs(90), || !c.is_connected(Cluster::Source)).await,
+            "Completed shuts the source client down once its linger (quiet 15 s) ends"
         );
         c.shutdown().await;
     });

@@ -2,6 +2,7 @@
 //! End-to-end tests on embedded source and target clusters, in one process.
 
 mod control;
+mod edges;
 mod failover;
 mod input;
 mod lite_pull;

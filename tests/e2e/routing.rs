@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use rocketmq_client_rust::MQPushConsumer;
 use rocketmq_migration::testkit::unique_name;
-use rocketmq_migration::{Cluster, Phase, PhaseHandle, WritePlan};
+use rocketmq_migration::{Cluster, LingerSettings, Phase, PhaseHandle, WritePlan};
 
-use crate::support::clients::{cluster_of, consumer, message, producer, raw_send};
+use crate::support::clients::{cluster_of, consumer_lingering, message, producer, raw_send};
 use crate::support::listener::Recorder;
 use crate::support::{self, eventually};
 
@@ -21,8 +21,18 @@ fn each_phase_writes_and_reads_where_the_table_says() {
         let phases = PhaseHandle::new();
         let mut producer = producer(pair, &phases).await;
         let rec = Recorder::default();
-        let mut consumer =
-            consumer(pair, &phases, &unique_name("route_cg"), &topic, &rec, None).await;
+        // Without linger: the source is dropped the moment Completed stops reading it (lingering is tested in
+        // `edges` and `lite_pull`).
+        let mut consumer = consumer_lingering(
+            pair,
+            &phases,
+            &unique_name("route_cg"),
+            &topic,
+            &rec,
+            None,
+            LingerSettings::off(),
+        )
+        .await;
 
         // Written to the target before anything reads it: found once the target group attaches.
         let early = raw_send(pair, Cluster::Target, &topic, "early").await;

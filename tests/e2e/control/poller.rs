@@ -58,6 +58,7 @@ fn doc(version: u64, topics: &[(&str, Phase, f64)]) -> PhasesDoc {
                 )
             })
             .collect::<BTreeMap<_, _>>(),
+        ..Default::default()
     }
 }
 

@@ -101,7 +101,9 @@ pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
 pub mod clients {
     use rocketmq_client_rust::{DefaultMQProducer, MQPushConsumer};
     use rocketmq_migration::testkit::{unique_name, ClusterPair};
-    use rocketmq_migration::{Cluster, MigratingProducer, MigratingPushConsumer, PhaseHandle};
+    use rocketmq_migration::{
+        Cluster, LingerSettings, MigratingProducer, MigratingPushConsumer, PhaseHandle,
+    };
     use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
     use rocketmq_model::common::message::message_queue::MessageQueue;
     use rocketmq_model::common::message::message_single::Message;
@@ -146,11 +148,34 @@ pub mod clients {
         rec: &Recorder,
         dedupe: Option<std::sync::Arc<dyn rocketmq_migration::dedupe::Deduplicator>>,
     ) -> MigratingPushConsumer {
+        consumer_lingering(
+            pair,
+            phases,
+            group,
+            topic,
+            rec,
+            dedupe,
+            LingerSettings::default(),
+        )
+        .await
+    }
+
+    /// [`consumer`] with its linger after a cluster leaves the read set set to `linger`.
+    pub async fn consumer_lingering(
+        pair: &ClusterPair,
+        phases: &PhaseHandle,
+        group: &str,
+        topic: &str,
+        rec: &Recorder,
+        dedupe: Option<std::sync::Arc<dyn rocketmq_migration::dedupe::Deduplicator>>,
+        linger: LingerSettings,
+    ) -> MigratingPushConsumer {
         let mut b = MigratingPushConsumer::builder(super::client())
             .consumer_group(group)
             .source(pair.source.cluster_config())
             .target(pair.target.cluster_config())
             .phases(phases.clone())
+            .linger(linger)
             .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset);
         if let Some(d) = dedupe {
             b = b.deduplicator(d);

@@ -1,0 +1,113 @@
+//! A consumer group read on the source by the raw client (a legacy service nobody migrated) keeps the write split
+//! refused until it is gone.
+
+use std::time::Duration;
+
+use rocketmq_client_rust::{DefaultMQPushConsumer, MQPushConsumer};
+use rocketmq_migration::testkit::unique_name;
+use rocketmq_migration::{MigratingPushConsumer, Phase};
+use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
+
+use crate::support::listener::Recorder;
+use crate::support::plane::{self, advance_when_ready, refusal};
+use crate::support::{client, eventually, run, shared};
+
+#[test]
+fn a_raw_consumer_outside_the_shim_blocks_the_write_split_until_it_stops() {
+    run(Duration::from_secs(240), async {
+        let p = plane::start(|_| {}).await;
+        let pair = &shared().pair;
+        let topic = unique_name("edge_legacy");
+        let group = unique_name("edge_shim_cg");
+        let legacy = unique_name("edge_legacy_cg");
+        pair.create_topic(&client(), &topic, 2).await.unwrap();
+        for g in [&group, &legacy] {
+            pair.target.create_group(&client(), g).await.unwrap();
+        }
+        p.admin.register(&[&topic], None).await.unwrap();
+        let ctl = p.client("billing").await;
+        let rec = Recorder::default();
+        let mut shim = MigratingPushConsumer::builder(client())
+            .consumer_group(&group)
+            .source(pair.source.cluster_config())
+            .target(pair.target.cluster_config())
+            .control(&ctl)
+            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
+            .build()
+            .unwrap();
+        shim.subscribe(&topic, "*").await.unwrap();
+        shim.register_message_listener_concurrently(rec.listener());
+        shim.start().await.unwrap();
+
+        let legacy_rec = Recorder::default();
+        let mut raw = DefaultMQPushConsumer::builder(client())
+            .consumer_group(legacy.clone())
+            .name_server_addr(pair.source.name_server_addr().to_owned())
+            .build();
+        raw.subscribe(topic.as_str(), "*").await.unwrap();
+        raw.register_message_listener_concurrently(legacy_rec.listener());
+        raw.start().await.unwrap();
+
+        advance_when_ready(&p.admin, &topic, Phase::Initial, Duration::from_secs(60)).await;
+        // The refusal names the legacy group and its client, and never the shim's own clients.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let check = loop {
+            let e = p
+                .admin
+                .advance(&topic, Phase::DualRead, false)
+                .await
+                .expect_err("the write split is refused while a raw consumer reads the source");
+            let r = refusal(&e);
+            let failing: Vec<_> = r
+                .body
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .cloned()
+                .collect();
+            if failing.len() == 1 && failing[0].code == "unmanaged_consumers" {
+                break failing[0].clone();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{failing:?}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
+        assert!(
+            check
+                .detail
+                .contains(&format!("group {legacy} on the source: client ")),
+            "{}",
+            check.detail
+        );
+        assert!(!check.detail.contains(&group), "{}", check.detail);
+        let groups = p.admin.groups().await.unwrap();
+        let row = groups
+            .clients
+            .iter()
+            .find(|c| c.group == legacy)
+            .unwrap_or_else(|| panic!("{:?}", groups.clients));
+        assert_eq!((row.source, row.source_shim, row.switched), (1, 0, false));
+        let shim_row = groups.clients.iter().find(|c| c.group == group).unwrap();
+        assert!(
+            shim_row.switched && shim_row.source == shim_row.source_shim,
+            "{shim_row:?}"
+        );
+        assert_eq!(
+            p.admin.phases().await.unwrap().topics[&topic].phase,
+            Phase::DualRead
+        );
+
+        // The legacy service is stopped (or rebuilt with the shim): the move goes through.
+        raw.shutdown().await;
+        advance_when_ready(&p.admin, &topic, Phase::DualRead, Duration::from_secs(60)).await;
+        assert!(
+            eventually(Duration::from_secs(10), || ctl
+                .phases()
+                .snapshot()
+                .phase(&topic)
+                == Phase::DualReadWrite)
+            .await
+        );
+        shim.shutdown().await;
+        ctl.shutdown();
+    });
+}
