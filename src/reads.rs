@@ -20,6 +20,24 @@ pub(crate) enum Sub {
     Selector(Option<MessageSelector>),
 }
 
+/// A tag expression as the raw client needs it: `"TagA || TagB"` becomes `"TagA||TagB"`.
+///
+/// rocketmq-protocol 1.0.0 (`FilterAPI::build_subscription_data`) trims each tag for the client-side tag set but
+/// hashes it untrimmed for the broker's filter, so with the usual spaces around `||` the broker matches no tag
+/// and the subscription receives nothing. Tags never contain spaces, so trimming changes nothing else.
+pub(crate) fn tag_expression(expr: &str) -> std::borrow::Cow<'_, str> {
+    if !expr.contains("||") {
+        return std::borrow::Cow::Borrowed(expr.trim());
+    }
+    std::borrow::Cow::Owned(
+        expr.split("||")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("||"),
+    )
+}
+
 /// How often subscriptions are reconciled even without a phase change (retries a cluster that was down).
 pub(crate) const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 
@@ -104,6 +122,14 @@ where
 mod tests {
     use super::*;
     use crate::phase::Phase;
+
+    #[test]
+    fn tag_expressions_lose_the_spaces_the_raw_client_hashes() {
+        assert_eq!(tag_expression("TagA || TagB"), "TagA||TagB");
+        assert_eq!(tag_expression(" TagA ||TagB|| TagC "), "TagA||TagB||TagC");
+        assert_eq!(tag_expression("*"), "*");
+        assert_eq!(tag_expression(" TagA "), "TagA");
+    }
 
     #[test]
     fn a_cluster_holds_the_topics_whose_phase_reads_it() {

@@ -537,7 +537,11 @@ async fn subscribe(
     sub: &Sub,
 ) -> ClientResult<()> {
     match sub {
-        Sub::Expression(e) => consumer.subscribe(topic, e.as_str()).await,
+        Sub::Expression(e) => {
+            consumer
+                .subscribe(topic, reads::tag_expression(e).as_ref())
+                .await
+        }
         Sub::Selector(s) => consumer.subscribe_with_selector(topic, s.clone()).await,
     }
 }

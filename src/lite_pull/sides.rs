@@ -137,7 +137,11 @@ impl Core {
         for (topic, sub) in topics {
             if side.topics.get(&topic) != Some(&sub) {
                 let r = match &sub {
-                    Sub::Expression(e) => side.consumer.subscribe_with_expression(&topic, e).await,
+                    Sub::Expression(e) => {
+                        side.consumer
+                            .subscribe_with_expression(&topic, &reads::tag_expression(e))
+                            .await
+                    }
                     Sub::Selector(s) => {
                         side.consumer
                             .subscribe_with_selector(&topic, s.clone())

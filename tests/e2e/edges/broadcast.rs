@@ -145,13 +145,24 @@ fn broadcasting_and_tag_filters_hold_on_both_clusters_through_every_phase_and_a_
         for (name, counts) in [("bc1", &b1), ("bc2", &b2)] {
             let got = counts.get();
             let missing: Vec<_> = sent.iter().filter(|(b, _)| !got.contains_key(b)).collect();
-            assert!(done && missing.is_empty(), "{name} missed {missing:?}");
+            assert!(
+                missing.is_empty(),
+                "{name} missed {} of {}: {missing:?}",
+                missing.len(),
+                sent.len()
+            );
             let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
             assert!(twice.is_empty(), "{name} saw messages twice: {twice:?}");
         }
         let gf = filtered.get();
         let missing: Vec<_> = wanted.iter().filter(|b| !gf.contains_key(**b)).collect();
-        assert!(missing.is_empty(), "filtered consumer missed {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "filtered consumer missed {} of {}: {missing:?}",
+            missing.len(),
+            wanted.len()
+        );
+        assert!(done);
         let leaked: Vec<_> = gf.keys().filter(|b| b.ends_with("TagC")).collect();
         assert!(leaked.is_empty(), "TagC passed the filter: {leaked:?}");
         assert!(
