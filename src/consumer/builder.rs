@@ -31,6 +31,8 @@ macro_rules! settings {
             pub(crate) rpc_hook: Option<Arc<dyn RPCHook>>,
             pub(crate) consume_from_where: Option<ConsumeFromWhere>,
             pub(crate) message_model: Option<MessageModel>,
+            /// Reading a cluster on after a topic left its read set (not a raw client setting).
+            pub(crate) linger: LingerSettings,
             $( pub(crate) $name: Option<$ty>, )*
         }
 
@@ -162,7 +164,6 @@ pub struct MigratingPushConsumerBuilder {
     dedupe: Option<Option<Arc<dyn Deduplicator>>>,
     key: Option<Arc<dyn KeyExtractor>>,
     settings: ConsumerSettings,
-    linger: LingerSettings,
 }
 
 impl std::fmt::Debug for MigratingPushConsumerBuilder {
@@ -187,7 +188,6 @@ impl MigratingPushConsumerBuilder {
             dedupe: None,
             key: None,
             settings: ConsumerSettings::default(),
-            linger: LingerSettings::default(),
         }
     }
 
@@ -270,7 +270,7 @@ impl MigratingPushConsumerBuilder {
     /// How long the consumer keeps reading a cluster after a topic left its read set, for retries and delayed
     /// messages that come due there late (default: quiet 15 s, at most 10 minutes; see [`LingerSettings`]).
     pub fn linger(mut self, linger: LingerSettings) -> Self {
-        self.linger = linger;
+        self.settings.linger = linger;
         self
     }
 
@@ -309,7 +309,6 @@ impl MigratingPushConsumerBuilder {
             [source, target],
             phases,
             self.settings,
-            self.linger,
             shared,
             self.control.as_ref(),
         ))

@@ -125,10 +125,10 @@ impl MigratingPushConsumer {
         clusters: [ClusterConfig; 2],
         phases: PhaseHandle,
         settings: ConsumerSettings,
-        linger: LingerSettings,
         shared: MergeShared,
         control: Option<&ControlClient>,
     ) -> Self {
+        let linger = settings.linger;
         let consumer = MigratingPushConsumer {
             core: Arc::new(Core {
                 runtime,

@@ -65,8 +65,10 @@ async fn consumer(
         .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset);
     if let Some(instance) = broadcasting_as {
         // Broadcasting instances in one process need their own instance names (the client keeps "DEFAULT").
-        let mut cfg = ClientConfig::default();
-        cfg.instance_name = format!("{instance}-{}", std::process::id()).into();
+        let cfg = ClientConfig {
+            instance_name: format!("{instance}-{}", std::process::id()).into(),
+            ..Default::default()
+        };
         b = b
             .message_model(MessageModel::Broadcasting)
             .client_config(cfg);

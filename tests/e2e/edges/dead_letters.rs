@@ -39,7 +39,9 @@ fn dead_letters_are_counted_reviewed_and_resent_to_the_target() {
         producer.start().await.unwrap();
         // The listener refuses "poison" while `refuse` holds; after one retry the broker moves it to the DLQ.
         let refuse = Arc::new(AtomicBool::new(true));
-        let got: Arc<Mutex<Vec<(String, Option<Cluster>, Option<String>)>>> = Arc::default();
+        // (body, cluster it came from, its orderId property)
+        type Got = Vec<(String, Option<Cluster>, Option<String>)>;
+        let got: Arc<Mutex<Got>> = Arc::default();
         let mut consumer = {
             let (refuse, got) = (refuse.clone(), got.clone());
             let mut c = MigratingPushConsumer::builder(client())

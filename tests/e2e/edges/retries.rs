@@ -186,20 +186,21 @@ fn retries_delays_and_batches_walked_to_completed_lose_nothing() {
             acked.len(),
             &missing[..missing.len().min(20)]
         );
-        let l = ledger.0.lock();
-        assert!(
-            l.twice.is_empty(),
-            "consumed twice: {:?}",
-            &l.twice[..l.twice.len().min(20)]
-        );
-        assert!(
-            l.failed[0] > 0 && l.retried[0] > 0,
-            "retries on the source were exercised: failed {:?}, retried {:?}",
-            l.failed,
-            l.retried
-        );
-        assert!(acked.iter().any(|b| b.starts_with("delayed-L4")));
-        drop(l);
+        {
+            let l = ledger.0.lock();
+            assert!(
+                l.twice.is_empty(),
+                "consumed twice: {:?}",
+                &l.twice[..l.twice.len().min(20)]
+            );
+            assert!(
+                l.failed[0] > 0 && l.retried[0] > 0,
+                "retries on the source were exercised: failed {:?}, retried {:?}",
+                l.failed,
+                l.retried
+            );
+            assert!(acked.iter().any(|b| b.starts_with("delayed-L4")));
+        }
         consumer.shutdown().await;
         ctl.shutdown();
     });
