@@ -295,7 +295,8 @@ fn export_import_compare_and_backlog_on_embedded_clusters() {
         text(&out.stderr)
     );
     assert!(
-        text(&out.stdout).contains("5 unconsumed"),
+        text(&out.stdout).contains("5 message(s) still due")
+            && text(&out.stdout).contains("scheduled"),
         "{}",
         text(&out.stdout)
     );

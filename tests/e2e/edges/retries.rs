@@ -201,6 +201,14 @@ fn retries_delays_and_batches_walked_to_completed_lose_nothing() {
             );
             assert!(acked.iter().any(|b| b.starts_with("delayed-L4")));
         }
+        // The source side lingered past completed and then let go by itself (quiet 15 s), long before the
+        // 10-minute cap.
+        assert!(
+            eventually(Duration::from_secs(120), || !consumer
+                .is_connected(rocketmq_migration::Cluster::Source))
+            .await,
+            "the source-side client retires once nothing more is due there"
+        );
         consumer.shutdown().await;
         ctl.shutdown();
     });
