@@ -259,92 +259,79 @@ fn producers_applied(app: &App, topic: &str, dropped: Cluster) -> CheckResult {
     }
 }
 
-async fn backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
-    let code = format!("{c}_backlog_zero");
-    let groups = match groups_of(app, topic, c).await {
-        Ok(g) => g,
-        Err(e) => {
-            return check(
-                code,
-                false,
-                format!("could not list the topic's groups on the {c}: {e}"),
-            )
-        }
-    };
-    let mut lagging = Vec::new();
+/// Which per-group backlog a check reads.
+#[derive(Clone, Copy)]
+enum Lag {
+    /// The topic's own queues.
+    Topic,
+    /// The group's retry topic.
+    Retry,
+}
+
+/// The groups of `topic` on `c`, and a `"<where>: <count>"` line for each with unconsumed messages in `lag`.
+async fn lagging(
+    app: &App,
+    topic: &str,
+    c: Cluster,
+    lag: Lag,
+) -> Result<(BTreeSet<String>, Vec<String>), String> {
+    let groups = groups_of(app, topic, c)
+        .await
+        .map_err(|e| format!("could not list the topic's groups on the {c}: {e}"))?;
+    let admin = &app.admin[c.index()];
+    let mut behind = Vec::new();
     for g in &groups {
-        match app.admin[c.index()].backlog(g, topic).await {
+        let (n, place) = match lag {
+            Lag::Topic => (admin.backlog(g, topic).await, g.clone()),
+            Lag::Retry => (admin.retry_backlog(g).await, crate::due::retry_topic(g)),
+        };
+        match n {
             Ok(0) => {}
-            Ok(n) => lagging.push(format!("{g}: {n}")),
-            Err(e) => {
-                return check(
-                    code,
-                    false,
-                    format!("could not read group {g}'s backlog on the {c}: {e}"),
-                )
-            }
+            Ok(n) => behind.push(format!("{place}: {n}")),
+            Err(e) => return Err(format!("could not read {place}'s backlog on the {c}: {e}")),
         }
     }
-    if lagging.is_empty() {
-        check(
+    Ok((groups, behind))
+}
+
+async fn backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
+    let code = format!("{c}_backlog_zero");
+    match lagging(app, topic, c, Lag::Topic).await {
+        Err(e) => check(code, false, e),
+        Ok((groups, behind)) if behind.is_empty() => check(
             code,
             true,
             format!("no unconsumed message of {topic} on the {c} (groups {groups:?})"),
-        )
-    } else {
-        check(
+        ),
+        Ok((_, behind)) => check(
             code,
             false,
             format!(
                 "unconsumed messages of {topic} on the {c}: {}",
-                lagging.join(", ")
+                behind.join(", ")
             ),
-        )
+        ),
     }
 }
 
 /// Every group's retry topic on `c` is consumed (its retries are messages of the topic still due there).
 async fn retry_backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
     let code = format!("{c}_retry_backlog_zero");
-    let groups = match groups_of(app, topic, c).await {
-        Ok(g) => g,
-        Err(e) => {
-            return check(
-                code,
-                false,
-                format!("could not list the topic's groups on the {c}: {e}"),
-            )
-        }
-    };
-    let mut lagging = Vec::new();
-    for g in &groups {
-        match app.admin[c.index()].retry_backlog(g).await {
-            Ok(0) => {}
-            Ok(n) => lagging.push(format!("{}: {n}", crate::due::retry_topic(g))),
-            Err(e) => {
-                return check(
-                    code,
-                    false,
-                    format!("could not read group {g}'s retry backlog on the {c}: {e}"),
-                )
-            }
-        }
-    }
-    if lagging.is_empty() {
-        check(
+    match lagging(app, topic, c, Lag::Retry).await {
+        Err(e) => check(code, false, e),
+        Ok((groups, behind)) if behind.is_empty() => check(
             code,
             true,
             format!("no unconsumed retry on the {c} (groups {groups:?})"),
-        )
-    } else {
-        check(
+        ),
+        Ok((_, behind)) => check(
             code,
             false,
             format!(
                 "unconsumed retries on the {c} (a group's retry topic holds retries of every topic it reads): {}",
-                lagging.join(", ")
+                behind.join(", ")
             ),
-        )
+        ),
     }
 }
 

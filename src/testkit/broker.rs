@@ -63,9 +63,6 @@ impl BrokerSpec {
             transaction_check_interval: TEST_TRANSACTION_CHECK_INTERVAL_MS,
             transaction_timeout: TEST_TRANSACTION_TIMEOUT_MS,
             transaction_op_batch_interval: TEST_TRANSACTION_OP_BATCH_INTERVAL_MS,
-            // SQL92 subscriptions (`MessageSelector::by_sql`), as a production broker serving them is configured
-            // (`enablePropertyFilter=true`; off by default).
-            enable_property_filter: true,
             ..BrokerConfig::default()
         };
         bc.broker_identity.broker_name = self.broker_name.clone().into();

@@ -1,21 +1,17 @@
 //! Broadcasting groups and tag-filtered subscriptions keep their semantics on both clusters through every phase
-//! and a rollback: every broadcasting instance sees every message once; a tag or SQL92 filter applies on both
-//! clusters.
+//! and a rollback: every broadcasting instance sees every message once; a tag filter applies on both clusters.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rocketmq_client_rust::{
-    ClientConfig, ConsumeConcurrentlyStatus, MQPushConsumer, MessageSelector,
-};
+use rocketmq_client_rust::{ClientConfig, ConsumeConcurrentlyStatus, MQPushConsumer};
 use rocketmq_migration::testkit::unique_name;
 use rocketmq_migration::{LingerSettings, MigratingPushConsumer, Phase, PhaseHandle};
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_single::Message;
-use rocketmq_model::common::message::MessageTrait;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 
 use super::body;
@@ -51,17 +47,11 @@ impl Counts {
     }
 }
 
-/// How a test consumer subscribes.
-enum Subscription<'a> {
-    Tags(&'a str),
-    Sql(&'a str),
-}
-
 async fn consumer(
     phases: &PhaseHandle,
     group: &str,
     topic: &str,
-    subscription: Subscription<'_>,
+    expression: &str,
     broadcasting_as: Option<&str>,
     counts: &Counts,
 ) -> MigratingPushConsumer {
@@ -84,20 +74,14 @@ async fn consumer(
             .client_config(cfg);
     }
     let mut c = b.build().unwrap();
-    match subscription {
-        Subscription::Tags(e) => c.subscribe(topic, e).await.unwrap(),
-        Subscription::Sql(e) => c
-            .subscribe_with_selector(topic, Some(MessageSelector::by_sql(e)))
-            .await
-            .unwrap(),
-    }
+    c.subscribe(topic, expression).await.unwrap();
     c.register_message_listener_concurrently(counts.listener());
     c.start().await.unwrap();
     c
 }
 
 #[test]
-fn broadcasting_and_tag_and_sql_filters_hold_on_both_clusters_through_every_phase_and_a_rollback() {
+fn broadcasting_and_tag_filters_hold_on_both_clusters_through_every_phase_and_a_rollback() {
     run(Duration::from_secs(420), async {
         let pair = &shared().pair;
         let topic = unique_name("edge_bcast");
@@ -106,16 +90,9 @@ fn broadcasting_and_tag_and_sql_filters_hold_on_both_clusters_through_every_phas
         let bgroup = unique_name("edge_bcast_cg");
         let fgroup = unique_name("edge_filter_cg");
         let (b1, b2, filtered) = (Counts::default(), Counts::default(), Counts::default());
-        let sgroup = unique_name("edge_sql_cg");
-        let sql = Counts::default();
-        let all = Subscription::Tags("*");
-        let mut c1 = consumer(&phases, &bgroup, &topic, all, Some("bc1"), &b1).await;
-        let all = Subscription::Tags("*");
-        let mut c2 = consumer(&phases, &bgroup, &topic, all, Some("bc2"), &b2).await;
-        let tags = Subscription::Tags("TagA || TagB");
-        let mut cf = consumer(&phases, &fgroup, &topic, tags, None, &filtered).await;
-        let big = Subscription::Sql("amount > 100");
-        let mut cs = consumer(&phases, &sgroup, &topic, big, None, &sql).await;
+        let mut c1 = consumer(&phases, &bgroup, &topic, "*", Some("bc1"), &b1).await;
+        let mut c2 = consumer(&phases, &bgroup, &topic, "*", Some("bc2"), &b2).await;
+        let mut cf = consumer(&phases, &fgroup, &topic, "TagA || TagB", None, &filtered).await;
         let p = producer(pair, &phases).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -132,20 +109,17 @@ fn broadcasting_and_tag_and_sql_filters_hold_on_both_clusters_through_every_phas
         let mut landed = [0usize; 2];
         for (step, phase) in walk.into_iter().enumerate() {
             phases.set_phase(&topic, phase).unwrap();
-            for c in [&c1, &c2, &cf, &cs] {
+            for c in [&c1, &c2, &cf] {
                 c.reconcile().await.unwrap();
             }
             for i in 0..12 {
                 let tag = ["TagA", "TagB", "TagC"][i % 3];
-                let amount = if i % 2 == 0 { 500 } else { 50 };
-                let b = format!("{step}-{phase}-{i}-{tag}-{amount}");
-                let mut m = Message::builder()
+                let b = format!("{step}-{phase}-{i}-{tag}");
+                let m = Message::builder()
                     .topic(&topic)
                     .tags(tag)
                     .body(b.as_bytes().to_vec())
                     .build()
-                    .unwrap();
-                MessageTrait::put_user_property(&mut m, "amount".into(), amount.to_string().into())
                     .unwrap();
                 let r = p.send(m).await.unwrap().expect("sent");
                 let broker = r.message_queue.expect("queue").broker_name().to_string();
@@ -157,11 +131,6 @@ fn broadcasting_and_tag_and_sql_filters_hold_on_both_clusters_through_every_phas
             landed[0] > 0 && landed[1] > 0,
             "both clusters written: {landed:?}"
         );
-        let big: Vec<&String> = sent
-            .iter()
-            .map(|(b, _)| b)
-            .filter(|b| b.ends_with("-500"))
-            .collect();
         let wanted: Vec<&String> = sent
             .iter()
             .filter(|(_, t)| *t != "TagC")
@@ -172,7 +141,6 @@ fn broadcasting_and_tag_and_sql_filters_hold_on_both_clusters_through_every_phas
             sent.iter()
                 .all(|(b, _)| g1.contains_key(b) && g2.contains_key(b))
                 && wanted.iter().all(|b| gf.contains_key(*b))
-                && big.iter().all(|b| sql.get().contains_key(*b))
         })
         .await;
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -196,13 +164,14 @@ fn broadcasting_and_tag_and_sql_filters_hold_on_both_clusters_through_every_phas
             missing.len(),
             wanted.len()
         );
-        let leaked: Vec<_> = gf.keys().filter(|b| b.contains("-TagC-")).collect();
+        let leaked: Vec<_> = gf.keys().filter(|b| b.ends_with("-TagC")).collect();
         assert!(leaked.is_empty(), "TagC passed the filter: {leaked:?}");
         assert!(
             gf.values().all(|n| *n == 1),
             "filtered consumer saw a message twice"
         );
-        for c in [&mut c1, &mut c2, &mut cf, &mut cs] {
+        assert!(done, "every consumer got what it should within the wait");
+        for c in [&mut c1, &mut c2, &mut cf] {
             c.shutdown().await;
         }
     });

@@ -8,13 +8,11 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rocketmq_client_rust::{ConsumeConcurrentlyStatus, MQPushConsumer};
 use rocketmq_migration::dlq::{self, ResendOutcome};
-use rocketmq_migration::testkit::unique_name;
-use rocketmq_migration::{Cluster, MigratingProducer, MigratingPushConsumer, Phase};
-use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
+use rocketmq_migration::{Cluster, Phase};
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_single::Message;
 
-use super::body;
+use super::{body, prepare, shim_consumer, shim_producer, Prepared};
 use crate::support::plane::{self, advance_when_ready, refusal};
 use crate::support::{client, eventually, run, shared};
 
@@ -23,20 +21,8 @@ fn dead_letters_are_counted_reviewed_and_resent_to_the_target() {
     run(Duration::from_secs(300), async {
         let p = plane::start(|_| {}).await;
         let pair = &shared().pair;
-        let group = unique_name("edge_dlq_cg");
-        let topic = unique_name("edge_dlq");
-        pair.create_topic(&client(), &topic, 2).await.unwrap();
-        pair.target.create_group(&client(), &group).await.unwrap();
-        p.admin.register(&[&topic], None).await.unwrap();
-        let ctl = p.client("payments").await;
-        let mut producer = MigratingProducer::builder(client())
-            .producer_group(unique_name("edge_dlq_pg"))
-            .source(pair.source.cluster_config())
-            .target(pair.target.cluster_config())
-            .control(&ctl)
-            .build()
-            .unwrap();
-        producer.start().await.unwrap();
+        let Prepared { topic, group, ctl } = prepare(&p, "edge_dlq", 2, "payments").await;
+        let producer = shim_producer(&ctl).await;
         // The listener refuses "poison" while `refuse` holds; after one retry the broker moves it to the DLQ.
         let refuse = Arc::new(AtomicBool::new(true));
         // (body, cluster it came from, its orderId property)
@@ -44,13 +30,8 @@ fn dead_letters_are_counted_reviewed_and_resent_to_the_target() {
         let got: Arc<Mutex<Got>> = Arc::default();
         let mut consumer = {
             let (refuse, got) = (refuse.clone(), got.clone());
-            let mut c = MigratingPushConsumer::builder(client())
-                .consumer_group(&group)
-                .source(pair.source.cluster_config())
-                .target(pair.target.cluster_config())
-                .control(&ctl)
+            let mut c = shim_consumer(&ctl, &group)
                 .max_reconsume_times(1)
-                .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
                 .build()
                 .unwrap();
             c.subscribe(&topic, "*").await.unwrap();

@@ -11,8 +11,16 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rocketmq_client_rust::{ClientResult, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus};
-use rocketmq_migration::Cluster;
+use rocketmq_migration::control::ControlClient;
+use rocketmq_migration::testkit::unique_name;
+use rocketmq_migration::{
+    Cluster, MigratingProducer, MigratingPushConsumer, MigratingPushConsumerBuilder,
+};
+use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
+
+use crate::support::plane::Plane;
+use crate::support::{client, shared};
 
 /// What an application's listener saw: bodies consumed, and first deliveries it failed per cluster.
 #[derive(Clone, Default)]
@@ -77,4 +85,49 @@ impl Ledger {
 
 pub fn body(m: &MessageExt) -> String {
     String::from_utf8_lossy(m.body_slice()).into_owned()
+}
+
+/// A topic created on both clusters and registered with the control plane, its consumer group created on the
+/// target, and a control client for the application.
+pub struct Prepared {
+    pub topic: String,
+    pub group: String,
+    pub ctl: ControlClient,
+}
+
+/// Prepare `<name>` (topic) and `<name>_cg` (group) for application `app`.
+pub async fn prepare(p: &Plane, name: &str, queues: i32, app: &str) -> Prepared {
+    let pair = &shared().pair;
+    let topic = unique_name(name);
+    let group = unique_name(&format!("{name}_cg"));
+    pair.create_topic(&client(), &topic, queues).await.unwrap();
+    pair.target.create_group(&client(), &group).await.unwrap();
+    p.admin.register(&[&topic], None).await.unwrap();
+    let ctl = p.client(app).await;
+    Prepared { topic, group, ctl }
+}
+
+/// A started shim producer following `ctl`.
+pub async fn shim_producer(ctl: &ControlClient) -> MigratingProducer {
+    let pair = &shared().pair;
+    let mut producer = MigratingProducer::builder(client())
+        .producer_group(unique_name("edge_pg"))
+        .source(pair.source.cluster_config())
+        .target(pair.target.cluster_config())
+        .control(ctl)
+        .build()
+        .unwrap();
+    producer.start().await.unwrap();
+    producer
+}
+
+/// A shim consumer builder of `group` following `ctl`, reading a new group from the first offset.
+pub fn shim_consumer(ctl: &ControlClient, group: &str) -> MigratingPushConsumerBuilder {
+    let pair = &shared().pair;
+    MigratingPushConsumer::builder(client())
+        .consumer_group(group)
+        .source(pair.source.cluster_config())
+        .target(pair.target.cluster_config())
+        .control(ctl)
+        .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
 }

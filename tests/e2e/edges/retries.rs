@@ -10,12 +10,10 @@ use parking_lot::Mutex;
 use rocketmq_client_rust::MQPushConsumer;
 use rocketmq_migration::control::wire::CheckResult;
 use rocketmq_migration::release::{self, BacklogKind};
-use rocketmq_migration::testkit::unique_name;
-use rocketmq_migration::{MigratingProducer, MigratingPushConsumer, Phase};
-use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
+use rocketmq_migration::{MigratingProducer, Phase};
 use rocketmq_model::common::message::message_single::Message;
 
-use super::Ledger;
+use super::{prepare, shim_consumer, shim_producer, Ledger, Prepared};
 use crate::support::clients::by_key;
 use crate::support::plane::{self, advance_when_ready, refusal};
 use crate::support::{client, eventually, run, shared};
@@ -90,32 +88,10 @@ fn flaky(body: &str) -> bool {
 fn retries_delays_and_batches_walked_to_completed_lose_nothing() {
     run(Duration::from_secs(600), async {
         let p = plane::start(|c| c.quiet_window = Duration::from_secs(3)).await;
-        let pair = &shared().pair;
-        let group = unique_name("edge_cg");
-        let topic = unique_name("edge_retry");
-        pair.create_topic(&client(), &topic, 4).await.unwrap();
-        pair.target.create_group(&client(), &group).await.unwrap();
-        p.admin.register(&[&topic], None).await.unwrap();
-        let ctl = p.client("orders-service").await;
-
-        let mut producer = MigratingProducer::builder(client())
-            .producer_group(unique_name("edge_pg"))
-            .source(pair.source.cluster_config())
-            .target(pair.target.cluster_config())
-            .control(&ctl)
-            .build()
-            .unwrap();
-        producer.start().await.unwrap();
-        let producer = Arc::new(producer);
+        let Prepared { topic, group, ctl } = prepare(&p, "edge_retry", 4, "orders-service").await;
+        let producer = Arc::new(shim_producer(&ctl).await);
         let ledger = Ledger::default();
-        let mut consumer = MigratingPushConsumer::builder(client())
-            .consumer_group(&group)
-            .source(pair.source.cluster_config())
-            .target(pair.target.cluster_config())
-            .control(&ctl)
-            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-            .build()
-            .unwrap();
+        let mut consumer = shim_consumer(&ctl, &group).build().unwrap();
         consumer.subscribe(&topic, "*").await.unwrap();
         consumer.register_message_listener_concurrently(ledger.listener(flaky));
         consumer.start().await.unwrap();
@@ -219,29 +195,10 @@ fn a_delay_beyond_the_wait_keeps_completed_refused_with_the_scheduled_count() {
     run(Duration::from_secs(300), async {
         let p = plane::start(|_| {}).await;
         let pair = &shared().pair;
-        let group = unique_name("edge_long_cg");
-        let topic = unique_name("edge_long");
-        pair.create_topic(&client(), &topic, 2).await.unwrap();
-        pair.target.create_group(&client(), &group).await.unwrap();
-        p.admin.register(&[&topic], None).await.unwrap();
-        let ctl = p.client("timeouts-service").await;
-        let mut producer = MigratingProducer::builder(client())
-            .producer_group(unique_name("edge_long_pg"))
-            .source(pair.source.cluster_config())
-            .target(pair.target.cluster_config())
-            .control(&ctl)
-            .build()
-            .unwrap();
-        producer.start().await.unwrap();
+        let Prepared { topic, group, ctl } = prepare(&p, "edge_long", 2, "timeouts-service").await;
+        let producer = shim_producer(&ctl).await;
         let ledger = Ledger::default();
-        let mut consumer = MigratingPushConsumer::builder(client())
-            .consumer_group(&group)
-            .source(pair.source.cluster_config())
-            .target(pair.target.cluster_config())
-            .control(&ctl)
-            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-            .build()
-            .unwrap();
+        let mut consumer = shim_consumer(&ctl, &group).build().unwrap();
         consumer.subscribe(&topic, "*").await.unwrap();
         consumer.register_message_listener_concurrently(ledger.listener(|_| false));
         consumer.start().await.unwrap();

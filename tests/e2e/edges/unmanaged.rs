@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use rocketmq_client_rust::{DefaultMQPushConsumer, MQPushConsumer};
 use rocketmq_migration::testkit::unique_name;
-use rocketmq_migration::{MigratingPushConsumer, Phase};
-use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
+use rocketmq_migration::Phase;
 
+use super::{prepare, shim_consumer, Prepared};
 use crate::support::listener::Recorder;
 use crate::support::plane::{self, advance_when_ready, refusal};
 use crate::support::{client, eventually, run, shared};
@@ -17,24 +17,11 @@ fn a_raw_consumer_outside_the_shim_blocks_the_write_split_until_it_stops() {
     run(Duration::from_secs(240), async {
         let p = plane::start(|_| {}).await;
         let pair = &shared().pair;
-        let topic = unique_name("edge_legacy");
-        let group = unique_name("edge_shim_cg");
+        let Prepared { topic, group, ctl } = prepare(&p, "edge_legacy", 2, "billing").await;
         let legacy = unique_name("edge_legacy_cg");
-        pair.create_topic(&client(), &topic, 2).await.unwrap();
-        for g in [&group, &legacy] {
-            pair.target.create_group(&client(), g).await.unwrap();
-        }
-        p.admin.register(&[&topic], None).await.unwrap();
-        let ctl = p.client("billing").await;
+        pair.target.create_group(&client(), &legacy).await.unwrap();
         let rec = Recorder::default();
-        let mut shim = MigratingPushConsumer::builder(client())
-            .consumer_group(&group)
-            .source(pair.source.cluster_config())
-            .target(pair.target.cluster_config())
-            .control(&ctl)
-            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-            .build()
-            .unwrap();
+        let mut shim = shim_consumer(&ctl, &group).build().unwrap();
         shim.subscribe(&topic, "*").await.unwrap();
         shim.register_message_listener_concurrently(rec.listener());
         shim.start().await.unwrap();
