@@ -8,7 +8,9 @@
 //! broker's runtime stats give, per level, `scheduleMessageOffset_<level> = "<next offset to deliver>,<max
 //! offset>"`. Every message between the two is still waiting; each is read (admin pull, no offset committed) and
 //! counted for the topic when `REAL_TOPIC` is the topic, or for group `G` when `REAL_TOPIC` is `%RETRY%G` and
-//! `RETRY_TOPIC` is the topic (a consumer's retry waiting out its delay). Timer messages pass through
+//! `RETRY_TOPIC` is the topic (a consumer's retry waiting out its delay). A level the broker has not served yet
+//! (no entry in its stats) is read from its queue's first offset, and a message there counts unless its store
+//! time plus the level's default delay has passed. Timer messages pass through
 //! `rmq_sys_wheel_timer`, whose consume queue has no "delivered up to" offset: every message there is read and
 //! those whose delivery time (`TIMER_OUT_MS`) is later than now minus [`TIMER_GRACE`] count. Reading stops
 //! after [`SCAN_LIMIT`] messages per cluster; the count is then reported as incomplete, and the check fails.
@@ -122,6 +124,28 @@ impl ClusterAdmin {
                 })
                 .filter(|(_, done, max)| done < max)
                 .collect();
+            // A level the broker has not served since it started has no entry yet (its first message was
+            // written moments ago, or the broker restarted without its delay offsets): read such a queue from its
+            // first offset and count what is not due yet by the default level delays.
+            let listed: Vec<i32> = levels.iter().map(|(l, _, _)| *l).collect();
+            for (level, min, max) in self.schedule_queues(&admin, &broker, &addr).await? {
+                if listed.contains(&level) || min >= max {
+                    continue;
+                }
+                let mq = MessageQueue::from_parts(SCHEDULE_TOPIC, broker.as_str(), level - 1);
+                let due_after = now_ms() - TIMER_GRACE.as_millis() as i64;
+                let wait = crate::linger::level_delay(level).as_millis() as i64;
+                let mut found = Scheduled::default();
+                let short = self
+                    .scan(&admin, &addr, &mq, min, max, &mut budget, |m| {
+                        if m.store_timestamp + wait > due_after {
+                            count_for(m, topic, &mut found)
+                        }
+                    })
+                    .await?;
+                out.add(found);
+                out.incomplete.extend(short);
+            }
             levels.sort_unstable();
             for (level, done, max) in levels {
                 let mq = MessageQueue::from_parts(SCHEDULE_TOPIC, broker.as_str(), level - 1);
@@ -138,6 +162,36 @@ impl ClusterAdmin {
                 .await?;
         }
         Ok(out)
+    }
+
+    /// `(level, min offset, max offset)` of each schedule queue on one broker (none without the schedule topic).
+    async fn schedule_queues(
+        &self,
+        admin: &rocketmq_client_rust::DefaultMQAdminExt,
+        broker: &str,
+        addr: &CheetahString,
+    ) -> Result<Vec<(i32, i64, i64)>, String> {
+        match rocketmq_client_rust::TopicAdmin::examine_topic_stats(
+            admin,
+            SCHEDULE_TOPIC.into(),
+            Some(addr.clone()),
+        )
+        .await
+        {
+            Ok(t) => Ok(t
+                .get_offset_table()
+                .iter()
+                .filter(|(mq, _)| mq.broker_name().as_str() == broker)
+                .map(|(mq, o)| (mq.queue_id() + 1, o.get_min_offset(), o.get_max_offset()))
+                .collect()),
+            Err(e) if crate::admin::response_code(&e) == Some(crate::admin::TOPIC_NOT_EXIST) => {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(format!(
+                "read offsets of {SCHEDULE_TOPIC} on {broker} ({addr}): {}",
+                describe(&e)
+            )),
+        }
     }
 
     /// Timer messages of `topic` on one broker whose delivery time has not passed (less [`TIMER_GRACE`]).

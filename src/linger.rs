@@ -28,7 +28,7 @@ pub const DEFAULT_LINGER_MAX: Duration = Duration::from_secs(600);
 
 /// The broker's default delay levels (`messageDelayLevel`), level 1 first. A retry after `n` failed deliveries
 /// waits level `3 + n`.
-const DELAY_LEVELS: [u64; 18] = [
+pub(crate) const DELAY_LEVELS: [u64; 18] = [
     1, 5, 10, 30, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600, 1200, 1800, 3600, 7200,
 ];
 
@@ -65,10 +65,15 @@ impl LingerSettings {
     }
 }
 
+/// The wait of delay level `level` (1-based, clamped to the broker's 18) with the broker's default levels.
+pub(crate) fn level_delay(level: i32) -> Duration {
+    let level = level.clamp(1, DELAY_LEVELS.len() as i32) as usize;
+    Duration::from_secs(DELAY_LEVELS[level - 1])
+}
+
 /// The wait of the retry after `reconsume_times` failed deliveries, with the broker's default levels.
 fn retry_delay(reconsume_times: i32) -> Duration {
-    let level = (3 + reconsume_times.max(0)) as usize;
-    Duration::from_secs(DELAY_LEVELS[level.min(DELAY_LEVELS.len()) - 1])
+    level_delay(3 + reconsume_times.max(0))
 }
 
 /// What one consumer instance saw per cluster and topic: the last delivery (while anything lingers) and the
