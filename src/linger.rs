@@ -220,6 +220,16 @@ impl Lingering {
         self.since.lock().contains_key(&(c, topic.to_owned()))
     }
 
+    /// The topics lingering on `c`.
+    fn topics_on(&self, c: Cluster) -> Vec<String> {
+        self.since
+            .lock()
+            .keys()
+            .filter(|(lc, _)| *lc == c)
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
     /// Review what `c`'s client reads now (`held`) against what the phases want there (`want`): a held topic the
     /// phases dropped from `c` while the application still subscribes it (`subs`) begins lingering; a lingering
     /// topic back in `want` stops. Returns every lingering topic of `c` with its verdict; the caller keeps the
@@ -233,14 +243,7 @@ impl Lingering {
         activity: &Activity,
         settings: &LingerSettings,
     ) -> Vec<(String, Verdict)> {
-        let lingering: Vec<String> = self
-            .since
-            .lock()
-            .keys()
-            .filter(|(lc, _)| *lc == c)
-            .map(|(_, t)| t.clone())
-            .collect();
-        for t in &lingering {
+        for t in &self.topics_on(c) {
             if want.contains_key(t) || !subs.contains_key(t) {
                 self.end(c, t, activity);
             }
@@ -253,14 +256,8 @@ impl Lingering {
                 self.begin(c, t, activity, settings);
             }
         }
-        let now: Vec<String> = self
-            .since
-            .lock()
-            .keys()
-            .filter(|(lc, _)| *lc == c)
-            .map(|(_, t)| t.clone())
-            .collect();
-        now.into_iter()
+        self.topics_on(c)
+            .into_iter()
             .map(|t| {
                 let v = self.verdict(c, &t, activity, settings);
                 (t, v)
