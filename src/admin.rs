@@ -511,27 +511,6 @@ impl ClusterAdmin {
 
     /// Whether any consumer of `group` is connected to any master.
     pub(crate) async fn has_connections(&self, group: &str) -> Result<bool, String> {
-        let admin = self.client().await?;
-        for m in self.masters(&admin).await? {
-            match MQAdminConsumerObservationReadExt::consumer_connection_at(
-                &*admin,
-                m.clone(),
-                group.into(),
-            )
-            .await
-            {
-                Ok(ConsumerConnectionRead::Online(c)) if !c.get_connection_set().is_empty() => {
-                    return Ok(true)
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(format!(
-                        "read connections of {group} on {m}: {}",
-                        describe(&e)
-                    ))
-                }
-            }
-        }
-        Ok(false)
+        Ok(!self.connections(group).await?.is_empty())
     }
 }
