@@ -35,6 +35,9 @@ const BUILTIN_GROUPS: &[&str] = &[
     "SCHEDULE_CONSUMER",
     "__MONITOR_CONSUMER",
     "DEFAULT_CONSUMER",
+    "DEFAULT_PRODUCER",
+    "CLIENT_INNER_PRODUCER",
+    "SELF_TEST_P_GROUP",
 ];
 
 /// Distinguishes admin clients of one process (a server restarted in-process gets new names).
@@ -46,7 +49,9 @@ const GROUP_NOT_EXIST: i32 = 26;
 
 /// Whether `group` is a broker's own group rather than an application's.
 pub(crate) fn is_system_group(group: &str) -> bool {
-    BUILTIN_GROUPS.contains(&group) || is_sys_consumer_group(group)
+    BUILTIN_GROUPS.contains(&group)
+        || group.starts_with("CID_ONSAPI_")
+        || is_sys_consumer_group(group)
 }
 
 /// The broker's response code carried by `e`, however the client wrapped it.
@@ -58,9 +63,127 @@ pub(crate) fn response_code(e: &ClientError) -> Option<i32> {
     })
 }
 
+/// The kind of failure an admin call met: per-item causes of an import and the connection check name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trouble {
+    /// The name server or broker could not be reached (refused, reset, timed out).
+    Unreachable,
+    /// The broker refused the credentials (wrong or missing AccessKey/SecretKey, bad signature).
+    AuthenticationFailed,
+    /// The credentials were accepted but lack the permission for this call.
+    PermissionDenied,
+    /// Anything else (the text says what).
+    Other,
+}
+
+/// Broker response code for "no permission" (`ResponseCode::NoPermission`).
+pub(crate) const NO_PERMISSION: i32 = 16;
+
+/// What kind of failure `e` is: the broker's response code where there is one, else the error class of the
+/// client error or of any error it wraps.
+pub(crate) fn trouble_of(e: &ClientError) -> Trouble {
+    use rocketmq_error::ErrorClass;
+    if response_code(e) == Some(NO_PERMISSION) {
+        // The broker answers both with NO_PERMISSION; only its remark tells them apart.
+        let remark = remark(e).unwrap_or_default().to_ascii_lowercase();
+        return if remark.contains("authentication") || remark.contains("credential") {
+            Trouble::AuthenticationFailed
+        } else {
+            Trouble::PermissionDenied
+        };
+    }
+    let mut classes = vec![e.descriptor().class()];
+    let mut current: Option<&(dyn std::error::Error + 'static)> =
+        std::error::Error::source(e.shared_error().as_ref());
+    while let Some(err) = current {
+        if let Some(x) = err.downcast_ref::<rocketmq_error::Error>() {
+            classes.push(x.descriptor().class());
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable
+            ) {
+                return Trouble::Unreachable;
+            }
+        }
+        current = err.source();
+    }
+    if classes.contains(&ErrorClass::AUTHENTICATION) {
+        Trouble::AuthenticationFailed
+    } else if classes.contains(&ErrorClass::AUTHORIZATION) {
+        Trouble::PermissionDenied
+    } else if classes.iter().any(|c| {
+        matches!(
+            *c,
+            ErrorClass::TIMEOUT | ErrorClass::UNAVAILABLE | ErrorClass::IO
+        )
+    }) {
+        Trouble::Unreachable
+    } else {
+        Trouble::Other
+    }
+}
+
+/// A failed admin call: its kind and what happened, in words.
+#[derive(Clone, Debug)]
+pub(crate) struct AdminFailure {
+    pub(crate) trouble: Trouble,
+    pub(crate) text: String,
+}
+
+impl AdminFailure {
+    fn client(what: String, e: &ClientError) -> Self {
+        AdminFailure {
+            trouble: trouble_of(e),
+            text: format!("{what}: {}", describe(e)),
+        }
+    }
+}
+
+impl std::fmt::Display for AdminFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl From<AdminFailure> for String {
+    fn from(f: AdminFailure) -> String {
+        f.text
+    }
+}
+
+impl From<String> for AdminFailure {
+    fn from(text: String) -> Self {
+        AdminFailure {
+            trouble: Trouble::Other,
+            text,
+        }
+    }
+}
+
+/// The broker's remark carried by `e` (e.g. "Authentication credentials are invalid"), if any.
+fn remark(e: &ClientError) -> Option<String> {
+    e.source_ref::<MQClientException>()
+        .and_then(|x| x.error_message().map(str::to_owned))
+}
+
+/// `e` in words for details and logs: the client error, and the broker's response code and remark where there
+/// is one (the client error's own text leaves them out).
 pub(crate) fn describe(e: &ClientError) -> String {
     let mut s = format!("{e:?}");
     s.truncate(400);
+    if let Some(code) = response_code(e) {
+        s.push_str(&format!(" (broker code {code}"));
+        if let Some(r) = remark(e) {
+            s.push_str(&format!(": {r}"));
+        }
+        s.push(')');
+    }
     s
 }
 
@@ -143,7 +266,7 @@ impl ClusterAdmin {
     }
 
     /// Master broker addresses of every broker registered with the name server.
-    async fn masters(&self, admin: &DefaultMQAdminExt) -> Result<Vec<CheetahString>, String> {
+    async fn masters(&self, admin: &DefaultMQAdminExt) -> Result<Vec<CheetahString>, AdminFailure> {
         Ok(self
             .masters_of(admin, None)
             .await?
@@ -157,7 +280,7 @@ impl ClusterAdmin {
         &self,
         admin: &DefaultMQAdminExt,
         cluster_name: Option<&str>,
-    ) -> Result<Vec<(String, CheetahString)>, String> {
+    ) -> Result<Vec<(String, CheetahString)>, AdminFailure> {
         if cluster_name.is_none() {
             if let Some((at, m)) = self.masters.lock().as_ref() {
                 if at.elapsed() < MASTERS_TTL {
@@ -167,7 +290,7 @@ impl ClusterAdmin {
         }
         let info = RouteAdmin::examine_broker_cluster_info(admin)
             .await
-            .map_err(|e| format!("read cluster info: {}", describe(&e)))?;
+            .map_err(|e| AdminFailure::client("read cluster info".into(), &e))?;
         let mut masters: Vec<(String, CheetahString)> = info
             .broker_addr_table
             .iter()
@@ -181,12 +304,12 @@ impl ClusterAdmin {
             .collect();
         masters.sort();
         if masters.is_empty() {
-            return Err(match cluster_name {
+            return Err(AdminFailure::from(match cluster_name {
                 Some(c) => {
                     format!("no master broker of cluster {c:?} is registered with the name server")
                 }
-                None => "no master broker is registered with the name server".into(),
-            });
+                None => "no master broker is registered with the name server".to_owned(),
+            }));
         }
         if cluster_name.is_none() {
             *self.masters.lock() = Some((std::time::Instant::now(), masters.clone()));
@@ -254,13 +377,21 @@ impl ClusterAdmin {
     }
 
     /// The config of `topic` on the first master that has it.
-    pub(crate) async fn topic_config(&self, topic: &str) -> Result<Option<TopicConfig>, String> {
+    pub(crate) async fn topic_config(
+        &self,
+        topic: &str,
+    ) -> Result<Option<TopicConfig>, AdminFailure> {
         let admin = self.client().await?;
         for m in self.masters(&admin).await? {
             match TopicAdmin::examine_topic_config(&*admin, m.clone(), topic.into()).await {
                 Ok(c) => return Ok(Some(c)),
                 Err(e) if response_code(&e) == Some(TOPIC_NOT_EXIST) => {}
-                Err(e) => return Err(format!("read topic {topic} on {m}: {}", describe(&e))),
+                Err(e) => {
+                    return Err(AdminFailure::client(
+                        format!("read topic {topic} on {m}"),
+                        &e,
+                    ))
+                }
             }
         }
         Ok(None)
@@ -270,7 +401,7 @@ impl ClusterAdmin {
     pub(crate) async fn group_config(
         &self,
         group: &str,
-    ) -> Result<Option<SubscriptionGroupConfig>, String> {
+    ) -> Result<Option<SubscriptionGroupConfig>, AdminFailure> {
         let admin = self.client().await?;
         for m in self.masters(&admin).await? {
             match ConsumerAdmin::examine_subscription_group_config(&*admin, m.clone(), group.into())
@@ -278,25 +409,33 @@ impl ClusterAdmin {
             {
                 Ok(c) => return Ok(Some(c)),
                 Err(e) if response_code(&e) == Some(GROUP_NOT_EXIST) => {}
-                Err(e) => return Err(format!("read group {group} on {m}: {}", describe(&e))),
+                Err(e) => {
+                    return Err(AdminFailure::client(
+                        format!("read group {group} on {m}"),
+                        &e,
+                    ))
+                }
             }
         }
         Ok(None)
     }
 
     /// Create or update `config` on every master.
-    pub(crate) async fn put_topic(&self, config: TopicConfig) -> Result<(), String> {
+    pub(crate) async fn put_topic(&self, config: TopicConfig) -> Result<(), AdminFailure> {
         let admin = self.client().await?;
         for m in self.masters(&admin).await? {
             TopicAdmin::create_and_update_topic_config(&*admin, m.clone(), config.clone())
                 .await
-                .map_err(|e| format!("write topic config on {m}: {}", describe(&e)))?;
+                .map_err(|e| AdminFailure::client(format!("write topic config on {m}"), &e))?;
         }
         Ok(())
     }
 
     /// Create or update `config` on every master.
-    pub(crate) async fn put_group(&self, config: SubscriptionGroupConfig) -> Result<(), String> {
+    pub(crate) async fn put_group(
+        &self,
+        config: SubscriptionGroupConfig,
+    ) -> Result<(), AdminFailure> {
         let admin = self.client().await?;
         for m in self.masters(&admin).await? {
             ConsumerAdmin::create_and_update_subscription_group_config(
@@ -305,7 +444,7 @@ impl ClusterAdmin {
                 config.clone(),
             )
             .await
-            .map_err(|e| format!("write group config on {m}: {}", describe(&e)))?;
+            .map_err(|e| AdminFailure::client(format!("write group config on {m}"), &e))?;
         }
         Ok(())
     }

@@ -48,6 +48,8 @@
 mod admin;
 mod cluster;
 mod config;
+#[cfg(feature = "admin")]
+pub mod connection;
 mod consumer;
 pub mod control;
 pub mod dedupe;

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rocketmq_client_rust::ClientRuntime;
 
 use super::file::{ExportNotes, GroupEntry, MetadataFile, TopicEntry};
-use super::system::{group_left_out, topic_left_out};
+use super::system::{group_left_out, topic_left_out, OwnNames};
 use crate::admin::ClusterAdmin;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -56,7 +56,8 @@ pub async fn export(
         .await
         .map_err(|e| fail("read cluster info", e));
     admin.close().await;
-    let (topics, groups, own_names) = (topics?, groups?, own_names?);
+    let (topics, groups) = (topics?, groups?);
+    let own_names = OwnNames::from_cluster(own_names?);
     let mut notes = ExportNotes {
         name_server: cluster.name_server_addr.clone(),
         cluster: options.cluster_name.clone(),
@@ -75,10 +76,12 @@ pub async fn export(
             let Some(name) = c.topic_name.as_ref().map(|n| n.to_string()) else {
                 continue;
             };
-            if let Some(why) = topic_left_out(&name, &own_names, options.include_retry_and_dlq) {
+            if let Some(why) =
+                topic_left_out(&name, None, &own_names, options.include_retry_and_dlq)
+            {
                 notes
                     .left_out
-                    .insert(format!("topic {name}"), why.to_owned());
+                    .insert(format!("topic {name}"), why.reason().to_owned());
                 continue;
             }
             let note = notes.topics.entry(name.clone()).or_default();
@@ -141,7 +144,7 @@ pub async fn export(
             if let Some(why) = group_left_out(&name) {
                 notes
                     .left_out
-                    .insert(format!("group {name}"), why.to_owned());
+                    .insert(format!("group {name}"), why.reason().to_owned());
                 continue;
             }
             file.subscription_group_table
@@ -159,6 +162,7 @@ pub async fn export(
                     notify_consumer_ids_changed_enable: g.notify_consumer_ids_changed_enable(),
                     group_sys_flag: g.group_sys_flag(),
                     consume_timeout_minute: g.consume_timeout_minute(),
+                    group_retry_policy: serde_json::to_value(g.group_retry_policy()).ok(),
                     attributes: g
                         .attributes()
                         .iter()

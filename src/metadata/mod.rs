@@ -17,18 +17,22 @@
 //! # Ok(()) }
 //! ```
 
+mod cause;
 mod compare;
 mod export;
 mod file;
 mod import;
 mod namespace;
+mod source;
 mod system;
 
+pub use cause::Cause;
 pub use compare::{compare, Comparison, TopicDifference};
 pub use export::{export, ExportOptions};
 pub use file::{parse, ExportNotes, GroupEntry, MetadataFile, TopicEntry, TopicNote};
 pub use import::{
     import, plan, Action, ConflictPolicy, ImportOptions, ImportReport, ImportStatus, ItemKind,
-    ItemResult, MAX_ITEMS_PER_RUN,
+    ItemResult, QueueCounts, QueueReport, Selection, MAX_ITEMS_PER_RUN,
 };
 pub use namespace::{NamespaceMode, DEFAULT_NAMESPACE};
+pub use source::SourceFacts;

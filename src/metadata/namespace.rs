@@ -12,15 +12,12 @@ pub enum NamespaceMode {
     /// *Cluster migration*: everything is imported; the namespace is the part of a name before `%` (after
     /// stripping `%RETRY%` / `%DLQ%`), names without `%` belong to namespace `default`. Names are kept.
     Cluster,
-    /// *Specified namespace*: only the chosen topics and groups are imported, into `namespace`: the target name
-    /// is `<namespace>%<name without its old namespace>`.
+    /// *Specified namespace*: items are imported into `namespace`: the target name is
+    /// `<namespace>%<name without its old namespace>`. The seed's console picks the items: pair it with
+    /// [`Selection::Only`](super::Selection::Only).
     Specified {
         /// Destination namespace.
         namespace: String,
-        /// Topics to import (by source name).
-        topics: Vec<String>,
-        /// Groups to import (by source name).
-        groups: Vec<String>,
     },
 }
 

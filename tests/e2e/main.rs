@@ -8,6 +8,7 @@ mod input;
 mod lite_pull;
 mod merge;
 mod metadata;
+mod mqadmin_file;
 #[cfg(feature = "redis")]
 mod redis;
 mod release;

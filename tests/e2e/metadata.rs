@@ -6,8 +6,8 @@ use std::time::Duration;
 use cheetah_string::CheetahString;
 use rocketmq_client_rust::{ConsumerAdmin, DefaultMQAdminExt, TopicAdmin};
 use rocketmq_migration::metadata::{
-    self, Action, ConflictPolicy, ExportOptions, ImportOptions, ImportStatus, MetadataFile,
-    NamespaceMode, TopicEntry,
+    self, Action, Cause, ConflictPolicy, ExportOptions, ImportOptions, ImportStatus, MetadataFile,
+    NamespaceMode, Selection, TopicEntry,
 };
 use rocketmq_migration::testkit::{unique_name, EmbeddedCluster};
 use rocketmq_migration::ErrorKind;
@@ -16,7 +16,7 @@ use rocketmq_protocol::protocol::subscription::subscription_group_config::Subscr
 
 use crate::support::{client, run, shared};
 
-async fn admin(cluster: &EmbeddedCluster) -> DefaultMQAdminExt {
+pub(crate) async fn admin(cluster: &EmbeddedCluster) -> DefaultMQAdminExt {
     let mut a = DefaultMQAdminExt::new(client());
     a.set_namesrv_addr(cluster.name_server_addr());
     a.client_config_mut()
@@ -25,7 +25,13 @@ async fn admin(cluster: &EmbeddedCluster) -> DefaultMQAdminExt {
     a
 }
 
-async fn put_topic(cluster: &EmbeddedCluster, name: &str, queues: u32, perm: u32, order: bool) {
+pub(crate) async fn put_topic(
+    cluster: &EmbeddedCluster,
+    name: &str,
+    queues: u32,
+    perm: u32,
+    order: bool,
+) {
     let a = admin(cluster).await;
     let mut c = TopicConfig::new(CheetahString::from(name));
     c.read_queue_nums = queues;
@@ -39,7 +45,7 @@ async fn put_topic(cluster: &EmbeddedCluster, name: &str, queues: u32, perm: u32
     a.shutdown().await;
 }
 
-async fn put_group(cluster: &EmbeddedCluster, name: &str, orderly: bool, retries: i32) {
+pub(crate) async fn put_group(cluster: &EmbeddedCluster, name: &str, orderly: bool, retries: i32) {
     let a = admin(cluster).await;
     let mut g = SubscriptionGroupConfig::new(CheetahString::from(name));
     g.set_consume_message_orderly(orderly);
@@ -56,7 +62,7 @@ async fn put_group(cluster: &EmbeddedCluster, name: &str, orderly: bool, retries
     a.shutdown().await;
 }
 
-async fn topic_on(cluster: &EmbeddedCluster, name: &str) -> Option<TopicConfig> {
+pub(crate) async fn topic_on(cluster: &EmbeddedCluster, name: &str) -> Option<TopicConfig> {
     let mut a = admin(cluster).await;
     let r = TopicAdmin::examine_topic_config(
         &a,
@@ -68,7 +74,10 @@ async fn topic_on(cluster: &EmbeddedCluster, name: &str) -> Option<TopicConfig> 
     r.ok()
 }
 
-async fn group_on(cluster: &EmbeddedCluster, name: &str) -> Option<SubscriptionGroupConfig> {
+pub(crate) async fn group_on(
+    cluster: &EmbeddedCluster,
+    name: &str,
+) -> Option<SubscriptionGroupConfig> {
     let mut a = admin(cluster).await;
     let r = ConsumerAdmin::examine_subscription_group_config(
         &a,
@@ -232,6 +241,7 @@ fn export_then_import_carries_namespaced_and_plain_topics_and_groups() {
         .unwrap();
         let s = skip.items.iter().find(|i| i.source == orders).unwrap();
         assert_eq!(s.action, Action::Skip);
+        assert_eq!(s.cause, Some(Cause::Conflict));
         assert!(s.reason.contains("readQueueNums 4 -> 8"), "{}", s.reason);
         assert_eq!(
             topic_on(&pair.target, &orders)
@@ -292,9 +302,11 @@ fn specified_namespace_imports_only_the_chosen_items_under_the_namespace() {
         let opts = ImportOptions {
             namespace: NamespaceMode::Specified {
                 namespace: ns.clone(),
-                topics: vec![format!("old%b{tag}"), format!("missing{tag}")],
-                groups: vec![format!("g{tag}")],
             },
+            selection: Selection::only(
+                [format!("old%b{tag}"), format!("missing{tag}")],
+                [format!("g{tag}")],
+            ),
             ..Default::default()
         };
         let r = metadata::import(
@@ -321,6 +333,12 @@ fn specified_namespace_imports_only_the_chosen_items_under_the_namespace() {
             (format!("{ns}%g{tag}").as_str(), Action::Create)
         );
         assert_eq!(by[format!("missing{tag}").as_str()].1, Action::Fail);
+        let missing = r
+            .items
+            .iter()
+            .find(|i| i.source == format!("missing{tag}"))
+            .unwrap();
+        assert_eq!(missing.cause, Some(Cause::NotInFile));
         assert!(
             !by.contains_key(format!("a{tag}").as_str())
                 && !by.contains_key(format!("h{tag}").as_str()),
@@ -384,6 +402,7 @@ fn a_run_imports_at_most_1000_topics_and_fails_the_rest_with_the_limit() {
         assert_eq!(created, 1_000);
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].source, format!("{tag}t1000"));
+        assert_eq!(failed[0].cause, Some(Cause::LimitExceeded));
         assert!(
             failed[0].reason.contains("per-run limit of 1000 topics"),
             "{}",

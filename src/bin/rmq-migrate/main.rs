@@ -4,8 +4,11 @@
 //! Exit codes: 0 done; 1 failed (unreachable, bad answer, lost messages in `demo`); 2 bad usage or input (a
 //! malformed metadata file); 3 refused by the control plane (a bad request, a conflict or a failing readiness
 //! check); 4 the token was refused; 5 not yet (`backlog`: messages remain; `compare`: the target lacks or differs);
-//! 6 `import`: some items failed; 7 `import`: every item failed.
+//! 6 `import`: some items failed; 7 `import`: every item failed; 8–13 the connection check (`check`, and before
+//! `export` / `import`) failed: 8 name server unreachable, 9 no broker registered, 10 broker unreachable,
+//! 11 authentication failed, 12 permission denied, 13 another broker error.
 
+mod check;
 mod demo;
 mod dlq;
 mod metadata;
@@ -87,6 +90,8 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Can this tool reach a cluster with these credentials? Names the cause when not (exit 8–13).
+    Check(check::CheckArgs),
     /// Export topics and consumer groups as JSON (mqadmin exportMetadata format).
     Export(metadata::ExportArgs),
     /// Import a metadata file into a cluster (--dry-run prints the plan).
@@ -192,6 +197,7 @@ async fn main() -> ExitCode {
             topic,
             limit,
         } => ops::audit(&remote, topic.as_deref(), limit).await,
+        Command::Check(a) => check::run(a).await,
         Command::Export(a) => metadata::export(a).await,
         Command::Import(a) => metadata::import(a).await,
         Command::Backlog(a) => metadata::backlog(a).await,

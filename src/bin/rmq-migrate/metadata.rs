@@ -7,12 +7,14 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use rocketmq_migration::connection;
 use rocketmq_migration::metadata::{
     self, Action, ConflictPolicy, ExportOptions, ImportOptions, ImportStatus, NamespaceMode,
+    Selection, SourceFacts,
 };
 use rocketmq_migration::release;
 use rocketmq_migration::{
-    ClusterConfig, ConfigError, ConfigErrorKind, MigrationError, MigrationRuntime,
+    Cluster, ClusterConfig, ConfigError, ConfigErrorKind, MigrationError, MigrationRuntime,
 };
 
 use crate::{CliResult, Output};
@@ -61,6 +63,9 @@ pub(crate) struct ExportArgs {
     /// Write here (default: standard output).
     #[arg(long, short)]
     file: Option<PathBuf>,
+    /// Skip the connection check before exporting.
+    #[arg(long)]
+    no_check: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -88,19 +93,79 @@ pub(crate) struct ImportArgs {
     /// Same-name items with other settings.
     #[arg(long, value_enum, default_value_t = Conflict::Skip)]
     on_conflict: Conflict,
-    /// Specified-namespace mode: import the chosen --topic / --group items into this namespace (default:
-    /// cluster-migration mode, everything, namespaces from the names).
+    /// Specified-namespace mode: import into this namespace (`<namespace>%<name>`; default: cluster-migration
+    /// mode, namespaces from the names).
     #[arg(long)]
     namespace: Option<String>,
-    /// A topic to import (specified-namespace mode; repeatable).
-    #[arg(long = "topic", requires = "namespace")]
+    /// Import only this topic (repeatable; either mode). With any --topic/--group/--*-from, only the named items
+    /// are imported.
+    #[arg(long = "topic")]
     topics: Vec<String>,
-    /// A group to import (specified-namespace mode; repeatable).
-    #[arg(long = "group", requires = "namespace")]
+    /// Import only this group (repeatable; either mode).
+    #[arg(long = "group")]
     groups: Vec<String>,
+    /// Topics to import, one per line (`#` starts a comment).
+    #[arg(long)]
+    topics_from: Option<PathBuf>,
+    /// Groups to import, one per line (`#` starts a comment).
+    #[arg(long)]
+    groups_from: Option<PathBuf>,
+    /// Import this topic although its shape says it is a broker's own (broker- or cluster-name topic, reply
+    /// topic); repeatable.
+    #[arg(long)]
+    include: Vec<String>,
+    /// Import %RETRY% and %DLQ% topics too (the target broker creates retry topics itself).
+    #[arg(long)]
+    include_retry_dlq: bool,
+    /// Ask this source cluster which names are its brokers' and clusters' and how many queues each master has.
+    #[arg(long)]
+    source_namesrv: Option<String>,
+    /// Source AccessKey (with --source-secret-key).
+    #[arg(long)]
+    source_access_key: Option<String>,
+    /// Source SecretKey.
+    #[arg(long, env = "RMQ_MIGRATE_SOURCE_SECRET_KEY", hide_env_values = true)]
+    source_secret_key: Option<String>,
+    /// Print only the items that failed (the summary still counts every item).
+    #[arg(long)]
+    only_failed: bool,
+    /// Skip the connection check before importing.
+    #[arg(long)]
+    no_check: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
+}
+
+/// Names from `--topics-from` / `--groups-from`: one per line, blank lines and `#` comments ignored.
+fn names_from(field: &str, path: &PathBuf) -> Result<Vec<String>, MigrationError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| config_err(field, path.display().to_string(), "cannot be read", e))?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Run the connection check against `cluster`; `Err` with the cause's exit code when it fails.
+pub(crate) async fn precheck(
+    side: Cluster,
+    cluster: &ClusterConfig,
+    runtime: &MigrationRuntime,
+) -> Result<(), ExitCode> {
+    let report = connection::check(side, cluster, runtime.client()).await;
+    match report.cause {
+        None => Ok(()),
+        Some(cause) => {
+            eprintln!(
+                "rmq-migrate: connection check of the {side} ({}) failed: {}",
+                cluster.name_server_addr, report.summary
+            );
+            Err(ExitCode::from(cause.exit_code()))
+        }
+    }
 }
 
 #[derive(Args)]
@@ -157,7 +222,15 @@ pub(crate) async fn export(a: ExportArgs) -> CliResult {
         cluster_name: a.cluster_name.clone(),
         include_retry_and_dlq: a.include_retry_dlq,
     };
-    let file = metadata::export(&a.cluster.config(), runtime.client(), &opts).await;
+    let source = a.cluster.config();
+    source.validate("cluster")?;
+    if !a.no_check {
+        if let Err(code) = precheck(Cluster::Source, &source, &runtime).await {
+            runtime.shutdown().await;
+            return Ok(code);
+        }
+    }
+    let file = metadata::export(&source, runtime.client(), &opts).await;
     runtime.shutdown().await;
     let file = file?;
     let text = serde_json::to_string_pretty(&file).expect("serializable");
@@ -183,23 +256,58 @@ pub(crate) async fn import(a: ImportArgs) -> CliResult {
     let text = std::fs::read_to_string(&a.file)
         .map_err(|e| config_err("file", a.file.display().to_string(), "cannot be read", e))?;
     let file = metadata::parse(&text, &a.file.display().to_string())?;
-    let opts = ImportOptions {
+    let mut topics = a.topics.clone();
+    let mut groups = a.groups.clone();
+    if let Some(p) = &a.topics_from {
+        topics.extend(names_from("topics_from", p)?);
+    }
+    if let Some(p) = &a.groups_from {
+        groups.extend(names_from("groups_from", p)?);
+    }
+    let selected = !topics.is_empty()
+        || !groups.is_empty()
+        || a.topics_from.is_some()
+        || a.groups_from.is_some();
+    let mut opts = ImportOptions {
         queue_range: (a.min_queues, a.max_queues),
         namespace: match &a.namespace {
             None => NamespaceMode::Cluster,
             Some(ns) => NamespaceMode::Specified {
                 namespace: ns.clone(),
-                topics: a.topics.clone(),
-                groups: a.groups.clone(),
             },
+        },
+        selection: if selected {
+            Selection::only(topics, groups)
+        } else {
+            Selection::All
         },
         on_conflict: match a.on_conflict {
             Conflict::Skip => ConflictPolicy::Skip,
             Conflict::Overwrite => ConflictPolicy::Overwrite,
         },
+        include: a.include.iter().cloned().collect(),
+        include_retry_and_dlq: a.include_retry_dlq,
         ..ImportOptions::default()
     };
+    opts.validate()?;
     let runtime = MigrationRuntime::new()?;
+    let target = a.cluster.config();
+    if !a.no_check {
+        if let Err(code) = precheck(Cluster::Target, &target, &runtime).await {
+            runtime.shutdown().await;
+            return Ok(code);
+        }
+    }
+    if let Some(addr) = &a.source_namesrv {
+        let source = cluster(addr, &a.source_access_key, &a.source_secret_key);
+        match SourceFacts::read(&source, runtime.client()).await {
+            Ok(facts) => opts.source = Some(facts),
+            Err(e) => {
+                runtime.shutdown().await;
+                return Err(e);
+            }
+        }
+    }
     let total = (file.topic_config_table.len() + file.subscription_group_table.len()) as u64;
     let bar = if a.output == Output::Table && std::io::stderr().is_terminal() && total > 20 {
         let b = ProgressBar::new(total);
@@ -211,43 +319,44 @@ pub(crate) async fn import(a: ImportArgs) -> CliResult {
         ProgressBar::hidden()
     };
     let report = if a.dry_run {
-        metadata::plan(&file, &a.cluster.config(), runtime.client(), &opts).await
+        metadata::plan(&file, &target, runtime.client(), &opts).await
     } else {
-        metadata::import(
-            &file,
-            &a.cluster.config(),
-            runtime.client(),
-            &opts,
-            &|done, _| bar.set_position(done as u64),
-        )
+        metadata::import(&file, &target, runtime.client(), &opts, &|done, _| {
+            bar.set_position(done as u64)
+        })
         .await
     };
     bar.finish_and_clear();
     runtime.shutdown().await;
     let report = report?;
     if a.output == Output::Json {
+        let mut shown = report.clone();
+        if a.only_failed {
+            shown.items.retain(|i| i.action == Action::Fail);
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&report).expect("serializable")
+            serde_json::to_string_pretty(&shown).expect("serializable")
         );
     } else {
         println!(
-            "{:<6} {:<40} {:<40} {:<12} {:<10} REASON",
-            "KIND", "SOURCE", "TARGET", "NAMESPACE", "ACTION"
+            "{:<6} {:<40} {:<40} {:<12} {:<10} {:<15} {:<24} REASON",
+            "KIND", "SOURCE", "TARGET", "NAMESPACE", "ACTION", "CAUSE", "QUEUES"
         );
-        for i in &report.items {
-            let action = format!("{:?}", i.action).to_lowercase();
-            let clamped = i
-                .clamped
-                .as_deref()
-                .map_or(String::new(), |c| format!(" [{c}]"));
+        for i in report
+            .items
+            .iter()
+            .filter(|i| !a.only_failed || i.action == Action::Fail)
+        {
             println!(
-                "{:<6} {:<40} {:<40} {:<12} {:<10} {}{clamped}",
+                "{:<6} {:<40} {:<40} {:<12} {:<10} {:<15} {:<24} {}",
                 format!("{:?}", i.kind).to_lowercase(),
                 i.source,
                 i.target,
                 i.namespace,
-                action,
+                format!("{:?}", i.action).to_lowercase(),
+                i.cause.map_or("-".to_owned(), |c| c.to_string()),
+                i.queues.as_ref().map_or("-".to_owned(), |q| q.to_string()),
                 i.reason
             );
         }
