@@ -7,13 +7,15 @@
 //!    address that does not answer while another does is reported, not fatal);
 //! 2. the name server is asked for its brokers (`no_broker` when no master is registered);
 //! 3. every master broker's address is connected to over TCP (`broker_unreachable`);
-//! 4. every master is asked for its topic configs, signed with the credentials (`authentication_failed` when the
-//!    broker refuses them, `permission_denied` when it accepts them but not for this call).
+//! 4. every master is asked for its topic configs and its runtime stats, signed with the credentials
+//!    (`authentication_failed` when the broker refuses them, `permission_denied` when it accepts them but the
+//!    account may not make the call: with authorization on, runtime stats need `Get` on the cluster, which the
+//!    readiness gates' scheduled-message count needs too).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rocketmq_client_rust::{ClientRuntime, TopicAdmin};
+use rocketmq_client_rust::{ClientRuntime, MQAdminReadExt, TopicAdmin};
 use serde::{Deserialize, Serialize};
 
 use crate::admin::{trouble_of, AdminFailure, ClusterAdmin, Trouble};
@@ -255,19 +257,29 @@ async fn run(
         }
         for (broker, addr) in &masters {
             let target = format!("{broker} ({addr})");
-            match TopicAdmin::get_all_topic_config(&*client, addr.clone(), CALL_TIMEOUT_MS).await {
-                Ok(_) => {
-                    probe("admin_call", target, Ok("listed topic configs".into()));
+            let calls = async {
+                TopicAdmin::get_all_topic_config(&*client, addr.clone(), CALL_TIMEOUT_MS)
+                    .await
+                    .map_err(|e| ("list topic configs", e))?;
+                MQAdminReadExt::fetch_broker_runtime_stats(&*client, addr.clone())
+                    .await
+                    .map_err(|e| ("read runtime stats", e))?;
+                Ok::<_, (&str, rocketmq_client_rust::ClientError)>(())
+            };
+            match calls.await {
+                Ok(()) => {
+                    probe(
+                        "admin_call",
+                        target,
+                        Ok("listed topic configs, read runtime stats".into()),
+                    );
                 }
-                Err(e) => {
+                Err((what, e)) => {
                     let cause = cause_of(trouble_of(&e));
                     probe(
                         "admin_call",
                         target,
-                        Err(format!(
-                            "list topic configs: {}",
-                            crate::admin::describe(&e)
-                        )),
+                        Err(format!("{what}: {}", crate::admin::describe(&e))),
                     );
                     return Some(cause);
                 }

@@ -25,6 +25,34 @@ pub const TEST_TRANSACTION_TIMEOUT_MS: u64 = 2_000;
 /// A test broker writes its commit/rollback records every 200 ms (default 3 s).
 pub const TEST_TRANSACTION_OP_BATCH_INTERVAL_MS: u64 = 200;
 
+/// Authentication on a test broker: every request must be signed by a known user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestAuth {
+    /// The super user created at start (its AccessKey).
+    pub admin_user: String,
+    /// Its SecretKey.
+    pub admin_password: String,
+    /// Also check each call against the users' ACLs (super users pass every check).
+    pub authorization: bool,
+}
+
+impl TestAuth {
+    /// Authentication (not authorization) with super user `admin_user` / `admin_password`.
+    pub fn new(admin_user: impl Into<String>, admin_password: impl Into<String>) -> Self {
+        TestAuth {
+            admin_user: admin_user.into(),
+            admin_password: admin_password.into(),
+            authorization: false,
+        }
+    }
+
+    /// Check ACLs too.
+    pub fn with_authorization(mut self) -> Self {
+        self.authorization = true;
+        self
+    }
+}
+
 /// Ports, names and store of one broker; kept so a restart uses the very same ones.
 #[derive(Clone, Debug)]
 pub(crate) struct BrokerSpec {
@@ -34,6 +62,7 @@ pub(crate) struct BrokerSpec {
     pub(crate) ha_port: u16,
     pub(crate) store: PathBuf,
     pub(crate) namesrv_addr: String,
+    pub(crate) auth: Option<TestAuth>,
 }
 
 impl BrokerSpec {
@@ -45,6 +74,7 @@ impl BrokerSpec {
             ha_port: free_port()?,
             store: root.join("store"),
             namesrv_addr: namesrv_addr.to_owned(),
+            auth: None,
         })
     }
 
@@ -69,6 +99,14 @@ impl BrokerSpec {
         bc.broker_identity.broker_cluster_name = self.cluster_name.clone().into();
         bc.broker_server_config.bind_address = "127.0.0.1".to_owned();
         bc.broker_server_config.listen_port = u32::from(self.listen_port);
+        // Users and ACLs live in the store, not in the home directory the broker defaults to (`~/config/auth`).
+        bc.auth_config_path = format!("{root}/auth").into();
+        if let Some(auth) = &self.auth {
+            bc.authentication_enabled = true;
+            bc.authorization_enabled = auth.authorization;
+            bc.init_authentication_user =
+                format!("{}:{}", auth.admin_user, auth.admin_password).into();
+        }
         let msc = MessageStoreConfig {
             store_path_root_dir: root.into(),
             ha_listen_port: usize::from(self.ha_port),

@@ -8,7 +8,7 @@ use cheetah_string::CheetahString;
 use rocketmq_client_rust::{ClientRuntime, ConsumerAdmin, DefaultMQAdminExt, DefaultMQProducer};
 use rocketmq_protocol::protocol::subscription::subscription_group_config::SubscriptionGroupConfig;
 
-use super::broker::{BrokerSpec, EmbeddedBroker};
+use super::broker::{BrokerSpec, EmbeddedBroker, TestAuth};
 use super::namesrv::EmbeddedNamesrv;
 use crate::config::ClusterConfig;
 use crate::error::{ErrorKind, MigrationError};
@@ -40,6 +40,15 @@ impl std::fmt::Debug for EmbeddedCluster {
 impl EmbeddedCluster {
     /// Start a cluster named `name` (broker `{name}-broker-a` in cluster `{name}Cluster`) in the current runtime.
     pub async fn start(name: &str) -> Result<Self, MigrationError> {
+        Self::start_with(name, None).await
+    }
+
+    /// Start a cluster whose broker authenticates every request (see [`TestAuth`]); the name server does not.
+    pub async fn start_with_auth(name: &str, auth: TestAuth) -> Result<Self, MigrationError> {
+        Self::start_with(name, Some(auth)).await
+    }
+
+    async fn start_with(name: &str, auth: Option<TestAuth>) -> Result<Self, MigrationError> {
         let parent = super::store_root::parent_dir()?;
         let dir = tempfile::Builder::new()
             .prefix(&format!("rmq-{name}-"))
@@ -57,7 +66,8 @@ impl EmbeddedCluster {
                 .with_source(e)
             })?;
         let namesrv = EmbeddedNamesrv::start(name, dir.path()).await?;
-        let spec = BrokerSpec::new(name, dir.path(), &namesrv.addr)?;
+        let mut spec = BrokerSpec::new(name, dir.path(), &namesrv.addr)?;
+        spec.auth = auth;
         let broker = EmbeddedBroker::start(&spec, 0).await?;
         tracing::info!(cluster = name, namesrv = %namesrv.addr, broker = %spec.addr(), "embedded cluster up");
         Ok(EmbeddedCluster {
@@ -97,7 +107,11 @@ impl EmbeddedCluster {
 
     /// Connection settings for this cluster.
     pub fn cluster_config(&self) -> ClusterConfig {
-        ClusterConfig::new(self.namesrv.addr.clone())
+        let c = ClusterConfig::new(self.namesrv.addr.clone());
+        match &self.spec.auth {
+            Some(a) => c.credentials(a.admin_user.clone(), a.admin_password.clone()),
+            None => c,
+        }
     }
 
     /// Whether the broker is running.

@@ -25,7 +25,7 @@ mod ports;
 mod store_root;
 
 pub use broker::{
-    TEST_TRANSACTION_CHECK_INTERVAL_MS, TEST_TRANSACTION_OP_BATCH_INTERVAL_MS,
+    TestAuth, TEST_TRANSACTION_CHECK_INTERVAL_MS, TEST_TRANSACTION_OP_BATCH_INTERVAL_MS,
     TEST_TRANSACTION_TIMEOUT_MS,
 };
 pub use cluster::{ClusterPair, EmbeddedCluster};

@@ -1,6 +1,7 @@
 #![recursion_limit = "512"]
 //! End-to-end tests on embedded source and target clusters, in one process.
 
+mod access;
 mod control;
 mod edges;
 mod failover;
