@@ -239,6 +239,77 @@ fn export_import_compare_and_backlog_on_embedded_clusters() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 
+    // The connection check: a live cluster passes; a closed port is named, and stops an import before it starts.
+    let dead = format!("127.0.0.1:{}", free_port().unwrap());
+    let out = run(&["check", "--namesrv", &src]);
+    assert!(
+        out.status.success() && text(&out.stdout).contains("ok: 1 master broker answered"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&["check", "--namesrv", &dead, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["cause"], "name_server_unreachable");
+    let out = run(&["import", "--namesrv", &dead, "--file", file_s]);
+    assert_eq!(out.status.code(), Some(8));
+    assert!(
+        text(&out.stderr).contains("connection check of the target"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A two-master mqadmin file, a subset chosen from a list: the chosen application topic is created, the
+    // chosen system topic is skipped, a name the file lacks fails; --only-failed prints just that one.
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mqadmin-two-masters.json"
+    );
+    let list = dir.path().join("topics.txt");
+    std::fs::write(
+        &list,
+        "mm_orders\n# the broker's own:\nBenchmarkTest\nno_such_topic\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "import",
+        "--namesrv",
+        &dst,
+        "--file",
+        fixture,
+        "--topics-from",
+        list.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stdout));
+    let table = text(&out.stdout);
+    for want in [
+        "system_item",
+        "not_in_file",
+        "32 -> 16",
+        "1 create, 0 update, 0 unchanged, 1 skip, 1 failed",
+    ] {
+        assert!(table.contains(want), "{want:?} in {table}");
+    }
+    assert!(!table.contains("mm_fifo"), "not chosen: {table}");
+    let out = run(&[
+        "import",
+        "--namesrv",
+        &dst,
+        "--file",
+        fixture,
+        "--topics-from",
+        list.to_str().unwrap(),
+        "--only-failed",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(6));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = report["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{report}");
+    assert_eq!(items[0]["cause"], "not_in_file");
+    assert_eq!(items[0]["source"], "no_such_topic");
+
     std::fs::write(
         &file,
         "{\"topicConfigTable\": {\"x\": {\"readQueueNums\": -1}}}",
@@ -402,6 +473,22 @@ fn serve_needs_a_token_serves_the_api_and_never_logs_the_token() {
         health.starts_with("HTTP/1.1 200") && health.contains("\"status\":\"ok\""),
         "{health}"
     );
+    // The connection check of both (dead) clusters lands in /healthz shortly after start.
+    let mut checked = String::new();
+    for _ in 0..100 {
+        checked = http(
+            &addr,
+            "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        if checked.matches("name_server_unreachable").count() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        checked.contains("\"source\"") && checked.matches("name_server_unreachable").count() >= 2,
+        "{checked}"
+    );
     let body = r#"{"topics":["served"]}"#;
     let post = |auth: &str| {
         http(
@@ -425,5 +512,6 @@ fn serve_needs_a_token_serves_the_api_and_never_logs_the_token() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
     let _ = child.wait();
     assert!(logs.contains("control plane listening"), "{logs}");
+    assert!(logs.contains("connection check failed"), "{logs}");
     assert!(!logs.contains(token), "the token must never be logged");
 }

@@ -20,6 +20,7 @@ use super::traffic::Traffic;
 use super::ServerConfig;
 use crate::admin::ClusterAdmin;
 use crate::cluster::Cluster;
+use crate::connection::ConnectionReport;
 use crate::control::file::{read_json, replace_json};
 use crate::control::wire::{
     AuditEntry, CheckResult, Direction, DlqReviewResult, ErrorBody, GroupDeadLetters, MoveRequest,
@@ -84,6 +85,8 @@ pub(crate) struct App {
     sealer: Mutex<Option<JoinHandle<()>>>,
     seal_check: Arc<tokio::sync::Notify>,
     started: std::time::Instant,
+    /// The connection check of each cluster, run at start (`/healthz` shows it).
+    pub(crate) connections: Mutex<Vec<(Cluster, ConnectionReport)>>,
 }
 
 impl App {
@@ -130,6 +133,7 @@ impl App {
             sealer: Mutex::new(None),
             seal_check: Arc::new(tokio::sync::Notify::new()),
             started: std::time::Instant::now(),
+            connections: Mutex::new(Vec::new()),
         }))
     }
 

@@ -46,6 +46,7 @@ use tokio::task::JoinHandle;
 
 pub use auth::Token;
 
+use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::error::{ErrorKind, MigrationError};
 use app::App;
@@ -131,7 +132,7 @@ impl ControlServer {
     ) -> Result<ControlServer, MigrationError> {
         config.source.validate("source")?;
         config.target.validate("target")?;
-        let app = App::open(&config, runtime)?;
+        let app = App::open(&config, runtime.clone())?;
         let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {
             MigrationError::new(
                 ErrorKind::Server,
@@ -183,6 +184,20 @@ impl ControlServer {
         };
         app.spawn_sampler();
         app.spawn_sealer();
+        // The connection check of both clusters, logged and kept for `/healthz`; serving does not wait for it.
+        let (checked, clusters) = (
+            app.clone(),
+            [
+                (Cluster::Source, config.source.clone()),
+                (Cluster::Target, config.target.clone()),
+            ],
+        );
+        tokio::spawn(async move {
+            for (side, cluster) in clusters {
+                let report = crate::connection::check(side, &cluster, runtime.clone()).await;
+                checked.connections.lock().push((side, report));
+            }
+        });
         tracing::info!(%addr, tls = config.tls.is_some(), state = %config.state_file.display(),
             audit = %config.audit_file.display(), source = %config.source.name_server_addr,
             target = %config.target.name_server_addr, "control plane listening");

@@ -501,10 +501,28 @@ async fn prometheus(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
+/// The control plane answers; `clusters` carries the connection check of each cluster made at start (absent
+/// until it has run), with its cause when a cluster cannot be used.
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     let t = app.table();
-    Json(serde_json::json!({ "status": "ok", "version": t.version, "topics": t.topics.len() }))
-        .into_response()
+    let clusters: serde_json::Map<String, serde_json::Value> = app
+        .connections
+        .lock()
+        .iter()
+        .map(|(side, r)| {
+            (
+                side.to_string(),
+                serde_json::to_value(r).unwrap_or_default(),
+            )
+        })
+        .collect();
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": t.version,
+        "topics": t.topics.len(),
+        "clusters": clusters,
+    }))
+    .into_response()
 }
 
 #[cfg(test)]
