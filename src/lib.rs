@@ -45,6 +45,8 @@
 //! rocketmq-broker 1.0.0 in-process for tests and demos.
 
 #[cfg(feature = "admin")]
+pub mod acl;
+#[cfg(feature = "admin")]
 mod admin;
 mod cluster;
 mod config;

@@ -28,6 +28,8 @@ pub enum Cause {
     PermissionDenied,
     /// The target's broker answered with another error (the reason has it).
     BrokerError,
+    /// An ACL account without its secret (exported without secrets) cannot be created.
+    MissingSecret,
 }
 
 impl Cause {
@@ -43,6 +45,7 @@ impl Cause {
             Cause::AuthenticationFailed => "authentication_failed",
             Cause::PermissionDenied => "permission_denied",
             Cause::BrokerError => "broker_error",
+            Cause::MissingSecret => "missing_secret",
         }
     }
 }
@@ -80,6 +83,7 @@ mod tests {
             Cause::AuthenticationFailed,
             Cause::PermissionDenied,
             Cause::BrokerError,
+            Cause::MissingSecret,
         ] {
             assert_eq!(
                 serde_json::to_value(c).unwrap(),

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use cheetah_string::CheetahString;
 use rocketmq_client_rust::{AclClientRPCHook, AuthAdmin, DefaultMQAdminExt, SessionCredentials};
+use rocketmq_migration::acl::{self, AclFile};
 use rocketmq_migration::connection::{check, ConnectionCause};
+use rocketmq_migration::metadata::{Action, Cause, ConflictPolicy};
 use rocketmq_migration::testkit::{free_port, unique_name, EmbeddedCluster, TestAuth};
 use rocketmq_migration::{Cluster, ClusterConfig};
 use rocketmq_transport::api::RPCHook;
@@ -136,6 +138,128 @@ fn wrong_or_missing_credentials_and_missing_permission_are_named() {
         let r = check(Cluster::Target, &reader, client()).await;
         assert_eq!(r.cause, Some(ConnectionCause::PermissionDenied), "{r:#?}");
         assert_eq!(r.cause.unwrap().exit_code(), 12);
+        c.shutdown().await;
+    });
+}
+
+const PLAIN_ACL: &str = r#"
+globalWhiteRemoteAddresses:
+  - 127.0.0.*
+accounts:
+  - accessKey: orders-app
+    secretKey: orders-secret
+    admin: false
+    defaultTopicPerm: DENY
+    defaultGroupPerm: SUB
+    topicPerms:
+      - orders=PUB|SUB
+      - audit=SUB
+    groupPerms:
+      - orders_cg=SUB
+  - accessKey: ops
+    secretKey: ops-secret
+    admin: true
+  - accessKey: no-secret
+    admin: false
+"#;
+
+#[test]
+fn acl_accounts_from_a_plain_acl_file_are_created_checked_and_read_back() {
+    run(Duration::from_secs(120), async {
+        let auth = TestAuth::new("migrator", "s3cret-admin").with_authorization();
+        let c = EmbeddedCluster::start_with_auth(&unique_name("acl"), auth)
+            .await
+            .unwrap();
+        let target = c.cluster_config();
+        let file = AclFile::parse(PLAIN_ACL, "plain_acl.yml").unwrap();
+        let as_user =
+            |ak: &str, sk: &str| ClusterConfig::new(c.name_server_addr()).credentials(ak, sk);
+
+        let dry = acl::import(&file, &target, client(), ConflictPolicy::Skip, false)
+            .await
+            .unwrap();
+        let actions: Vec<(Action, Option<Cause>)> =
+            dry.accounts.iter().map(|a| (a.action, a.cause)).collect();
+        assert_eq!(
+            actions,
+            [
+                (Action::Create, None),
+                (Action::Create, None),
+                (Action::Fail, Some(Cause::MissingSecret))
+            ]
+        );
+        let r = check(Cluster::Target, &as_user("ops", "ops-secret"), client()).await;
+        assert_eq!(
+            r.cause,
+            Some(ConnectionCause::AuthenticationFailed),
+            "a dry run creates nothing"
+        );
+
+        let done = acl::import(&file, &target, client(), ConflictPolicy::Skip, true)
+            .await
+            .unwrap();
+        assert!(done.accounts[..2].iter().all(|a| a.applied), "{done:#?}");
+        assert!(
+            !format!("{done:?}").contains("orders-secret"),
+            "results never carry a secret"
+        );
+        // The broker now knows both: the administrator passes every check; the application's account is
+        // authenticated but may not read the cluster's runtime stats.
+        let r = check(Cluster::Target, &as_user("ops", "ops-secret"), client()).await;
+        assert!(r.is_ok(), "{r:#?}");
+        let r = check(
+            Cluster::Target,
+            &as_user("orders-app", "orders-secret"),
+            client(),
+        )
+        .await;
+        assert_eq!(r.cause, Some(ConnectionCause::PermissionDenied), "{r:#?}");
+
+        // Read back: the same accounts, permissions and all.
+        let (back, left_out) = acl::export(&target, client()).await.unwrap();
+        assert!(left_out.is_empty(), "{left_out:?}");
+        let app = back
+            .accounts
+            .iter()
+            .find(|a| a.access_key == "orders-app")
+            .unwrap();
+        assert_eq!(app.default_topic_perm.as_deref(), Some("DENY"));
+        assert_eq!(app.default_group_perm.as_deref(), Some("SUB"));
+        assert_eq!(app.topic_perms, vec!["audit=SUB", "orders=PUB|SUB"]);
+        assert_eq!(app.group_perms, vec!["orders_cg=SUB"]);
+        assert!(!app.admin);
+        assert!(back
+            .accounts
+            .iter()
+            .any(|a| a.access_key == "ops" && a.admin));
+
+        // A second run changes nothing; a changed permission is a conflict, then overwritten on request.
+        let again = acl::import(&file, &target, client(), ConflictPolicy::Skip, true)
+            .await
+            .unwrap();
+        assert_eq!(again.accounts[0].action, Action::Unchanged, "{again:#?}");
+        assert_eq!(again.accounts[1].action, Action::Unchanged, "{again:#?}");
+        let mut changed = file.clone();
+        changed.accounts[0].topic_perms = vec!["orders=PUB".into()];
+        let skip = acl::import(&changed, &target, client(), ConflictPolicy::Skip, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            (skip.accounts[0].action, skip.accounts[0].cause),
+            (Action::Skip, Some(Cause::Conflict)),
+            "{skip:#?}"
+        );
+        let over = acl::import(&changed, &target, client(), ConflictPolicy::Overwrite, true)
+            .await
+            .unwrap();
+        assert_eq!(over.accounts[0].action, Action::Update, "{over:#?}");
+        let (back, _) = acl::export(&target, client()).await.unwrap();
+        let app = back
+            .accounts
+            .iter()
+            .find(|a| a.access_key == "orders-app")
+            .unwrap();
+        assert_eq!(app.topic_perms, vec!["orders=PUB"]);
         c.shutdown().await;
     });
 }

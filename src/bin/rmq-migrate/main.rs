@@ -8,6 +8,7 @@
 //! `export` / `import`) failed: 8 name server unreachable, 9 no broker registered, 10 broker unreachable,
 //! 11 authentication failed, 12 permission denied, 13 another broker error.
 
+mod acl;
 mod check;
 mod demo;
 mod dlq;
@@ -90,6 +91,9 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// ACL accounts: export a cluster's, import a plain_acl.yml or an export into a cluster.
+    #[command(subcommand)]
+    Acl(acl::AclCommand),
     /// Can this tool reach a cluster with these credentials? Names the cause when not (exit 8–13).
     Check(check::CheckArgs),
     /// Export topics and consumer groups as JSON (mqadmin exportMetadata format).
@@ -198,6 +202,7 @@ async fn main() -> ExitCode {
             limit,
         } => ops::audit(&remote, topic.as_deref(), limit).await,
         Command::Check(a) => check::run(a).await,
+        Command::Acl(c) => acl::run(c).await,
         Command::Export(a) => metadata::export(a).await,
         Command::Import(a) => metadata::import(a).await,
         Command::Backlog(a) => metadata::backlog(a).await,
