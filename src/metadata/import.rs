@@ -480,15 +480,10 @@ fn invalid_name(kind: ItemKind, name: &str) -> Option<String> {
             "the name is {} characters; a broker accepts at most {max}",
             name.len()
         ))
-    } else if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-')))
-    {
-        Some(format!(
-            "the name holds {c:?}; a broker accepts only A-Z a-z 0-9 % | _ -"
-        ))
     } else {
-        None
+        name.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-')))
+            .map(|c| format!("the name holds {c:?}; a broker accepts only A-Z a-z 0-9 % | _ -"))
     }
 }
 
@@ -503,8 +498,8 @@ fn not_imported(
     action: Action,
     cause: Cause,
     reason: String,
-) -> Planned {
-    Planned {
+) -> Box<Planned> {
+    Box::new(Planned {
         result: ItemResult {
             kind,
             source: source.to_owned(),
@@ -519,7 +514,7 @@ fn not_imported(
         },
         desired: None,
         note: None,
-    }
+    })
 }
 
 /// A topic's queue counts: in the file, per master (the source's word first, then the file's notes), created.
@@ -591,7 +586,7 @@ fn select(file: &MetadataFile, opts: &ImportOptions) -> Vec<Planned> {
             ),
         ] {
             for name in chosen.iter().filter(|n| !present.contains(n)) {
-                out.push(not_imported(
+                out.push(*not_imported(
                     kind,
                     name,
                     Action::Fail,
@@ -606,7 +601,7 @@ fn select(file: &MetadataFile, opts: &ImportOptions) -> Vec<Planned> {
     let mut admit = |kind: ItemKind,
                      name: &str,
                      left_out: Option<LeftOut>|
-     -> Result<(String, String), Planned> {
+     -> Result<(String, String), Box<Planned>> {
         if let Some(why) = invalid_name(kind, name) {
             return Err(not_imported(
                 kind,
@@ -691,7 +686,7 @@ fn select(file: &MetadataFile, opts: &ImportOptions) -> Vec<Planned> {
         let (target, ns) = match admit(ItemKind::Topic, name, left_out) {
             Ok(names) => names,
             Err(skipped) => {
-                out.push(skipped);
+                out.push(*skipped);
                 continue;
             }
         };
@@ -718,7 +713,7 @@ fn select(file: &MetadataFile, opts: &ImportOptions) -> Vec<Planned> {
         let (target, ns) = match admit(ItemKind::Group, name, group_left_out(name)) {
             Ok(names) => names,
             Err(skipped) => {
-                out.push(skipped);
+                out.push(*skipped);
                 continue;
             }
         };
