@@ -611,29 +611,17 @@ fn select(file: &MetadataFile, opts: &ImportOptions) -> Vec<Planned> {
                 why,
             ));
         }
-        match left_out {
-            Some(LeftOut::Certain(why)) => {
-                return Err(not_imported(
-                    kind,
-                    name,
-                    Action::Skip,
-                    Cause::SystemItem,
-                    why,
-                ))
-            }
-            Some(LeftOut::Guess(why))
-                if !opts.include.contains(name)
-                    && !matches!(&opts.selection, Selection::Only { .. }) =>
-            {
-                return Err(not_imported(
-                    kind,
-                    name,
-                    Action::Skip,
-                    Cause::SystemItem,
-                    why,
-                ))
-            }
-            _ => {}
+        // A guess gives way to `include` or to naming the item in the selection.
+        let asked =
+            opts.include.contains(name) || matches!(&opts.selection, Selection::Only { .. });
+        if let Some(why) = left_out.filter(|l| matches!(l, LeftOut::Certain(_)) || !asked) {
+            return Err(not_imported(
+                kind,
+                name,
+                Action::Skip,
+                Cause::SystemItem,
+                why.reason().to_owned(),
+            ));
         }
         let count = counts.entry(kind).or_default();
         *count += 1;

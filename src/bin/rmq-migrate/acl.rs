@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use rocketmq_migration::acl::{self, AclFile};
-use rocketmq_migration::metadata::{Action, ConflictPolicy};
+use rocketmq_migration::metadata::Action;
 use rocketmq_migration::{Cluster, ConfigError, ConfigErrorKind, MigrationError, MigrationRuntime};
 
-use crate::metadata::{precheck, ClusterArgs};
+use crate::metadata::{precheck, ClusterArgs, Conflict};
 use crate::{CliResult, Output};
 
 #[derive(Subcommand)]
@@ -30,12 +30,6 @@ pub(crate) struct ExportArgs {
     /// Print the secrets on standard output too.
     #[arg(long)]
     show_secrets: bool,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Conflict {
-    Skip,
-    Overwrite,
 }
 
 #[derive(Args)]
@@ -134,10 +128,7 @@ async fn import(a: ImportArgs) -> CliResult {
         runtime.shutdown().await;
         return Ok(code);
     }
-    let policy = match a.on_conflict {
-        Conflict::Skip => ConflictPolicy::Skip,
-        Conflict::Overwrite => ConflictPolicy::Overwrite,
-    };
+    let policy = a.on_conflict.policy();
     let report = acl::import(&file, &config, runtime.client(), policy, !a.dry_run).await;
     runtime.shutdown().await;
     let report = report?;

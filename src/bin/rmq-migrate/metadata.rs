@@ -68,10 +68,20 @@ pub(crate) struct ExportArgs {
     no_check: bool,
 }
 
+/// `--on-conflict`: same-name items with other settings (`import`, `acl import`).
 #[derive(Clone, Copy, ValueEnum)]
-enum Conflict {
+pub(crate) enum Conflict {
     Skip,
     Overwrite,
+}
+
+impl Conflict {
+    pub(crate) fn policy(self) -> ConflictPolicy {
+        match self {
+            Conflict::Skip => ConflictPolicy::Skip,
+            Conflict::Overwrite => ConflictPolicy::Overwrite,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -281,10 +291,7 @@ pub(crate) async fn import(a: ImportArgs) -> CliResult {
         } else {
             Selection::All
         },
-        on_conflict: match a.on_conflict {
-            Conflict::Skip => ConflictPolicy::Skip,
-            Conflict::Overwrite => ConflictPolicy::Overwrite,
-        },
+        on_conflict: a.on_conflict.policy(),
         include: a.include.iter().cloned().collect(),
         include_retry_and_dlq: a.include_retry_dlq,
         ..ImportOptions::default()
