@@ -515,3 +515,122 @@ fn serve_needs_a_token_serves_the_api_and_never_logs_the_token() {
     assert!(logs.contains("connection check failed"), "{logs}");
     assert!(!logs.contains(token), "the token must never be logged");
 }
+
+#[test]
+fn check_and_acl_against_a_broker_with_authentication() {
+    use rocketmq_migration::testkit::{EmbeddedCluster, TestAuth};
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cluster = rt
+        .block_on(EmbeddedCluster::start_with_auth(
+            "cliauth",
+            TestAuth::new("migrator", "s3cret-admin").with_authorization(),
+        ))
+        .unwrap();
+    let ns = cluster.name_server_addr().to_owned();
+    let run = |args: &[&str], secret: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rmq-migrate"));
+        c.args(args).env_remove("RMQ_MIGRATE_SECRET_KEY");
+        if let Some(s) = secret {
+            c.env("RMQ_MIGRATE_SECRET_KEY", s);
+        }
+        c.output().expect("run rmq-migrate")
+    };
+    let as_admin = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--access-key", "migrator"]);
+        run(&all, Some("s3cret-admin"))
+    };
+
+    let out = run(&["check", "--namesrv", &ns], None);
+    assert_eq!(out.status.code(), Some(11), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("authentication_failed"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = as_admin(&["check", "--namesrv", &ns]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    let dir = tempfile::tempdir().unwrap();
+    let yml = dir.path().join("plain_acl.yml");
+    std::fs::write(
+        &yml,
+        "accounts:\n  - accessKey: app\n    secretKey: app-secret-123\n    defaultTopicPerm: PUB|SUB\n  - accessKey: ops\n    secretKey: ops-secret-456\n    admin: true\n",
+    )
+    .unwrap();
+    let yml_s = yml.to_str().unwrap();
+    let out = as_admin(&[
+        "acl",
+        "import",
+        "--namesrv",
+        &ns,
+        "--file",
+        yml_s,
+        "--dry-run",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("DRY RUN (nothing changed) — 2 create"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = as_admin(&["acl", "import", "--namesrv", &ns, "--file", yml_s]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("app-secret-123"),
+        "secrets are never printed"
+    );
+    let out = as_admin(&["acl", "import", "--namesrv", &ns, "--file", yml_s]);
+    assert!(
+        text(&out.stdout).contains("0 create, 0 update, 2 unchanged"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Export: masked on standard output, whole (and private) in a file.
+    let out = as_admin(&["acl", "export", "--namesrv", &ns]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("\"accessKey\": \"app\"") && shown.contains("******"),
+        "{shown}"
+    );
+    assert!(!shown.contains("app-secret-123"), "{shown}");
+    let saved = dir.path().join("accounts.json");
+    let out = as_admin(&[
+        "acl",
+        "export",
+        "--namesrv",
+        &ns,
+        "--file",
+        saved.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read_to_string(&saved)
+        .unwrap()
+        .contains("app-secret-123"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // The app account is a working credential now: authenticated, but not allowed the cluster's runtime stats.
+    let out = run(
+        &["check", "--namesrv", &ns, "--access-key", "app"],
+        Some("app-secret-123"),
+    );
+    assert_eq!(out.status.code(), Some(12), "{}", text(&out.stdout));
+    rt.block_on(cluster.shutdown());
+}

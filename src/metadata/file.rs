@@ -432,6 +432,22 @@ mod tests {
     }
 
     #[test]
+    fn the_other_shapes_mqadmin_and_the_broker_write_parse_too() {
+        // `mqadmin exportMetadata -b ADDR -t` (and a broker's own store/config/topics.json): the raw wrapper with
+        // its dataVersion and no exportTime; `-g`: groups with a forbiddenTable.
+        let topics = r#"{"dataVersion":{"counter":7,"stateVersion":0,"timestamp":1764720000000},
+            "topicConfigTable":{"orders":{"readQueueNums":8,"writeQueueNums":8,"perm":6,"topicName":"orders"}}}"#;
+        let f = parse(topics, "topic.json").unwrap();
+        assert_eq!(f.topic_config_table["orders"].read_queue_nums, 8);
+        assert!(f.subscription_group_table.is_empty());
+        let groups = r#"{"dataVersion":{"counter":3},"forbiddenTable":{},
+            "subscriptionGroupTable":{"orders_cg":{"groupName":"orders_cg","retryMaxTimes":4}}}"#;
+        let f = parse(groups, "subscriptionGroup.json").unwrap();
+        assert_eq!(f.subscription_group_table["orders_cg"].retry_max_times, 4);
+        assert!(f.topic_config_table.is_empty());
+    }
+
+    #[test]
     fn every_problem_is_named_by_item_and_field() {
         let text = r#"{
           "topicConfigTable": {

@@ -5,12 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cheetah_string::CheetahString;
-use rocketmq_client_rust::{AclClientRPCHook, AuthAdmin, DefaultMQAdminExt, SessionCredentials};
+use rocketmq_client_rust::{
+    AclClientRPCHook, AuthAdmin, DefaultMQAdminExt, DefaultMQProducer, SessionCredentials,
+};
 use rocketmq_migration::acl::{self, AclFile};
 use rocketmq_migration::connection::{check, ConnectionCause};
-use rocketmq_migration::metadata::{Action, Cause, ConflictPolicy};
+use rocketmq_migration::metadata::{
+    self, Action, Cause, ConflictPolicy, ImportOptions, ImportStatus,
+};
 use rocketmq_migration::testkit::{free_port, unique_name, EmbeddedCluster, TestAuth};
 use rocketmq_migration::{Cluster, ClusterConfig};
+use rocketmq_model::common::message::message_single::Message;
 use rocketmq_transport::api::RPCHook;
 
 use crate::support::{client, run, shared};
@@ -214,6 +219,58 @@ fn acl_accounts_from_a_plain_acl_file_are_created_checked_and_read_back() {
         )
         .await;
         assert_eq!(r.cause, Some(ConnectionCause::PermissionDenied), "{r:#?}");
+
+        // The accounts take effect: the application may publish to `orders`, not to `audit` (subscribe only).
+        let topics = metadata::parse(
+            r#"{"topicConfigTable":{"orders":{"readQueueNums":4,"writeQueueNums":4},"audit":{"readQueueNums":4,"writeQueueNums":4}}}"#,
+            "topics.json",
+        )
+        .unwrap();
+        let created = metadata::import(
+            &topics,
+            &target,
+            client(),
+            &ImportOptions::default(),
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(created.status, ImportStatus::AllSucceeded, "{created:#?}");
+        let hook: Arc<dyn RPCHook> = Arc::new(AclClientRPCHook::new(
+            SessionCredentials::with_keys("orders-app", "orders-secret"),
+        ));
+        let mut producer = DefaultMQProducer::builder(client())
+            .producer_group(unique_name("acl_pg"))
+            .name_server_addr(c.name_server_addr().to_owned())
+            .rpc_hook(hook)
+            .build();
+        producer.start().await.unwrap();
+        let send = |topic: &str| {
+            Message::builder()
+                .topic(topic)
+                .body(b"acl".to_vec())
+                .build()
+                .unwrap()
+        };
+        let mut allowed = None;
+        for _ in 0..50 {
+            match producer.send_with_timeout(send("orders"), 3_000).await {
+                Ok(r) => {
+                    allowed = Some(r);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+        assert!(allowed.is_some(), "orders-app may publish to orders");
+        assert!(
+            producer
+                .send_with_timeout(send("audit"), 3_000)
+                .await
+                .is_err(),
+            "orders-app may not publish to audit"
+        );
+        producer.shutdown().await;
 
         // Read back: the same accounts, permissions and all.
         let (back, left_out) = acl::export(&target, client()).await.unwrap();

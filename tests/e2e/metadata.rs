@@ -183,6 +183,10 @@ fn export_then_import_carries_namespaced_and_plain_topics_and_groups() {
             .unwrap()
             .contains("read 20 -> 16"));
         assert!(item(&orders).clamped.is_none());
+        // Our export's notes say how many queues each master held.
+        let q = item(&plain).queues.as_ref().unwrap();
+        assert_eq!(q.per_master_from.as_deref(), Some("file"));
+        assert_eq!(q.per_master.values().map(|c| c.read).sum::<u32>(), 20);
 
         let t = topic_on(&pair.target, &pay).await.expect("created");
         assert_eq!(
