@@ -253,6 +253,24 @@ impl ClusterAdmin {
         Ok(admin)
     }
 
+    /// This cluster's client namespace (`None`: none, or an empty one).
+    pub(crate) fn namespace(&self) -> Option<&str> {
+        self.config
+            .namespace
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+    }
+
+    /// This cluster's name of the application's topic or group `name` (in the cluster's namespace, if any).
+    pub(crate) fn full(&self, name: &str) -> String {
+        crate::names::full(self.config.namespace.as_deref(), name)
+    }
+
+    /// The application's name of this cluster's `full` name; `None` when it lies outside the namespace.
+    pub(crate) fn short(&self, full: &str) -> Option<String> {
+        crate::names::short(self.config.namespace.as_deref(), full)
+    }
+
     /// Shut the admin client down (it starts again on next use).
     pub(crate) async fn close(&self) {
         if let Some(a) = self.admin.lock().await.take() {
@@ -467,10 +485,11 @@ impl ClusterAdmin {
         let masters = self.masters(&admin).await?;
         let mut out = BTreeMap::new();
         for g in groups {
+            let full_group = self.full(&g);
             for m in &masters {
                 let stats = ConsumerAdmin::examine_consume_stats(
                     &*admin,
-                    g.as_str().into(),
+                    full_group.as_str().into(),
                     None,
                     None,
                     Some(m.clone()),
@@ -479,7 +498,9 @@ impl ClusterAdmin {
                 .await
                 .map_err(|e| format!("read consume stats of {g} on {m}: {}", describe(&e)))?;
                 for (mq, w) in &stats.offset_table {
-                    let topic = mq.topic().to_string();
+                    let Some(topic) = self.short(mq.topic()) else {
+                        continue;
+                    };
                     if topic.starts_with("%DLQ%") {
                         continue;
                     }
@@ -505,7 +526,8 @@ impl ClusterAdmin {
     /// Whether `topic` has a route (queues on some broker).
     pub(crate) async fn topic_exists(&self, topic: &str) -> Result<bool, String> {
         let admin = self.client().await?;
-        match TopicAdmin::examine_topic_route_info(&*admin, topic.into()).await {
+        let topic = self.full(topic);
+        match TopicAdmin::examine_topic_route_info(&*admin, topic.as_str().into()).await {
             Ok(Some(route)) => Ok(!route.queue_datas.is_empty()),
             Ok(None) => Ok(false),
             Err(e) if response_code(&e) == Some(TOPIC_NOT_EXIST) => Ok(false),
@@ -524,8 +546,8 @@ impl ClusterAdmin {
             out.extend(
                 w.subscription_group_table
                     .keys()
-                    .map(|g| g.to_string())
-                    .filter(|g| !is_system_group(g)),
+                    .filter(|g| !is_system_group(g))
+                    .filter_map(|g| self.short(g)),
             );
         }
         Ok(out)
@@ -534,6 +556,8 @@ impl ClusterAdmin {
     /// Whether `group` exists on every master.
     pub(crate) async fn group_exists(&self, group: &str) -> Result<bool, String> {
         let admin = self.client().await?;
+        let group = self.full(group);
+        let group = group.as_str();
         for m in self.masters(&admin).await? {
             match ConsumerAdmin::examine_subscription_group_config(&*admin, m.clone(), group.into())
                 .await
@@ -549,14 +573,15 @@ impl ClusterAdmin {
     /// Groups with consumers online for `topic` or with committed offsets for it (system groups left out).
     pub(crate) async fn groups_of_topic(&self, topic: &str) -> Result<BTreeSet<String>, String> {
         let admin = self.client().await?;
-        let list = TopicAdmin::query_topic_consume_by_who(&*admin, topic.into())
+        let topic = self.full(topic);
+        let list = TopicAdmin::query_topic_consume_by_who(&*admin, topic.as_str().into())
             .await
             .map_err(|e| format!("query consumers of {topic}: {}", describe(&e)))?;
         Ok(list
             .group_list
             .iter()
-            .map(|g| g.to_string())
             .filter(|g| !is_system_group(g))
+            .filter_map(|g| self.short(g))
             .collect())
     }
 
@@ -564,6 +589,8 @@ impl ClusterAdmin {
     /// for a queue counts that queue's whole content (it has consumed none of it).
     pub(crate) async fn backlog(&self, group: &str, topic: &str) -> Result<u64, String> {
         let admin = self.client().await?;
+        let (group, topic) = (self.full(group), self.full(topic));
+        let (group, topic) = (group.as_str(), topic.as_str());
         let mut total = 0u64;
         for m in self.masters(&admin).await? {
             let stats = ConsumerAdmin::examine_consume_stats(
@@ -603,6 +630,8 @@ impl ClusterAdmin {
         per_queue: impl Fn(i64, i64) -> i64,
     ) -> Result<Option<u64>, String> {
         let admin = self.client().await?;
+        let topic = self.full(topic);
+        let topic = topic.as_str();
         match TopicAdmin::examine_topic_stats(&*admin, topic.into(), None).await {
             Ok(t) if t.get_offset_table().is_empty() => Ok(None),
             Ok(t) => Ok(Some(
@@ -619,6 +648,8 @@ impl ClusterAdmin {
     /// `(client id, client address)` of every consumer of `group` connected to any master.
     pub(crate) async fn connections(&self, group: &str) -> Result<Vec<(String, String)>, String> {
         let admin = self.client().await?;
+        let group = self.full(group);
+        let group = group.as_str();
         let mut out = BTreeSet::new();
         for m in self.masters(&admin).await? {
             match MQAdminConsumerObservationReadExt::consumer_connection_at(

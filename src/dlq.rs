@@ -116,7 +116,7 @@ async fn read(
     limit: usize,
 ) -> Result<Vec<(DeadLetter, MessageExt)>, String> {
     let client = admin.client().await?;
-    let topic = dlq_topic(group);
+    let topic = admin.full(&dlq_topic(group));
     let stats = match TopicAdmin::examine_topic_stats(&*client, topic.as_str().into(), None).await {
         Ok(s) => s,
         Err(e) if response_code(&e) == Some(TOPIC_NOT_EXIST) => return Ok(Vec::new()),
@@ -148,6 +148,10 @@ async fn read(
                 |m| found.push((letter(group, m), m.clone())),
             )
             .await?;
+        // The original topic as the application names it (the resend producer adds the target's namespace).
+        for (l, _) in &mut found {
+            l.topic = l.topic.take().map(|t| admin.short(&t).unwrap_or(t));
+        }
         out.extend(found);
     }
     Ok(out)

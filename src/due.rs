@@ -105,6 +105,8 @@ fn count_for(m: &MessageExt, topic: &str, out: &mut Scheduled) {
 impl ClusterAdmin {
     /// Messages of `topic` (and retries of its messages, per group) still waiting in this cluster's schedule.
     pub(crate) async fn scheduled(&self, topic: &str) -> Result<Scheduled, String> {
+        // Scheduled messages carry the cluster's full names in REAL_TOPIC / RETRY_TOPIC.
+        let topic = &self.full(topic);
         let admin = self.client().await?;
         let mut out = Scheduled::default();
         let mut budget = SCAN_LIMIT;
@@ -161,6 +163,11 @@ impl ClusterAdmin {
             self.scan_timer(&admin, &broker, &addr, topic, &mut budget, &mut out)
                 .await?;
         }
+        // Groups as the application names them.
+        out.retries = std::mem::take(&mut out.retries)
+            .into_iter()
+            .map(|(g, n)| (self.short(&g).unwrap_or(g), n))
+            .collect();
         Ok(out)
     }
 

@@ -152,7 +152,12 @@ impl MigratingPushConsumer {
         };
         if let Some(control) = control {
             let core: Arc<dyn Reporter> = consumer.core.clone();
-            control.register("consumer", &consumer.core.group, &core);
+            control.register(
+                "consumer",
+                &consumer.core.group,
+                &consumer.core.clusters,
+                &core,
+            );
         }
         consumer
     }

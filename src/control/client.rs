@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use super::file::{read_json, replace_json};
 use super::report::Reporter;
-use super::wire::{Heartbeat, PhasesDoc, SyncStatus};
+use super::wire::{Heartbeat, Namespaces, PhasesDoc, SyncStatus};
 use crate::error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
 use crate::route::PhaseHandle;
 
@@ -283,7 +283,7 @@ struct Inner {
     backoff: (Duration, Duration),
     state: Mutex<SyncState>,
     status: AtomicU8,
-    reporters: Mutex<Vec<(String, Weak<dyn Reporter>)>>,
+    reporters: Mutex<Vec<(String, Namespaces, Weak<dyn Reporter>)>>,
     next_id: AtomicU64,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -357,7 +357,13 @@ impl ControlClient {
     }
 
     /// Report `reporter` in heartbeats until it is dropped (held weakly); logs and returns its client id.
-    pub(crate) fn register(&self, role: &str, group: &str, reporter: &Arc<dyn Reporter>) -> String {
+    pub(crate) fn register(
+        &self,
+        role: &str,
+        group: &str,
+        clusters: &[crate::ClusterConfig; 2],
+        reporter: &Arc<dyn Reporter>,
+    ) -> String {
         let n = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let id = format!(
             "{}@{}/{}/{role}-{group}-{n}",
@@ -365,10 +371,11 @@ impl ControlClient {
             hostname(),
             std::process::id()
         );
-        self.inner
-            .reporters
-            .lock()
-            .push((id.clone(), Arc::downgrade(reporter)));
+        self.inner.reporters.lock().push((
+            id.clone(),
+            Namespaces::of(clusters),
+            Arc::downgrade(reporter),
+        ));
         tracing::info!(client_id = %id, endpoint = %self.inner.base, "{role} reports to the control plane");
         id
     }
@@ -558,11 +565,11 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
         if me.status.load(Ordering::Acquire) == 2 {
             return;
         }
-        let live: Vec<(String, Arc<dyn Reporter>)> = {
+        let live: Vec<(String, Namespaces, Arc<dyn Reporter>)> = {
             let mut r = me.reporters.lock();
-            r.retain(|(_, w)| w.strong_count() > 0);
+            r.retain(|(_, _, w)| w.strong_count() > 0);
             r.iter()
-                .filter_map(|(id, w)| w.upgrade().map(|a| (id.clone(), a)))
+                .filter_map(|(id, ns, w)| w.upgrade().map(|a| (id.clone(), ns.clone(), a)))
                 .collect()
         };
         let status = match me.status.load(Ordering::Acquire) {
@@ -570,7 +577,7 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
             1 => SyncStatus::Stale,
             _ => SyncStatus::Unauthorized,
         };
-        for (id, reporter) in live {
+        for (id, namespaces, reporter) in live {
             let r = reporter.report();
             let hb = Heartbeat {
                 client_id: id,
@@ -583,6 +590,7 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
                 status,
                 pinned: r.pinned,
                 broker_clients: r.broker_clients,
+                namespaces,
             };
             let req = me
                 .http

@@ -246,6 +246,42 @@ impl BrokerClients {
     }
 }
 
+/// The client namespace a shim instance uses on each cluster (`None`: none). The control plane compares them
+/// with its own (check `namespaces_match`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespaces {
+    /// On the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// On the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl Namespaces {
+    /// Whether neither cluster has a namespace.
+    pub fn is_empty(&self) -> bool {
+        self.source.is_none() && self.target.is_none()
+    }
+
+    /// The namespace on `cluster`.
+    pub fn on(&self, cluster: crate::Cluster) -> Option<&str> {
+        match cluster {
+            crate::Cluster::Source => self.source.as_deref(),
+            crate::Cluster::Target => self.target.as_deref(),
+        }
+    }
+
+    /// The namespaces of a client's two clusters (an empty namespace counts as none).
+    pub(crate) fn of(clusters: &[crate::ClusterConfig; 2]) -> Self {
+        let ns = |c: &crate::ClusterConfig| c.namespace.clone().filter(|n| !n.trim().is_empty());
+        Namespaces {
+            source: ns(&clusters[0]),
+            target: ns(&clusters[1]),
+        }
+    }
+}
+
 /// `POST /v1/clients/heartbeat`: what one producer or consumer instance has applied and done.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Heartbeat {
@@ -272,6 +308,9 @@ pub struct Heartbeat {
     /// Consumers: the client ids their raw clients present to each cluster's brokers.
     #[serde(default, skip_serializing_if = "BrokerClients::is_empty")]
     pub broker_clients: BrokerClients,
+    /// The client namespace this instance uses on each cluster.
+    #[serde(default, skip_serializing_if = "Namespaces::is_empty")]
+    pub namespaces: Namespaces,
 }
 
 /// `GET /v1/clients`: one registered client.
@@ -351,6 +390,18 @@ pub struct TopicView {
     /// Dead letters of the topic's consumer groups per cluster.
     #[serde(default)]
     pub dead_letters: Vec<GroupDeadLetters>,
+    /// The topic's name on each cluster's brokers (in the cluster's namespace, if any).
+    #[serde(default)]
+    pub names: ClusterNames,
+}
+
+/// One application name as each cluster's brokers know it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterNames {
+    /// On the source.
+    pub source: String,
+    /// On the target.
+    pub target: String,
 }
 
 /// `GET /v1/groups`: consumer groups compared across the clusters.
@@ -371,6 +422,10 @@ pub struct GroupsView {
     /// are shim clients, and whether the group has switched (every connected client is a shim client).
     #[serde(default)]
     pub clients: Vec<GroupClients>,
+    /// The control plane's namespace per cluster: groups are listed by their short names, and live on each
+    /// cluster as `<namespace>%<group>`.
+    #[serde(default, skip_serializing_if = "Namespaces::is_empty")]
+    pub namespaces: Namespaces,
 }
 
 /// The clients connected for one consumer group, per cluster.

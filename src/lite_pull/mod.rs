@@ -200,7 +200,12 @@ impl MigratingLitePullConsumer {
         };
         if let Some(control) = control {
             let core: Arc<dyn Reporter> = consumer.core.clone();
-            control.register("lite-pull-consumer", &consumer.core.group, &core);
+            control.register(
+                "lite-pull-consumer",
+                &consumer.core.group,
+                &consumer.core.clusters,
+                &core,
+            );
         }
         consumer
     }

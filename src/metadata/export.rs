@@ -21,7 +21,8 @@ pub struct ExportOptions {
     pub include_retry_and_dlq: bool,
 }
 
-/// Export from the cluster at `cluster` (name servers and optional AccessKey/SecretKey).
+/// Export from the cluster at `cluster` (name servers and optional AccessKey/SecretKey). With a namespace on
+/// `cluster`, only that namespace's topics and groups are exported, under the application's short names.
 ///
 /// A topic held by several masters is exported once with its queue counts **summed over those masters**, as
 /// `mqadmin exportMetadata` does; `exportNotes.topics[..]` records each master's counts and says so. Permission
@@ -74,6 +75,9 @@ pub async fn export(
     for (broker, configs) in &topics {
         for c in configs {
             let Some(name) = c.topic_name.as_ref().map(|n| n.to_string()) else {
+                continue;
+            };
+            let Some(name) = admin.short(&name) else {
                 continue;
             };
             if let Some(why) =
@@ -140,7 +144,9 @@ pub async fn export(
     }
     for configs in groups.values() {
         for g in configs {
-            let name = g.group_name().to_string();
+            let Some(name) = admin.short(g.group_name()) else {
+                continue;
+            };
             if let Some(why) = group_left_out(&name) {
                 notes
                     .left_out

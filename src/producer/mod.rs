@@ -124,7 +124,12 @@ impl MigratingProducer {
         };
         if let Some(control) = control {
             let core: Arc<dyn Reporter> = producer.core.clone();
-            control.register("producer", &producer.core.group, &core);
+            control.register(
+                "producer",
+                &producer.core.group,
+                &producer.core.clusters,
+                &core,
+            );
         }
         producer
     }

@@ -10,6 +10,8 @@
 //! | the source leaves the read set (`CuttingOver`→`Completed`) | also `source_dlq_reviewed` |
 //! | `CuttingOver`→`Completed` of an orderly topic | also `source_sealed` |
 //!
+//! | every move | `namespaces_match` (every live client of the topic uses the control plane's namespace on each cluster) |
+//!
 //! Sealing itself (not a move) uses `producers_sealed`: every live producer of the topic applied `CuttingOver`.
 
 use std::collections::BTreeSet;
@@ -22,7 +24,7 @@ use crate::route::TopicState;
 
 /// Run every check the move `from` → `to` of `topic` needs.
 pub(crate) async fn run(app: &App, topic: &str, from: Phase, to: Phase) -> Vec<CheckResult> {
-    let mut out = Vec::new();
+    let mut out = vec![namespaces_match(app, topic)];
     if from == Phase::Initial && to == Phase::DualRead {
         out.push(target_topic_exists(app, topic).await);
         out.push(target_groups_exist(app, topic).await);
@@ -103,6 +105,53 @@ pub(crate) fn producers_sealed(app: &App, topic: &str, state: &TopicState) -> Ch
                 "live producers not yet on cutting_over v{}: {}",
                 state.version,
                 behind.join(", ")
+            ),
+        )
+    }
+}
+
+/// Every live client of `topic` uses, on each cluster, the namespace the control plane asks that cluster's brokers
+/// in; otherwise the control plane and the application would mean different topics by one name.
+fn namespaces_match(app: &App, topic: &str) -> CheckResult {
+    let code = "namespaces_match";
+    let mut clients = app.registry.live_of(topic, Role::Producer);
+    clients.extend(app.registry.live_of(topic, Role::Consumer));
+    let show = |n: Option<&str>| n.map_or("none".to_owned(), |n| format!("{n:?}"));
+    let mut wrong = Vec::new();
+    for h in &clients {
+        for c in Cluster::BOTH {
+            let (mine, theirs) = (app.admin[c.index()].namespace(), h.namespaces.on(c));
+            if mine != theirs {
+                wrong.push(format!(
+                    "{} uses namespace {} on the {c}, the control plane {}",
+                    h.client_id,
+                    show(theirs),
+                    show(mine)
+                ));
+            }
+        }
+    }
+    let ours = format!(
+        "source {}, target {}",
+        show(app.admin[0].namespace()),
+        show(app.admin[1].namespace())
+    );
+    if wrong.is_empty() {
+        check(
+            code,
+            true,
+            format!(
+                "{} live client(s) use the control plane's namespaces ({ours})",
+                clients.len()
+            ),
+        )
+    } else {
+        check(
+            code,
+            false,
+            format!(
+                "{}; set serve --source-namespace / --target-namespace, or the clients' ClusterConfig::namespace,                  so both mean the same topics",
+                wrong.join("; ")
             ),
         )
     }

@@ -19,8 +19,9 @@ use super::auth::Access;
 use super::{gates, metrics};
 use crate::cluster::Cluster;
 use crate::control::wire::{
-    ClusterTraffic, Direction, DlqReviewRequest, GroupClients, GroupsView, Heartbeat, MoveRequest,
-    OrderlyRequest, PhasesDoc, RatioRequest, RegisterTopics, Role, TopicView,
+    ClusterNames, ClusterTraffic, Direction, DlqReviewRequest, GroupClients, GroupsView, Heartbeat,
+    MoveRequest, Namespaces, OrderlyRequest, PhasesDoc, RatioRequest, RegisterTopics, Role,
+    TopicView,
 };
 
 /// Longest long-poll a client may ask for.
@@ -372,6 +373,10 @@ async fn topics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respo
             source: traffic(Cluster::Source),
             target: traffic(Cluster::Target),
             dead_letters: gates::dead_letters_both(&app, topic).await,
+            names: ClusterNames {
+                source: app.admin[Cluster::Source.index()].full(topic),
+                target: app.admin[Cluster::Target.index()].full(topic),
+            },
         });
     }
     Ok(Json(serde_json::json!({ "version": table.version, "topics": out })).into_response())
@@ -423,6 +428,14 @@ async fn groups(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respo
         target: target.into_iter().collect(),
         unmanaged_on_source: unmanaged,
         managed: managed.into_iter().collect(),
+        namespaces: Namespaces {
+            source: app.admin[Cluster::Source.index()]
+                .namespace()
+                .map(str::to_owned),
+            target: app.admin[Cluster::Target.index()]
+                .namespace()
+                .map(str::to_owned),
+        },
     };
     Ok(Json(view).into_response())
 }

@@ -191,7 +191,12 @@ impl MigratingTransactionProducer {
         };
         if let Some(control) = control {
             let core: Arc<dyn Reporter> = producer.core.clone();
-            control.register("transaction-producer", &producer.core.group, &core);
+            control.register(
+                "transaction-producer",
+                &producer.core.group,
+                &producer.core.clusters,
+                &core,
+            );
         }
         producer
     }

@@ -10,6 +10,7 @@ mod lite_pull;
 mod merge;
 mod metadata;
 mod mqadmin_file;
+mod namespaced;
 #[cfg(feature = "redis")]
 mod redis;
 mod release;

@@ -60,6 +60,9 @@ pub(crate) struct ExportArgs {
     /// Keep %RETRY% and %DLQ% topics.
     #[arg(long)]
     include_retry_dlq: bool,
+    /// Export only this client namespace's items, under their short names (`MQ_INST_x%orders` as `orders`).
+    #[arg(long)]
+    namespace: Option<String>,
     /// Write here (default: standard output).
     #[arg(long, short)]
     file: Option<PathBuf>,
@@ -188,6 +191,9 @@ pub(crate) struct BacklogArgs {
     /// Only this topic.
     #[arg(long)]
     topic: Option<String>,
+    /// The client namespace the group and topic live in on this cluster (give them short).
+    #[arg(long)]
+    namespace: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
@@ -211,6 +217,12 @@ pub(crate) struct CompareArgs {
     target_access_key: Option<String>,
     #[arg(long, hide = true)]
     target_secret_key: Option<String>,
+    /// The source's client namespace: compare its items under their short names.
+    #[arg(long)]
+    source_namespace: Option<String>,
+    /// The target's client namespace.
+    #[arg(long)]
+    target_namespace: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
@@ -232,7 +244,10 @@ pub(crate) async fn export(a: ExportArgs) -> CliResult {
         cluster_name: a.cluster_name.clone(),
         include_retry_and_dlq: a.include_retry_dlq,
     };
-    let source = a.cluster.config();
+    let mut source = a.cluster.config();
+    if let Some(ns) = &a.namespace {
+        source = source.namespace(ns.clone());
+    }
     source.validate("cluster")?;
     if !a.no_check {
         if let Err(code) = precheck(Cluster::Source, &source, &runtime).await {
@@ -397,8 +412,12 @@ pub(crate) async fn import(a: ImportArgs) -> CliResult {
 
 pub(crate) async fn backlog(a: BacklogArgs) -> CliResult {
     let runtime = MigrationRuntime::new()?;
+    let mut cluster = a.cluster.config();
+    if let Some(ns) = &a.namespace {
+        cluster = cluster.namespace(ns.clone());
+    }
     let rows = release::backlog(
-        &a.cluster.config(),
+        &cluster,
         runtime.client(),
         a.group.as_deref(),
         a.topic.as_deref(),
@@ -443,21 +462,31 @@ pub(crate) async fn backlog(a: BacklogArgs) -> CliResult {
 pub(crate) async fn compare(a: CompareArgs) -> CliResult {
     let runtime = MigrationRuntime::new()?;
     let opts = ExportOptions::default();
+    let with_ns = |c: ClusterConfig, ns: &Option<String>| match ns {
+        Some(ns) => c.namespace(ns.clone()),
+        None => c,
+    };
     let source = metadata::export(
-        &cluster(
-            &a.source_namesrv,
-            &a.source_access_key,
-            &a.source_secret_key,
+        &with_ns(
+            cluster(
+                &a.source_namesrv,
+                &a.source_access_key,
+                &a.source_secret_key,
+            ),
+            &a.source_namespace,
         ),
         runtime.client(),
         &opts,
     )
     .await;
     let target = metadata::export(
-        &cluster(
-            &a.target_namesrv,
-            &a.target_access_key,
-            &a.target_secret_key,
+        &with_ns(
+            cluster(
+                &a.target_namesrv,
+                &a.target_access_key,
+                &a.target_secret_key,
+            ),
+            &a.target_namespace,
         ),
         runtime.client(),
         &opts,

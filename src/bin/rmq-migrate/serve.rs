@@ -42,6 +42,13 @@ pub(crate) struct ServeArgs {
     /// Target SecretKey.
     #[arg(long, env = "RMQ_MIGRATE_TARGET_SECRET_KEY", hide_env_values = true)]
     target_secret_key: Option<String>,
+    /// The source's client namespace (`MQ_INST_x`): the table keeps short names, the source's brokers are asked
+    /// for `<namespace>%<name>`.
+    #[arg(long, env = "RMQ_MIGRATE_SOURCE_NAMESPACE")]
+    source_namespace: Option<String>,
+    /// The target's client namespace.
+    #[arg(long, env = "RMQ_MIGRATE_TARGET_NAMESPACE")]
+    target_namespace: Option<String>,
     /// Admin token (mutations). Prefer --token-file; never passed on a command line in production.
     #[arg(long, env = "RMQ_MIGRATE_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -103,11 +110,16 @@ fn seconds(field: &str, s: f64) -> Result<Duration, MigrationError> {
     }
 }
 
-fn cluster(addr: &str, ak: &Option<String>, sk: &Option<String>) -> ClusterConfig {
-    let c = ClusterConfig::new(addr);
-    match (ak, sk) {
-        (Some(a), Some(s)) => c.credentials(a.clone(), s.clone()),
-        _ => c,
+fn cluster(
+    addr: &str,
+    ak: &Option<String>,
+    sk: &Option<String>,
+    namespace: &Option<String>,
+) -> ClusterConfig {
+    let c = crate::metadata::cluster(addr, ak, sk);
+    match namespace {
+        Some(ns) => c.namespace(ns.clone()),
+        None => c,
     }
 }
 
@@ -135,11 +147,13 @@ pub(crate) async fn run(a: ServeArgs) -> CliResult {
             &a.source_namesrv,
             &a.source_access_key,
             &a.source_secret_key,
+            &a.source_namespace,
         ),
         cluster(
             &a.target_namesrv,
             &a.target_access_key,
             &a.target_secret_key,
+            &a.target_namespace,
         ),
         admin_token,
     );
