@@ -283,7 +283,7 @@ struct Inner {
     backoff: (Duration, Duration),
     state: Mutex<SyncState>,
     status: AtomicU8,
-    reporters: Mutex<Vec<(String, Namespaces, Weak<dyn Reporter>)>>,
+    reporters: Mutex<Vec<Registered>>,
     next_id: AtomicU64,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -380,6 +380,9 @@ impl ControlClient {
         id
     }
 }
+
+/// A registered client: its id, its namespaces per cluster, and its reporter (held weakly).
+type Registered = (String, Namespaces, Weak<dyn Reporter>);
 
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
