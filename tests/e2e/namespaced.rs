@@ -3,10 +3,8 @@
 //! phase with the gates on and a rollback on the way, nothing lost. Both directions.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use rocketmq_client_rust::MQPushConsumer;
 use rocketmq_migration::metadata::{self, ImportOptions, ImportStatus, NamespaceMode, Selection};
 use rocketmq_migration::testkit::unique_name;
@@ -67,7 +65,7 @@ async fn walk(source: ClusterConfig, target: ClusterConfig, topic: &str, group: 
     consumer.register_message_listener_concurrently(ledger.listener(|_| false));
     consumer.start().await.unwrap();
 
-    let acked = Arc::new(Mutex::new(HashSet::new()));
+    let mut acked = HashSet::new();
     let limit = Duration::from_secs(60);
     // Six moves: four forward, one back, then forward to completed (its gates need the source drained and quiet).
     let steps: [(Phase, bool); 6] = [
@@ -79,9 +77,7 @@ async fn walk(source: ClusterConfig, target: ClusterConfig, topic: &str, group: 
         (Phase::CuttingOver, false),
     ];
     for (i, (from, back)) in steps.into_iter().enumerate() {
-        acked
-            .lock()
-            .extend(send(&producer, topic, &format!("s{i}"), 20).await);
+        acked.extend(send(&producer, topic, &format!("s{i}"), 20).await);
         let moved = if back {
             rollback_when_ready(&p.admin, topic, from, limit).await
         } else {
@@ -95,10 +91,7 @@ async fn walk(source: ClusterConfig, target: ClusterConfig, topic: &str, group: 
         assert!(ns_check.passed, "{ns_check:?}");
     }
     // The last move (cutting_over -> completed) needed the source drained and quiet; now only the target.
-    acked
-        .lock()
-        .extend(send(&producer, topic, "done", 20).await);
-    let acked = acked.lock().clone();
+    acked.extend(send(&producer, topic, "done", 20).await);
     assert!(acked.len() >= 130, "sends acknowledged: {}", acked.len());
     assert!(
         eventually(Duration::from_secs(60), || ledger
