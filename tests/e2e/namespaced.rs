@@ -267,3 +267,116 @@ fn a_client_in_another_namespace_than_the_control_plane_fails_the_check_with_bot
         producer.shutdown().await;
     });
 }
+
+#[test]
+fn a_namespaced_groups_dead_letters_are_counted_listed_and_resent_by_short_names() {
+    run(Duration::from_secs(180), async {
+        let pair = &shared().pair;
+        let ns = unique_name("MQ_INST_dl");
+        let topic = unique_name("dl");
+        let group = unique_name("dl-cg");
+        pair.source
+            .create_topic(&client(), &format!("{ns}%{topic}"), 2)
+            .await
+            .unwrap();
+        pair.source
+            .create_group(&client(), &format!("{ns}%{group}"))
+            .await
+            .unwrap();
+        let source = pair.source.cluster_config().namespace(ns.clone());
+        let s = source.clone();
+        let p = plane::start(move |c| c.source = s).await;
+        p.admin.register(&[&topic], None).await.unwrap();
+        let ctl = p.client("ns-dlq").await;
+        let mut producer = MigratingProducer::builder(client())
+            .producer_group(unique_name("nsdl_pg"))
+            .source(source.clone())
+            .target(pair.target.cluster_config())
+            .control(&ctl)
+            .build()
+            .unwrap();
+        producer.start().await.unwrap();
+        let mut consumer = MigratingPushConsumer::builder(client())
+            .consumer_group(&group)
+            .source(source.clone())
+            .target(pair.target.cluster_config())
+            .control(&ctl)
+            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
+            // The first failed delivery goes straight to the DLQ (no redelivery to wait for).
+            .max_reconsume_times(0)
+            .build()
+            .unwrap();
+        consumer.subscribe(&topic, "*").await.unwrap();
+        consumer
+            .register_message_listener_concurrently(Ledger::default().listener(|b| b == "poison"));
+        consumer.start().await.unwrap();
+        let poison = Message::builder()
+            .topic(&topic)
+            .body(b"poison".to_vec())
+            .build()
+            .unwrap();
+        producer.send(poison).await.unwrap();
+
+        // The control plane counts it under the group's short name, read from %DLQ%<ns>%<group>.
+        let mut counted = false;
+        for _ in 0..120 {
+            let views = p.admin.topics().await.unwrap();
+            let v = views.iter().find(|v| v.topic == topic).unwrap();
+            if v.dead_letters
+                .iter()
+                .any(|g| g.group == group && g.source == Some(1))
+            {
+                counted = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        if !counted {
+            let views = p.admin.topics().await.unwrap();
+            let v = views.iter().find(|v| v.topic == topic).unwrap();
+            let all = metadata::export(
+                &pair.source.cluster_config(),
+                client(),
+                &metadata::ExportOptions {
+                    include_retry_and_dlq: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            let related: Vec<_> = all
+                .topic_config_table
+                .keys()
+                .filter(|k| k.contains(&group) || k.contains(&topic))
+                .collect();
+            panic!(
+                "the dead letter is counted on the namespaced source: {:?} clients {:?}; source topics {related:?}",
+                v.dead_letters, v.clients
+            );
+        }
+        let letters = rocketmq_migration::dlq::list(&source, client(), &group, 10)
+            .await
+            .unwrap();
+        assert_eq!(letters.len(), 1, "{letters:?}");
+        assert_eq!(
+            letters[0].topic.as_deref(),
+            Some(topic.as_str()),
+            "the short name"
+        );
+        let dry = rocketmq_migration::dlq::resend(
+            &source,
+            &pair.target.cluster_config().namespace("MQ_INST_elsewhere"),
+            client(),
+            &group,
+            None,
+            None,
+            10,
+            true,
+        )
+        .await
+        .unwrap();
+        assert_eq!(dry[0].to_topic.as_deref(), Some(topic.as_str()));
+        consumer.shutdown().await;
+        producer.shutdown().await;
+    });
+}
