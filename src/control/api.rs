@@ -217,6 +217,17 @@ impl ControlApi {
             .topics)
     }
 
+    /// `POST /v1/topics/{topic}/health-check`: run the topic's readiness checks now (`GET /v1/topics` answers from
+    /// the last background scan).
+    pub async fn health_check(&self, topic: &str) -> Result<TopicView, MigrationError> {
+        self.call(
+            Method::POST,
+            &format!("/v1/topics/{}/health-check", segment(topic)),
+            None::<&()>,
+        )
+        .await
+    }
+
     /// `POST /v1/topics`.
     pub async fn register(
         &self,

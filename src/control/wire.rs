@@ -393,6 +393,10 @@ pub struct TopicView {
     /// The topic's name on each cluster's brokers (in the cluster's namespace, if any).
     #[serde(default)]
     pub names: ClusterNames,
+    /// When `advance`, `rollback` and `dead_letters` were evaluated (RFC 3339): the last background scan, or now
+    /// for a health check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
 }
 
 /// One application name as each cluster's brokers know it.

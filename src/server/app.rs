@@ -16,6 +16,7 @@ use super::auth::Tokens;
 use super::gates;
 use super::metrics::Metrics;
 use super::registry::Registry;
+use super::scanner::Readiness;
 use super::traffic::Traffic;
 use super::ServerConfig;
 use crate::admin::ClusterAdmin;
@@ -50,7 +51,7 @@ impl ApiError {
         }
     }
 
-    fn unknown_topic(topic: &str) -> Self {
+    pub(crate) fn unknown_topic(topic: &str) -> Self {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_topic",
@@ -85,6 +86,10 @@ pub(crate) struct App {
     sealer: Mutex<Option<JoinHandle<()>>>,
     seal_check: Arc<tokio::sync::Notify>,
     started: std::time::Instant,
+    /// Every topic's checks as of the last background scan.
+    pub(crate) readiness: Arc<Readiness>,
+    scan_every: Duration,
+    scanner: Mutex<Option<JoinHandle<()>>>,
     /// The connection check of each cluster, run at start (`/healthz` shows it).
     pub(crate) connections: Mutex<Vec<(Cluster, ConnectionReport)>>,
 }
@@ -134,6 +139,9 @@ impl App {
             seal_check: Arc::new(tokio::sync::Notify::new()),
             started: std::time::Instant::now(),
             connections: Mutex::new(Vec::new()),
+            readiness: Arc::default(),
+            scan_every: config.scan_every,
+            scanner: Mutex::new(None),
         }))
     }
 
@@ -678,8 +686,16 @@ impl App {
         }
     }
 
-    /// Stop the sampler and the admin clients.
+    /// Scan every topic's readiness in the background (see [`super::scanner`]).
+    pub(crate) fn spawn_scanner(self: &Arc<Self>) {
+        *self.scanner.lock() = Some(super::scanner::spawn(self, self.scan_every));
+    }
+
+    /// Stop the sampler, the scanner and the admin clients.
     pub(crate) async fn close(&self) {
+        if let Some(t) = self.scanner.lock().take() {
+            t.abort();
+        }
         if let Some(t) = self.sampler.lock().take() {
             t.abort();
         }

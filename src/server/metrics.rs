@@ -78,6 +78,12 @@ pub(crate) fn render(app: &App) -> String {
             s.phase.ordinal()
         );
     }
+    let _ = writeln!(out, "# HELP rmq_migration_readiness_scan_seconds How long the last background scan of every topic's readiness checks took.\n# TYPE rmq_migration_readiness_scan_seconds gauge");
+    let _ = writeln!(
+        out,
+        "rmq_migration_readiness_scan_seconds {}",
+        app.readiness.last_round().as_secs_f64()
+    );
     let _ = writeln!(out, "# HELP rmq_migration_topic_write_ratio Share of dual_read_write sends that go to the target.\n# TYPE rmq_migration_topic_write_ratio gauge");
     for (t, s) in &table.topics {
         let _ = writeln!(

@@ -34,6 +34,7 @@ mod gates;
 mod metrics;
 mod registry;
 mod routes;
+mod scanner;
 mod traffic;
 
 use std::net::SocketAddr;
@@ -83,6 +84,9 @@ pub struct ServerConfig {
     pub quiet_window: Duration,
     /// How often each topic's stored message count is sampled on both clusters (default 2 s).
     pub sample_every: Duration,
+    /// How often every topic's readiness checks are run in the background, for `GET /v1/topics` to answer from
+    /// (default 15 s).
+    pub scan_every: Duration,
     /// Serve HTTPS with these files instead of HTTP.
     pub tls: Option<TlsFiles>,
 }
@@ -101,6 +105,7 @@ impl ServerConfig {
             client_ttl: Duration::from_secs(15),
             quiet_window: Duration::from_secs(30),
             sample_every: Duration::from_secs(2),
+            scan_every: Duration::from_secs(15),
             tls: None,
         }
     }
@@ -184,6 +189,7 @@ impl ControlServer {
         };
         app.spawn_sampler();
         app.spawn_sealer();
+        app.spawn_scanner();
         // The connection check of both clusters, logged and kept for `/healthz`; serving does not wait for it.
         let (checked, clusters) = (
             app.clone(),

@@ -15,8 +15,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::app::{ApiError, App};
+use super::audit::rfc3339;
 use super::auth::Access;
-use super::{gates, metrics};
+use super::{metrics, scanner};
 use crate::cluster::Cluster;
 use crate::control::wire::{
     ClusterNames, ClusterTraffic, Direction, DlqReviewRequest, GroupClients, GroupsView, Heartbeat,
@@ -48,6 +49,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/topics/{topic}/write-ratio", put(write_ratio))
         .route("/v1/topics/{topic}/orderly", put(orderly))
         .route("/v1/topics/{topic}/dlq-reviewed", post(dlq_reviewed))
+        .route("/v1/topics/{topic}/health-check", post(health_check))
         .route("/v1/clients/heartbeat", post(heartbeat))
         .route("/v1/clients", get(clients))
         .route("/v1/groups", get(groups))
@@ -193,6 +195,9 @@ async fn register(
         .register(&req.topics, req.write_ratio, req.orderly, &who)
         .await?;
     let created = out.iter().any(|(_, _, new)| *new);
+    if created {
+        app.readiness.wake();
+    }
     let json: Vec<serde_json::Value> = out
         .into_iter()
         .map(|(topic, state, new)| {
@@ -230,6 +235,8 @@ async fn move_topic(
     let req = body(b)?;
     let who = actor(req.actor.as_deref(), &headers, peer);
     let r = app.move_topic(&topic, dir, &req, &who).await?;
+    // The moved topic's next checks differ: have the scanner look again now.
+    app.readiness.wake();
     Ok(Json(r).into_response())
 }
 
@@ -327,59 +334,79 @@ async fn topics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respo
     require(&app, &headers, Access::Client)?;
     let table = app.table();
     let clients = app.registry.views();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(table.topics.len());
     for (topic, state) in &table.topics {
-        let advance = match state.phase.next() {
-            Some(to) => gates::run(&app, topic, state.phase, to).await,
-            None => Vec::new(),
-        };
-        let rollback = match state.phase.previous() {
-            Some(to) => gates::run(&app, topic, state.phase, to).await,
-            None => Vec::new(),
-        };
-        let mine: Vec<_> = clients
-            .iter()
-            .filter(|v| v.live && v.heartbeat.topics.iter().any(|t| t == topic))
-            .collect();
-        let traffic = |c: Cluster| {
-            let o = app.traffic.get(topic, c);
-            let counters = |v: &&crate::control::wire::ClientView| match c {
-                Cluster::Source => v.heartbeat.counters.source,
-                Cluster::Target => v.heartbeat.counters.target,
-            };
-            ClusterTraffic {
-                stored: o.and_then(|o| o.stored),
-                last_write_ms: o
-                    .filter(|o| o.changed > o.since)
-                    .map(|o| o.changed.elapsed().as_millis() as u64),
-                sent_by_clients: mine
-                    .iter()
-                    .filter(|v| v.heartbeat.role == Role::Producer)
-                    .map(|v| counters(v).sent)
-                    .sum(),
-                received_by_clients: mine
-                    .iter()
-                    .filter(|v| v.heartbeat.role == Role::Consumer)
-                    .map(|v| counters(v).received)
-                    .sum(),
-            }
-        };
-        out.push(TopicView {
-            topic: topic.clone(),
-            state: *state,
-            advance,
-            rollback,
-            clients: mine.iter().map(|v| v.heartbeat.client_id.clone()).collect(),
-            source: traffic(Cluster::Source),
-            target: traffic(Cluster::Target),
-            dead_letters: gates::dead_letters_both(&app, topic).await,
-            names: ClusterNames {
-                source: app.admin[Cluster::Source.index()].full(topic),
-                target: app.admin[Cluster::Target.index()].full(topic),
-            },
-        });
+        let scanned = scanner::current(&app, topic, *state).await;
+        out.push(topic_view(&app, topic, &clients, scanned));
     }
     Ok(Json(serde_json::json!({ "version": table.version, "topics": out })).into_response())
+}
+
+/// `POST /v1/topics/{topic}/health-check`: run the topic's checks now (not from the last scan).
+async fn health_check(
+    State(app): State<Arc<App>>,
+    Path(topic): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    let table = app.table();
+    let Some(state) = table.topics.get(&topic) else {
+        return Err(ApiError::unknown_topic(&topic));
+    };
+    let scanned = scanner::scan(&app, &topic, *state).await;
+    let clients = app.registry.views();
+    Ok(Json(topic_view(&app, &topic, &clients, scanned)).into_response())
+}
+
+/// One topic as `GET /v1/topics` shows it: state, checks as of `scanned`, live clients, traffic, names.
+fn topic_view(
+    app: &App,
+    topic: &str,
+    clients: &[crate::control::wire::ClientView],
+    scanned: scanner::Scanned,
+) -> TopicView {
+    let mine: Vec<_> = clients
+        .iter()
+        .filter(|v| v.live && v.heartbeat.topics.iter().any(|t| t == topic))
+        .collect();
+    let traffic = |c: Cluster| {
+        let o = app.traffic.get(topic, c);
+        let counters = |v: &&crate::control::wire::ClientView| match c {
+            Cluster::Source => v.heartbeat.counters.source,
+            Cluster::Target => v.heartbeat.counters.target,
+        };
+        ClusterTraffic {
+            stored: o.and_then(|o| o.stored),
+            last_write_ms: o
+                .filter(|o| o.changed > o.since)
+                .map(|o| o.changed.elapsed().as_millis() as u64),
+            sent_by_clients: mine
+                .iter()
+                .filter(|v| v.heartbeat.role == Role::Producer)
+                .map(|v| counters(v).sent)
+                .sum(),
+            received_by_clients: mine
+                .iter()
+                .filter(|v| v.heartbeat.role == Role::Consumer)
+                .map(|v| counters(v).received)
+                .sum(),
+        }
+    };
+    TopicView {
+        topic: topic.to_owned(),
+        state: scanned.state,
+        advance: scanned.advance,
+        rollback: scanned.rollback,
+        clients: mine.iter().map(|v| v.heartbeat.client_id.clone()).collect(),
+        source: traffic(Cluster::Source),
+        target: traffic(Cluster::Target),
+        dead_letters: scanned.dead_letters,
+        names: ClusterNames {
+            source: app.admin[Cluster::Source.index()].full(topic),
+            target: app.admin[Cluster::Target.index()].full(topic),
+        },
+        checked_at: Some(rfc3339(scanned.at)),
+    }
 }
 
 async fn clients(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -533,6 +560,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         "status": "ok",
         "version": t.version,
         "topics": t.topics.len(),
+        "readiness_scan_ms": app.readiness.last_round().as_millis() as u64,
         "clusters": clusters,
     }))
     .into_response()

@@ -39,6 +39,15 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Every topic: phase, ratio, readiness of the next step, live clients, traffic per cluster.
     Status(Remote),
+    /// Run topics' readiness checks now (status answers from the last background scan); exits 5 unless every
+    /// topic's next step is ready.
+    Health {
+        #[command(flatten)]
+        remote: Remote,
+        /// Topic names.
+        #[arg(required = true)]
+        topics: Vec<String>,
+    },
     /// Register topics for migration (they start `initial`).
     Register {
         #[command(flatten)]
@@ -176,6 +185,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(a) => serve::run(a).await,
         Command::Status(r) => ops::status(&r).await,
+        Command::Health { remote, topics } => ops::health(&remote, &topics).await,
         Command::Register {
             remote,
             topics,

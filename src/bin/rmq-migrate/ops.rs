@@ -74,6 +74,45 @@ fn opt(n: Option<u64>) -> String {
     n.map_or("-".into(), |n| n.to_string())
 }
 
+/// `health`: run the topics' readiness checks now (status shows the last background scan). Exits 5 unless every
+/// topic's next step is ready.
+pub(crate) async fn health(r: &Remote, topics: &[String]) -> CliResult {
+    let api = api(r)?;
+    let mut views = Vec::new();
+    for t in topics {
+        views.push(api.health_check(t).await?);
+    }
+    let ready = views.iter().all(|v| v.advance.iter().all(|c| c.passed));
+    if r.output == Output::Json {
+        json(&views)?;
+    } else {
+        for v in &views {
+            println!(
+                "{} ({}, checked {}): next step {}",
+                v.topic,
+                v.state.phase,
+                v.checked_at.as_deref().unwrap_or("-"),
+                readiness(&v.advance)
+            );
+            for (way, checks) in [("advance", &v.advance), ("rollback", &v.rollback)] {
+                for c in checks {
+                    println!(
+                        "  {way:<8} {:<6} {:<28} {}",
+                        if c.passed { "ok" } else { "FAILED" },
+                        c.code,
+                        c.detail
+                    );
+                }
+            }
+        }
+    }
+    Ok(if ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(5)
+    })
+}
+
 pub(crate) async fn status(r: &Remote) -> CliResult {
     let topics = api(r)?.topics().await?;
     if r.output == Output::Json {

@@ -67,6 +67,9 @@ pub(crate) struct ServeArgs {
     /// Seconds between traffic samples of each topic.
     #[arg(long, default_value_t = 2.0)]
     sample_every: f64,
+    /// Seconds between background scans of every topic's readiness checks (status answers from the last scan).
+    #[arg(long, default_value_t = 15.0)]
+    scan_every: f64,
     /// PEM certificate chain: serve HTTPS (with --tls-key).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -167,6 +170,7 @@ pub(crate) async fn run(a: ServeArgs) -> CliResult {
     config.client_ttl = seconds("client_ttl", a.client_ttl)?;
     config.quiet_window = seconds("quiet_window", a.quiet_window)?;
     config.sample_every = seconds("sample_every", a.sample_every)?;
+    config.scan_every = seconds("scan_every", a.scan_every)?;
     config.tls = match (a.tls_cert, a.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,

@@ -403,3 +403,91 @@ fn tls_serves_the_api_over_https() {
         c.shutdown();
     });
 }
+
+#[test]
+fn status_answers_from_the_background_scan_and_a_health_check_runs_the_checks_now() {
+    run(Duration::from_secs(120), async {
+        let pair = &shared().pair;
+        // A scan period far beyond the test: only what a request triggers fills the cache.
+        let p = plane::start(|c| c.scan_every = Duration::from_secs(3600)).await;
+        let t = unique_name("scan");
+        pair.source.create_topic(&client(), &t, 2).await.unwrap();
+        p.admin.register(&[&t], None).await.unwrap();
+        let check = |v: &rocketmq_migration::control::wire::TopicView| {
+            v.advance
+                .iter()
+                .find(|c| c.code == "target_topic_exists")
+                .map(|c| c.passed)
+        };
+        let first = p.admin.topics().await.unwrap();
+        let first = first.iter().find(|v| v.topic == t).unwrap().clone();
+        assert_eq!(check(&first), Some(false), "{first:?}");
+        assert!(first.checked_at.is_some());
+        pair.target.create_topic(&client(), &t, 2).await.unwrap();
+        // Status keeps answering from the cache: the same scan, still failing.
+        let again = p.admin.topics().await.unwrap();
+        let again = again.iter().find(|v| v.topic == t).unwrap().clone();
+        assert_eq!(
+            again.checked_at, first.checked_at,
+            "answered from the cache"
+        );
+        assert_eq!(check(&again), Some(false));
+        // A health check runs the checks now and refreshes the cache.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let now = p.admin.health_check(&t).await.unwrap();
+        assert_eq!(check(&now), Some(true), "{now:?}");
+        assert_ne!(now.checked_at, first.checked_at);
+        let after = p.admin.topics().await.unwrap();
+        let after = after.iter().find(|v| v.topic == t).unwrap().clone();
+        assert_eq!(check(&after), Some(true));
+        assert_eq!(after.checked_at, now.checked_at);
+        let e = p
+            .admin
+            .health_check("never_registered_topic")
+            .await
+            .unwrap_err();
+        assert_eq!(plane::refusal(&e).body.error, "unknown_topic");
+        // A move re-checks its own topic, whatever the cache says.
+        p.admin.advance(&t, Phase::Initial, false).await.unwrap();
+        let moved = p.admin.topics().await.unwrap();
+        let moved = moved.iter().find(|v| v.topic == t).unwrap().clone();
+        assert_eq!(moved.state.phase, Phase::DualRead);
+        assert!(!moved.rollback.is_empty(), "scanned for its new phase");
+    });
+}
+
+#[test]
+fn the_background_scan_refreshes_readiness_without_being_asked() {
+    run(Duration::from_secs(120), async {
+        let pair = &shared().pair;
+        let p = plane::start(|_| {}).await; // test planes scan every 250 ms
+        let t = unique_name("scanbg");
+        pair.source.create_topic(&client(), &t, 2).await.unwrap();
+        p.admin.register(&[&t], None).await.unwrap();
+        let ready = |views: Vec<rocketmq_migration::control::wire::TopicView>| {
+            views
+                .iter()
+                .find(|v| v.topic == t)
+                .and_then(|v| v.advance.iter().find(|c| c.code == "target_topic_exists"))
+                .map(|c| c.passed)
+        };
+        assert_eq!(ready(p.admin.topics().await.unwrap()), Some(false));
+        pair.target.create_topic(&client(), &t, 2).await.unwrap();
+        let mut seen = false;
+        for _ in 0..100 {
+            if ready(p.admin.topics().await.unwrap()) == Some(true) {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(seen, "the scanner saw the topic appear on the target");
+        let h: serde_json::Value = reqwest::get(format!("{}/healthz", p.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(h["readiness_scan_ms"].is_u64(), "{h}");
+    });
+}

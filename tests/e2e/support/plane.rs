@@ -33,6 +33,7 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> Plane {
     config.client_ttl = Duration::from_secs(3);
     config.quiet_window = Duration::from_secs(1);
     config.sample_every = Duration::from_millis(250);
+    config.scan_every = Duration::from_millis(250);
     tweak(&mut config);
     let server = ControlServer::start(config.clone(), super::client())
         .await
