@@ -16,9 +16,14 @@
 //!    checks never refuse) and each client's latency is the time from the start of that call to its handle
 //!    changing. p50/p99/max over all rounds and clients; the advance call's own duration is the reference.
 //!
+//! 3. Status (`CP_PART=status`): `CP_TOPICS` topics (default 1,000) registered, half of them created on both
+//!    clusters; once the background scanner has scanned them all, `GET /v1/topics` (what `status --output json`
+//!    reads) is timed `CP_ROUNDS` times: p50/p99/max, and the duration of one full scan of every topic.
+//!
 //! Environment: `CP_CONNS` (connections of the generator, default 32), `CP_SECONDS` (seconds per measured run,
 //! default 5), `CP_PAIRS` (bare/control runs, default 3), `CP_CLIENTS` (default 100), `CP_ROUNDS` (default 20),
-//! `CP_WORKERS` (server runtime worker threads, default 2), `CP_PART` (`all`, `polls` or `propagation`).
+//! `CP_WORKERS` (server runtime worker threads, default 2), `CP_TOPICS` (default 1,000), `CP_PART` (`all`,
+//! `polls`, `propagation` or `status`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -328,6 +333,77 @@ fn main() -> Result<(), BoxError> {
         .block_on(run(workers))
 }
 
+/// `GET /v1/topics` with `CP_TOPICS` topics, answered from the background scan.
+async fn status_part(
+    pair: &ClusterPair,
+    rt: &std::sync::Arc<rocketmq_client_rust::ClientRuntime>,
+    url: &str,
+    api: &ControlApi,
+) -> Result<String, BoxError> {
+    let n = env_usize("CP_TOPICS", 1_000);
+    let rounds = env_usize("CP_ROUNDS", 20).max(1);
+    let names: Vec<String> = (0..n)
+        .map(|i| unique_name(&format!("CpStatus{i}")))
+        .collect();
+    for (i, t) in names.iter().enumerate() {
+        // Half exist on both clusters (their checks ask the brokers about backlogs and groups too).
+        if i % 2 == 0 {
+            pair.source.create_topic(rt, t, 2).await?;
+            pair.target.create_topic(rt, t, 2).await?;
+        }
+    }
+    for chunk in names.chunks(500) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        api.register(&refs, None).await?;
+    }
+    let http = reqwest::Client::new();
+    // Wait for a full scan that covered every topic (the one running at registration may have missed some).
+    let health = |http: reqwest::Client| async move {
+        let v: serde_json::Value = http
+            .get(format!("{url}/healthz"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok::<_, BoxError>(v["readiness_scan_ms"].as_u64().unwrap_or(0))
+    };
+    let started = Instant::now();
+    let first = api.topics().await?.len();
+    let cold = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut scan_ms = health(http.clone()).await?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while scan_ms == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        scan_ms = health(http.clone()).await?;
+    }
+    let mut ms = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let body = http
+            .get(format!("{url}/v1/topics"))
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert!(body.len() > n * 100, "a full answer");
+    }
+    ms.sort_by(f64::total_cmp);
+    let pct = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+    let line = format!(
+        "status with {} topics: GET /v1/topics p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {rounds} calls; \
+         one background scan of every topic {scan_ms} ms; the first call (cold, before any scan) {:.0} ms",
+        first,
+        pct(0.5),
+        pct(0.99),
+        ms[ms.len() - 1],
+        cold.as_secs_f64() * 1e3
+    );
+    println!("{line}");
+    Ok(line)
+}
+
 async fn run(workers: usize) -> Result<(), BoxError> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -365,6 +441,9 @@ async fn run(workers: usize) -> Result<(), BoxError> {
     }
     if part == "all" || part == "propagation" {
         summary.push(propagation_part(&url, &api, &topic).await?);
+    }
+    if part == "all" || part == "status" {
+        summary.push(status_part(&pair, &rt, &url, &api).await?);
     }
     println!("\n== summary ==");
     for l in &summary {

@@ -302,13 +302,21 @@ fn a_namespaced_groups_dead_letters_are_counted_listed_and_resent_by_short_names
             .target(pair.target.cluster_config())
             .control(&ctl)
             .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-            // The first failed delivery goes straight to the DLQ (no redelivery to wait for).
-            .max_reconsume_times(0)
+            .max_reconsume_times(1)
             .build()
             .unwrap();
         consumer.subscribe(&topic, "*").await.unwrap();
-        consumer
-            .register_message_listener_concurrently(Ledger::default().listener(|b| b == "poison"));
+        // Every delivery of "poison" fails: the first, and its redelivery from %RETRY%<ns>%<group>; then the
+        // broker moves it to the group's DLQ.
+        consumer.register_message_listener_concurrently(
+            |msgs: &[&rocketmq_model::common::message::message_ext::MessageExt], _: &_| {
+                Ok(if msgs.iter().any(|m| m.body_slice() == b"poison") {
+                    rocketmq_client_rust::ConsumeConcurrentlyStatus::ReconsumeLater
+                } else {
+                    rocketmq_client_rust::ConsumeConcurrentlyStatus::ConsumeSuccess
+                })
+            },
+        );
         consumer.start().await.unwrap();
         let poison = Message::builder()
             .topic(&topic)

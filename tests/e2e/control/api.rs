@@ -419,8 +419,19 @@ fn status_answers_from_the_background_scan_and_a_health_check_runs_the_checks_no
                 .find(|c| c.code == "target_topic_exists")
                 .map(|c| c.passed)
         };
-        let first = p.admin.topics().await.unwrap();
-        let first = first.iter().find(|v| v.topic == t).unwrap().clone();
+        let view = |views: Vec<rocketmq_migration::control::wire::TopicView>| {
+            views.into_iter().find(|v| v.topic == t).unwrap()
+        };
+        // Registering woke the scanner: let that round finish (two answers from the same scan in a row).
+        let mut first = view(p.admin.topics().await.unwrap());
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let next = view(p.admin.topics().await.unwrap());
+            if next.checked_at == first.checked_at {
+                break;
+            }
+            first = next;
+        }
         assert_eq!(check(&first), Some(false), "{first:?}");
         assert!(first.checked_at.is_some());
         pair.target.create_topic(&client(), &t, 2).await.unwrap();
