@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::wire::{
-    AuditEntry, ClientView, DlqReviewRequest, DlqReviewResult, ErrorBody, GroupsView, MoveRequest,
-    MoveResult, OrderlyRequest, PhasesDoc, RatioRequest, RegisterTopics, TopicView,
+    AuditEntry, BatchMoveRequest, BatchMoveResult, ClientView, DlqReviewRequest, DlqReviewResult,
+    ErrorBody, GroupsView, MoveRequest, MoveResult, OrderlyRequest, PhasesDoc, RatioRequest,
+    RegisterTopics, TopicView,
 };
 use crate::error::{ErrorKind, MigrationError};
 use crate::phase::Phase;
@@ -343,6 +344,27 @@ impl ControlApi {
             Some(&req),
         )
         .await
+    }
+
+    /// `POST /v1/topics:advance`: several topics one step forward in one table version (see
+    /// [`BatchMoveRequest`]); per-topic results. The request's actor defaults to this API's.
+    pub async fn advance_batch(
+        &self,
+        mut req: BatchMoveRequest,
+    ) -> Result<BatchMoveResult, MigrationError> {
+        req.actor = req.actor.or_else(|| self.actor.clone());
+        self.call(Method::POST, "/v1/topics:advance", Some(&req))
+            .await
+    }
+
+    /// `POST /v1/topics:rollback`: several topics one step back.
+    pub async fn rollback_batch(
+        &self,
+        mut req: BatchMoveRequest,
+    ) -> Result<BatchMoveResult, MigrationError> {
+        req.actor = req.actor.or_else(|| self.actor.clone());
+        self.call(Method::POST, "/v1/topics:rollback", Some(&req))
+            .await
     }
 
     /// `PUT /v1/topics/{topic}/write-ratio`.

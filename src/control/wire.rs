@@ -78,6 +78,84 @@ pub struct MoveRequest {
     pub actor: Option<String>,
 }
 
+/// One topic of a batch move and the phase the caller believes it is in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchTopic {
+    /// The topic.
+    pub topic: String,
+    /// Its expected phase (a different current phase refuses this topic with `phase_mismatch`).
+    pub expected: Phase,
+}
+
+/// Which topics a batch move picks when it lists none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchSelector {
+    /// Only topics in this phase (each expected to be in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Only topics whose checks for this direction all passed in the last readiness scan.
+    #[serde(default)]
+    pub ready: bool,
+}
+
+/// How a batch move treats a topic that cannot move.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchMode {
+    /// Every topic that can move moves; the others are refused.
+    #[default]
+    Each,
+    /// Nothing moves unless every topic can.
+    AllOrNothing,
+}
+
+/// `POST /v1/topics:advance` / `POST /v1/topics:rollback`: several topics, one step each, in one table version.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchMoveRequest {
+    /// The topics with their expected phases (or `select`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<BatchTopic>,
+    /// Pick the topics instead of listing them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<BatchSelector>,
+    /// `each` (default) or `all_or_nothing`.
+    #[serde(default)]
+    pub mode: BatchMode,
+    /// Move although checks fail (each such move is audited as forced).
+    #[serde(default)]
+    pub force: bool,
+    /// Who asks (recorded in the audit log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// One topic's outcome in a batch move: moved, or refused with the error a single move would give.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchItemResult {
+    /// The topic.
+    pub topic: String,
+    /// The move made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<MoveResult>,
+    /// Why it did not move (`phase_mismatch`, `not_ready` with its checks, `unknown_topic`, `no_step`,
+    /// `batch_not_applied` for a ready topic of a refused all-or-nothing batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<ErrorBody>,
+}
+
+/// The answer to a batch move.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchMoveResult {
+    /// The mode it ran in.
+    pub mode: BatchMode,
+    /// Topics moved.
+    pub moved: usize,
+    /// Topics refused.
+    pub refused: usize,
+    /// Per topic, by name.
+    pub results: Vec<BatchItemResult>,
+}
+
 /// `PUT /v1/topics/{topic}/write-ratio`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RatioRequest {

@@ -24,8 +24,8 @@ use crate::cluster::Cluster;
 use crate::connection::ConnectionReport;
 use crate::control::file::{read_json, replace_json};
 use crate::control::wire::{
-    AuditEntry, CheckResult, Direction, DlqReviewResult, ErrorBody, GroupDeadLetters, MoveRequest,
-    MoveResult, PhasesDoc,
+    AuditEntry, BatchItemResult, BatchMode, BatchMoveRequest, BatchMoveResult, CheckResult,
+    Direction, DlqReviewResult, ErrorBody, GroupDeadLetters, MoveRequest, MoveResult, PhasesDoc,
 };
 use crate::error::MigrationError;
 use crate::phase::Phase;
@@ -92,6 +92,39 @@ pub(crate) struct App {
     scanner: Mutex<Option<JoinHandle<()>>>,
     /// The connection check of each cluster, run at start (`/healthz` shows it).
     pub(crate) connections: Mutex<Vec<(Cluster, ConnectionReport)>>,
+}
+
+/// Most topics one batch move names.
+pub(crate) const MAX_BATCH: usize = 1_000;
+
+/// A move checked but not made yet.
+struct PlannedMove {
+    topic: String,
+    dir: Direction,
+    state: TopicState,
+    to: Phase,
+    checks: Vec<CheckResult>,
+}
+
+impl PlannedMove {
+    fn failing(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.code.as_str())
+            .collect()
+    }
+
+    fn ready(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+
+    fn action(&self) -> &'static str {
+        match self.dir {
+            Direction::Advance => "advance",
+            Direction::Rollback => "rollback",
+        }
+    }
 }
 
 impl App {
@@ -262,17 +295,160 @@ impl App {
     ) -> Result<MoveResult, ApiError> {
         let _one = self.mutate.lock().await;
         let current = self.table();
+        let plan = self.plan_move(&current, topic, dir, req.expected).await?;
+        if !plan.ready() && !req.force {
+            return Err(self.refuse(&current, &plan, actor));
+        }
+        let mut next = PhasesDoc::clone(&current);
+        next.version += 1;
+        let (result, entry) = self.apply_move(&mut next, &plan, actor);
+        self.commit(next, vec![entry])?;
+        self.after_move(&result);
+        Ok(result)
+    }
+
+    /// Move several topics one step in one table version: the topics listed, or those `select` picks, each
+    /// checked against its expected phase. `each`: every topic whose checks pass (or all with `force`) moves, the
+    /// others are refused with their checks; `all_or_nothing`: nothing moves unless every topic can.
+    pub(crate) async fn move_batch(
+        &self,
+        dir: Direction,
+        req: &BatchMoveRequest,
+        actor: &str,
+    ) -> Result<BatchMoveResult, ApiError> {
+        let _one = self.mutate.lock().await;
+        let current = self.table();
+        let items = self.batch_items(&current, dir, req)?;
+        let mut planned = Vec::new();
+        let mut results = Vec::new();
+        for (topic, expected) in &items {
+            match self.plan_move(&current, topic, dir, *expected).await {
+                Ok(p) => planned.push(p),
+                Err(e) => results.push(BatchItemResult {
+                    topic: topic.clone(),
+                    moved: None,
+                    refused: Some(e.body),
+                }),
+            }
+        }
+        let blocked = !results.is_empty() || planned.iter().any(|p| !p.ready() && !req.force);
+        let mut next = PhasesDoc::clone(&current);
+        next.version += 1;
+        let mut entries = Vec::new();
+        let mut moved = Vec::new();
+        for p in &planned {
+            let go = (p.ready() || req.force) && !(req.mode == BatchMode::AllOrNothing && blocked);
+            if go {
+                let (r, entry) = self.apply_move(&mut next, p, actor);
+                entries.push(entry);
+                moved.push(r);
+            } else {
+                let mut e = self.refuse(&current, p, actor);
+                if p.ready() || req.force {
+                    e.body.error = "batch_not_applied".into();
+                    e.body.message = format!(
+                        "topic {:?} could move {} -> {}, but another topic of the all_or_nothing batch cannot",
+                        p.topic, p.state.phase, p.to
+                    );
+                }
+                results.push(BatchItemResult {
+                    topic: p.topic.clone(),
+                    moved: None,
+                    refused: Some(e.body),
+                });
+            }
+        }
+        if !moved.is_empty() {
+            self.commit(next, entries)?;
+            for r in &moved {
+                self.after_move(r);
+            }
+        }
+        results.extend(moved.into_iter().map(|r| BatchItemResult {
+            topic: r.topic.clone(),
+            moved: Some(r),
+            refused: None,
+        }));
+        results.sort_by(|a, b| a.topic.cmp(&b.topic));
+        let applied = results.iter().filter(|r| r.moved.is_some()).count();
+        tracing::info!(direction = ?dir, mode = ?req.mode, topics = results.len(), moved = applied, actor, "batch move");
+        Ok(BatchMoveResult {
+            mode: req.mode,
+            moved: applied,
+            refused: results.len() - applied,
+            results,
+        })
+    }
+
+    /// The `(topic, expected phase)` pairs of a batch: the listed ones, or those the selector picks (from the
+    /// current table, and for `ready` from the last readiness scan).
+    fn batch_items(
+        &self,
+        current: &PhasesDoc,
+        dir: Direction,
+        req: &BatchMoveRequest,
+    ) -> Result<Vec<(String, Phase)>, ApiError> {
+        let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", m);
+        match (&req.topics.is_empty(), &req.select) {
+            (false, Some(_)) => Err(bad("give either topics or select, not both".into())),
+            (true, None) => Err(bad("topics: give at least one topic (or a select)".into())),
+            (false, None) => {
+                if req.topics.len() > MAX_BATCH {
+                    return Err(bad(format!(
+                        "topics: {} topics, at most {MAX_BATCH} per batch",
+                        req.topics.len()
+                    )));
+                }
+                let mut seen = std::collections::HashSet::new();
+                for t in &req.topics {
+                    if !seen.insert(t.topic.as_str()) {
+                        return Err(bad(format!("topics: {:?} is listed twice", t.topic)));
+                    }
+                }
+                Ok(req
+                    .topics
+                    .iter()
+                    .map(|t| (t.topic.clone(), t.expected))
+                    .collect())
+            }
+            (true, Some(sel)) => Ok(current
+                .topics
+                .iter()
+                .filter(|(_, s)| sel.phase.is_none_or(|p| s.phase == p))
+                .filter(|(t, s)| {
+                    !sel.ready
+                        || self.readiness.get(t, s).is_some_and(|scan| {
+                            let checks = match dir {
+                                Direction::Advance => &scan.advance,
+                                Direction::Rollback => &scan.rollback,
+                            };
+                            !checks.is_empty() && checks.iter().all(|c| c.passed)
+                        })
+                })
+                .map(|(t, s)| (t.clone(), s.phase))
+                .collect()),
+        }
+    }
+
+    /// Check one move of `topic` against `current` without changing anything.
+    async fn plan_move(
+        &self,
+        current: &PhasesDoc,
+        topic: &str,
+        dir: Direction,
+        expected: Phase,
+    ) -> Result<PlannedMove, ApiError> {
         let state = *current
             .topics
             .get(topic)
             .ok_or_else(|| ApiError::unknown_topic(topic))?;
-        if state.phase != req.expected {
+        if state.phase != expected {
             let mut e = ApiError::new(
                 StatusCode::CONFLICT,
                 "phase_mismatch",
                 format!(
-                    "topic {topic:?} is {}, not the expected {}",
-                    state.phase, req.expected
+                    "topic {topic:?} is {}, not the expected {expected}",
+                    state.phase
                 ),
             );
             e.body.current = Some(state.phase);
@@ -298,82 +474,97 @@ impl App {
             e.body.current = Some(state.phase);
             return Err(e);
         };
-        let action = match dir {
-            Direction::Advance => "advance",
-            Direction::Rollback => "rollback",
-        };
         let checks = gates::run(self, topic, state.phase, to).await;
-        let failing: Vec<&str> = checks
-            .iter()
-            .filter(|c| !c.passed)
-            .map(|c| c.code.as_str())
-            .collect();
-        if !failing.is_empty() && !req.force {
-            tracing::warn!(topic, from = %state.phase, to = %to, actor, failing = ?failing, "phase move refused: readiness checks failed");
-            let mut entry = self.entry(
-                actor,
-                action,
-                topic,
-                Some(state.phase),
-                Some(to),
-                None,
-                current.version,
-            );
-            entry.outcome = "refused".into();
-            entry.checks = checks.clone();
-            self.audit_append(entry);
-            let mut e = ApiError::new(
-                StatusCode::CONFLICT,
-                "not_ready",
-                format!(
-                    "topic {topic:?} cannot move {} -> {}: failing checks {}",
-                    state.phase,
-                    to,
-                    failing.join(", ")
-                ),
-            );
-            e.body.current = Some(state.phase);
-            e.body.checks = checks;
-            return Err(e);
-        }
-        let forced = !failing.is_empty();
-        let mut next = PhasesDoc::clone(&current);
-        next.version += 1;
-        let new_state = TopicState {
-            phase: to,
-            version: next.version,
-            sealed: false,
-            ..state
-        };
-        next.topics.insert(topic.to_owned(), new_state);
+        Ok(PlannedMove {
+            topic: topic.to_owned(),
+            dir,
+            state,
+            to,
+            checks,
+        })
+    }
+
+    /// Audit a refused move and the error that says why.
+    fn refuse(&self, current: &PhasesDoc, p: &PlannedMove, actor: &str) -> ApiError {
+        let failing = p.failing();
+        tracing::warn!(topic = %p.topic, from = %p.state.phase, to = %p.to, actor, failing = ?failing, "phase move refused: readiness checks failed");
         let mut entry = self.entry(
             actor,
-            action,
-            topic,
-            Some(state.phase),
-            Some(to),
+            p.action(),
+            &p.topic,
+            Some(p.state.phase),
+            Some(p.to),
+            None,
+            current.version,
+        );
+        entry.outcome = "refused".into();
+        entry.checks = p.checks.clone();
+        self.audit_append(entry);
+        let mut e = ApiError::new(
+            StatusCode::CONFLICT,
+            "not_ready",
+            format!(
+                "topic {:?} cannot move {} -> {}: failing checks {}",
+                p.topic,
+                p.state.phase,
+                p.to,
+                failing.join(", ")
+            ),
+        );
+        e.body.current = Some(p.state.phase);
+        e.body.checks = p.checks.clone();
+        e
+    }
+
+    /// Put a planned move into `next` (whose version is already the new one); the result and its audit entry.
+    fn apply_move(
+        &self,
+        next: &mut PhasesDoc,
+        p: &PlannedMove,
+        actor: &str,
+    ) -> (MoveResult, AuditEntry) {
+        let forced = !p.ready();
+        let new_state = TopicState {
+            phase: p.to,
+            version: next.version,
+            sealed: false,
+            ..p.state
+        };
+        next.topics.insert(p.topic.clone(), new_state);
+        let mut entry = self.entry(
+            actor,
+            p.action(),
+            &p.topic,
+            Some(p.state.phase),
+            Some(p.to),
             None,
             next.version,
         );
         entry.forced = forced;
-        entry.checks = checks.clone();
-        self.commit(next, vec![entry])?;
-        if new_state.orderly && to == Phase::CuttingOver {
+        entry.checks = p.checks.clone();
+        if forced {
+            tracing::warn!(topic = %p.topic, from = %p.state.phase, to = %p.to, actor, failing = ?p.failing(), "phase moved by FORCE despite failing checks");
+        } else {
+            tracing::info!(topic = %p.topic, from = %p.state.phase, to = %p.to, actor, version = new_state.version, "phase moved");
+        }
+        (
+            MoveResult {
+                topic: p.topic.clone(),
+                from: p.state.phase,
+                to: p.to,
+                state: new_state,
+                forced,
+                checks: p.checks.clone(),
+            },
+            entry,
+        )
+    }
+
+    /// What follows a committed move.
+    fn after_move(&self, r: &MoveResult) {
+        if r.state.orderly && r.to == Phase::CuttingOver {
             self.seal_check.notify_one();
         }
-        if forced {
-            tracing::warn!(topic, from = %state.phase, to = %to, actor, failing = ?failing, "phase moved by FORCE despite failing checks");
-        } else {
-            tracing::info!(topic, from = %state.phase, to = %to, actor, version = new_state.version, "phase moved");
-        }
-        Ok(MoveResult {
-            topic: topic.to_owned(),
-            from: state.phase,
-            to,
-            state: new_state,
-            forced,
-            checks,
-        })
     }
 
     /// Set `topic`'s write ratio.

@@ -20,9 +20,9 @@ use super::auth::Access;
 use super::{metrics, scanner};
 use crate::cluster::Cluster;
 use crate::control::wire::{
-    ClusterNames, ClusterTraffic, Direction, DlqReviewRequest, GroupClients, GroupsView, Heartbeat,
-    MoveRequest, Namespaces, OrderlyRequest, PhasesDoc, RatioRequest, RegisterTopics, Role,
-    TopicView,
+    BatchMoveRequest, ClusterNames, ClusterTraffic, Direction, DlqReviewRequest, GroupClients,
+    GroupsView, Heartbeat, MoveRequest, Namespaces, OrderlyRequest, PhasesDoc, RatioRequest,
+    RegisterTopics, Role, TopicView,
 };
 
 /// Longest long-poll a client may ask for.
@@ -43,6 +43,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/phases", get(phases))
         .route("/v1/topics", get(topics).post(register))
+        .route("/v1/topics:advance", post(batch_advance))
+        .route("/v1/topics:rollback", post(batch_rollback))
         .route("/v1/topics/{topic}", delete(delete_topic))
         .route("/v1/topics/{topic}/advance", post(advance))
         .route("/v1/topics/{topic}/rollback", post(rollback))
@@ -238,6 +240,41 @@ async fn move_topic(
     // The moved topic's next checks differ: have the scanner look again now.
     app.readiness.wake();
     Ok(Json(r).into_response())
+}
+
+async fn batch_move(
+    app: Arc<App>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    b: Result<Json<BatchMoveRequest>, JsonRejection>,
+    dir: Direction,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    let req = body(b)?;
+    let who = actor(req.actor.as_deref(), &headers, peer);
+    let r = app.move_batch(dir, &req, &who).await?;
+    if r.moved > 0 {
+        app.readiness.wake();
+    }
+    Ok(Json(r).into_response())
+}
+
+async fn batch_advance(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    b: Result<Json<BatchMoveRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    batch_move(app, peer, headers, b, Direction::Advance).await
+}
+
+async fn batch_rollback(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    b: Result<Json<BatchMoveRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    batch_move(app, peer, headers, b, Direction::Rollback).await
 }
 
 async fn advance(

@@ -153,14 +153,23 @@ struct Remote {
 struct MoveArgs {
     #[command(flatten)]
     remote: Remote,
-    /// The topic.
-    topic: String,
-    /// The phase you expect the topic to be in (default: its current phase, read first).
+    /// The topic(s). Several topics (or --all-ready / --phase) move as one batch in one table version.
+    topics: Vec<String>,
+    /// The phase you expect the topic to be in (default: its current phase, read first; one topic only).
     #[arg(long)]
     expected: Option<Phase>,
     /// Move even though readiness checks fail (recorded as forced in the audit log).
     #[arg(long)]
     force: bool,
+    /// Batch: every topic whose checks for this direction passed in the last readiness scan.
+    #[arg(long)]
+    all_ready: bool,
+    /// Batch: only topics in this phase.
+    #[arg(long)]
+    phase: Option<Phase>,
+    /// Batch: move every topic that can (default: all or nothing).
+    #[arg(long)]
+    each: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

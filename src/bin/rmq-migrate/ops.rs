@@ -212,7 +212,105 @@ pub(crate) async fn register(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Several topics (or a selection) one step, as one batch; exit 3 when any is refused.
+async fn move_batch(m: &MoveArgs, back: bool) -> CliResult {
+    use rocketmq_migration::control::wire::{
+        BatchMode, BatchMoveRequest, BatchSelector, BatchTopic,
+    };
+    let api = api(&m.remote)?;
+    let usage = |why: &str| {
+        MigrationError::from(rocketmq_migration::ConfigError::new(
+            rocketmq_migration::ConfigErrorKind::InvalidValue,
+            "topics",
+            m.topics.join(" "),
+            why,
+        ))
+    };
+    if m.expected.is_some() {
+        return Err(usage(
+            "--expected names one topic's phase; a batch reads each topic's current phase",
+        ));
+    }
+    let selecting = m.all_ready || m.phase.is_some();
+    if selecting && !m.topics.is_empty() {
+        return Err(usage(
+            "list topics or select them (--all-ready, --phase), not both",
+        ));
+    }
+    if !selecting && m.topics.is_empty() {
+        return Err(usage("name at least one topic"));
+    }
+    let mut req = BatchMoveRequest {
+        mode: if m.each {
+            BatchMode::Each
+        } else {
+            BatchMode::AllOrNothing
+        },
+        force: m.force,
+        ..Default::default()
+    };
+    if selecting {
+        req.select = Some(BatchSelector {
+            phase: m.phase,
+            ready: m.all_ready,
+        });
+    } else {
+        let table = api.phases().await?;
+        for t in &m.topics {
+            let phase = table.topics.get(t).map(|s| s.phase).ok_or_else(|| {
+                MigrationError::new(
+                    ErrorKind::Refused,
+                    None,
+                    format!("topic {t:?} is not registered for migration"),
+                )
+            })?;
+            req.topics.push(BatchTopic {
+                topic: t.clone(),
+                expected: phase,
+            });
+        }
+    }
+    let r = if back {
+        api.rollback_batch(req).await?
+    } else {
+        api.advance_batch(req).await?
+    };
+    if m.remote.output == Output::Json {
+        json(&r)?;
+    } else {
+        for item in &r.results {
+            match (&item.moved, &item.refused) {
+                (Some(mv), _) => println!(
+                    "{}: {} -> {} (version {}){}",
+                    item.topic,
+                    mv.from,
+                    mv.to,
+                    mv.state.version,
+                    if mv.forced { " FORCED" } else { "" }
+                ),
+                (None, Some(e)) => {
+                    println!("{}: refused ({}): {}", item.topic, e.error, e.message);
+                    for c in e.checks.iter().filter(|c| !c.passed) {
+                        println!("  [FAIL] {}: {}", c.code, c.detail);
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        println!("{} moved, {} refused ({:?})", r.moved, r.refused, r.mode);
+    }
+    Ok(if r.refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
 pub(crate) async fn move_topic(m: &MoveArgs, back: bool) -> CliResult {
+    if m.topics.len() != 1 || m.all_ready || m.phase.is_some() {
+        return move_batch(m, back).await;
+    }
+    let topic = &m.topics[0];
     let api = api(&m.remote)?;
     let expected = match m.expected {
         Some(p) => p,
@@ -220,20 +318,20 @@ pub(crate) async fn move_topic(m: &MoveArgs, back: bool) -> CliResult {
             .phases()
             .await?
             .topics
-            .get(&m.topic)
+            .get(topic)
             .map(|s| s.phase)
             .ok_or_else(|| {
                 MigrationError::new(
                     ErrorKind::Refused,
                     None,
-                    format!("topic {:?} is not registered for migration", m.topic),
+                    format!("topic {topic:?} is not registered for migration"),
                 )
             })?,
     };
     let result = if back {
-        api.rollback(&m.topic, expected, m.force).await
+        api.rollback(topic, expected, m.force).await
     } else {
-        api.advance(&m.topic, expected, m.force).await
+        api.advance(topic, expected, m.force).await
     };
     let moved = match result {
         Ok(moved) => moved,

@@ -502,3 +502,136 @@ fn the_background_scan_refreshes_readiness_without_being_asked() {
         assert!(h["readiness_scan_ms"].is_u64(), "{h}");
     });
 }
+
+#[test]
+fn batch_moves_report_per_topic_and_all_or_nothing_moves_none_when_one_cannot() {
+    use rocketmq_migration::control::wire::{
+        BatchMode, BatchMoveRequest, BatchSelector, BatchTopic,
+    };
+    run(Duration::from_secs(120), async {
+        let pair = &shared().pair;
+        let p = plane::start(|_| {}).await;
+        let (a, b, c) = (unique_name("ba"), unique_name("bb"), unique_name("bc"));
+        pair.create_topic(&client(), &a, 2).await.unwrap();
+        pair.create_topic(&client(), &b, 2).await.unwrap();
+        pair.source.create_topic(&client(), &c, 2).await.unwrap(); // not on the target
+        p.admin.register(&[&a, &b, &c], None).await.unwrap();
+        let listed = |mode| BatchMoveRequest {
+            topics: [&a, &b, &c]
+                .iter()
+                .map(|t| BatchTopic {
+                    topic: t.to_string(),
+                    expected: Phase::Initial,
+                })
+                .collect(),
+            mode,
+            ..Default::default()
+        };
+        let before = p.admin.phases().await.unwrap().version;
+
+        // All or nothing: c cannot move, so nothing does.
+        let r = p
+            .admin
+            .advance_batch(listed(BatchMode::AllOrNothing))
+            .await
+            .unwrap();
+        assert_eq!((r.moved, r.refused), (0, 3), "{r:#?}");
+        let why = |t: &str| {
+            r.results
+                .iter()
+                .find(|i| i.topic == t)
+                .and_then(|i| i.refused.clone())
+                .unwrap()
+        };
+        assert_eq!(why(&c).error, "not_ready");
+        assert!(why(&c)
+            .checks
+            .iter()
+            .any(|k| k.code == "target_topic_exists" && !k.passed));
+        assert_eq!(why(&a).error, "batch_not_applied");
+        assert_eq!(
+            p.admin.phases().await.unwrap().version,
+            before,
+            "nothing changed"
+        );
+
+        // Each: a and b move in one table version, c is refused with its checks.
+        let r = p
+            .admin
+            .advance_batch(listed(BatchMode::Each))
+            .await
+            .unwrap();
+        assert_eq!((r.moved, r.refused), (2, 1), "{r:#?}");
+        let table = p.admin.phases().await.unwrap();
+        assert_eq!(table.version, before + 1, "one version for the batch");
+        assert_eq!(table.topics[&a].phase, Phase::DualRead);
+        assert_eq!(table.topics[&b].phase, Phase::DualRead);
+        assert_eq!(table.topics[&c].phase, Phase::Initial);
+
+        // A stale expectation is refused per topic; the others still move. (Rolling back to initial drops the
+        // target from the read set: its quiet window, 1 s in tests, must have been observed first.)
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let r = p
+            .admin
+            .rollback_batch(BatchMoveRequest {
+                topics: vec![
+                    BatchTopic {
+                        topic: a.clone(),
+                        expected: Phase::DualRead,
+                    },
+                    BatchTopic {
+                        topic: c.clone(),
+                        expected: Phase::DualRead,
+                    },
+                ],
+                mode: BatchMode::Each,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!((r.moved, r.refused), (1, 1), "{r:#?}");
+        let refused = r.results.iter().find(|i| i.topic == c).unwrap();
+        assert_eq!(refused.refused.as_ref().unwrap().error, "phase_mismatch");
+
+        // Selectors: every ready topic (from the last scan) of the phase.
+        let mut moved = None;
+        for _ in 0..50 {
+            let r = p
+                .admin
+                .advance_batch(BatchMoveRequest {
+                    select: Some(BatchSelector {
+                        phase: Some(Phase::Initial),
+                        ready: true,
+                    }),
+                    mode: BatchMode::Each,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            if r.results.iter().any(|i| i.topic == a) {
+                moved = Some(r);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let r = moved.expect("a is ready again and selected");
+        assert!(
+            r.results.iter().all(|i| i.topic != c),
+            "c is not ready: {r:#?}"
+        );
+        let table = p.admin.phases().await.unwrap();
+        assert_eq!(table.topics[&a].phase, Phase::DualRead);
+        assert_eq!(table.topics[&c].phase, Phase::Initial);
+
+        // Refusals are audited like single moves.
+        let audit = p.admin.audit(Some(&c), 20).await.unwrap();
+        assert!(audit.iter().any(|e| e.outcome == "refused"), "{audit:?}");
+        // A bad request names the field.
+        let e = p
+            .admin
+            .advance_batch(BatchMoveRequest::default())
+            .await
+            .unwrap_err();
+        assert!(refusal(&e).body.message.contains("topics"), "{e}");
+    });
+}
