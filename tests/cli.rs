@@ -131,6 +131,27 @@ fn operator_commands_print_tables_and_json_and_exit_with_documented_codes() {
         "{audit}"
     );
 
+    // Batches: all or nothing by default (the dead clusters fail every check), --each --force moves both.
+    let out = cli(&url, Some(TOKEN), &["advance", "orders", "payments"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("refused (not_ready)")
+            && table.contains("0 moved, 2 refused (AllOrNothing)"),
+        "{table}"
+    );
+    let out = cli(
+        &url,
+        Some(TOKEN),
+        &[
+            "advance", "orders", "payments", "--each", "--force", "--output", "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["moved"], 2, "{r}");
+    assert_eq!(r["mode"], "each");
+
     let out = cli(&url, None, &["advance"]);
     assert_eq!(out.status.code(), Some(2), "usage error");
 
