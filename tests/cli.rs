@@ -152,6 +152,19 @@ fn operator_commands_print_tables_and_json_and_exit_with_documented_codes() {
     assert_eq!(r["moved"], 2, "{r}");
     assert_eq!(r["mode"], "each");
 
+    // Remove: only while initial.
+    let out = cli(&url, Some(TOKEN), &["register", "scratch"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli(&url, Some(TOKEN), &["remove", "scratch"]);
+    assert!(out.status.success() && text(&out.stdout).contains("scratch: removed"));
+    let out = cli(&url, Some(TOKEN), &["remove", "orders"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "orders left initial: {}",
+        text(&out.stderr)
+    );
+
     let out = cli(&url, None, &["advance"]);
     assert_eq!(out.status.code(), Some(2), "usage error");
 

@@ -62,6 +62,14 @@ enum Command {
         #[arg(long)]
         orderly: bool,
     },
+    /// Remove topics from the migration (only while `initial`).
+    Remove {
+        #[command(flatten)]
+        remote: Remote,
+        /// Topic names.
+        #[arg(required = true)]
+        topics: Vec<String>,
+    },
     /// Mark a topic orderly or not (only in initial or dual_read).
     Orderly {
         #[command(flatten)]
@@ -201,6 +209,7 @@ async fn main() -> ExitCode {
             write_ratio,
             orderly,
         } => ops::register(&remote, &topics, write_ratio, orderly).await,
+        Command::Remove { remote, topics } => ops::remove(&remote, &topics).await,
         Command::Orderly {
             remote,
             topic,

@@ -113,6 +113,16 @@ pub(crate) async fn health(r: &Remote, topics: &[String]) -> CliResult {
     })
 }
 
+/// `remove`: take topics out of the migration (each only while `initial`; the first refusal stops, exit 3).
+pub(crate) async fn remove(r: &Remote, topics: &[String]) -> CliResult {
+    let api = api(r)?;
+    for t in topics {
+        api.delete(t).await?;
+        println!("{t}: removed");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) async fn status(r: &Remote) -> CliResult {
     let topics = api(r)?.topics().await?;
     if r.output == Output::Json {
