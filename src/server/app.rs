@@ -484,10 +484,8 @@ impl App {
         })
     }
 
-    /// Audit a refused move and the error that says why.
-    fn refuse(&self, current: &PhasesDoc, p: &PlannedMove, actor: &str) -> ApiError {
-        let failing = p.failing();
-        tracing::warn!(topic = %p.topic, from = %p.state.phase, to = %p.to, actor, failing = ?failing, "phase move refused: readiness checks failed");
+    /// The audit entry of a planned move (made or refused) at table `version`, with its checks.
+    fn move_entry(&self, p: &PlannedMove, actor: &str, version: u64) -> AuditEntry {
         let mut entry = self.entry(
             actor,
             p.action(),
@@ -495,10 +493,18 @@ impl App {
             Some(p.state.phase),
             Some(p.to),
             None,
-            current.version,
+            version,
         );
-        entry.outcome = "refused".into();
         entry.checks = p.checks.clone();
+        entry
+    }
+
+    /// Audit a refused move and the error that says why.
+    fn refuse(&self, current: &PhasesDoc, p: &PlannedMove, actor: &str) -> ApiError {
+        let failing = p.failing();
+        tracing::warn!(topic = %p.topic, from = %p.state.phase, to = %p.to, actor, failing = ?failing, "phase move refused: readiness checks failed");
+        let mut entry = self.move_entry(p, actor, current.version);
+        entry.outcome = "refused".into();
         self.audit_append(entry);
         let mut e = ApiError::new(
             StatusCode::CONFLICT,
@@ -531,17 +537,8 @@ impl App {
             ..p.state
         };
         next.topics.insert(p.topic.clone(), new_state);
-        let mut entry = self.entry(
-            actor,
-            p.action(),
-            &p.topic,
-            Some(p.state.phase),
-            Some(p.to),
-            None,
-            next.version,
-        );
+        let mut entry = self.move_entry(p, actor, next.version);
         entry.forced = forced;
-        entry.checks = p.checks.clone();
         if forced {
             tracing::warn!(topic = %p.topic, from = %p.state.phase, to = %p.to, actor, failing = ?p.failing(), "phase moved by FORCE despite failing checks");
         } else {
