@@ -255,20 +255,17 @@ impl ClusterAdmin {
 
     /// This cluster's client namespace (`None`: none, or an empty one).
     pub(crate) fn namespace(&self) -> Option<&str> {
-        self.config
-            .namespace
-            .as_deref()
-            .filter(|n| !n.trim().is_empty())
+        self.config.namespace_in_use()
     }
 
     /// This cluster's name of the application's topic or group `name` (in the cluster's namespace, if any).
     pub(crate) fn full(&self, name: &str) -> String {
-        crate::names::full(self.config.namespace.as_deref(), name)
+        crate::names::full(self.namespace(), name)
     }
 
     /// The application's name of this cluster's `full` name; `None` when it lies outside the namespace.
     pub(crate) fn short(&self, full: &str) -> Option<String> {
-        crate::names::short(self.config.namespace.as_deref(), full)
+        crate::names::short(self.namespace(), full)
     }
 
     /// Shut the admin client down (it starts again on next use).

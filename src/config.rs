@@ -58,6 +58,12 @@ impl ClusterConfig {
         self
     }
 
+    /// The namespace names on this cluster are in: `None` without one (a blank one, which `validate` refuses,
+    /// counts as none).
+    pub(crate) fn namespace_in_use(&self) -> Option<&str> {
+        self.namespace.as_deref().filter(|n| !n.trim().is_empty())
+    }
+
     /// The wrapped client's config for this cluster: `base` (or the default) with this cluster's namespace.
     pub(crate) fn client_config(&self, base: Option<&ClientConfig>) -> ClientConfig {
         let mut cfg = base.cloned().unwrap_or_default();

@@ -5,15 +5,11 @@
 
 use rocketmq_protocol::protocol::namespace_util::NamespaceUtil;
 
-/// The namespace that applies: `None` for none or an empty one.
-fn effective(namespace: Option<&str>) -> Option<&str> {
-    namespace.filter(|n| !n.trim().is_empty())
-}
-
 /// The cluster's name of the application's `name` (a topic, a group, or a `%RETRY%` / `%DLQ%` topic of a
-/// group). System topics and names already in the namespace are kept.
+/// group) in `namespace` (see `ClusterConfig::namespace_in_use`). System topics and names already in the
+/// namespace are kept.
 pub(crate) fn full(namespace: Option<&str>, name: &str) -> String {
-    match effective(namespace) {
+    match namespace {
         None => name.to_owned(),
         Some(ns) => NamespaceUtil::wrap_namespace(ns, name).to_string(),
     }
@@ -22,7 +18,7 @@ pub(crate) fn full(namespace: Option<&str>, name: &str) -> String {
 /// The application's name of the cluster's `full` name; `None` when a namespace applies and `full` lies outside
 /// it (another namespace's item, or one without a namespace).
 pub(crate) fn short(namespace: Option<&str>, full: &str) -> Option<String> {
-    match effective(namespace) {
+    match namespace {
         None => Some(full.to_owned()),
         Some(ns) if NamespaceUtil::is_already_with_namespace(full, ns) => {
             Some(NamespaceUtil::without_namespace_with_namespace(full, ns))

@@ -163,7 +163,8 @@ pub async fn export(
 enum Need {
     Create,
     Same,
-    Differs(Vec<String>),
+    /// What differs, in words, and the entries the broker holds now (replaced on overwrite).
+    Differs(Vec<String>, Vec<Entry>),
 }
 
 async fn need(
@@ -186,32 +187,34 @@ async fn need(
             diff.push("secretKey differs".into());
         }
     }
-    let have = entries_of(client, addr, &a.subject()).await?;
-    if have != a.entries() {
+    let (have, want) = (entries_of(client, addr, &a.subject()).await?, a.entries());
+    if have != want {
         diff.push(format!(
             "ACL entries differ ({} on the target, {} in the file)",
             have.len(),
-            a.entries().len()
+            want.len()
         ));
     }
     Ok(if diff.is_empty() {
         Need::Same
     } else {
-        Need::Differs(diff)
+        Need::Differs(diff, have)
     })
 }
 
+/// Create `a`'s user and entries; or, with `replace` (the entries the broker holds now), update the user and
+/// replace those entries.
 async fn write(
     client: &DefaultMQAdminExt,
     addr: &CheetahString,
     a: &Account,
-    update: bool,
+    replace: Option<Vec<Entry>>,
 ) -> Result<(), rocketmq_client_rust::ClientError> {
     let (name, secret) = (
         CheetahString::from(a.access_key.as_str()),
         CheetahString::from(a.secret_key.as_deref().unwrap_or_default()),
     );
-    if update {
+    if let Some(existing) = replace {
         AuthAdmin::update_user(
             client,
             addr.clone(),
@@ -221,7 +224,7 @@ async fn write(
             "enable".into(),
         )
         .await?;
-        for e in entries_of(client, addr, &a.subject()).await? {
+        for e in existing {
             AuthAdmin::delete_acl(client, addr.clone(), a.subject().into(), e.resource.into())
                 .await?;
         }
@@ -279,18 +282,18 @@ pub async fn import(
                         Need::Same => Ok(None),
                         Need::Create => {
                             if apply {
-                                write(&client, addr, a, false).await?;
+                                write(&client, addr, a, None).await?;
                             }
                             Ok(Some((Action::Create, "not on the target".to_owned())))
                         }
-                        Need::Differs(diff) => match policy {
+                        Need::Differs(diff, existing) => match policy {
                             ConflictPolicy::Skip => Ok(Some((
                                 Action::Skip,
                                 format!("{}; conflict policy skip", diff.join(", ")),
                             ))),
                             ConflictPolicy::Overwrite => {
                                 if apply {
-                                    write(&client, addr, a, true).await?;
+                                    write(&client, addr, a, Some(existing)).await?;
                                 }
                                 Ok(Some((
                                     Action::Update,

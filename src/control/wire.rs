@@ -350,9 +350,9 @@ impl Namespaces {
         }
     }
 
-    /// The namespaces of a client's two clusters (an empty namespace counts as none).
+    /// The namespaces of a client's two clusters.
     pub(crate) fn of(clusters: &[crate::ClusterConfig; 2]) -> Self {
-        let ns = |c: &crate::ClusterConfig| c.namespace.clone().filter(|n| !n.trim().is_empty());
+        let ns = |c: &crate::ClusterConfig| c.namespace_in_use().map(str::to_owned);
         Namespaces {
             source: ns(&clusters[0]),
             target: ns(&clusters[1]),

@@ -389,7 +389,7 @@ impl App {
         req: &BatchMoveRequest,
     ) -> Result<Vec<(String, Phase)>, ApiError> {
         let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", m);
-        match (&req.topics.is_empty(), &req.select) {
+        match (req.topics.is_empty(), &req.select) {
             (false, Some(_)) => Err(bad("give either topics or select, not both".into())),
             (true, None) => Err(bad("topics: give at least one topic (or a select)".into())),
             (false, None) => {

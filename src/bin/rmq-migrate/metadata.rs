@@ -42,6 +42,14 @@ impl ClusterArgs {
     }
 }
 
+/// `cluster` with its client namespace, when given.
+pub(crate) fn in_namespace(cluster: ClusterConfig, namespace: &Option<String>) -> ClusterConfig {
+    match namespace {
+        Some(ns) => cluster.namespace(ns.clone()),
+        None => cluster,
+    }
+}
+
 pub(crate) fn cluster(addr: &str, ak: &Option<String>, sk: &Option<String>) -> ClusterConfig {
     let c = ClusterConfig::new(addr);
     match (ak, sk) {
@@ -244,10 +252,7 @@ pub(crate) async fn export(a: ExportArgs) -> CliResult {
         cluster_name: a.cluster_name.clone(),
         include_retry_and_dlq: a.include_retry_dlq,
     };
-    let mut source = a.cluster.config();
-    if let Some(ns) = &a.namespace {
-        source = source.namespace(ns.clone());
-    }
+    let source = in_namespace(a.cluster.config(), &a.namespace);
     source.validate("cluster")?;
     if !a.no_check {
         if let Err(code) = precheck(Cluster::Source, &source, &runtime).await {
@@ -412,10 +417,7 @@ pub(crate) async fn import(a: ImportArgs) -> CliResult {
 
 pub(crate) async fn backlog(a: BacklogArgs) -> CliResult {
     let runtime = MigrationRuntime::new()?;
-    let mut cluster = a.cluster.config();
-    if let Some(ns) = &a.namespace {
-        cluster = cluster.namespace(ns.clone());
-    }
+    let cluster = in_namespace(a.cluster.config(), &a.namespace);
     let rows = release::backlog(
         &cluster,
         runtime.client(),
@@ -462,12 +464,8 @@ pub(crate) async fn backlog(a: BacklogArgs) -> CliResult {
 pub(crate) async fn compare(a: CompareArgs) -> CliResult {
     let runtime = MigrationRuntime::new()?;
     let opts = ExportOptions::default();
-    let with_ns = |c: ClusterConfig, ns: &Option<String>| match ns {
-        Some(ns) => c.namespace(ns.clone()),
-        None => c,
-    };
     let source = metadata::export(
-        &with_ns(
+        &in_namespace(
             cluster(
                 &a.source_namesrv,
                 &a.source_access_key,
@@ -480,7 +478,7 @@ pub(crate) async fn compare(a: CompareArgs) -> CliResult {
     )
     .await;
     let target = metadata::export(
-        &with_ns(
+        &in_namespace(
             cluster(
                 &a.target_namesrv,
                 &a.target_access_key,

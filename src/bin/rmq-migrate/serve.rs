@@ -119,11 +119,7 @@ fn cluster(
     sk: &Option<String>,
     namespace: &Option<String>,
 ) -> ClusterConfig {
-    let c = crate::metadata::cluster(addr, ak, sk);
-    match namespace {
-        Some(ns) => c.namespace(ns.clone()),
-        None => c,
-    }
+    crate::metadata::in_namespace(crate::metadata::cluster(addr, ak, sk), namespace)
 }
 
 pub(crate) async fn run(a: ServeArgs) -> CliResult {
