@@ -590,6 +590,7 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
                 topics: r.topics,
                 applied: r.applied,
                 counters: r.counters,
+                per_topic: r.per_topic,
                 status,
                 pinned: r.pinned,
                 broker_clients: r.broker_clients,

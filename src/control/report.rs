@@ -13,6 +13,8 @@ pub(crate) struct Report {
     pub(crate) topics: Vec<String>,
     pub(crate) applied: BTreeMap<String, AppliedPhase>,
     pub(crate) counters: Counters,
+    /// The same counters per topic.
+    pub(crate) per_topic: BTreeMap<String, Counters>,
     pub(crate) pinned: Vec<String>,
     /// Consumers: the client ids of their running raw clients per cluster.
     pub(crate) broker_clients: BrokerClients,

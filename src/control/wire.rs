@@ -375,8 +375,12 @@ pub struct Heartbeat {
     pub topics: Vec<String>,
     /// Per topic, the phase this client has put into effect.
     pub applied: BTreeMap<String, AppliedPhase>,
-    /// Counters per cluster.
+    /// Counters per cluster, over all of this client's topics.
     pub counters: Counters,
+    /// The same counters per topic (empty from clients older than the per-topic counts; the control plane then
+    /// counts that client's traffic for none of its topics rather than all of them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_topic: BTreeMap<String, Counters>,
     /// How fresh this client's table is.
     #[serde(default)]
     pub status: SyncStatus,

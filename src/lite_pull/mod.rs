@@ -816,6 +816,7 @@ impl Reporter for Core {
                 source: side(Cluster::Source),
                 target: side(Cluster::Target),
             },
+            per_topic: Default::default(),
             pinned: self
                 .phases
                 .snapshot()

@@ -85,6 +85,7 @@ impl Writes {
                 source: side(Cluster::Source),
                 target: side(Cluster::Target),
             },
+            per_topic: Default::default(),
             pinned: table.pins().map(|p| p.names()).unwrap_or_default(),
             broker_clients: Default::default(),
         }
