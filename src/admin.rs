@@ -680,4 +680,45 @@ impl ClusterAdmin {
     pub(crate) async fn has_connections(&self, group: &str) -> Result<bool, String> {
         Ok(!self.connections(group).await?.is_empty())
     }
+
+    /// The cluster names the name server reports (the cluster's identity, as the task records it).
+    pub(crate) async fn cluster_names(&self) -> Result<Vec<String>, String> {
+        let admin = self.client().await?;
+        let info = RouteAdmin::examine_broker_cluster_info(&*admin)
+            .await
+            .map_err(|e| format!("read cluster info: {}", describe(&e)))?;
+        let mut names: Vec<String> = info
+            .cluster_addr_table
+            .iter()
+            .flatten()
+            .map(|(c, _)| c.to_string())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The name server KV entry `namespace`/`key`; `None` when there is none.
+    pub(crate) async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String> {
+        let admin = self.client().await?;
+        let value = RouteAdmin::get_kv_config(&*admin, namespace.into(), key.into())
+            .await
+            .map_err(|e| format!("read name server KV {namespace}/{key}: {}", describe(&e)))?;
+        Ok(Some(value.to_string()).filter(|v| !v.is_empty()))
+    }
+
+    /// Set the name server KV entry `namespace`/`key` on every name server.
+    pub(crate) async fn kv_put(&self, namespace: &str, key: &str, value: &str) -> Result<(), String> {
+        let admin = self.client().await?;
+        RouteAdmin::create_and_update_kv_config(&*admin, namespace.into(), key.into(), value.into())
+            .await
+            .map_err(|e| format!("write name server KV {namespace}/{key}: {}", describe(&e)))
+    }
+
+    /// Delete the name server KV entry `namespace`/`key` on every name server.
+    pub(crate) async fn kv_delete(&self, namespace: &str, key: &str) -> Result<(), String> {
+        let admin = self.client().await?;
+        RouteAdmin::delete_kv_config(&*admin, namespace.into(), key.into())
+            .await
+            .map_err(|e| format!("delete name server KV {namespace}/{key}: {}", describe(&e)))
+    }
 }

@@ -190,7 +190,8 @@ pub struct CheckResult {
 /// The answer to an accepted move, ratio change or registration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MoveResult {
-    /// The topic.
+    /// The topic (empty for task actions).
+    #[serde(default)]
     pub topic: String,
     /// Phase before.
     pub from: Phase,
@@ -534,6 +535,277 @@ pub struct GroupClients {
     pub outside_shim: Vec<String>,
 }
 
+/// The five steps of a migration task, in order (the seed's seamless migration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStep {
+    /// Both clusters reachable with the control plane's credentials (the connection check).
+    Connect,
+    /// Topics and groups imported into the target through the control plane.
+    Metadata,
+    /// Applications switched to the shim clients: every registered topic's clients are shim clients.
+    Endpoints,
+    /// Topics move through their phases (the only step in which phase moves are made).
+    Grayscale,
+    /// Every topic `completed`; the source can be decommissioned.
+    Completed,
+}
+
+impl TaskStep {
+    /// Every step, in order.
+    pub const ALL: [TaskStep; 5] = [
+        TaskStep::Connect,
+        TaskStep::Metadata,
+        TaskStep::Endpoints,
+        TaskStep::Grayscale,
+        TaskStep::Completed,
+    ];
+
+    /// The step as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStep::Connect => "connect",
+            TaskStep::Metadata => "metadata",
+            TaskStep::Endpoints => "endpoints",
+            TaskStep::Grayscale => "grayscale",
+            TaskStep::Completed => "completed",
+        }
+    }
+
+    /// The step after this one (`None` for `completed`).
+    pub fn next(self) -> Option<TaskStep> {
+        let i = TaskStep::ALL.iter().position(|s| *s == self)?;
+        TaskStep::ALL.get(i + 1).copied()
+    }
+}
+
+impl std::fmt::Display for TaskStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TaskStep {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TaskStep::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                format!("{s:?} is not a task step (connect, metadata, endpoints, grayscale, completed)")
+            })
+    }
+}
+
+/// One cluster as the task records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCluster {
+    /// What the operator calls it (free text, e.g. "self-built IDC cluster").
+    #[serde(default)]
+    pub description: String,
+    /// Name server address(es) the control plane uses.
+    pub name_server: String,
+    /// The namespace in use on it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Cluster names its name server reported when the task was created or connected (the cluster's identity).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<String>,
+}
+
+/// When a step was entered, and how.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The step entered.
+    pub step: TaskStep,
+    /// RFC 3339 UTC time.
+    pub at: String,
+    /// Who moved the task into it.
+    pub actor: String,
+    /// Entered although a condition failed.
+    #[serde(default)]
+    pub forced: bool,
+}
+
+/// The task is paused: no phase move or write-ratio change is made until it is resumed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paused {
+    /// Who paused it.
+    pub by: String,
+    /// RFC 3339 UTC time.
+    pub at: String,
+    /// Why, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The last metadata import run through the control plane (step `metadata`).
+#[cfg(feature = "admin")]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetadataRun {
+    /// RFC 3339 UTC time it finished.
+    pub at: String,
+    /// Who ran it.
+    pub actor: String,
+    /// `source` (exported from the source cluster by the control plane) or `file` (a file given in the request).
+    pub from: String,
+    /// The import's report (dry runs are not kept).
+    pub report: crate::metadata::ImportReport,
+}
+
+/// `GET /v1/task`: the migration task (one per control plane).
+#[cfg(feature = "admin")]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskDoc {
+    /// The task's name.
+    pub name: String,
+    /// Random id; the claim on the target carries it.
+    pub id: String,
+    /// The source cluster.
+    pub source: TaskCluster,
+    /// The target cluster.
+    pub target: TaskCluster,
+    /// RFC 3339 UTC time of creation.
+    pub created_at: String,
+    /// The step the task is in.
+    pub step: TaskStep,
+    /// Every step entered, oldest first.
+    #[serde(default)]
+    pub steps: Vec<StepRecord>,
+    /// Set while the task is paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<Paused>,
+    /// The last connection check of each cluster (step `connect`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<crate::connection::ConnectionReport>,
+    /// The last metadata import run through the control plane.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MetadataRun>,
+    /// RFC 3339 UTC time the task reached `completed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    /// The source decommission checklist, as checked when the task completed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decommission: Vec<CheckResult>,
+}
+
+/// `GET /v1/task` answer: the task and the conditions of its next step as they hold now.
+#[cfg(feature = "admin")]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskView {
+    /// The task.
+    pub task: TaskDoc,
+    /// The next step (`None` once completed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<TaskStep>,
+    /// The conditions to enter it, checked now.
+    #[serde(default)]
+    pub checks: Vec<CheckResult>,
+}
+
+/// `POST /v1/task`: create the migration task.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateTask {
+    /// The task's name (1-64 characters).
+    pub name: String,
+    /// What the operator calls the source.
+    #[serde(default)]
+    pub source_description: String,
+    /// What the operator calls the target.
+    #[serde(default)]
+    pub target_description: String,
+    /// Who asks, for the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// `POST /v1/task/advance`: enter the next step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskAdvance {
+    /// The step the task must be in now.
+    pub expected: TaskStep,
+    /// Enter the next step although a condition fails (audited as forced).
+    #[serde(default)]
+    pub force: bool,
+    /// Who asks, for the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// `POST /v1/task/pause` and `/resume`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PauseRequest {
+    /// Why (pause only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Who asks, for the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// `POST /v1/task/metadata`: import topics and groups into the target through the control plane.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetadataRequest {
+    /// A metadata file (as `mqadmin exportMetadata` or `rmq-migrate export` writes it); absent: the control
+    /// plane exports from the source now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<serde_json::Value>,
+    /// Only these topics (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
+    /// Only these groups (empty: all; with `topics` given and no groups, no groups).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Overwrite same-name items whose settings differ (default: leave them).
+    #[serde(default)]
+    pub overwrite: bool,
+    /// Plan only; nothing is changed or kept.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Who asks, for the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// `GET /v1/task/endpoints`: per registered topic, its shim clients and the clients outside the shim.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointsView {
+    /// Per topic, by name.
+    pub topics: Vec<TopicEndpoints>,
+}
+
+/// One topic's clients.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TopicEndpoints {
+    /// The topic.
+    pub topic: String,
+    /// Shim clients that sent or subscribed to it (live or recently seen).
+    pub clients: Vec<EndpointClient>,
+    /// Consumers of the topic's groups connected to either cluster that are not shim clients, as
+    /// `<cluster>: <group>: <client id> at <address>`.
+    #[serde(default)]
+    pub unmanaged: Vec<String>,
+    /// The topic's endpoints are switched: at least one live shim client and no consumer outside the shim.
+    pub switched: bool,
+}
+
+/// One shim client of a topic.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointClient {
+    /// The client id.
+    pub client_id: String,
+    /// The application.
+    pub application: String,
+    /// `producer` or `consumer`.
+    pub role: String,
+    /// Its group.
+    pub group: String,
+    /// Heartbeats arrive within the TTL.
+    pub live: bool,
+    /// Milliseconds since its most recent heartbeat.
+    pub last_seen_ms: u64,
+}
+
 /// One line of the audit log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -546,7 +818,8 @@ pub struct AuditEntry {
     /// `register`, `delete`, `advance`, `rollback`, `write_ratio`, `orderly`, or `seal` (by the control plane
     /// itself, actor `control-plane`).
     pub action: String,
-    /// The topic.
+    /// The topic (empty for task actions).
+    #[serde(default)]
     pub topic: String,
     /// Phase before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -569,4 +842,8 @@ pub struct AuditEntry {
     pub checks: Vec<CheckResult>,
     /// Table version after the change (unchanged for refusals).
     pub version: u64,
+    /// Task actions (`task_create`, `task_advance`, `task_metadata`, `pause`, `resume`, `task_delete`): what
+    /// happened, in words (the topic is empty for them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }

@@ -26,6 +26,7 @@ use crate::control::file::{read_json, replace_json};
 use crate::control::wire::{
     AuditEntry, BatchItemResult, BatchMode, BatchMoveRequest, BatchMoveResult, CheckResult,
     Direction, DlqReviewResult, ErrorBody, GroupDeadLetters, MoveRequest, MoveResult, PhasesDoc,
+    TaskDoc, TaskStep,
 };
 use crate::error::MigrationError;
 use crate::phase::Phase;
@@ -69,6 +70,15 @@ impl ApiError {
     }
 }
 
+/// The state file: the phase table and the migration task, written together.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct StoredState {
+    #[serde(flatten)]
+    table: PhasesDoc,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    task: Option<TaskDoc>,
+}
+
 /// Shared server state.
 pub(crate) struct App {
     pub(crate) tokens: Tokens,
@@ -92,6 +102,14 @@ pub(crate) struct App {
     scanner: Mutex<Option<JoinHandle<()>>>,
     /// The connection check of each cluster, run at start (`/healthz` shows it).
     pub(crate) connections: Mutex<Vec<(Cluster, ConnectionReport)>>,
+    /// The migration task, if one was created (changed only under `mutate`, saved with the table).
+    task: Mutex<Option<TaskDoc>>,
+    /// The clusters as configured (`[source, target]`).
+    pub(crate) clusters: [crate::ClusterConfig; 2],
+    /// The runtime the admin clients and metadata runs use.
+    pub(crate) runtime: Arc<ClientRuntime>,
+    /// This control plane as a claim on the target names it (set once bound).
+    pub(crate) name: Mutex<String>,
 }
 
 /// Most topics one batch move names.
@@ -132,7 +150,7 @@ impl App {
         config: &ServerConfig,
         runtime: Arc<ClientRuntime>,
     ) -> Result<Arc<App>, MigrationError> {
-        let doc: PhasesDoc = read_json(&config.state_file)?.unwrap_or_default();
+        let StoredState { table: doc, task } = read_json(&config.state_file)?.unwrap_or_default();
         for (topic, state) in &doc.topics {
             state.validate().map_err(|e| {
                 MigrationError::from(e).with_context(format!(
@@ -146,6 +164,8 @@ impl App {
             version = doc.version,
             topics = doc.topics.len(),
             audit_entries = audit.next_seq() - 1,
+            task = task.as_ref().map(|t| t.name.as_str()),
+            step = task.as_ref().map(|t| t.step.as_str()),
             "control plane state loaded"
         );
         let (table, _) = watch::channel(Arc::new(doc));
@@ -161,7 +181,7 @@ impl App {
             registry: Registry::new(config.client_ttl),
             admin: [
                 ClusterAdmin::new(Cluster::Source, config.source.clone(), runtime.clone()),
-                ClusterAdmin::new(Cluster::Target, config.target.clone(), runtime),
+                ClusterAdmin::new(Cluster::Target, config.target.clone(), runtime.clone()),
             ],
             traffic: Traffic::default(),
             quiet_window: config.quiet_window,
@@ -175,6 +195,10 @@ impl App {
             readiness: Arc::default(),
             scan_every: config.scan_every,
             scanner: Mutex::new(None),
+            task: Mutex::new(task),
+            clusters: [config.source.clone(), config.target.clone()],
+            runtime,
+            name: Mutex::new(String::new()),
         }))
     }
 
@@ -294,6 +318,7 @@ impl App {
         actor: &str,
     ) -> Result<MoveResult, ApiError> {
         let _one = self.mutate.lock().await;
+        self.moves_allowed()?;
         let current = self.table();
         let plan = self.plan_move(&current, topic, dir, req.expected).await?;
         if !plan.ready() && !req.force {
@@ -317,6 +342,7 @@ impl App {
         actor: &str,
     ) -> Result<BatchMoveResult, ApiError> {
         let _one = self.mutate.lock().await;
+        self.moves_allowed()?;
         let current = self.table();
         let items = self.batch_items(&current, dir, req)?;
         let mut planned = Vec::new();
@@ -575,6 +601,7 @@ impl App {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
         })?;
         let _one = self.mutate.lock().await;
+        self.moves_allowed()?;
         let current = self.table();
         let state = *current
             .topics
@@ -794,7 +821,8 @@ impl App {
 
     /// Persist, publish, audit. Nothing changes unless the state file was replaced.
     fn commit(&self, next: PhasesDoc, entries: Vec<AuditEntry>) -> Result<(), ApiError> {
-        replace_json(&self.state_file, &next).map_err(ApiError::storage)?;
+        let task = self.task.lock().clone();
+        self.save(&next, task)?;
         self.table.send_replace(Arc::new(next));
         for e in entries {
             self.audit_append(e);
@@ -802,7 +830,74 @@ impl App {
         Ok(())
     }
 
-    fn audit_append(&self, entry: AuditEntry) {
+    /// Replace the task (under the change lock, see [`App::changes`]): persist with the current table, then
+    /// audit.
+    pub(crate) fn commit_task(
+        &self,
+        task: Option<TaskDoc>,
+        entries: Vec<AuditEntry>,
+    ) -> Result<(), ApiError> {
+        self.save(&self.table(), task.clone())?;
+        *self.task.lock() = task;
+        for e in entries {
+            self.audit_append(e);
+        }
+        Ok(())
+    }
+
+    fn save(&self, table: &PhasesDoc, task: Option<TaskDoc>) -> Result<(), ApiError> {
+        let state = StoredState {
+            table: table.clone(),
+            task,
+        };
+        replace_json(&self.state_file, &state).map_err(ApiError::storage)
+    }
+
+    /// Hold this while changing the task: changes are made one at a time.
+    pub(crate) async fn changes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.mutate.lock().await
+    }
+
+    /// The migration task, if any.
+    pub(crate) fn task(&self) -> Option<TaskDoc> {
+        self.task.lock().clone()
+    }
+
+    /// Phase moves and write-ratio changes are refused while the task is paused, and outside its `grayscale`
+    /// step (with no task, they are always allowed).
+    fn moves_allowed(&self) -> Result<(), ApiError> {
+        let task = self.task.lock();
+        let Some(task) = task.as_ref() else {
+            return Ok(());
+        };
+        if let Some(p) = &task.paused {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "paused",
+                format!(
+                    "task {:?} is paused (by {} at {}{}): no phase move or write-ratio change until it is resumed",
+                    task.name,
+                    p.by,
+                    p.at,
+                    p.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                ),
+            ));
+        }
+        if task.step != TaskStep::Grayscale {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "task_step",
+                format!(
+                    "task {:?} is in step {}: topics move only in step grayscale",
+                    task.name, task.step
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Append to the audit log (a failed append is logged and counted; the change itself stands).
+    pub(crate) fn audit_append(&self, entry: AuditEntry) {
         if let Err(e) = self.audit.lock().append(entry) {
             self.metrics.audit_failed();
             tracing::error!(error = %e, "control plane: audit log append FAILED (the change itself is saved)");
@@ -816,7 +911,7 @@ impl App {
 
     // Every field of an audit line; a struct literal at each call site would be longer.
     #[allow(clippy::too_many_arguments)]
-    fn entry(
+    pub(crate) fn entry(
         &self,
         actor: &str,
         action: &str,
@@ -840,6 +935,7 @@ impl App {
             outcome: "applied".into(),
             checks: Vec::new(),
             version,
+            detail: None,
         }
     }
 

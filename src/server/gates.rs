@@ -175,7 +175,7 @@ async fn target_topic_exists(app: &App, topic: &str) -> CheckResult {
 }
 
 /// The consumer groups of `topic`: groups with offsets for it on the source, plus groups of shim consumers.
-async fn groups_of(app: &App, topic: &str, c: Cluster) -> Result<BTreeSet<String>, String> {
+pub(crate) async fn groups_of(app: &App, topic: &str, c: Cluster) -> Result<BTreeSet<String>, String> {
     let mut groups = app.admin[c.index()].groups_of_topic(topic).await?;
     groups.extend(
         app.registry
@@ -343,7 +343,7 @@ async fn lagging(
     Ok((groups, behind))
 }
 
-async fn backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
+pub(crate) async fn backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
     let code = format!("{c}_backlog_zero");
     match lagging(app, topic, c, Lag::Topic).await {
         Err(e) => check(code, false, e),
@@ -364,7 +364,7 @@ async fn backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
 }
 
 /// Every group's retry topic on `c` is consumed (its retries are messages of the topic still due there).
-async fn retry_backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
+pub(crate) async fn retry_backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
     let code = format!("{c}_retry_backlog_zero");
     match lagging(app, topic, c, Lag::Retry).await {
         Err(e) => check(code, false, e),
@@ -385,7 +385,7 @@ async fn retry_backlog_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
 }
 
 /// Nothing of `topic` (nor a retry of it) waits in `c`'s schedule: delay levels and the timer wheel.
-async fn scheduled_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
+pub(crate) async fn scheduled_zero(app: &App, topic: &str, c: Cluster) -> CheckResult {
     let code = format!("{c}_scheduled_zero");
     let s = match app.admin[c.index()].scheduled(topic).await {
         Ok(s) => s,
@@ -521,35 +521,24 @@ async fn dlq_reviewed(app: &App, topic: &str) -> CheckResult {
     }
 }
 
-/// Every client connected for a consumer group of `topic`, on either cluster, is a shim client: a raw consumer
-/// would not see what is written to the other cluster.
-async fn unmanaged_consumers(app: &App, topic: &str) -> CheckResult {
-    let code = "unmanaged_consumers";
+/// The consumers connected for `topic`'s groups on either cluster that are not shim clients, as
+/// `group <g> on the <cluster>: client <id> at <address>`, and how many connections there are in all.
+pub(crate) async fn foreign_consumers(
+    app: &App,
+    topic: &str,
+) -> Result<(Vec<String>, usize), String> {
     let mut foreign = Vec::new();
     let mut seen = 0usize;
     for c in Cluster::BOTH {
         let shim = app.registry.broker_clients(c);
-        let groups = match groups_of(app, topic, c).await {
-            Ok(g) => g,
-            Err(e) => {
-                return check(
-                    code,
-                    false,
-                    format!("could not list the topic's groups on the {c}: {e}"),
-                )
-            }
-        };
+        let groups = groups_of(app, topic, c)
+            .await
+            .map_err(|e| format!("could not list the topic's groups on the {c}: {e}"))?;
         for g in groups {
-            let conns = match app.admin[c.index()].connections(&g).await {
-                Ok(v) => v,
-                Err(e) => {
-                    return check(
-                        code,
-                        false,
-                        format!("could not read group {g}'s connections on the {c}: {e}"),
-                    )
-                }
-            };
+            let conns = app.admin[c.index()]
+                .connections(&g)
+                .await
+                .map_err(|e| format!("could not read group {g}'s connections on the {c}: {e}"))?;
             for (client_id, addr) in conns {
                 seen += 1;
                 if !shim.contains(&client_id) {
@@ -560,6 +549,17 @@ async fn unmanaged_consumers(app: &App, topic: &str) -> CheckResult {
             }
         }
     }
+    Ok((foreign, seen))
+}
+
+/// Every client connected for a consumer group of `topic`, on either cluster, is a shim client: a raw consumer
+/// would not see what is written to the other cluster.
+async fn unmanaged_consumers(app: &App, topic: &str) -> CheckResult {
+    let code = "unmanaged_consumers";
+    let (foreign, seen) = match foreign_consumers(app, topic).await {
+        Ok(found) => found,
+        Err(e) => return check(code, false, e),
+    };
     if foreign.is_empty() {
         check(
             code,

@@ -30,11 +30,13 @@
 mod app;
 mod audit;
 mod auth;
+mod claim;
 mod gates;
 mod metrics;
 mod registry;
 mod routes;
 mod scanner;
+mod task;
 mod traffic;
 
 use std::net::SocketAddr;
@@ -117,6 +119,7 @@ pub struct ControlServer {
     handle: axum_server::Handle<SocketAddr>,
     serve: JoinHandle<std::io::Result<()>>,
     app: Arc<App>,
+    renewal: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for ControlServer {
@@ -152,6 +155,8 @@ impl ControlServer {
         let addr = listener.local_addr().map_err(|e| {
             MigrationError::new(ErrorKind::Server, None, "read bound address").with_source(e)
         })?;
+        *app.name.lock() = claim::control_plane_name(addr);
+        task::claim_at_start(&app).await?;
         let handle = axum_server::Handle::new();
         let service =
             routes::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -190,6 +195,7 @@ impl ControlServer {
         app.spawn_sampler();
         app.spawn_sealer();
         app.spawn_scanner();
+        let renewal = task::spawn_claim_renewal(&app);
         // The connection check of both clusters, logged and kept for `/healthz`; serving does not wait for it.
         let (checked, clusters) = (
             app.clone(),
@@ -212,6 +218,7 @@ impl ControlServer {
             handle,
             serve,
             app,
+            renewal,
         })
     }
 
@@ -223,6 +230,7 @@ impl ControlServer {
     /// Serve until the server stops (an I/O error, or [`ControlServer::shutdown`] from elsewhere).
     pub async fn wait(self) -> Result<(), MigrationError> {
         let r = self.serve.await;
+        self.renewal.abort();
         self.app.close().await;
         match r {
             Ok(Ok(())) => Ok(()),
@@ -237,6 +245,7 @@ impl ControlServer {
     pub async fn shutdown(self) {
         self.handle.shutdown();
         let _ = self.serve.await;
+        self.renewal.abort();
         self.app.close().await;
         tracing::info!(addr = %self.addr, "control plane stopped");
     }

@@ -17,12 +17,12 @@ use serde::Deserialize;
 use super::app::{ApiError, App};
 use super::audit::rfc3339;
 use super::auth::Access;
-use super::{metrics, scanner};
+use super::{metrics, scanner, task};
 use crate::cluster::Cluster;
 use crate::control::wire::{
-    BatchMoveRequest, ClusterNames, ClusterTraffic, Direction, DlqReviewRequest, GroupClients,
-    GroupsView, Heartbeat, MoveRequest, Namespaces, OrderlyRequest, PhasesDoc, RatioRequest,
-    RegisterTopics, Role, TopicView,
+    BatchMoveRequest, ClusterNames, ClusterTraffic, CreateTask, Direction, DlqReviewRequest,
+    GroupClients, GroupsView, Heartbeat, MetadataRequest, MoveRequest, Namespaces, OrderlyRequest,
+    PauseRequest, PhasesDoc, RatioRequest, RegisterTopics, Role, TaskAdvance, TopicView,
 };
 
 /// Longest long-poll a client may ask for.
@@ -56,6 +56,12 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/clients", get(clients))
         .route("/v1/groups", get(groups))
         .route("/v1/audit", get(audit))
+        .route("/v1/task", get(task_view).post(task_create).delete(task_delete))
+        .route("/v1/task/advance", post(task_advance))
+        .route("/v1/task/pause", post(task_pause))
+        .route("/v1/task/resume", post(task_resume))
+        .route("/v1/task/metadata", post(task_metadata))
+        .route("/v1/task/endpoints", get(task_endpoints))
         .route("/metrics", get(prometheus))
         .route("/healthz", get(healthz))
         .layer(middleware::from_fn_with_state(app.clone(), count))
@@ -92,6 +98,20 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
             StatusCode::BAD_REQUEST,
             "invalid_request",
             format!("request body: {}", e.body_text()),
+        )
+    })
+}
+
+/// A JSON body that may be left out entirely (then `T::default()`).
+fn optional_body<T: Default + serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, ApiError> {
+    if b.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(b).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("request body: {e}"),
         )
     })
 }
@@ -376,7 +396,19 @@ async fn topics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respo
         let scanned = scanner::current(&app, topic, *state).await;
         out.push(topic_view(&app, topic, &clients, scanned));
     }
-    Ok(Json(serde_json::json!({ "version": table.version, "topics": out })).into_response())
+    Ok(Json(serde_json::json!({
+        "version": table.version,
+        "topics": out,
+        "task": task_summary(&app),
+    }))
+    .into_response())
+}
+
+/// The task in one line for `/healthz` and `GET /v1/topics`: name, step, paused (`null` without a task).
+fn task_summary(app: &App) -> serde_json::Value {
+    app.task().map_or(serde_json::Value::Null, |t| {
+        serde_json::json!({ "name": t.name, "step": t.step, "paused": t.paused })
+    })
 }
 
 /// `POST /v1/topics/{topic}/health-check`: run the topic's checks now (not from the last scan).
@@ -548,6 +580,99 @@ async fn group_clients(app: &App, groups: BTreeSet<String>) -> Vec<GroupClients>
     out
 }
 
+async fn task_view(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    Ok(Json(task::view(&app).await?).into_response())
+}
+
+async fn task_create(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    b: Result<Json<CreateTask>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    let req = body(b)?;
+    let who = actor(req.actor.as_deref(), &headers, peer);
+    let view = task::create(&app, &req, &who).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn task_delete(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    task::delete(&app, &actor(None, &headers, peer)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn task_advance(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    b: Result<Json<TaskAdvance>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    let req = body(b)?;
+    let who = actor(req.actor.as_deref(), &headers, peer);
+    let view = task::advance(&app, &req, &who).await?;
+    app.readiness.wake();
+    Ok(Json(view).into_response())
+}
+
+async fn task_pause_or_resume(
+    app: Arc<App>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    b: axum::body::Bytes,
+    pause: bool,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    let req: PauseRequest = optional_body(&b)?;
+    let who = actor(req.actor.as_deref(), &headers, peer);
+    Ok(Json(task::pause(&app, pause, &req, &who).await?).into_response())
+}
+
+async fn task_pause(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    b: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    task_pause_or_resume(app, peer, headers, b, true).await
+}
+
+async fn task_resume(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    b: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    task_pause_or_resume(app, peer, headers, b, false).await
+}
+
+async fn task_metadata(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    b: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    let req: MetadataRequest = optional_body(&b)?;
+    let who = actor(req.actor.as_deref(), &headers, peer);
+    Ok(Json(task::run_metadata(&app, &req, &who).await?).into_response())
+}
+
+async fn task_endpoints(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    Ok(Json(task::endpoints(&app).await).into_response())
+}
+
 #[derive(Deserialize)]
 struct AuditQuery {
     topic: Option<String>,
@@ -599,6 +724,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         "topics": t.topics.len(),
         "readiness_scan_ms": app.readiness.last_round().as_millis() as u64,
         "clusters": clusters,
+        "task": task_summary(&app),
     }))
     .into_response()
 }
