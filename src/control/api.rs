@@ -13,6 +13,11 @@ use super::wire::{
     ErrorBody, GroupsView, MoveRequest, MoveResult, OrderlyRequest, PhasesDoc, RatioRequest,
     RegisterTopics, TopicView,
 };
+#[cfg(feature = "admin")]
+use super::wire::{
+    CreateTask, EndpointsView, MetadataRequest, PauseRequest, TaskAdvance, TaskDoc, TaskStep,
+    TaskView,
+};
 use crate::error::{ErrorKind, MigrationError};
 use crate::phase::Phase;
 use crate::route::TopicState;
@@ -414,6 +419,85 @@ impl ControlApi {
             .call::<AuditList>(Method::GET, &path, None::<&()>)
             .await?
             .entries)
+    }
+}
+
+/// The migration task (`/v1/task...`; feature `admin`, as the task carries metadata and connection reports).
+#[cfg(feature = "admin")]
+impl ControlApi {
+    /// `GET /v1/task`: the task and its next step's conditions checked now (`checks = false`: without them,
+    /// which asks no broker).
+    pub async fn task(&self, checks: bool) -> Result<TaskView, MigrationError> {
+        let path = if checks {
+            "/v1/task"
+        } else {
+            "/v1/task?checks=false"
+        };
+        self.call(Method::GET, path, None::<&()>).await
+    }
+
+    /// `POST /v1/task`: create the migration task (step `connect`) and claim the target. The request's actor
+    /// defaults to this API's.
+    pub async fn create_task(&self, mut req: CreateTask) -> Result<TaskView, MigrationError> {
+        req.actor = req.actor.or_else(|| self.actor.clone());
+        self.call(Method::POST, "/v1/task", Some(&req)).await
+    }
+
+    /// `POST /v1/task/advance`: enter the step after `expected` (refused with the failing conditions unless
+    /// `force`).
+    pub async fn advance_task(
+        &self,
+        expected: TaskStep,
+        force: bool,
+    ) -> Result<TaskView, MigrationError> {
+        let req = TaskAdvance {
+            expected,
+            force,
+            actor: self.actor.clone(),
+        };
+        self.call(Method::POST, "/v1/task/advance", Some(&req))
+            .await
+    }
+
+    /// `POST /v1/task/pause`: refuse every phase move and write-ratio change until [`ControlApi::resume`].
+    pub async fn pause(&self, reason: Option<&str>) -> Result<TaskDoc, MigrationError> {
+        let req = PauseRequest {
+            reason: reason.map(str::to_owned),
+            actor: self.actor.clone(),
+        };
+        self.call(Method::POST, "/v1/task/pause", Some(&req)).await
+    }
+
+    /// `POST /v1/task/resume`.
+    pub async fn resume(&self) -> Result<TaskDoc, MigrationError> {
+        let req = PauseRequest {
+            reason: None,
+            actor: self.actor.clone(),
+        };
+        self.call(Method::POST, "/v1/task/resume", Some(&req)).await
+    }
+
+    /// `POST /v1/task/metadata`: import topics and groups into the target through the control plane; the report
+    /// is kept with the task (unless a dry run). The request's actor defaults to this API's.
+    pub async fn run_metadata(
+        &self,
+        mut req: MetadataRequest,
+    ) -> Result<crate::metadata::ImportReport, MigrationError> {
+        req.actor = req.actor.or_else(|| self.actor.clone());
+        self.call(Method::POST, "/v1/task/metadata", Some(&req))
+            .await
+    }
+
+    /// `GET /v1/task/endpoints`: per topic, its shim clients and the consumers outside the shim.
+    pub async fn endpoints(&self) -> Result<EndpointsView, MigrationError> {
+        self.call(Method::GET, "/v1/task/endpoints", None::<&()>)
+            .await
+    }
+
+    /// `DELETE /v1/task`: drop the task and its claim on the target (while every topic is `initial`, or once the
+    /// task is completed).
+    pub async fn delete_task(&self) -> Result<(), MigrationError> {
+        self.call(Method::DELETE, "/v1/task", None::<&()>).await
     }
 }
 

@@ -167,6 +167,7 @@ mod tests {
             outcome: "applied".into(),
             checks: vec![],
             version: 1,
+            detail: None,
         };
         {
             let mut log = AuditLog::open(&path).unwrap();

@@ -56,7 +56,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/clients", get(clients))
         .route("/v1/groups", get(groups))
         .route("/v1/audit", get(audit))
-        .route("/v1/task", get(task_view).post(task_create).delete(task_delete))
+        .route(
+            "/v1/task",
+            get(task_view).post(task_create).delete(task_delete),
+        )
         .route("/v1/task/advance", post(task_advance))
         .route("/v1/task/pause", post(task_pause))
         .route("/v1/task/resume", post(task_resume))
@@ -406,9 +409,10 @@ async fn topics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respo
 
 /// The task in one line for `/healthz` and `GET /v1/topics`: name, step, paused (`null` without a task).
 fn task_summary(app: &App) -> serde_json::Value {
-    app.task().map_or(serde_json::Value::Null, |t| {
-        serde_json::json!({ "name": t.name, "step": t.step, "paused": t.paused })
-    })
+    app.task().map_or(
+        serde_json::Value::Null,
+        |t| serde_json::json!({ "name": t.name, "step": t.step, "paused": t.paused }),
+    )
 }
 
 /// `POST /v1/topics/{topic}/health-check`: run the topic's checks now (not from the last scan).
@@ -580,9 +584,19 @@ async fn group_clients(app: &App, groups: BTreeSet<String>) -> Vec<GroupClients>
     out
 }
 
-async fn task_view(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+#[derive(Deserialize)]
+struct TaskQuery {
+    /// `false`: leave out the next step's conditions (they ask the brokers).
+    checks: Option<bool>,
+}
+
+async fn task_view(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<TaskQuery>,
+) -> Result<Response, ApiError> {
     require(&app, &headers, Access::Client)?;
-    Ok(Json(task::view(&app).await?).into_response())
+    Ok(Json(task::view(&app, q.checks.unwrap_or(true)).await?).into_response())
 }
 
 async fn task_create(

@@ -25,8 +25,8 @@ use crate::cluster::Cluster;
 use crate::connection::ConnectionReport;
 use crate::control::wire::{
     AuditEntry, CheckResult, CreateTask, EndpointClient, EndpointsView, MetadataRequest,
-    MetadataRun, PauseRequest, Paused, StepRecord, TaskAdvance, TaskCluster, TaskDoc,
-    TaskStep, TaskView, TopicEndpoints,
+    MetadataRun, PauseRequest, Paused, StepRecord, TaskAdvance, TaskCluster, TaskDoc, TaskStep,
+    TaskView, TopicEndpoints,
 };
 use crate::error::MigrationError;
 use crate::metadata::{self, ImportOptions, ImportReport, NamespaceMode, Selection};
@@ -92,20 +92,16 @@ async fn cluster_of(app: &App, c: Cluster, description: &str) -> TaskCluster {
 
 /// `POST /v1/task`: create the task (step `connect`) and claim the target. Refused when this control plane has a
 /// task, or another live task claims the target.
-pub(crate) async fn create(
-    app: &App,
-    req: &CreateTask,
-    actor: &str,
-) -> Result<TaskView, ApiError> {
+pub(crate) async fn create(app: &App, req: &CreateTask, actor: &str) -> Result<TaskView, ApiError> {
     let name = req.name.trim();
-    if name.is_empty()
-        || name.len() > MAX_NAME
-        || name.chars().any(|c| c.is_control())
-    {
+    if name.is_empty() || name.len() > MAX_NAME || name.chars().any(|c| c.is_control()) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            format!("field \"name\" = {:?}: give 1-{MAX_NAME} printable characters", req.name),
+            format!(
+                "field \"name\" = {:?}: give 1-{MAX_NAME} printable characters",
+                req.name
+            ),
         ));
     }
     let _one = app.changes().await;
@@ -144,7 +140,13 @@ pub(crate) async fn create(
         completed_at: None,
         decommission: Vec::new(),
     };
-    let e = entry(app, actor, "task_create", &task, "created in step connect".into());
+    let e = entry(
+        app,
+        actor,
+        "task_create",
+        &task,
+        "created in step connect".into(),
+    );
     app.commit_task(Some(task.clone()), vec![e])?;
     tracing::info!(task = %task.name, id = %task.id, actor, "migration task created; target claimed");
     drop(_one);
@@ -170,9 +172,16 @@ fn refused_claim(e: ClaimError) -> ApiError {
     }
 }
 
-/// `GET /v1/task`: the task and its next step's conditions as they hold now.
-pub(crate) async fn view(app: &App) -> Result<TaskView, ApiError> {
+/// `GET /v1/task`: the task and (with `checks`) its next step's conditions as they hold now.
+pub(crate) async fn view(app: &App, checks: bool) -> Result<TaskView, ApiError> {
     let task = app.task().ok_or_else(no_task)?;
+    if !checks {
+        return Ok(TaskView {
+            next: task.step.next(),
+            task,
+            checks: Vec::new(),
+        });
+    }
     Ok(view_of(app, task).await)
 }
 
@@ -193,9 +202,8 @@ async fn conditions(app: &App, to: TaskStep) -> (Vec<CheckResult>, Vec<Connectio
             let mut checks = Vec::new();
             let mut reports = Vec::new();
             for c in Cluster::BOTH {
-                let r =
-                    crate::connection::check(c, &app.clusters[c.index()], app.runtime.clone())
-                        .await;
+                let r = crate::connection::check(c, &app.clusters[c.index()], app.runtime.clone())
+                    .await;
                 checks.push(check(&format!("{c}_connection"), r.is_ok(), &r.summary));
                 reports.push(r);
             }
@@ -210,7 +218,8 @@ async fn conditions(app: &App, to: TaskStep) -> (Vec<CheckResult>, Vec<Connectio
                 if topics > 0 {
                     format!("{topics} topic(s) registered")
                 } else {
-                    "no topic is registered: register the topics to migrate (rmq-migrate register)".into()
+                    "no topic is registered: register the topics to migrate (rmq-migrate register)"
+                        .into()
                 },
             );
             let view = endpoints(app).await;
@@ -273,7 +282,12 @@ fn metadata_imported(app: &App) -> CheckResult {
         check(
             code,
             false,
-            format!("{} item(s) failed in the import at {}: {}", failed.len(), run.at, listed(&failed)),
+            format!(
+                "{} item(s) failed in the import at {}: {}",
+                failed.len(),
+                run.at,
+                listed(&failed)
+            ),
         )
     }
 }
@@ -295,7 +309,11 @@ async fn completion(app: &App) -> Vec<CheckResult> {
         } else if behind.is_empty() {
             format!("all {} topic(s) are completed", table.topics.len())
         } else {
-            format!("{} topic(s) not completed: {}", behind.len(), listed(&behind))
+            format!(
+                "{} topic(s) not completed: {}",
+                behind.len(),
+                listed(&behind)
+            )
         },
     );
     if !all.passed {
@@ -348,7 +366,8 @@ async fn completion(app: &App) -> Vec<CheckResult> {
             "nothing_due_on_source",
             due.is_empty(),
             if due.is_empty() {
-                "nothing unconsumed, retrying or scheduled of the topics is left on the source".into()
+                "nothing unconsumed, retrying or scheduled of the topics is left on the source"
+                    .into()
             } else {
                 listed(&due)
             },
@@ -368,21 +387,30 @@ pub(crate) async fn advance(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "step_mismatch",
-            format!("task {:?} is in step {}, not the expected {}", task.name, task.step, req.expected),
+            format!(
+                "task {:?} is in step {}, not the expected {}",
+                task.name, task.step, req.expected
+            ),
         ));
     }
     let Some(to) = task.step.next() else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "no_step",
-            format!("task {:?} is completed: there is no step after it", task.name),
+            format!(
+                "task {:?} is completed: there is no step after it",
+                task.name
+            ),
         ));
     };
     if task.paused.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "paused",
-            format!("task {:?} is paused: resume it before entering step {to}", task.name),
+            format!(
+                "task {:?} is paused: resume it before entering step {to}",
+                task.name
+            ),
         ));
     }
     let (checks, reports) = conditions(app, to).await;
@@ -396,7 +424,13 @@ pub(crate) async fn advance(
     }
     let from = task.step;
     if !failing.is_empty() && !req.force {
-        let mut e = entry(app, actor, "task_advance", &task, format!("{from} -> {to} refused: failing {}", failing.join(", ")));
+        let mut e = entry(
+            app,
+            actor,
+            "task_advance",
+            &task,
+            format!("{from} -> {to} refused: failing {}", failing.join(", ")),
+        );
         e.outcome = "refused".into();
         e.checks = checks.clone();
         // The connection reports are kept: they say why the step cannot be entered.
@@ -405,7 +439,11 @@ pub(crate) async fn advance(
         let mut err = ApiError::new(
             StatusCode::CONFLICT,
             "not_ready",
-            format!("task {:?} cannot enter step {to}: failing checks {}", task.name, failing.join(", ")),
+            format!(
+                "task {:?} cannot enter step {to}: failing checks {}",
+                task.name,
+                failing.join(", ")
+            ),
         );
         err.body.checks = checks;
         return Err(err);
@@ -459,7 +497,16 @@ pub(crate) async fn pause(
         reason: req.reason.clone().filter(|r| !r.trim().is_empty()),
     });
     let (action, detail) = if pause {
-        ("pause", format!("paused{}", req.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()))
+        (
+            "pause",
+            format!(
+                "paused{}",
+                req.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        )
     } else {
         ("resume", "resumed".to_owned())
     };
@@ -495,7 +542,13 @@ pub(crate) async fn delete(app: &App, actor: &str) -> Result<(), ApiError> {
             ),
         ));
     }
-    let e = entry(app, actor, "task_delete", &task, format!("deleted in step {}", task.step));
+    let e = entry(
+        app,
+        actor,
+        "task_delete",
+        &task,
+        format!("deleted in step {}", task.step),
+    );
     app.commit_task(None, vec![e])?;
     if let Err(e) = claim::release(&app.admin[Cluster::Target.index()], &task.id).await {
         tracing::warn!(error = %e, "could not release the task claim on the target (it goes stale by itself)");

@@ -15,6 +15,7 @@ mod dlq;
 mod metadata;
 mod ops;
 mod serve;
+mod task;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,6 +109,9 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// The migration task: its five steps (connect, metadata, endpoints, grayscale, completed), pause/resume.
+    #[command(subcommand)]
+    Task(task::TaskCommand),
     /// ACL accounts: export a cluster's, import a plain_acl.yml or an export into a cluster.
     #[command(subcommand)]
     Acl(acl::AclCommand),
@@ -230,6 +234,7 @@ async fn main() -> ExitCode {
             limit,
         } => ops::audit(&remote, topic.as_deref(), limit).await,
         Command::Check(a) => check::run(a).await,
+        Command::Task(c) => task::run(c).await,
         Command::Acl(c) => acl::run(c).await,
         Command::Export(a) => metadata::export(a).await,
         Command::Import(a) => metadata::import(a).await,

@@ -70,6 +70,11 @@ pub(crate) fn readiness(checks: &[CheckResult]) -> String {
     }
 }
 
+/// The control plane has no task (`404 no_task`).
+fn is_no_task(e: &MigrationError) -> bool {
+    rocketmq_migration::control::Refusal::of(e).is_some_and(|r| r.body.error == "no_task")
+}
+
 fn opt(n: Option<u64>) -> String {
     n.map_or("-".into(), |n| n.to_string())
 }
@@ -124,9 +129,24 @@ pub(crate) async fn remove(r: &Remote, topics: &[String]) -> CliResult {
 }
 
 pub(crate) async fn status(r: &Remote) -> CliResult {
-    let topics = api(r)?.topics().await?;
+    let api = api(r)?;
+    let topics = api.topics().await?;
     if r.output == Output::Json {
         return json(&topics);
+    }
+    match api.task(false).await {
+        Ok(v) => println!(
+            "task {:?}: step {}{}",
+            v.task.name,
+            v.task.step,
+            v.task
+                .paused
+                .as_ref()
+                .map(|p| format!(", PAUSED by {} at {}: phase moves are refused", p.by, p.at))
+                .unwrap_or_default()
+        ),
+        Err(e) if is_no_task(&e) => {}
+        Err(e) => return Err(e),
     }
     println!(
         "{:<32} {:<16} {:>5} {:>7} {:<40} {:>7} {:>10} {:>10} {:>7} {:>7}",
@@ -493,7 +513,7 @@ pub(crate) async fn audit(r: &Remote, topic: Option<&str>, limit: usize) -> CliR
             e.time,
             e.action,
             e.topic,
-            step,
+            e.detail.as_deref().unwrap_or(&step),
             e.outcome,
             if e.forced { " FORCED" } else { "" },
             e.actor
