@@ -5,3 +5,4 @@ mod gates;
 mod orderly;
 mod outage;
 mod poller;
+mod task;

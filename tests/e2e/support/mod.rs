@@ -74,12 +74,26 @@ pub fn client() -> Arc<ClientRuntime> {
 }
 
 /// Run `fut` on the shared runtime (where the shared clusters live), failing the test after `limit`.
-pub fn run<F: Future<Output = ()>>(limit: Duration, fut: F) {
+///
+/// The future runs on a thread of its own with a 16 MiB stack: a long test's future nests deeply in a debug
+/// build, and a test thread's default stack (2 MiB) is not enough for it.
+pub fn run<F: Future<Output = ()> + Send>(limit: Duration, fut: F) {
     let s = shared();
-    s.rt.block_on(async {
-        tokio::time::timeout(limit, fut)
-            .await
-            .unwrap_or_else(|_| panic!("test did not finish within {limit:?}"))
+    std::thread::scope(|scope| {
+        let body = std::thread::Builder::new()
+            .name(std::thread::current().name().unwrap_or("e2e").to_owned())
+            .stack_size(16 << 20)
+            .spawn_scoped(scope, || {
+                s.rt.block_on(async {
+                    tokio::time::timeout(limit, Box::pin(fut))
+                        .await
+                        .unwrap_or_else(|_| panic!("test did not finish within {limit:?}"))
+                })
+            })
+            .expect("spawn the test's thread");
+        if let Err(panic) = body.join() {
+            std::panic::resume_unwind(panic);
+        }
     });
 }
 
