@@ -644,10 +644,20 @@ impl ClusterAdmin {
 
     /// `(client id, client address)` of every consumer of `group` connected to any master.
     pub(crate) async fn connections(&self, group: &str) -> Result<Vec<(String, String)>, String> {
+        Ok(self.consumers(group).await?.0)
+    }
+
+    /// Every consumer of `group` connected to any master as `(client id, client address)`, and the topics they
+    /// subscribe to (short names; retry topics left out).
+    pub(crate) async fn consumers(
+        &self,
+        group: &str,
+    ) -> Result<(Vec<(String, String)>, BTreeSet<String>), String> {
         let admin = self.client().await?;
         let group = self.full(group);
         let group = group.as_str();
         let mut out = BTreeSet::new();
+        let mut topics = BTreeSet::new();
         for m in self.masters(&admin).await? {
             match MQAdminConsumerObservationReadExt::consumer_connection_at(
                 &*admin,
@@ -662,7 +672,13 @@ impl ClusterAdmin {
                             x.get_client_id().to_string(),
                             x.get_client_addr().to_string(),
                         )
-                    }))
+                    }));
+                    topics.extend(
+                        c.get_subscription_table()
+                            .keys()
+                            .filter(|t| !t.starts_with("%RETRY%"))
+                            .filter_map(|t| self.short(t)),
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -673,12 +689,7 @@ impl ClusterAdmin {
                 }
             }
         }
-        Ok(out.into_iter().collect())
-    }
-
-    /// Whether any consumer of `group` is connected to any master.
-    pub(crate) async fn has_connections(&self, group: &str) -> Result<bool, String> {
-        Ok(!self.connections(group).await?.is_empty())
+        Ok((out.into_iter().collect(), topics))
     }
 
     /// The cluster names the name server reports (the cluster's identity, as the task records it).
@@ -698,7 +709,11 @@ impl ClusterAdmin {
     }
 
     /// The name server KV entry `namespace`/`key`; `None` when there is none.
-    pub(crate) async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String> {
+    pub(crate) async fn kv_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<String>, String> {
         let admin = self.client().await?;
         let value = RouteAdmin::get_kv_config(&*admin, namespace.into(), key.into())
             .await
@@ -707,7 +722,12 @@ impl ClusterAdmin {
     }
 
     /// Set the name server KV entry `namespace`/`key` on every name server.
-    pub(crate) async fn kv_put(&self, namespace: &str, key: &str, value: &str) -> Result<(), String> {
+    pub(crate) async fn kv_put(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), String> {
         let admin = self.client().await?;
         RouteAdmin::create_and_update_kv_config(&*admin, namespace.into(), key.into(), value.into())
             .await

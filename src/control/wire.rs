@@ -505,10 +505,15 @@ pub struct GroupsView {
     pub unmanaged_on_source: Vec<String>,
     /// Groups registered by shim clients.
     pub managed: Vec<String>,
-    /// Every group with consumers connected to either cluster: how many clients per cluster, how many of those
-    /// are shim clients, and whether the group has switched (every connected client is a shim client).
+    /// Every group of either cluster (and every group shim clients report): whether it exists on each cluster,
+    /// how many clients per cluster and how many of those are shim clients, the topics it reads with their
+    /// phases, and whether it has switched (every connected client is a shim client).
     #[serde(default)]
     pub clients: Vec<GroupClients>,
+    /// Groups not yet switched: some consumer connected to either cluster is not a shim client (it will not
+    /// follow the phases), as the seed's group comparison lists them.
+    #[serde(default)]
+    pub not_switched: Vec<String>,
     /// The control plane's namespace per cluster: groups are listed by their short names, and live on each
     /// cluster as `<namespace>%<group>`.
     #[serde(default, skip_serializing_if = "Namespaces::is_empty")]
@@ -533,6 +538,26 @@ pub struct GroupClients {
     /// Connected clients that are not shim clients, as `<cluster>: <client id> at <address>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outside_shim: Vec<String>,
+    /// The group exists on the source.
+    #[serde(default)]
+    pub on_source: bool,
+    /// The group exists on the target.
+    #[serde(default)]
+    pub on_target: bool,
+    /// Topics the group's connected consumers subscribe to (on either cluster, and as shim clients report),
+    /// with their migration phase.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<GroupTopic>,
+}
+
+/// One topic a consumer group reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupTopic {
+    /// The topic.
+    pub topic: String,
+    /// Its phase; `None` when the topic is not registered for migration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
 }
 
 /// The five steps of a migration task, in order (the seed's seamless migration).
@@ -592,7 +617,9 @@ impl std::str::FromStr for TaskStep {
             .into_iter()
             .find(|t| t.as_str() == s)
             .ok_or_else(|| {
-                format!("{s:?} is not a task step (connect, metadata, endpoints, grayscale, completed)")
+                format!(
+                    "{s:?} is not a task step (connect, metadata, endpoints, grayscale, completed)"
+                )
             })
     }
 }
@@ -846,4 +873,48 @@ pub struct AuditEntry {
     /// happened, in words (the topic is empty for them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+/// Migration monitoring: the time series of one topic, or of the whole task (the sum over its topics), oldest
+/// point first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorDoc {
+    /// The topic; absent for the whole task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Seconds each point covers.
+    pub resolution_s: u64,
+    /// The points, oldest first, one per `resolution_s`.
+    pub points: Vec<MonitorPoint>,
+}
+
+/// One interval of a monitoring series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorPoint {
+    /// Start of the interval, RFC 3339 UTC.
+    pub at: String,
+    /// On the source.
+    pub source: MonitorCluster,
+    /// On the target.
+    pub target: MonitorCluster,
+    /// Sends the shim clients retried on the other cluster during the interval.
+    pub failed_over: u64,
+    /// Deliveries the shim consumers suppressed as duplicates during the interval.
+    pub duplicates: u64,
+}
+
+/// One cluster over one interval of a monitoring series. A `null` rate or backlog is a gap: unknown (the topic
+/// did not exist there, a query failed, or a total went down), not zero.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorCluster {
+    /// Messages stored per second (growth of the sum of the topic's queue max offsets).
+    pub stored_per_s: Option<f64>,
+    /// Messages consumed per second (growth of the sum over the topic's consumer groups of committed offsets).
+    pub consumed_per_s: Option<f64>,
+    /// Messages stored and not yet consumed at the end of the interval.
+    pub backlog: Option<u64>,
+    /// Messages the shim clients sent to this cluster during the interval.
+    pub sent: u64,
+    /// Messages the shim clients received from this cluster during the interval.
+    pub received: u64,
 }

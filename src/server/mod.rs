@@ -32,7 +32,10 @@ mod audit;
 mod auth;
 mod claim;
 mod gates;
+mod groups;
 mod metrics;
+#[doc(hidden)]
+pub mod monitor;
 mod registry;
 mod routes;
 mod scanner;

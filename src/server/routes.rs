@@ -1,6 +1,5 @@
 //! The HTTP routes: request parsing, authorization, and turning [`App`] results into answers.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +20,8 @@ use super::{metrics, scanner, task};
 use crate::cluster::Cluster;
 use crate::control::wire::{
     BatchMoveRequest, ClusterNames, ClusterTraffic, CreateTask, Direction, DlqReviewRequest,
-    GroupClients, GroupsView, Heartbeat, MetadataRequest, MoveRequest, Namespaces, OrderlyRequest,
-    PauseRequest, PhasesDoc, RatioRequest, RegisterTopics, Role, TaskAdvance, TopicView,
+    Heartbeat, MetadataRequest, MoveRequest, OrderlyRequest, PauseRequest, PhasesDoc, RatioRequest,
+    RegisterTopics, Role, TaskAdvance, TopicView,
 };
 
 /// Longest long-poll a client may ask for.
@@ -489,99 +488,7 @@ async fn clients(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Resp
 
 async fn groups(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
     require(&app, &headers, Access::Client)?;
-    let unavailable = |c: Cluster, e: String| {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "cluster_unavailable",
-            format!("could not list the {c}'s consumer groups: {e}"),
-        )
-    };
-    let source = app.admin[0]
-        .groups()
-        .await
-        .map_err(|e| unavailable(Cluster::Source, e))?;
-    let target = app.admin[1]
-        .groups()
-        .await
-        .map_err(|e| unavailable(Cluster::Target, e))?;
-    let managed: BTreeSet<String> = app
-        .registry
-        .views()
-        .into_iter()
-        .filter(|v| v.heartbeat.role == Role::Consumer)
-        .map(|v| v.heartbeat.group)
-        .collect();
-    let mut unmanaged = Vec::new();
-    for g in source.iter().filter(|g| !managed.contains(*g)) {
-        match app.admin[0].has_connections(g).await {
-            Ok(true) => unmanaged.push(g.clone()),
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(group = %g, error = %e, "could not read the group's connections on the source")
-            }
-        }
-    }
-    let view = GroupsView {
-        missing_on_target: source.difference(&target).cloned().collect(),
-        clients: group_clients(&app, source.union(&target).cloned().collect()).await,
-        source: source.into_iter().collect(),
-        target: target.into_iter().collect(),
-        unmanaged_on_source: unmanaged,
-        managed: managed.into_iter().collect(),
-        namespaces: Namespaces {
-            source: app.admin[Cluster::Source.index()]
-                .namespace()
-                .map(str::to_owned),
-            target: app.admin[Cluster::Target.index()]
-                .namespace()
-                .map(str::to_owned),
-        },
-    };
-    Ok(Json(view).into_response())
-}
-
-/// Connected clients per group and cluster, against the shim clients' reported ids. Groups without any
-/// connected client are left out; a cluster that cannot be asked about a group is logged and counted as 0.
-async fn group_clients(app: &App, groups: BTreeSet<String>) -> Vec<GroupClients> {
-    let shim = [
-        app.registry.broker_clients(Cluster::Source),
-        app.registry.broker_clients(Cluster::Target),
-    ];
-    let mut out = Vec::new();
-    for g in groups {
-        let mut row = GroupClients {
-            group: g.clone(),
-            ..Default::default()
-        };
-        for c in Cluster::BOTH {
-            let conns = match app.admin[c.index()].connections(&g).await {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(group = %g, cluster = %c, error = %e, "could not read the group's connections");
-                    continue;
-                }
-            };
-            let ours = conns
-                .iter()
-                .filter(|(id, _)| shim[c.index()].contains(id))
-                .count();
-            row.outside_shim.extend(
-                conns
-                    .iter()
-                    .filter(|(id, _)| !shim[c.index()].contains(id))
-                    .map(|(id, addr)| format!("{c}: {id} at {addr}")),
-            );
-            match c {
-                Cluster::Source => (row.source, row.source_shim) = (conns.len(), ours),
-                Cluster::Target => (row.target, row.target_shim) = (conns.len(), ours),
-            }
-        }
-        if row.source + row.target > 0 {
-            row.switched = row.outside_shim.is_empty();
-            out.push(row);
-        }
-    }
-    out
+    Ok(Json(super::groups::compare(&app).await?).into_response())
 }
 
 #[derive(Deserialize)]

@@ -465,19 +465,39 @@ pub(crate) async fn groups(r: &Remote) -> CliResult {
     println!("missing on target:   {}", list(&g.missing_on_target));
     println!("unmanaged on source: {}", list(&g.unmanaged_on_source));
     println!("managed by the shim: {}", list(&g.managed));
+    println!("not yet switched:    {}", list(&g.not_switched));
     if !g.clients.is_empty() {
         println!();
         println!(
-            "{:<40} {:>12} {:>12} {:<9}",
-            "GROUP", "SRC (SHIM)", "TGT (SHIM)", "SWITCHED"
+            "{:<40} {:<7} {:>12} {:>12} {:<9} TOPICS (PHASE)",
+            "GROUP", "ON", "SRC (SHIM)", "TGT (SHIM)", "SWITCHED"
         );
         for c in &g.clients {
+            let on = match (c.on_source, c.on_target) {
+                (true, true) => "both",
+                (true, false) => "source",
+                (false, true) => "target",
+                (false, false) => "-",
+            };
+            let topics: Vec<String> = c
+                .topics
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} ({})",
+                        t.topic,
+                        t.phase.map_or("not registered".into(), |p| p.to_string())
+                    )
+                })
+                .collect();
             println!(
-                "{:<40} {:>12} {:>12} {:<9}",
+                "{:<40} {:<7} {:>12} {:>12} {:<9} {}",
                 c.group,
+                on,
                 format!("{} ({})", c.source, c.source_shim),
                 format!("{} ({})", c.target, c.target_shim),
-                if c.switched { "yes" } else { "NO" }
+                if c.switched { "yes" } else { "NO" },
+                topics.join(", ")
             );
             for o in &c.outside_shim {
                 println!("    outside the shim: {o}");

@@ -281,6 +281,30 @@ fn groups_view_lists_groups_missing_on_the_target_and_consumers_outside_the_shim
                 .all(|g| !g.starts_with("CID_RMQ_SYS_") && g != "TOOLS_CONSUMER"),
             "system groups left out: {v:?}"
         );
+        // Per group: where it exists, who is connected (the raw consumer counted outside the shim), the topics it
+        // reads with their phases, and whether it is switched.
+        let row = |g: &str| v.clients.iter().find(|r| r.group == g).cloned().unwrap();
+        let raw_row = row(&outsider);
+        assert_eq!((raw_row.source, raw_row.source_shim), (1, 0), "{raw_row:?}");
+        assert_eq!(raw_row.target, 0, "{raw_row:?}");
+        assert!(!raw_row.on_target && !raw_row.switched, "{raw_row:?}");
+        assert_eq!(raw_row.outside_shim.len(), 1, "{raw_row:?}");
+        assert_eq!(raw_row.topics.len(), 1, "{raw_row:?}");
+        assert_eq!(raw_row.topics[0].topic, topic);
+        assert_eq!(raw_row.topics[0].phase, None, "not registered: {raw_row:?}");
+        assert!(v.not_switched.contains(&outsider), "{v:?}");
+        p.admin.register(&[&topic], None).await.unwrap();
+        let v = p.admin.groups().await.unwrap();
+        let shim_row = v.clients.iter().find(|r| r.group == managed).unwrap();
+        assert!(shim_row.on_target && shim_row.switched, "{shim_row:?}");
+        assert_eq!(shim_row.source, shim_row.source_shim, "{shim_row:?}");
+        assert!(shim_row.source_shim >= 1, "{shim_row:?}");
+        assert_eq!(
+            shim_row.topics[0].phase,
+            Some(Phase::Initial),
+            "{shim_row:?}"
+        );
+        assert!(!v.not_switched.contains(&managed), "{v:?}");
         raw.shutdown().await;
         shim.shutdown().await;
         ctl.shutdown();

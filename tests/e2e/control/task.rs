@@ -11,7 +11,7 @@ use rocketmq_migration::control::ControlApi;
 use rocketmq_migration::metadata::ImportStatus;
 use rocketmq_migration::server::ControlServer;
 use rocketmq_migration::testkit::{unique_name, EmbeddedCluster};
-use rocketmq_migration::{Cluster, MigratingProducer, MigratingPushConsumer, Phase};
+use rocketmq_migration::{MigratingProducer, MigratingPushConsumer, Phase};
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 
 use crate::support::clients::message;
