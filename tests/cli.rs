@@ -429,6 +429,105 @@ fn export_import_compare_and_backlog_on_embedded_clusters() {
         assert!(drained, "backlog exits 0 once the consumer drained the topic");
         c.shutdown().await;
     });
+
+    // The migration task through the CLI: create, connect, metadata through the control plane, pause, resume.
+    let mut config = ServerConfig::new(
+        ClusterConfig::new(src.clone()),
+        ClusterConfig::new(dst.clone()),
+        Token::new(TOKEN).unwrap(),
+    );
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.state_file = dir.path().join("state.json");
+    config.audit_file = dir.path().join("audit.jsonl");
+    let server = rt
+        .block_on(ControlServer::start(config, runtime.client()))
+        .unwrap();
+    let url = format!("http://{}", server.local_addr());
+    let _guard = rt.enter();
+    let task = |args: &[&str]| cli(&url, Some(TOKEN), args);
+    let out = task(&["task", "show"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "no task yet: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("no_task"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = task(&["task", "create", "cli-task", "--source-description", "IDC"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("-> connect"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = task(&["task", "show"]);
+    assert!(
+        out.status.success(),
+        "both clusters reachable: {}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stdout).contains("[x] source_connection"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = task(&["task", "advance"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("-> metadata"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = task(&["task", "metadata", "--topic", "cli_orders", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("dry run"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = task(&[
+        "task",
+        "metadata",
+        "--topic",
+        "cli_orders",
+        "--group",
+        "cli_orders_cg",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = task(&["task", "advance", "--expected", "metadata"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = task(&["task", "pause", "--reason", "change freeze"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = task(&["status"]);
+    assert!(
+        text(&out.stdout).contains("PAUSED by"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = task(&["task", "resume"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = task(&["audit"]);
+    for action in [
+        "task_create",
+        "task_advance",
+        "task_metadata",
+        "pause",
+        "resume",
+    ] {
+        assert!(
+            text(&out.stdout).contains(action),
+            "{action}: {}",
+            text(&out.stdout)
+        );
+    }
+    let out = task(&["task", "delete"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    rt.block_on(server.shutdown());
+
     rt.block_on(async {
         pair.shutdown().await;
         runtime.shutdown().await;
