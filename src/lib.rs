@@ -64,7 +64,6 @@ mod linger;
 mod lite_pull;
 #[cfg(feature = "admin")]
 pub mod metadata;
-#[cfg(feature = "admin")]
 mod names;
 mod phase;
 mod pin;

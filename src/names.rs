@@ -1,13 +1,16 @@
 //! A cluster's names for the application's topics and groups: with a client namespace `ns`, the application's
 //! `orders` is `ns%orders` on the brokers, its group `cg`'s retry topic `%RETRY%ns%cg`. The control plane, the
 //! readiness gates and the admin tools keep the application's short names and speak each cluster's full names
-//! to its brokers, formed exactly as the wrapped client forms them (`NamespaceUtil`).
+//! to its brokers, formed exactly as the wrapped client forms them (`NamespaceUtil`); consumers count deliveries
+//! under the short names too.
 
 use rocketmq_protocol::protocol::namespace_util::NamespaceUtil;
 
 /// The cluster's name of the application's `name` (a topic, a group, or a `%RETRY%` / `%DLQ%` topic of a
 /// group) in `namespace` (see `ClusterConfig::namespace_in_use`). System topics and names already in the
 /// namespace are kept.
+// The admin side forms full names; the clients only take them apart (`short`).
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
 pub(crate) fn full(namespace: Option<&str>, name: &str) -> String {
     match namespace {
         None => name.to_owned(),

@@ -13,6 +13,7 @@ use rocketmq_transport::api::RPCHook;
 
 use super::holdback::Holdback;
 use super::listener::MergeShared;
+use super::stats::TopicCounts;
 use super::MigratingPushConsumer;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -298,6 +299,7 @@ impl MigratingPushConsumerBuilder {
             dedupe,
             key: self.key.unwrap_or_else(|| Arc::new(UniqKey)),
             counters: Default::default(),
+            topics: TopicCounts::for_clusters(&source, &target),
             holdback: Some(Holdback::new(phases.clone())),
             activity: Default::default(),
             retries: (!self.settings.broadcasting())

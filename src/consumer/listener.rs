@@ -10,7 +10,7 @@ use rocketmq_client_rust::{
 use rocketmq_model::common::message::message_ext::MessageExt;
 
 use super::holdback::{Holdback, HOLD_RETRY};
-use super::stats::Counters;
+use super::stats::{Counters, TopicCounts};
 use crate::cluster::Cluster;
 use crate::dedupe::{Begin, Deduplicator, KeyExtractor};
 use crate::linger::Activity;
@@ -46,6 +46,8 @@ pub(crate) struct MergeShared {
     pub(crate) dedupe: Option<Arc<dyn Deduplicator>>,
     pub(crate) key: Arc<dyn KeyExtractor>,
     pub(crate) counters: Counters,
+    /// The same counts (received, duplicates) per topic read.
+    pub(crate) topics: TopicCounts,
     /// Orderly-cutover hold-back of target messages (push consumers; the lite pull consumer has none).
     pub(crate) holdback: Option<Holdback>,
     /// Deliveries and outstanding retries per cluster, for lingering after a cluster leaves a read set.
@@ -144,6 +146,7 @@ fn triage<'m, 'd>(
                 }
                 Begin::Duplicate => {
                     Counters::add(&shared.counters.duplicates[cluster.index()], 1);
+                    shared.topics.duplicate(cluster, m);
                     tracing::debug!(key = %k, broker = %m.broker_name, "duplicate suppressed");
                 }
                 Begin::InFlight => in_flight = true,
@@ -165,12 +168,16 @@ pub(crate) struct MergeListener {
 }
 
 impl MergeListener {
-    /// Mark this thread as consuming from this cluster and count the delivery. `None` when dedupe is off: the
-    /// whole delivery then goes to the listener and is counted as delivered here.
-    fn enter(&self, n: usize) -> (ClusterScope, Option<&dyn Deduplicator>) {
+    /// Mark this thread as consuming from this cluster and count the delivery `msgs`, in total and per topic.
+    /// `None` when dedupe is off: the whole delivery then goes to the listener and is counted as delivered here.
+    fn enter(&self, msgs: &[&MessageExt]) -> (ClusterScope, Option<&dyn Deduplicator>) {
         let scope = ClusterScope::enter(self.cluster);
         let counters = &self.shared.counters;
+        let n = msgs.len();
         Counters::add(&counters.received[self.cluster.index()], n);
+        self.shared
+            .topics
+            .received(self.cluster, msgs.iter().copied());
         let dedupe = self.shared.dedupe.as_deref();
         if dedupe.is_none() {
             Counters::add(&counters.delivered[self.cluster.index()], n);
@@ -217,7 +224,7 @@ impl MergeListener {
         msgs: &[&MessageExt],
         ctx: &ConsumeConcurrentlyContext,
     ) -> ClientResult<ConsumeConcurrentlyStatus> {
-        let (_scope, dedupe) = self.enter(msgs.len());
+        let (_scope, dedupe) = self.enter(msgs);
         let counters = &self.shared.counters;
         let Some(dedupe) = dedupe else {
             return user.consume_message(msgs, ctx);
@@ -274,7 +281,7 @@ impl MessageListenerOrderly for MergeListener {
                 .activity
                 .delivered(self.cluster, m.topic().as_str());
         }
-        let (_scope, dedupe) = self.enter(msgs.len());
+        let (_scope, dedupe) = self.enter(msgs);
         let counters = &self.shared.counters;
         let Some(dedupe) = dedupe else {
             return user.consume_message(msgs, ctx);

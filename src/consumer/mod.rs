@@ -216,13 +216,13 @@ impl Reporter for Core {
         Report {
             role: Role::Consumer,
             group: self.group.clone(),
+            per_topic: self.shared.topics.report(&topics),
             topics,
             applied,
             counters: WireCounters {
                 source: side(Cluster::Source),
                 target: side(Cluster::Target),
             },
-            per_topic: Default::default(),
             pinned: self
                 .phases
                 .snapshot()
@@ -665,6 +665,7 @@ impl MQPushConsumer for MigratingPushConsumer {
     ) -> ClientResult<()> {
         let topic = topic.into().to_string();
         let expr = sub_expression.into().to_string();
+        self.core.shared.topics.track(&topic);
         self.core
             .subscriptions
             .lock()
@@ -677,6 +678,7 @@ impl MQPushConsumer for MigratingPushConsumer {
         topic: &str,
         selector: Option<MessageSelector>,
     ) -> ClientResult<()> {
+        self.core.shared.topics.track(topic);
         self.core
             .subscriptions
             .lock()

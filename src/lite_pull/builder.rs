@@ -16,6 +16,7 @@ use super::MigratingLitePullConsumer;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::consumer::listener::MergeShared;
+use crate::consumer::stats::TopicCounts;
 use crate::control::ControlClient;
 use crate::dedupe::{Deduplicator, KeyExtractor, MemoryDeduplicator, UniqKey};
 use crate::error::{ConfigError, ConfigErrorKind, MigrationError};
@@ -66,9 +67,6 @@ macro_rules! settings {
                     broadcasting,
                     side,
                 );
-                let mut id_config = rocketmq_client_rust::ClientConfig::default();
-                id_config.instance_name = name.as_str().into();
-                let client_id = id_config.build_mq_client_id();
                 b = b.instance_name(name);
                 b = b.consumer_group(group.to_owned());
                 if let Some(m) = self.message_model {
@@ -87,7 +85,11 @@ macro_rules! settings {
                 if self.enable_msg_trace {
                     b = b.enable_msg_trace();
                 }
-                Ok((b.auto_commit(false).build()?, client_id))
+                let consumer = b.auto_commit(false).build()?;
+                // The id the brokers list this client under: the raw lite pull consumer's own config forms it, with
+                // its stream request type (`...@STREAM`), which a plain client config would leave out.
+                let client_id = consumer.client_config().build_mq_client_id();
+                Ok((consumer, client_id))
             }
         }
 
@@ -354,6 +356,7 @@ impl MigratingLitePullConsumerBuilder {
             dedupe,
             key: self.key.unwrap_or_else(|| Arc::new(UniqKey)),
             counters: Default::default(),
+            topics: TopicCounts::for_clusters(&source, &target),
             holdback: None,
             activity: Default::default(),
             retries: None,
@@ -373,5 +376,26 @@ impl MigratingLitePullConsumerBuilder {
             },
             self.control.as_ref(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reported_client_id_is_the_one_brokers_list() {
+        let rt = crate::MigrationRuntime::new().expect("runtime");
+        let settings = LitePullSettings::default();
+        let (consumer, id) = settings
+            .build_raw(
+                &rt.client(),
+                "lp_id_cg",
+                Cluster::Target,
+                &ClusterConfig::new("127.0.0.1:1"),
+            )
+            .expect("valid settings");
+        assert_eq!(id, consumer.client_config().build_mq_client_id());
+        assert!(id.ends_with("-target@STREAM"), "{id}");
     }
 }

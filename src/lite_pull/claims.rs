@@ -78,6 +78,9 @@ impl Claims {
         auto_commit: bool,
     ) -> Vec<Arc<MessageExt>> {
         Counters::add(&self.counters().received[cluster.index()], msgs.len());
+        self.shared
+            .topics
+            .received(cluster, msgs.iter().map(|m| m.as_ref()));
         if let Some(m) = msgs.first() {
             self.shared.activity.delivered(cluster, m.topic().as_str());
         }
@@ -152,6 +155,7 @@ impl Claims {
             }
             Begin::Duplicate => {
                 Counters::add(&self.counters().duplicates[cluster.index()], 1);
+                self.shared.topics.duplicate(cluster, &m);
                 tracing::debug!(key = %key, broker = %m.broker_name, "duplicate suppressed");
                 false
             }

@@ -374,6 +374,9 @@ impl MigratingLitePullConsumer {
                 .push(mq);
         }
         *self.core.mode.lock() = Mode::Assign;
+        for topic in by_cluster.iter().flat_map(|m| m.keys()) {
+            self.core.claims.shared.topics.track(topic);
+        }
         *self.core.assigned.lock() = by_cluster;
         self.core.reconcile().await.map_err(client_err)
     }
@@ -640,6 +643,7 @@ impl Core {
             }
             *mode = Mode::Subscribe;
         }
+        self.claims.shared.topics.track(topic);
         self.subscriptions.lock().insert(topic.to_owned(), sub);
         self.reconcile().await.map_err(client_err)
     }
@@ -807,16 +811,17 @@ impl Reporter for Core {
             ..Default::default()
         };
         let applied = applied_from(&self.applied.lock());
+        let topics: Vec<String> = self.read_topics().into_iter().collect();
         Report {
             role: Role::Consumer,
             group: self.group.clone(),
-            topics: self.read_topics().into_iter().collect(),
+            per_topic: self.claims.shared.topics.report(&topics),
+            topics,
             applied,
             counters: WireCounters {
                 source: side(Cluster::Source),
                 target: side(Cluster::Target),
             },
-            per_topic: Default::default(),
             pinned: self
                 .phases
                 .snapshot()

@@ -1,15 +1,15 @@
 //! One send, routed to a first cluster and, where the phase and the error allow, once more to the other one.
 //!
 //! Shared by [`MigratingProducer`](super::MigratingProducer) and the transactional producer: both route by the
-//! topic's [`TopicState`] and count per cluster; they differ only in the raw client they drive and in which errors
-//! may be retried elsewhere ([`FailoverPolicy`]).
+//! topic's [`TopicState`] and count per topic and cluster (on the counters the send's [`Flight`] carries); they
+//! differ only in the raw client they drive and in which errors may be retried elsewhere ([`FailoverPolicy`]).
 
 use std::future::Future;
 
 use rocketmq_client_rust::{ClientError, ClientResult};
 
 use super::failover::{certainly_not_reached, classify, Retryable};
-use super::stats::Counters;
+use super::flight::Flight;
 use crate::cluster::Cluster;
 use crate::route::TopicState;
 
@@ -47,7 +47,8 @@ impl FailoverPolicy {
 
 /// Where one send goes and how it may fail over.
 pub(crate) struct Route<'a> {
-    pub(crate) topic: &'a str,
+    /// The send's running guard: its topic, and the topic's counters the outcome is counted on.
+    pub(crate) flight: &'a Flight,
     pub(crate) state: TopicState,
     pub(crate) first: Cluster,
     pub(crate) policy: FailoverPolicy,
@@ -57,8 +58,8 @@ pub(crate) struct Route<'a> {
 
 /// Run `op` with the client of `route.first`; where the phase and `route.policy` allow, run it once more with the
 /// other cluster's client and `spare` (a copy of the payload). `client` yields a started client of a cluster.
+/// The outcome is counted on the topic of `route.flight`.
 pub(crate) async fn dispatch_on<C, P, R, G, GFut, F, Fut>(
-    counters: &Counters,
     route: Route<'_>,
     payload: P,
     spare: Option<P>,
@@ -72,12 +73,13 @@ where
     Fut: Future<Output = ClientResult<R>>,
 {
     let Route {
-        topic,
+        flight,
         state,
         first,
         policy,
         count,
     } = route;
+    let (topic, counters) = (flight.topic(), flight.counts());
     let attempt = match client(first).await {
         Ok(p) => op(p, payload).await,
         Err(e) => Err(e),

@@ -1,89 +1,120 @@
-//! Sends in flight, by topic and the state version they were routed under.
+//! What a producer keeps per topic it writes: the topic's send counters, and its sends in flight by the state
+//! version they were routed under.
 //!
 //! A producer reports a topic's phase to the control plane as applied only once no send routed under an earlier
 //! state of the topic is still running: "applied `CuttingOver`" then means "nothing more of mine will land on the
 //! source", which is what sealing an orderly topic needs (and what the `producers_applied` gate means).
+//!
+//! One [`Written`] per topic, created the first time the producer routes a send of the topic (or names it up
+//! front); a send looks it up once and carries it in its [`Flight`], so counting the outcome and ending the send
+//! touch only this topic's entry and allocate nothing.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::stats::Counters;
 use crate::control::wire::AppliedPhase;
 use crate::phase::Phase;
 use crate::route::TopicState;
 
-/// Running sends of one topic: state version -> (phase of that version, count).
-type ByVersion = BTreeMap<u64, (Phase, usize)>;
+/// One state version sends of a topic are running under: (version, phase of that version, running sends).
+type Running = (u64, Phase, usize);
 
-/// Counts of running sends per topic and state version.
-#[derive(Debug, Default)]
-pub(crate) struct Flights {
-    running: Mutex<HashMap<String, ByVersion>>,
+/// One topic a producer writes: its send counters and its sends running.
+#[derive(Debug)]
+pub(crate) struct Written {
+    name: String,
+    counts: Counters,
+    // Sorted by version; a few entries at most (the versions a phase change overlapped), kept allocated.
+    running: Mutex<Vec<Running>>,
 }
 
-impl Flights {
-    /// Count one send of `topic` routed under `state` until the returned guard is dropped.
-    pub(crate) fn start(self: &Arc<Self>, topic: &str, state: &TopicState) -> Flight {
+impl Written {
+    /// A topic named `name`, nothing sent yet.
+    pub(crate) fn new(name: String) -> Self {
+        Written {
+            name,
+            counts: Counters::default(),
+            running: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The topic's send counters.
+    pub(crate) fn counts(&self) -> &Counters {
+        &self.counts
+    }
+
+    /// Count one send routed under `state` as running until the returned guard is dropped.
+    pub(crate) fn start(self: &Arc<Self>, state: &TopicState) -> Flight {
         let mut running = self.running.lock();
-        let versions = match running.get_mut(topic) {
-            Some(v) => v,
-            None => running.entry(topic.to_owned()).or_default(),
-        };
-        versions.entry(state.version).or_insert((state.phase, 0)).1 += 1;
+        match running.binary_search_by_key(&state.version, |r| r.0) {
+            Ok(i) => running[i].2 += 1,
+            Err(i) => running.insert(i, (state.version, state.phase, 1)),
+        }
         Flight {
-            flights: self.clone(),
-            topic: topic.to_owned(),
+            topic: self.clone(),
             version: state.version,
         }
     }
 
-    /// What to report as applied for `topic` when the table says `current`: the oldest state a running send was
-    /// routed under, if it is older than `current`.
-    pub(crate) fn applied(&self, topic: &str, current: AppliedPhase) -> AppliedPhase {
-        let running = self.running.lock();
-        match running.get(topic).and_then(|v| v.iter().next()) {
-            Some((version, (phase, _))) if *version < current.version => AppliedPhase {
-                phase: *phase,
-                version: *version,
-            },
+    /// What to report as applied for this topic when the table says `current`: the oldest state a running send
+    /// was routed under, if it is older than `current`.
+    pub(crate) fn applied(&self, current: AppliedPhase) -> AppliedPhase {
+        match self.running.lock().first() {
+            Some(&(version, phase, _)) if version < current.version => {
+                AppliedPhase { phase, version }
+            }
             _ => current,
         }
     }
 
-    fn finish(&self, topic: &str, version: u64) {
+    fn finish(&self, version: u64) {
         let mut running = self.running.lock();
-        if let Some(versions) = running.get_mut(topic) {
-            if let Some(entry) = versions.get_mut(&version) {
-                entry.1 -= 1;
-                if entry.1 == 0 {
-                    versions.remove(&version);
-                }
-            }
-            if versions.is_empty() {
-                running.remove(topic);
+        if let Ok(i) = running.binary_search_by_key(&version, |r| r.0) {
+            running[i].2 -= 1;
+            if running[i].2 == 0 {
+                running.remove(i);
             }
         }
     }
 }
 
-/// One running send; dropping it (the send finished, or its callback ran) ends it.
+/// One running send: its topic (and so the counters its outcome goes to); dropping it (the send finished, or its
+/// callback ran) ends it.
 #[derive(Debug)]
 pub(crate) struct Flight {
-    flights: Arc<Flights>,
-    topic: String,
+    topic: Arc<Written>,
     version: u64,
+}
+
+impl Flight {
+    /// The topic sent to.
+    pub(crate) fn topic(&self) -> &str {
+        &self.topic.name
+    }
+
+    /// The topic's send counters, where this send's outcome is counted.
+    pub(crate) fn counts(&self) -> &Counters {
+        &self.topic.counts
+    }
+
+    /// The topic's entry, for counting an outcome reported after the guard is gone.
+    pub(crate) fn written(&self) -> &Arc<Written> {
+        &self.topic
+    }
 }
 
 impl Drop for Flight {
     fn drop(&mut self) {
-        self.flights.finish(&self.topic, self.version);
+        self.topic.finish(self.version);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::Cluster;
 
     fn state(phase: Phase, version: u64) -> TopicState {
         TopicState {
@@ -95,28 +126,48 @@ mod tests {
 
     #[test]
     fn a_running_send_from_an_older_state_holds_the_report_back() {
-        let f = Arc::new(Flights::default());
+        let t = Arc::new(Written::new("t".into()));
+        let u = Arc::new(Written::new("u".into()));
         let now = AppliedPhase {
             phase: Phase::CuttingOver,
             version: 7,
         };
-        let old = f.start("t", &state(Phase::DualReadWrite, 5));
-        let same = f.start("t", &state(Phase::CuttingOver, 7));
+        let same = t.start(&state(Phase::CuttingOver, 7));
+        let old = t.start(&state(Phase::DualReadWrite, 5));
+        let old_too = t.start(&state(Phase::DualReadWrite, 5));
         assert_eq!(
-            f.applied("t", now),
+            t.applied(now),
             AppliedPhase {
                 phase: Phase::DualReadWrite,
                 version: 5
             }
         );
-        assert_eq!(f.applied("u", now), now, "other topics are not affected");
+        assert_eq!(u.applied(now), now, "other topics are not affected");
         drop(old);
         assert_eq!(
-            f.applied("t", now),
+            t.applied(now).version,
+            5,
+            "one send of version 5 still runs"
+        );
+        drop(old_too);
+        assert_eq!(
+            t.applied(now),
             now,
             "sends under the current state don't hold it back"
         );
         drop(same);
-        assert!(f.running.lock().is_empty());
+        assert!(t.running.lock().is_empty());
+    }
+
+    #[test]
+    fn a_flight_counts_on_its_own_topic() {
+        let t = Arc::new(Written::new("orders".into()));
+        let f = t.start(&state(Phase::Initial, 1));
+        assert_eq!(f.topic(), "orders");
+        f.counts().sent(Cluster::Source, 2);
+        f.written().counts().failed(Cluster::Target);
+        drop(f);
+        let s = t.counts().snapshot();
+        assert_eq!((s.sent, s.failed), ([2, 0], [0, 1]));
     }
 }

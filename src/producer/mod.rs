@@ -37,7 +37,7 @@ use crate::control::ControlClient;
 use crate::route::{PhaseHandle, TopicState};
 use builder::ProducerSettings;
 use dispatch::{dispatch_on, FailoverPolicy, Route};
-pub(crate) use stats::Counters;
+use flight::Flight;
 pub(crate) use writes::Writes;
 
 /// A producer for two clusters that routes each send by its topic's migration phase.
@@ -76,7 +76,7 @@ impl std::fmt::Debug for MigratingProducer {
             .field("group", &self.core.group)
             .field("source", &self.core.clusters[0].name_server_addr)
             .field("target", &self.core.clusters[1].name_server_addr)
-            .field("stats", &self.core.counters.snapshot())
+            .field("stats", &self.core.writes.stats())
             .finish()
     }
 }
@@ -89,7 +89,6 @@ pub(crate) struct Core {
     clients: [OnceCell<DefaultMQProducer>; 2],
     started: AtomicBool,
     stopped: AtomicBool,
-    counters: Counters,
     queues: queues::QueueCache,
     writes: Writes,
 }
@@ -117,7 +116,6 @@ impl MigratingProducer {
                 clients: [OnceCell::new(), OnceCell::new()],
                 started: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
-                counters: Counters::default(),
                 queues: queues::QueueCache::default(),
                 writes: Writes::new(phases, BTreeSet::new()),
             }),
@@ -161,7 +159,7 @@ impl MigratingProducer {
 
     /// Counters of sends per cluster.
     pub fn stats(&self) -> ProducerStats {
-        self.core.counters.snapshot()
+        self.core.writes.stats()
     }
 
     /// Whether the client of `cluster` has been started.
@@ -200,12 +198,13 @@ impl Core {
     }
 
     /// Run `op` on `first`; where the phase allows and the error is retryable, run it once more on the other
-    /// cluster with `spare` (a copy of the payload). `count` is the number of messages a success stands for.
+    /// cluster with `spare` (a copy of the payload). `count` is the number of messages a success stands for; the
+    /// outcome is counted on `flight`'s topic.
     // One attempt plan per call site; a struct would only rename these arguments.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn dispatch<P, R, F, Fut>(
         &self,
-        topic: &str,
+        flight: &Flight,
         state: TopicState,
         first: Cluster,
         payload: P,
@@ -219,27 +218,19 @@ impl Core {
         Fut: Future<Output = ClientResult<R>>,
     {
         let route = Route {
-            topic,
+            flight,
             state,
             first,
             policy: FailoverPolicy::plain(retry_on_timeout),
             count,
         };
-        dispatch_on(
-            &self.counters,
-            route,
-            payload,
-            spare,
-            |c| self.client(c),
-            op,
-        )
-        .await
+        dispatch_on(route, payload, spare, |c| self.client(c), op).await
     }
 }
 
 impl Reporter for Core {
     fn report(&self) -> Report {
-        self.writes.report(&self.group, &self.counters)
+        self.writes.report(&self.group)
     }
 }
 

@@ -8,6 +8,7 @@ use parking_lot::Mutex;
 use rocketmq_client_rust::{ClientError, ClientResult};
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
+use super::flight::Flight;
 use super::{draw, Core};
 use crate::cluster::Cluster;
 use crate::phase::WritePlan;
@@ -100,11 +101,12 @@ impl Core {
         Err(ClientError::broker_not_found(&broker))
     }
 
-    /// For a selector send: the first cluster (key-sticky in DualReadWrite) and the queue the selector picks on
-    /// each cluster it can use. The first cluster's queue is `None` only if its route could not be fetched.
+    /// For a selector send of `flight`'s topic: the first cluster (key-sticky in DualReadWrite) and the queue the
+    /// selector picks on each cluster it can use. The first cluster's queue is `None` only if its route could not
+    /// be fetched.
     pub(crate) async fn select<M, S, T>(
         &self,
-        topic: &str,
+        flight: &Flight,
         state: &TopicState,
         msg: &M,
         selector: &S,
@@ -113,6 +115,7 @@ impl Core {
     where
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue>,
     {
+        let topic = flight.topic();
         let first = match state.phase.write_plan() {
             WritePlan::Split => {
                 let bucket =
@@ -140,7 +143,7 @@ impl Core {
             // The first cluster has no usable route: start on the other one (still one attempt each).
             (false, true, _) if state.allows_failover() => {
                 tracing::warn!(topic, from = %first, to = %first.other(), "no route on the first cluster, using the other");
-                self.counters.failed_over_from(first);
+                flight.counts().failed_over_from(first);
                 Ok((first.other(), picked))
             }
             (_, _, Some(e)) => Err(e),

@@ -41,11 +41,12 @@ type QueueSend = (Message, MessageQueue);
 type Picked = (Cluster, QueueSend, Option<QueueSend>);
 
 impl MigratingProducer {
-    /// The failover path of a selector send: the first cluster and the payload for it, and the payload for the
-    /// other cluster when the selector found a queue there. Decides from `state`, the operation's one snapshot.
+    /// The failover path of a selector send (`flight`): the first cluster and the payload for it, and the payload
+    /// for the other cluster when the selector found a queue there. Decides from `state`, the operation's one
+    /// snapshot.
     async fn pick<M, S, T>(
         &self,
-        topic: &str,
+        flight: &Flight,
         state: &TopicState,
         msg: M,
         selector: &S,
@@ -55,7 +56,7 @@ impl MigratingProducer {
         M: MessageTrait,
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue>,
     {
-        let (first, mut picked) = self.core.select(topic, state, &msg, selector, arg).await?;
+        let (first, mut picked) = self.core.select(flight, state, &msg, selector, arg).await?;
         let spare_mq = picked[first.other().index()].take();
         let mq = picked[first.index()].take().ok_or_else(|| {
             rocketmq_client_rust::ClientError::illegal_argument("selector chose no queue")
@@ -109,13 +110,13 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
         T: Send + Sync,
     {
-        let (topic, state, _flight) = stamp_and_plan(&mut msg, &self.core);
+        let (_, state, flight) = stamp_and_plan(&mut msg, &self.core);
         if !state.allows_failover() {
             let c = state.keyed_cluster();
             return self
                 .core
                 .dispatch(
-                    topic.as_str(),
+                    &flight,
                     state,
                     c,
                     (msg, selector, arg),
@@ -131,12 +132,10 @@ impl MigratingProducer {
                 )
                 .await;
         }
-        let (first, payload, spare) = self
-            .pick(topic.as_str(), &state, msg, &selector, &arg)
-            .await?;
+        let (first, payload, spare) = self.pick(&flight, &state, msg, &selector, &arg).await?;
         self.core
             .dispatch(
-                topic.as_str(),
+                &flight,
                 state,
                 first,
                 payload,
@@ -236,11 +235,8 @@ impl MigratingProducer {
                 }
             };
         }
-        let (first, payload, spare) = self
-            .pick(topic.as_str(), &state, msg, &selector, &arg)
-            .await?;
+        let (first, payload, spare) = self.pick(&flight, &state, msg, &selector, &arg).await?;
         self.spawn_routed(
-            topic,
             (state, flight),
             first,
             payload,
@@ -268,13 +264,13 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync + 'static,
         T: Send + Sync + 'static,
     {
-        let (topic, state, _flight) = stamp_and_plan(&mut msg, &self.core);
+        let (_, state, flight) = stamp_and_plan(&mut msg, &self.core);
         if !state.allows_failover() {
             let c = state.keyed_cluster();
             return self
                 .core
                 .dispatch(
-                    topic.as_str(),
+                    &flight,
                     state,
                     c,
                     (msg, selector, arg),
@@ -285,12 +281,10 @@ impl MigratingProducer {
                 )
                 .await;
         }
-        let (first, payload, spare) = self
-            .pick(topic.as_str(), &state, msg, &selector, &arg)
-            .await?;
+        let (first, payload, spare) = self.pick(&flight, &state, msg, &selector, &arg).await?;
         self.core
             .dispatch(
-                topic.as_str(),
+                &flight,
                 state,
                 first,
                 payload,

@@ -79,20 +79,10 @@ impl MigratingProducer {
         F: Fn(DefaultMQProducer, Message) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let topic = msg.topic().clone();
-        let (state, first, _flight) = self.plan(&topic);
+        let (state, first, flight) = self.plan(msg.topic());
         let spare = state.allows_failover().then(|| msg.clone());
         self.core
-            .dispatch(
-                topic.as_str(),
-                state,
-                first,
-                msg,
-                spare,
-                retry_on_timeout,
-                1,
-                op,
-            )
+            .dispatch(&flight, state, first, msg, spare, retry_on_timeout, 1, op)
             .await
     }
 
@@ -106,11 +96,11 @@ impl MigratingProducer {
         F: Fn(DefaultMQProducer, Vec<Message>) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let (state, first, _flight) = self.plan(&topic);
+        let (state, first, flight) = self.plan(&topic);
         let spare = state.allows_failover().then(|| msgs.clone());
         let n = msgs.len() as u64;
         self.core
-            .dispatch(topic.as_str(), state, first, msgs, spare, true, n, op)
+            .dispatch(&flight, state, first, msgs, spare, true, n, op)
             .await
     }
 
@@ -135,7 +125,8 @@ impl MigratingProducer {
         Ok((cluster, self.core.client(cluster).await?, flight))
     }
 
-    /// A callback that counts the outcome on `cluster` and ends the send's `flight` before calling `f`.
+    /// A callback that counts the outcome on `cluster` (for the send's topic) and ends the send's `flight`
+    /// before calling `f`.
     pub(super) fn counting<F>(
         &self,
         cluster: Cluster,
@@ -146,15 +137,15 @@ impl MigratingProducer {
     where
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
-        let core = self.core.clone();
+        let topic = flight.written().clone();
         let flight = parking_lot::Mutex::new(Some(flight));
         move |r, e| {
-            drop(flight.lock().take());
             if e.is_none() {
-                core.counters.sent(cluster, n);
+                topic.counts().sent(cluster, n);
             } else {
-                core.counters.failed(cluster);
+                topic.counts().failed(cluster);
             }
+            drop(flight.lock().take());
             f(r, e)
         }
     }
@@ -164,7 +155,6 @@ impl MigratingProducer {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn spawn_routed<P, F, Op, Fut>(
         &self,
-        topic: CheetahString,
         (state, flight): (TopicState, Flight),
         first: Cluster,
         payload: P,
@@ -183,7 +173,7 @@ impl MigratingProducer {
         let core: Arc<Core> = self.core.clone();
         handle.spawn(async move {
             let r = core
-                .dispatch(topic.as_str(), state, first, payload, spare, true, n, op)
+                .dispatch(&flight, state, first, payload, spare, true, n, op)
                 .await;
             drop(flight);
             match r {
@@ -249,8 +239,7 @@ impl MigratingProducer {
     where
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
-        let topic = msg.topic().clone();
-        let (state, first, flight) = self.plan(&topic);
+        let (state, first, flight) = self.plan(msg.topic());
         if !state.allows_failover() {
             let p = self.core.client(first).await?;
             let cb = self.counting(first, 1, flight, f);
@@ -261,7 +250,6 @@ impl MigratingProducer {
         }
         let spare = Some(msg.clone());
         self.spawn_routed(
-            topic,
             (state, flight),
             first,
             msg,
@@ -328,11 +316,10 @@ impl MigratingProducer {
         F: Fn(DefaultMQProducer, Message, MessageQueue) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let topic = msg.topic().clone();
-        let (state, cluster, _flight) = self.queue_owner(&topic, &mq).await?;
+        let (state, cluster, flight) = self.queue_owner(msg.topic(), &mq).await?;
         self.core
             .dispatch(
-                topic.as_str(),
+                &flight,
                 state,
                 cluster,
                 (msg, mq),
@@ -456,11 +443,11 @@ impl MigratingProducer {
         M: MessageTrait + Send + Sync,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let (state, cluster, _flight) = self.queue_owner(&topic, &mq).await?;
+        let (state, cluster, flight) = self.queue_owner(&topic, &mq).await?;
         let n = msgs.len() as u64;
         self.core
             .dispatch(
-                topic.as_str(),
+                &flight,
                 state,
                 cluster,
                 (msgs, mq),
@@ -523,7 +510,6 @@ impl MigratingProducer {
         }
         let spare = Some(msgs.clone());
         self.spawn_routed(
-            topic,
             (state, flight),
             first,
             msgs,
@@ -611,15 +597,15 @@ impl MigratingProducer {
         let msg = prepare(msg);
         let (_, first, flight) = self.plan(msg.topic());
         let p = self.core.client(first).await?;
-        let core = self.core.clone();
+        let topic = flight.written().clone();
         let flight = parking_lot::Mutex::new(Some(flight));
         let counted = move |reply: Option<&dyn MessageTrait>, e: Option<&ClientError>| {
-            drop(flight.lock().take());
             if e.is_none() {
-                core.counters.sent(first, 1);
+                topic.counts().sent(first, 1);
             } else {
-                core.counters.failed(first);
+                topic.counts().failed(first);
             }
+            drop(flight.lock().take());
             request_callback(reply, e)
         };
         p.request_with_callback(msg, counted, timeout).await

@@ -60,7 +60,7 @@ use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::control::report::{Report, Reporter};
 use crate::control::ControlClient;
-use crate::producer::{Counters, Writes};
+use crate::producer::Writes;
 use crate::route::PhaseHandle;
 use builder::{Linger, TxSettings};
 use listener::{ClusterListener, Shared};
@@ -148,8 +148,8 @@ pub(crate) struct TxCore {
     started: AtomicBool,
     stopped: AtomicBool,
     started_at: Mutex<Option<Instant>>,
-    counters: Counters,
-    // Routing by the phase table; the topics written (seeded with the builder's `topics`); sends in flight.
+    // Routing by the phase table; the topics written (seeded with the builder's `topics`), each with its send
+    // counters and sends in flight.
     writes: Writes,
 }
 
@@ -185,7 +185,6 @@ impl MigratingTransactionProducer {
                 started: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
                 started_at: Mutex::new(None),
-                counters: Counters::default(),
                 writes: Writes::new(parts.phases, topics),
             }),
         };
@@ -268,7 +267,7 @@ impl MigratingTransactionProducer {
 impl TxCore {
     fn stats(&self) -> TransactionStats {
         self.shared.counters.snapshot(
-            self.counters.snapshot(),
+            self.writes.stats(),
             self.shared.pending.live(Instant::now()).len() as u64,
         )
     }
@@ -338,7 +337,7 @@ impl TxCore {
 
 impl Reporter for TxCore {
     fn report(&self) -> Report {
-        self.writes.report(&self.group, &self.counters)
+        self.writes.report(&self.group)
     }
 }
 

@@ -39,22 +39,21 @@ impl MigratingTransactionProducer {
         let id = MessageClientIDSetter::get_uniq_id(&msg)
             .map(|k| k.to_string())
             .unwrap_or_default();
-        let topic = msg.topic().to_string();
-        // Held until the outcome is known: the producer reports the phase applied only after it.
-        let (state, _flight) = self.core.writes.route(&topic);
+        // Held until the outcome is known: the producer reports the phase applied only after it. It carries the
+        // topic's counters.
+        let (state, flight) = self.core.writes.route(msg.topic().as_str());
         let first = state.write_cluster(draw());
         let spare = state.allows_failover().then(|| msg.clone());
         let arg = arg.map(|a| ArgSlot(Arc::new(a)));
         let core = &self.core;
         let route = Route {
-            topic: &topic,
+            flight: &flight,
             state,
             first,
             policy: FailoverPolicy::NotReached,
             count: 1,
         };
         dispatch_on(
-            &core.counters,
             route,
             msg,
             spare,
@@ -86,21 +85,20 @@ impl MigratingTransactionProducer {
     }
 
     async fn plain(&self, msg: Message, timeout: Option<u64>) -> ClientResult<Option<SendResult>> {
-        let topic = msg.topic().to_string();
-        // Held until the outcome is known: the producer reports the phase applied only after it.
-        let (state, _flight) = self.core.writes.route(&topic);
+        // Held until the outcome is known: the producer reports the phase applied only after it. It carries the
+        // topic's counters.
+        let (state, flight) = self.core.writes.route(msg.topic().as_str());
         let first = state.write_cluster(draw());
         let spare = state.allows_failover().then(|| msg.clone());
         let core = &self.core;
         let route = Route {
-            topic: &topic,
+            flight: &flight,
             state,
             first,
             policy: FailoverPolicy::TimeoutOrUnreachable,
             count: 1,
         };
         dispatch_on(
-            &core.counters,
             route,
             msg,
             spare,

@@ -11,6 +11,7 @@ mod merge;
 mod metadata;
 mod mqadmin_file;
 mod namespaced;
+mod per_topic_counts;
 #[cfg(feature = "redis")]
 mod redis;
 mod release;
