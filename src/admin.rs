@@ -585,10 +585,17 @@ impl ClusterAdmin {
     /// Messages of `topic` stored but not consumed by `group`, summed over every master. A group without an offset
     /// for a queue counts that queue's whole content (it has consumed none of it).
     pub(crate) async fn backlog(&self, group: &str, topic: &str) -> Result<u64, String> {
+        Ok(self.consumption(group, topic).await?.1)
+    }
+
+    /// `group`'s committed offsets on `topic` summed over its queues on every master (messages it has consumed,
+    /// counting from each queue's start), and its backlog there (as [`ClusterAdmin::backlog`]).
+    pub(crate) async fn consumption(&self, group: &str, topic: &str) -> Result<(u64, u64), String> {
         let admin = self.client().await?;
         let (group, topic) = (self.full(group), self.full(topic));
         let (group, topic) = (group.as_str(), topic.as_str());
         let mut total = 0u64;
+        let mut consumed = 0u64;
         for m in self.masters(&admin).await? {
             let stats = ConsumerAdmin::examine_consume_stats(
                 &*admin,
@@ -600,14 +607,16 @@ impl ClusterAdmin {
             )
             .await
             .map_err(|e| format!("read consume stats of {group} on {m}: {}", describe(&e)))?;
-            total += stats
+            for (_, w) in stats
                 .offset_table
                 .iter()
                 .filter(|(mq, _)| mq.topic().as_str() == topic)
-                .map(|(_, w)| (w.get_broker_offset() - w.get_consumer_offset()).max(0) as u64)
-                .sum::<u64>();
+            {
+                total += (w.get_broker_offset() - w.get_consumer_offset()).max(0) as u64;
+                consumed += w.get_consumer_offset().max(0) as u64;
+            }
         }
-        Ok(total)
+        Ok((consumed, total))
     }
 
     /// Messages ever stored for `topic` (sum of the queues' max offsets); `None` when the topic has no route.

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::wire::{
     AuditEntry, BatchMoveRequest, BatchMoveResult, ClientView, DlqReviewRequest, DlqReviewResult,
-    ErrorBody, GroupsView, MoveRequest, MoveResult, OrderlyRequest, PhasesDoc, RatioRequest,
-    RegisterTopics, TopicView,
+    ErrorBody, GroupsView, MonitorDoc, MoveRequest, MoveResult, OrderlyRequest, PhasesDoc,
+    RatioRequest, RegisterTopics, TopicView,
 };
 #[cfg(feature = "admin")]
 use super::wire::{
@@ -403,6 +403,25 @@ impl ControlApi {
     /// `GET /v1/groups`.
     pub async fn groups(&self) -> Result<GroupsView, MigrationError> {
         self.call(Method::GET, "/v1/groups", None::<&()>).await
+    }
+
+    /// `GET /v1/monitor`: the migration monitoring series of `topic` (`None`: the whole task) since `since`
+    /// (unix milliseconds, or a time ago such as `30m`, `6h`, `7d`), optionally merged into points of
+    /// `resolution_s` seconds.
+    pub async fn monitor(
+        &self,
+        topic: Option<&str>,
+        since: &str,
+        resolution_s: Option<u64>,
+    ) -> Result<MonitorDoc, MigrationError> {
+        let mut path = format!("/v1/monitor?since={}", segment(since));
+        if let Some(t) = topic {
+            path.push_str(&format!("&topic={}", segment(t)));
+        }
+        if let Some(r) = resolution_s {
+            path.push_str(&format!("&resolution={r}"));
+        }
+        self.call(Method::GET, &path, None::<&()>).await
     }
 
     /// `GET /v1/audit`, optionally for one topic, the last `limit` entries.

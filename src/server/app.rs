@@ -110,6 +110,10 @@ pub(crate) struct App {
     pub(crate) runtime: Arc<ClientRuntime>,
     /// This control plane as a claim on the target names it (set once bound).
     pub(crate) name: Mutex<String>,
+    /// Migration monitoring: every topic's traffic over time.
+    pub(crate) monitor: Mutex<super::monitor::Monitor>,
+    monitor_every: Duration,
+    monitoring: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Most topics one batch move names.
@@ -160,6 +164,7 @@ impl App {
             })?;
         }
         let audit = AuditLog::open(&config.audit_file)?;
+        let monitor = super::monitor::Monitor::new(monitor_config(config.monitor_every))?;
         tracing::info!(
             version = doc.version,
             topics = doc.topics.len(),
@@ -199,6 +204,9 @@ impl App {
             clusters: [config.source.clone(), config.target.clone()],
             runtime,
             name: Mutex::new(String::new()),
+            monitor: Mutex::new(monitor),
+            monitor_every: config.monitor_every,
+            monitoring: Mutex::new(None),
         }))
     }
 
@@ -975,8 +983,33 @@ impl App {
         *self.scanner.lock() = Some(super::scanner::spawn(self, self.scan_every));
     }
 
+    /// How often the monitoring takes a point.
+    pub(crate) fn monitor_every(&self) -> Duration {
+        self.monitor_every
+    }
+
+    /// Take a monitoring point of every topic every `monitor_every` (see [`super::monitor::Feed`]).
+    pub(crate) fn spawn_monitor(self: &Arc<Self>) {
+        let app = Arc::downgrade(self);
+        let every = self.monitor_every;
+        let task = tokio::spawn(async move {
+            let mut feed = super::monitor::Feed::default();
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(app) = app.upgrade() else { return };
+                feed.step(&app, SystemTime::now()).await;
+            }
+        });
+        *self.monitoring.lock() = Some(task);
+    }
+
     /// Stop the sampler, the scanner and the admin clients.
     pub(crate) async fn close(&self) {
+        if let Some(t) = self.monitoring.lock().take() {
+            t.abort();
+        }
         if let Some(t) = self.scanner.lock().take() {
             t.abort();
         }
@@ -989,6 +1022,18 @@ impl App {
         for a in &self.admin {
             a.close().await;
         }
+    }
+}
+
+/// The monitoring store's tiers for points every `every`: fine for 6 h, coarse as the defaults (1 min for the
+/// task, 10 min per topic, 7 days), a step of more than 3 points (at least 30 s) a gap.
+fn monitor_config(every: Duration) -> super::monitor::MonitorConfig {
+    use super::monitor::{MonitorConfig, Tier};
+    let d = MonitorConfig::default();
+    MonitorConfig {
+        fine: Tier::new(every, d.fine.retention),
+        max_step: d.max_step.max(every * 3),
+        ..d
     }
 }
 

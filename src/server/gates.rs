@@ -175,7 +175,11 @@ async fn target_topic_exists(app: &App, topic: &str) -> CheckResult {
 }
 
 /// The consumer groups of `topic`: groups with offsets for it on the source, plus groups of shim consumers.
-pub(crate) async fn groups_of(app: &App, topic: &str, c: Cluster) -> Result<BTreeSet<String>, String> {
+pub(crate) async fn groups_of(
+    app: &App,
+    topic: &str,
+    c: Cluster,
+) -> Result<BTreeSet<String>, String> {
     let mut groups = app.admin[c.index()].groups_of_topic(topic).await?;
     groups.extend(
         app.registry

@@ -105,6 +105,7 @@ pub(crate) fn render(app: &App) -> String {
             }
         }
     }
+    monitoring(&mut out, app, table.topics.keys());
     let clients = app.registry.views();
     let _ = writeln!(out, "# HELP rmq_migration_client_live 1 while the client's heartbeats arrive within the TTL.\n# TYPE rmq_migration_client_live gauge");
     for v in &clients {
@@ -168,4 +169,46 @@ pub(crate) fn render(app: &App) -> String {
         );
     }
     out
+}
+
+/// The migration monitoring's last point per topic and for the whole task (`topic=""`): stored and consumed rates
+/// and backlog per cluster.
+fn monitoring<'t>(out: &mut String, app: &App, topics: impl Iterator<Item = &'t String>) {
+    let monitor = app.monitor.lock();
+    let mut points = vec![(String::new(), monitor.latest(None))];
+    points.extend(topics.map(|t| (t.clone(), monitor.latest(Some(t)))));
+    drop(monitor);
+    type Field = fn(&crate::control::wire::MonitorCluster) -> Option<f64>;
+    let series: [(&str, &str, Field); 3] = [
+        (
+            "stored_per_second",
+            "Messages stored per second over the last monitoring interval",
+            |c| c.stored_per_s,
+        ),
+        (
+            "consumed_per_second",
+            "Messages consumed per second (consumer offsets) over the last monitoring interval",
+            |c| c.consumed_per_s,
+        ),
+        (
+            "backlog_messages",
+            "Messages stored and not yet consumed at the end of the last monitoring interval",
+            |c| c.backlog.map(|b| b as f64),
+        ),
+    ];
+    for (name, help, field) in series {
+        let _ = writeln!(out, "# HELP rmq_migration_monitor_{name} {help} (topic=\"\": the whole task).\n# TYPE rmq_migration_monitor_{name} gauge");
+        for (topic, point) in &points {
+            let Some(p) = point else { continue };
+            for (c, side) in [(Cluster::Source, &p.source), (Cluster::Target, &p.target)] {
+                if let Some(v) = field(side) {
+                    let _ = writeln!(
+                        out,
+                        "rmq_migration_monitor_{name}{{topic=\"{}\",cluster=\"{c}\"}} {v}",
+                        label(topic)
+                    );
+                }
+            }
+        }
+    }
 }

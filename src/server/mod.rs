@@ -92,6 +92,10 @@ pub struct ServerConfig {
     /// How often every topic's readiness checks are run in the background, for `GET /v1/topics` to answer from
     /// (default 15 s).
     pub scan_every: Duration,
+    /// How often the migration monitoring takes a point of every topic (default 10 s, a whole number of
+    /// seconds that divides 60): stored and consumed rates per cluster, backlog, shim counters. Points are kept
+    /// 6 h at this resolution, and 7 days coarser (see `GET /v1/monitor`).
+    pub monitor_every: Duration,
     /// Serve HTTPS with these files instead of HTTP.
     pub tls: Option<TlsFiles>,
 }
@@ -111,6 +115,7 @@ impl ServerConfig {
             quiet_window: Duration::from_secs(30),
             sample_every: Duration::from_secs(2),
             scan_every: Duration::from_secs(15),
+            monitor_every: Duration::from_secs(10),
             tls: None,
         }
     }
@@ -198,6 +203,7 @@ impl ControlServer {
         app.spawn_sampler();
         app.spawn_sealer();
         app.spawn_scanner();
+        app.spawn_monitor();
         let renewal = task::spawn_claim_renewal(&app);
         // The connection check of both clusters, logged and kept for `/healthz`; serving does not wait for it.
         let (checked, clusters) = (

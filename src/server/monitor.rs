@@ -30,6 +30,7 @@
 #[doc(hidden)]
 pub mod bench;
 mod config;
+mod feed;
 mod interval;
 mod point;
 mod ring;
@@ -39,12 +40,13 @@ mod series;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-pub(crate) use config::MonitorConfig;
+pub(crate) use config::{MonitorConfig, Tier};
+pub(crate) use feed::Feed;
 pub(crate) use sample::{ClusterSample, TopicSample};
 
 use crate::control::wire::{MonitorDoc, MonitorPoint};
 use crate::error::ConfigError;
-use config::Tier;
+
 use interval::Interval;
 use series::{Series, TierKind};
 

@@ -64,6 +64,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/task/resume", post(task_resume))
         .route("/v1/task/metadata", post(task_metadata))
         .route("/v1/task/endpoints", get(task_endpoints))
+        .route("/v1/monitor", get(monitor))
         .route("/metrics", get(prometheus))
         .route("/healthz", get(healthz))
         .layer(middleware::from_fn_with_state(app.clone(), count))
@@ -592,6 +593,81 @@ async fn task_endpoints(
 ) -> Result<Response, ApiError> {
     require(&app, &headers, Access::Client)?;
     Ok(Json(task::endpoints(&app).await).into_response())
+}
+
+#[derive(Deserialize)]
+struct MonitorQuery {
+    topic: Option<String>,
+    since: Option<String>,
+    resolution: Option<u64>,
+}
+
+/// `since`: unix milliseconds, or a time ago as `<n>s`, `<n>m`, `<n>h`, `<n>d` (default `1h`).
+fn parse_since(v: Option<&str>) -> Result<std::time::SystemTime, ApiError> {
+    let v = v.unwrap_or("1h").trim();
+    let bad = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!(
+                "query parameter \"since\" = {v:?}: give unix milliseconds, or a time ago such as 600s, 30m, 6h, 7d"
+            ),
+        )
+    };
+    if let Ok(ms) = v.parse::<u64>() {
+        return Ok(std::time::UNIX_EPOCH + Duration::from_millis(ms));
+    }
+    let unit = match v.chars().last() {
+        Some('s') => 1,
+        Some('m') => 60,
+        Some('h') => 3_600,
+        Some('d') => 86_400,
+        _ => return Err(bad()),
+    };
+    let n: u64 = v[..v.len() - 1].parse().map_err(|_| bad())?;
+    let ago = Duration::from_secs(n.checked_mul(unit).ok_or_else(bad)?);
+    Ok(std::time::SystemTime::now()
+        .checked_sub(ago)
+        .unwrap_or(std::time::UNIX_EPOCH))
+}
+
+/// `GET /v1/monitor?topic=&since=&resolution=`: the migration monitoring series of a topic, or of the whole task.
+async fn monitor(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<MonitorQuery>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    let since = parse_since(q.since.as_deref())?;
+    if let Some(t) = &q.topic {
+        if !app.table().topics.contains_key(t) {
+            return Err(ApiError::unknown_topic(t));
+        }
+    }
+    let resolution = match q.resolution {
+        Some(0) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "query parameter \"resolution\" = 0: give a number of seconds, at least 1",
+            ))
+        }
+        r => r.map(Duration::from_secs),
+    };
+    let series = app
+        .monitor
+        .lock()
+        .series(q.topic.as_deref(), since, resolution);
+    let doc = match series {
+        Some(s) => s.into_doc(q.topic.clone()),
+        // Registered but not watched yet (before its first point).
+        None => crate::control::wire::MonitorDoc {
+            topic: q.topic.clone(),
+            resolution_s: app.monitor_every().as_secs(),
+            points: Vec::new(),
+        },
+    };
+    Ok(Json(doc).into_response())
 }
 
 #[derive(Deserialize)]

@@ -94,6 +94,21 @@ enum Command {
         /// Within 0.0..=1.0.
         ratio: f64,
     },
+    /// Migration monitoring: per cluster stored and consumed rate, backlog and shim counts over time, for the
+    /// whole task or one topic.
+    Monitor {
+        #[command(flatten)]
+        remote: Remote,
+        /// One topic (default: the whole task).
+        #[arg(long)]
+        topic: Option<String>,
+        /// From: unix milliseconds, or a time ago (600s, 30m, 6h, 7d).
+        #[arg(long, default_value = "10m")]
+        since: String,
+        /// Seconds per printed point (points are merged).
+        #[arg(long)]
+        resolution: Option<u64>,
+    },
     /// Registered clients, their applied phases and counters.
     Clients(Remote),
     /// Consumer groups: missing on the target, or connected to the source without the shim.
@@ -226,6 +241,12 @@ async fn main() -> ExitCode {
             topic,
             ratio,
         } => ops::ratio(&remote, &topic, ratio).await,
+        Command::Monitor {
+            remote,
+            topic,
+            since,
+            resolution,
+        } => ops::monitor(&remote, topic.as_deref(), &since, resolution).await,
         Command::Clients(r) => ops::clients(&r).await,
         Command::Groups(r) => ops::groups(&r).await,
         Command::Audit {

@@ -426,6 +426,60 @@ pub(crate) async fn ratio(r: &Remote, topic: &str, ratio: f64) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `monitor`: one line per point, both clusters side by side.
+pub(crate) async fn monitor(
+    r: &Remote,
+    topic: Option<&str>,
+    since: &str,
+    resolution: Option<u64>,
+) -> CliResult {
+    let doc = api(r)?.monitor(topic, since, resolution).await?;
+    if r.output == Output::Json {
+        return json(&doc);
+    }
+    let rate = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+    println!(
+        "{} every {} s",
+        topic.unwrap_or("whole task"),
+        doc.resolution_s
+    );
+    println!(
+        "{:<20} {:>9} {:>9} {:>9} {:>7} {:>7} | {:>9} {:>9} {:>9} {:>7} {:>7} | {:>6} {:>6}",
+        "AT",
+        "SRC ST/s",
+        "SRC CO/s",
+        "SRC LAG",
+        "SENT",
+        "RECV",
+        "TGT ST/s",
+        "TGT CO/s",
+        "TGT LAG",
+        "SENT",
+        "RECV",
+        "FAILOV",
+        "DUPS"
+    );
+    for p in &doc.points {
+        println!(
+            "{:<20} {:>9} {:>9} {:>9} {:>7} {:>7} | {:>9} {:>9} {:>9} {:>7} {:>7} | {:>6} {:>6}",
+            p.at.trim_end_matches('Z'),
+            rate(p.source.stored_per_s),
+            rate(p.source.consumed_per_s),
+            opt(p.source.backlog),
+            p.source.sent,
+            p.source.received,
+            rate(p.target.stored_per_s),
+            rate(p.target.consumed_per_s),
+            opt(p.target.backlog),
+            p.target.sent,
+            p.target.received,
+            p.failed_over,
+            p.duplicates
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) async fn clients(r: &Remote) -> CliResult {
     let clients = api(r)?.clients().await?;
     if r.output == Output::Json {

@@ -70,6 +70,10 @@ pub(crate) struct ServeArgs {
     /// Seconds between background scans of every topic's readiness checks (status answers from the last scan).
     #[arg(long, default_value_t = 15.0)]
     scan_every: f64,
+    /// Seconds between migration monitoring points (whole seconds dividing 60; kept 6 h at this resolution and
+    /// 7 days coarser).
+    #[arg(long, default_value_t = 10)]
+    monitor_every: u64,
     /// PEM certificate chain: serve HTTPS (with --tls-key).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -167,6 +171,7 @@ pub(crate) async fn run(a: ServeArgs) -> CliResult {
     config.quiet_window = seconds("quiet_window", a.quiet_window)?;
     config.sample_every = seconds("sample_every", a.sample_every)?;
     config.scan_every = seconds("scan_every", a.scan_every)?;
+    config.monitor_every = std::time::Duration::from_secs(a.monitor_every);
     config.tls = match (a.tls_cert, a.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
