@@ -415,9 +415,9 @@ pub struct ClusterTraffic {
     pub stored: Option<u64>,
     /// Milliseconds since the stored count last changed; `None` when it has not been observed to change.
     pub last_write_ms: Option<u64>,
-    /// Messages sent here by live shim producers (sum of their counters).
+    /// Messages of this topic sent here by live shim producers (sum of their per-topic counters).
     pub sent_by_clients: u64,
-    /// Messages received from here by live shim consumers.
+    /// Messages of this topic received from here by live shim consumers.
     pub received_by_clients: u64,
 }
 

@@ -444,9 +444,19 @@ fn topic_view(
         .collect();
     let traffic = |c: Cluster| {
         let o = app.traffic.get(topic, c);
-        let counters = |v: &&crate::control::wire::ClientView| match c {
-            Cluster::Source => v.heartbeat.counters.source,
-            Cluster::Target => v.heartbeat.counters.target,
+        // This topic's counters only (a client's totals cover all its topics); a client too old to report them
+        // counts for none.
+        let counters = |v: &&crate::control::wire::ClientView| {
+            let t = v
+                .heartbeat
+                .per_topic
+                .get(topic)
+                .copied()
+                .unwrap_or_default();
+            match c {
+                Cluster::Source => t.source,
+                Cluster::Target => t.target,
+            }
         };
         ClusterTraffic {
             stored: o.and_then(|o| o.stored),

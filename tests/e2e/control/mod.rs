@@ -2,6 +2,7 @@
 
 mod api;
 mod gates;
+mod monitor;
 mod orderly;
 mod outage;
 mod poller;
