@@ -105,6 +105,26 @@ pub(crate) fn render(app: &App) -> String {
             }
         }
     }
+    if let Some(task) = app.task() {
+        let _ = writeln!(out, "# HELP rmq_migration_task_step The migration task's step (0 connect, 1 metadata, 2 endpoints, 3 grayscale, 4 completed).\n# TYPE rmq_migration_task_step gauge");
+        let step = crate::control::wire::TaskStep::ALL
+            .iter()
+            .position(|s| *s == task.step)
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "rmq_migration_task_step{{task=\"{}\",step=\"{}\"}} {step}",
+            label(&task.name),
+            task.step
+        );
+        let _ = writeln!(out, "# HELP rmq_migration_task_paused 1 while the migration task is paused (phase moves refused).\n# TYPE rmq_migration_task_paused gauge");
+        let _ = writeln!(
+            out,
+            "rmq_migration_task_paused{{task=\"{}\"}} {}",
+            label(&task.name),
+            u8::from(task.paused.is_some())
+        );
+    }
     monitoring(&mut out, app, table.topics.keys());
     let clients = app.registry.views();
     let _ = writeln!(out, "# HELP rmq_migration_client_live 1 while the client's heartbeats arrive within the TTL.\n# TYPE rmq_migration_client_live gauge");

@@ -244,6 +244,16 @@ fn a_task_walks_its_five_steps_with_pause_and_one_claim_per_target() {
             p.admin.phases().await.unwrap().topics[&topic].phase,
             Phase::Initial
         );
+        let metrics = reqwest::get(format!("{}/metrics", p.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("rmq_migration_task_paused{task=\"orders to cloud\"} 1"),
+            "{metrics}"
+        );
         // The pause survives a restart of the control plane.
         p.restart().await;
         assert!(p.admin.task(false).await.unwrap().task.paused.is_some());
