@@ -334,23 +334,28 @@ impl ClusterAdmin {
 
     /// Names brokers and clusters register as topics: every broker name and cluster name.
     pub(crate) async fn own_names(&self) -> Result<Vec<String>, String> {
+        let (mut names, clusters) = self.broker_and_cluster_names().await?;
+        names.extend(clusters);
+        Ok(names)
+    }
+
+    /// Every broker name and every cluster name the name server reports.
+    async fn broker_and_cluster_names(&self) -> Result<(Vec<String>, Vec<String>), String> {
         let admin = self.client().await?;
         let info = RouteAdmin::examine_broker_cluster_info(&*admin)
             .await
             .map_err(|e| format!("read cluster info: {}", describe(&e)))?;
-        let mut names: Vec<String> = info
-            .broker_addr_table
-            .iter()
-            .flatten()
-            .map(|(b, _)| b.to_string())
-            .collect();
-        names.extend(
-            info.cluster_addr_table
-                .iter()
-                .flatten()
-                .map(|(c, _)| c.to_string()),
-        );
-        Ok(names)
+        let names = |t: Option<Vec<String>>| t.unwrap_or_default();
+        Ok((
+            names(
+                info.broker_addr_table
+                    .map(|t| t.keys().map(|b| b.to_string()).collect()),
+            ),
+            names(
+                info.cluster_addr_table
+                    .map(|t| t.keys().map(|c| c.to_string()).collect()),
+            ),
+        ))
     }
 
     /// Every topic config on every master (of `cluster_name`, or all), by broker name.
@@ -703,16 +708,7 @@ impl ClusterAdmin {
 
     /// The cluster names the name server reports (the cluster's identity, as the task records it).
     pub(crate) async fn cluster_names(&self) -> Result<Vec<String>, String> {
-        let admin = self.client().await?;
-        let info = RouteAdmin::examine_broker_cluster_info(&*admin)
-            .await
-            .map_err(|e| format!("read cluster info: {}", describe(&e)))?;
-        let mut names: Vec<String> = info
-            .cluster_addr_table
-            .iter()
-            .flatten()
-            .map(|(c, _)| c.to_string())
-            .collect();
+        let mut names = self.broker_and_cluster_names().await?.1;
         names.sort();
         Ok(names)
     }

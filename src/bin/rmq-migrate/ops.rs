@@ -49,8 +49,13 @@ pub(crate) fn api(r: &Remote) -> Result<ControlApi, MigrationError> {
     })
 }
 
-fn json<T: Serialize>(v: &T) -> CliResult {
+/// Print `v` as pretty JSON (`--output json`).
+pub(crate) fn print_json<T: Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
+}
+
+fn json<T: Serialize>(v: &T) -> CliResult {
+    print_json(v);
     Ok(ExitCode::SUCCESS)
 }
 

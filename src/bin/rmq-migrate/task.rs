@@ -9,7 +9,7 @@ use rocketmq_migration::control::wire::{
 };
 use rocketmq_migration::{ConfigError, ConfigErrorKind, MigrationError};
 
-use crate::ops::api;
+use crate::ops::{api, print_json};
 use crate::{CliResult, Output, Remote};
 
 /// The task's subcommands.
@@ -139,10 +139,7 @@ pub(crate) async fn run(c: TaskCommand) -> CliResult {
             let v = api(&r)?.endpoints().await?;
             let all = v.topics.iter().all(|t| t.switched);
             if r.output == Output::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&v).expect("serializable")
-                );
+                print_json(&v);
             } else {
                 for t in &v.topics {
                     println!(
@@ -212,10 +209,7 @@ async fn metadata(a: MetadataArgs) -> CliResult {
         })
         .await?;
     if a.remote.output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("serializable")
-        );
+        print_json(&report);
     } else {
         for i in &report.items {
             println!(
@@ -248,7 +242,7 @@ async fn metadata(a: MetadataArgs) -> CliResult {
 
 fn print_task(r: &Remote, t: &TaskDoc) -> CliResult {
     if r.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(t).expect("serializable"));
+        print_json(t);
         return Ok(ExitCode::SUCCESS);
     }
     println!("task {:?}: step {}", t.name, t.step);
@@ -269,7 +263,7 @@ fn print_task(r: &Remote, t: &TaskDoc) -> CliResult {
 
 fn print_view(r: &Remote, v: &TaskView) -> Result<(), MigrationError> {
     if r.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
+        print_json(v);
         return Ok(());
     }
     let t = &v.task;
