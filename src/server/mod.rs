@@ -31,6 +31,7 @@ mod app;
 mod audit;
 mod auth;
 mod claim;
+mod console;
 mod gates;
 mod groups;
 mod metrics;

@@ -67,6 +67,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/monitor", get(monitor))
         .route("/metrics", get(prometheus))
         .route("/healthz", get(healthz))
+        .merge(super::console::router())
         .layer(middleware::from_fn_with_state(app.clone(), count))
         .with_state(app)
 }
