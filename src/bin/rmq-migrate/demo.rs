@@ -40,6 +40,10 @@ pub(crate) struct DemoArgs {
     /// Seconds the control plane requires a cluster to be quiet before it leaves a read set.
     #[arg(long, default_value_t = 2.0)]
     quiet_window: f64,
+    /// After the walk, keep the clusters, the control plane and the clients running (with fresh topics in
+    /// `initial` to move from the web console), print the console's address and the admin token, until Ctrl-C.
+    #[arg(long)]
+    hold: bool,
 }
 
 /// One migrating topic with its producer, consumer and bookkeeping.
@@ -79,7 +83,7 @@ pub(crate) async fn run(a: DemoArgs) -> CliResult {
     config.sample_every = Duration::from_millis(500);
     let server = ControlServer::start(config, rt.clone()).await?;
     let url = format!("http://{}", server.local_addr());
-    let api = ControlApi::new(&url, Some(token))?.actor("demo");
+    let api = ControlApi::new(&url, Some(token.clone()))?.actor("demo");
     println!(
         "source namesrv {}  target namesrv {}  control plane {url}",
         pair.source.name_server_addr(),
@@ -99,56 +103,7 @@ pub(crate) async fn run(a: DemoArgs) -> CliResult {
         .build()
         .await?;
     for i in 0..a.topics.max(1) {
-        let topic = unique_name(names[i % names.len()]);
-        let group = format!("{topic}_cg");
-        pair.create_topic(&rt, &topic, 4).await?;
-        pair.target.create_group(&rt, &group).await?;
-        let mut producer = MigratingProducer::builder(rt.clone())
-            .producer_group(format!("{topic}_pg"))
-            .source(pair.source.cluster_config())
-            .target(pair.target.cluster_config())
-            .control(&control)
-            .build()?;
-        producer
-            .start()
-            .await
-            .map_err(|e| fail("producer start").with_source(e))?;
-        let received: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-        let mut consumer = MigratingPushConsumer::builder(rt.clone())
-            .consumer_group(group)
-            .source(pair.source.cluster_config())
-            .target(pair.target.cluster_config())
-            .control(&control)
-            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-            .build()?;
-        consumer
-            .subscribe(topic.as_str(), "*")
-            .await
-            .map_err(|e| fail("subscribe").with_source(e))?;
-        let rec = received.clone();
-        consumer.register_message_listener_concurrently(
-            move |msgs: &[&MessageExt],
-                  _: &ConsumeConcurrentlyContext|
-                  -> ClientResult<ConsumeConcurrentlyStatus> {
-                let mut r = rec.lock();
-                for m in msgs {
-                    *r.entry(UniqKey.key(m).unwrap_or_default()).or_default() += 1;
-                }
-                Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)
-            },
-        );
-        consumer
-            .start()
-            .await
-            .map_err(|e| fail("consumer start").with_source(e))?;
-        lanes.push(Lane {
-            topic,
-            producer,
-            consumer,
-            acked: Arc::default(),
-            received,
-            failed: Arc::default(),
-        });
+        lanes.push(lane(&pair, &rt, &control, unique_name(names[i % names.len()])).await?);
     }
     let topics: Vec<&str> = lanes.iter().map(|l| l.topic.as_str()).collect();
     api.register(&topics, Some(0.5)).await?;
@@ -156,37 +111,9 @@ pub(crate) async fn run(a: DemoArgs) -> CliResult {
     // Steady traffic on every topic for the whole walk.
     let stop = Arc::new(AtomicBool::new(false));
     let mut senders = Vec::new();
+    let every = Duration::from_millis(a.send_every_ms);
     for lane in &lanes {
-        let (p, topic, acked, failed, stop) = (
-            lane.producer.clone(),
-            lane.topic.clone(),
-            lane.acked.clone(),
-            lane.failed.clone(),
-            stop.clone(),
-        );
-        let every = Duration::from_millis(a.send_every_ms);
-        senders.push(tokio::spawn(async move {
-            let mut i = 0u64;
-            while !stop.load(Ordering::Acquire) {
-                let msg = Message::builder()
-                    .topic(topic.as_str())
-                    .body(format!("demo {i}").into_bytes())
-                    .build()
-                    .expect("message");
-                match p.send(msg).await {
-                    Ok(Some(r)) => {
-                        if let Some(id) = r.msg_id {
-                            acked.lock().insert(id.to_string());
-                        }
-                    }
-                    _ => {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                i += 1;
-                tokio::time::sleep(every).await;
-            }
-        }));
+        senders.push(send_steadily(lane, every, stop.clone()));
     }
 
     println!();
@@ -272,6 +199,10 @@ pub(crate) async fn run(a: DemoArgs) -> CliResult {
     );
     println!("lost = {lost}   ({:.1} s)", started.elapsed().as_secs_f64());
 
+    if a.hold {
+        hold(&a, &pair, &rt, &control, &api, &url, &token, &mut lanes).await?;
+    }
+
     for mut l in lanes {
         l.consumer.shutdown().await;
         l.producer.shutdown().await;
@@ -285,6 +216,149 @@ pub(crate) async fn run(a: DemoArgs) -> CliResult {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// Send to `lane`'s topic every `every` until `stop`, counting acknowledged and failed sends.
+fn send_steadily(
+    lane: &Lane,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let (p, topic, acked, failed) = (
+        lane.producer.clone(),
+        lane.topic.clone(),
+        lane.acked.clone(),
+        lane.failed.clone(),
+    );
+    tokio::spawn(async move {
+        let mut i = 0u64;
+        while !stop.load(Ordering::Acquire) {
+            let msg = Message::builder()
+                .topic(topic.as_str())
+                .body(format!("demo {i}").into_bytes())
+                .build()
+                .expect("message");
+            match p.send(msg).await {
+                Ok(Some(r)) => {
+                    if let Some(id) = r.msg_id {
+                        acked.lock().insert(id.to_string());
+                    }
+                }
+                _ => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            i += 1;
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
+/// `demo --hold`: after the walk, fresh topics in `initial` with their own clients, steady traffic on every topic,
+/// and the console's address and admin token printed, until Ctrl-C.
+#[allow(clippy::too_many_arguments)]
+async fn hold(
+    a: &DemoArgs,
+    pair: &ClusterPair,
+    rt: &Arc<rocketmq_client_rust::ClientRuntime>,
+    control: &ControlClient,
+    api: &ControlApi,
+    url: &str,
+    token: &str,
+    lanes: &mut Vec<Lane>,
+) -> Result<(), MigrationError> {
+    let mut fresh = Vec::new();
+    for i in 0..a.topics.max(1) {
+        let l = lane(pair, rt, control, unique_name(&format!("console_{i}"))).await?;
+        fresh.push(l.topic.clone());
+        lanes.push(l);
+    }
+    let names: Vec<&str> = fresh.iter().map(String::as_str).collect();
+    api.register(&names, Some(0.5)).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let every = Duration::from_millis(a.send_every_ms.max(50));
+    let senders: Vec<_> = lanes
+        .iter()
+        .map(|l| send_steadily(l, every, stop.clone()))
+        .collect();
+    println!();
+    println!(
+        "holding: both clusters, the control plane and the clients of {} topics keep running ({} walked, {} \
+         fresh in initial to move from the console)",
+        lanes.len(),
+        lanes.len() - fresh.len(),
+        fresh.len()
+    );
+    println!("console: {url}/");
+    println!("admin token: {token}");
+    println!("Ctrl-C to stop");
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| fail("wait for Ctrl-C").with_source(e))?;
+    stop.store(true, Ordering::Release);
+    for s in senders {
+        let _ = s.await;
+    }
+    Ok(())
+}
+
+/// Create `topic` on both clusters and its group on the target, and start its shim producer and consumer.
+async fn lane(
+    pair: &ClusterPair,
+    rt: &Arc<rocketmq_client_rust::ClientRuntime>,
+    control: &ControlClient,
+    topic: String,
+) -> Result<Lane, MigrationError> {
+    let rt = rt.clone();
+    let group = format!("{topic}_cg");
+    pair.create_topic(&rt, &topic, 4).await?;
+    pair.target.create_group(&rt, &group).await?;
+    let mut producer = MigratingProducer::builder(rt.clone())
+        .producer_group(format!("{topic}_pg"))
+        .source(pair.source.cluster_config())
+        .target(pair.target.cluster_config())
+        .control(control)
+        .build()?;
+    producer
+        .start()
+        .await
+        .map_err(|e| fail("producer start").with_source(e))?;
+    let received: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let mut consumer = MigratingPushConsumer::builder(rt.clone())
+        .consumer_group(group)
+        .source(pair.source.cluster_config())
+        .target(pair.target.cluster_config())
+        .control(control)
+        .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
+        .build()?;
+    consumer
+        .subscribe(topic.as_str(), "*")
+        .await
+        .map_err(|e| fail("subscribe").with_source(e))?;
+    let rec = received.clone();
+    consumer.register_message_listener_concurrently(
+        move |msgs: &[&MessageExt],
+              _: &ConsumeConcurrentlyContext|
+              -> ClientResult<ConsumeConcurrentlyStatus> {
+            let mut r = rec.lock();
+            for m in msgs {
+                *r.entry(UniqKey.key(m).unwrap_or_default()).or_default() += 1;
+            }
+            Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)
+        },
+    );
+    consumer
+        .start()
+        .await
+        .map_err(|e| fail("consumer start").with_source(e))?;
+    Ok(Lane {
+        topic,
+        producer,
+        consumer,
+        acked: Arc::default(),
+        received,
+        failed: Arc::default(),
     })
 }
 
