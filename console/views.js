@@ -405,12 +405,20 @@ export function monitoringView() {
       const series = (f) => ["source", "target"].map((c) => pts.map((p) => (p[c][f] == null ? null : p[c][f])));
       const info = st.topic ? `${st.topic}: ${phases.topics[st.topic] ? phases.topics[st.topic].phase : ""}` : `${names.length} topics`;
       el(root, "#mon-info").textContent = `${pts.length} points every ${doc.resolution_s} s · ${info}`;
-      charts.forEach((c) => c.destroy());
-      charts = [
-        chart(el(root, "#chart-stored"), xs, series("stored_per_s"), "msg/s"),
-        chart(el(root, "#chart-consumed"), xs, series("consumed_per_s"), "msg/s"),
-        chart(el(root, "#chart-backlog"), xs, series("backlog"), "messages"),
+      const parts = [
+        [el(root, "#chart-stored"), series("stored_per_s"), "msg/s"],
+        [el(root, "#chart-consumed"), series("consumed_per_s"), "msg/s"],
+        [el(root, "#chart-backlog"), series("backlog"), "messages"],
       ];
+      if (charts.length === parts.length) {
+        // New points into the same charts: the legend and the cursor stay where they are.
+        parts.forEach(([div, ys], i) => {
+          count(div, xs, ys);
+          charts[i].setData([xs, ...ys]);
+        });
+      } else {
+        charts = parts.map(([div, ys, unit]) => chart(div, xs, ys, unit));
+      }
     },
     unmount() {
       charts.forEach((c) => c.destroy());
@@ -419,9 +427,14 @@ export function monitoringView() {
   };
 }
 
-function chart(div, xs, ys, unit) {
+/** Note on the chart's element how many points it has, and how many of its values are above zero. */
+function count(div, xs, ys) {
   div.dataset.points = String(xs.length);
   div.dataset.values = String(ys.flat().filter((v) => v != null && v > 0).length);
+}
+
+function chart(div, xs, ys, unit) {
+  count(div, xs, ys);
   const width = Math.max(320, Math.min(div.clientWidth || 700, 1100));
   const opts = {
     width,

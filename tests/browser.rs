@@ -409,6 +409,22 @@ async fn run(chrome: PathBuf) {
          document.querySelectorAll('.uplot canvas').length === 3",
     )
     .await;
+    // Live: the charts take the new points a few seconds later without a reload.
+    let before: u32 = eval(
+        &page,
+        "Number(document.getElementById('chart-stored').dataset.points)",
+    )
+    .await;
+    until(
+        &page,
+        &format!(
+            "Number(document.getElementById('chart-stored').dataset.points) > {before} && \
+             document.querySelectorAll('.uplot canvas').length === 3"
+        ),
+        Duration::from_secs(20),
+        "the charts update live",
+    )
+    .await;
     files.insert("monitoring", shot(&page, &shots, "monitoring").await);
 
     // 5. Every other view, for the pictures; each shows what it is about.
