@@ -4,8 +4,8 @@
 //! producer and consumer on one topic, and drives the console served at `/` through the DevTools protocol
 //! (`chromiumoxide`): the topic list and phases load, an advance clicked in the page (with the admin token typed
 //! into the page's dialog) changes the phase on the server, a refused move shows its failing checks, and the
-//! monitoring charts have points. Screenshots of every view go to `target/console-screenshots/`; two of them are
-//! copied to `docs/` for the README.
+//! monitoring charts have points. Screenshots of every view go to `target/console-screenshots/`; with
+//! `RMQ_CONSOLE_DOCS=1` two of them are copied to `docs/` for the README.
 //!
 //! Chromium is found as `$CHROMIUM`, or `chromium` / `chromium-browser` / `google-chrome` on the `PATH`; without
 //! one the test prints why and passes (`.ci/run` installs Debian's `chromium`).
@@ -466,10 +466,13 @@ async fn run(chrome: PathBuf) {
     .await;
     files.insert("task", shot(&page, &shots, "task").await);
 
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-    std::fs::create_dir_all(&docs).unwrap();
-    for name in ["topics", "monitoring"] {
-        std::fs::copy(&files[name], docs.join(format!("console-{name}.png"))).unwrap();
+    // The README's two pictures are refreshed only when asked (a test run leaves tracked files alone).
+    if std::env::var_os("RMQ_CONSOLE_DOCS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        for name in ["topics", "monitoring"] {
+            std::fs::copy(&files[name], docs.join(format!("console-{name}.png"))).unwrap();
+        }
     }
     println!("screenshots in {}", shots.display());
 
