@@ -21,7 +21,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use reqwest::header::{AUTHORIZATION, ETAG, IF_NONE_MATCH};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use reqwest::StatusCode;
 use tokio::task::JoinHandle;
 
@@ -176,15 +176,20 @@ impl ControlClientBuilder {
                 last_good: None,
                 status: SyncStatus::Fresh,
                 started: Instant::now(),
+                problem: None,
+                logged: None,
             }),
             status: AtomicU8::new(0),
             reporters: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             tasks: Mutex::new(Vec::new()),
         });
-        match inner.fetch(Duration::ZERO).await {
+        let first = match inner.fetch(Duration::ZERO).await {
             Ok(Fetched::Table(doc, etag)) => inner.accept(doc, etag),
-            Ok(Fetched::Unchanged) => unreachable!("the first fetch sends no If-None-Match"),
+            other => other,
+        };
+        match first {
+            Ok(_) => inner.good(),
             Err(Failure::Unauthorized(code)) => {
                 return Err(MigrationError::new(
                     ErrorKind::Unauthorized,
@@ -195,7 +200,8 @@ impl ControlClientBuilder {
                     ),
                 ))
             }
-            Err(Failure::Other(why)) => {
+            Err(Failure::Unusable { reason, detail }) => {
+                let why = format!("{reason}: {detail}");
                 let cached = match &inner.cache_file {
                     Some(p) => read_json::<PhasesDoc>(p)?,
                     None => None,
@@ -268,7 +274,16 @@ struct SyncState {
     last_good: Option<Instant>,
     status: SyncStatus,
     started: Instant,
+    /// Why the last poll gave no usable table (`None` after a usable answer).
+    problem: Option<&'static str>,
+    /// The problem last logged at WARN, and when: a reminder at most every [`LOG_REMINDER`].
+    logged: Option<(&'static str, Instant)>,
 }
+
+/// Largest phase table a client reads (a larger answer is refused as `oversized_table`).
+pub const MAX_TABLE_BYTES: usize = 16 << 20;
+/// How often a persisting poll problem is logged again at WARN (once when it starts; then at most this often).
+const LOG_REMINDER: Duration = Duration::from_secs(60);
 
 struct Inner {
     base: String,
@@ -303,7 +318,19 @@ enum Fetched {
 
 enum Failure {
     Unauthorized(u16),
-    Other(String),
+    /// No usable answer: `reason` is a code (`unreachable`, `http_error`, `older_table`, `invalid_table`,
+    /// `unreadable_table`, `oversized_table`, `wrong_content_type`), `detail` says what happened.
+    Unusable {
+        reason: &'static str,
+        detail: String,
+    },
+}
+
+fn unusable(reason: &'static str, detail: impl Into<String>) -> Failure {
+    Failure::Unusable {
+        reason,
+        detail: detail.into(),
+    }
 }
 
 impl ControlClient {
@@ -337,6 +364,13 @@ impl ControlClient {
             1 => SyncStatus::Stale,
             _ => SyncStatus::Unauthorized,
         }
+    }
+
+    /// Why the last poll gave no usable table, as a code (`unreachable`, `http_error`, `older_table`,
+    /// `invalid_table`, `unreadable_table`, `oversized_table`, `wrong_content_type`); `None` while polls answer
+    /// usable tables. Heartbeats carry it (`Heartbeat::status_reason`) once the status is STALE.
+    pub fn status_reason(&self) -> Option<&'static str> {
+        self.inner.state.lock().problem
     }
 
     /// Version of the last table applied.
@@ -412,11 +446,11 @@ impl Inner {
         if let Some(e) = &etag {
             req = req.header(IF_NONE_MATCH, e);
         }
-        let resp = self
+        let mut resp = self
             .request(req)
             .send()
             .await
-            .map_err(|e| Failure::Other(error_chain(&e)))?;
+            .map_err(|e| unusable("unreachable", error_chain(&e)))?;
         match resp.status() {
             StatusCode::NOT_MODIFIED => Ok(Fetched::Unchanged),
             StatusCode::OK => {
@@ -425,25 +459,70 @@ impl Inner {
                     .get(ETAG)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                let doc = resp.json::<PhasesDoc>().await.map_err(|e| {
-                    Failure::Other(format!("unreadable table: {}", error_chain(&e)))
-                })?;
+                if let Some(ct) = resp.headers().get(CONTENT_TYPE) {
+                    let ct = ct.to_str().unwrap_or_default();
+                    if !ct.trim_start().starts_with("application/json") {
+                        return Err(unusable(
+                            "wrong_content_type",
+                            format!("answer of type {ct:?}, not application/json"),
+                        ));
+                    }
+                }
+                if resp
+                    .content_length()
+                    .is_some_and(|n| n > MAX_TABLE_BYTES as u64)
+                {
+                    return Err(unusable(
+                        "oversized_table",
+                        format!(
+                            "answer of {} bytes, more than the {MAX_TABLE_BYTES} a table may have",
+                            resp.content_length().unwrap_or_default()
+                        ),
+                    ));
+                }
+                let mut body = Vec::new();
+                while let Some(chunk) = resp
+                    .chunk()
+                    .await
+                    .map_err(|e| unusable("unreachable", error_chain(&e)))?
+                {
+                    if body.len() + chunk.len() > MAX_TABLE_BYTES {
+                        return Err(unusable(
+                            "oversized_table",
+                            format!(
+                                "answer longer than the {MAX_TABLE_BYTES} bytes a table may have"
+                            ),
+                        ));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                let doc = serde_json::from_slice::<PhasesDoc>(&body)
+                    .map_err(|e| unusable("unreadable_table", e.to_string()))?;
                 Ok(Fetched::Table(doc, tag))
             }
             s if s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN => {
                 Err(Failure::Unauthorized(s.as_u16()))
             }
-            s => Err(Failure::Other(format!("HTTP {s}"))),
+            s => Err(unusable("http_error", format!("HTTP {s}"))),
         }
     }
 
-    /// Apply a good table (unless older than the applied one) and remember it.
-    fn accept(&self, doc: PhasesDoc, etag: Option<String>) {
+    /// Apply a newer table and remember it. The table already applied (a `200` where a `304` was due, as a
+    /// proxy that strips `If-None-Match` produces) is `Unchanged`; an older or invalid one is not usable.
+    fn accept(&self, doc: PhasesDoc, etag: Option<String>) -> Result<Fetched, Failure> {
         let applied = self.state.lock().version;
         if doc.version < applied {
-            tracing::warn!(endpoint = %self.base, got = doc.version, applied, "ignoring an older phase table");
-            self.good();
-            return;
+            return Err(unusable(
+                "older_table",
+                format!(
+                    "the control plane answered table version {} while this client applied {applied} (restored \
+                     from an older state file?); keeping the applied one",
+                    doc.version
+                ),
+            ));
+        }
+        if doc.version == applied && applied > 0 {
+            return Ok(Fetched::Unchanged);
         }
         let before = self.phases.snapshot();
         for (topic, s) in &doc.topics {
@@ -454,8 +533,13 @@ impl Inner {
             }
         }
         if let Err(e) = self.phases.apply_table(&doc.to_table()) {
-            tracing::error!(endpoint = %self.base, error = %e, "control plane sent an invalid table; keeping the last good one");
-            return;
+            return Err(unusable(
+                "invalid_table",
+                format!(
+                    "table version {}: {e}; keeping the last good one",
+                    doc.version
+                ),
+            ));
         }
         {
             let mut st = self.state.lock();
@@ -467,30 +551,43 @@ impl Inner {
                 tracing::warn!(error = %e, "could not write the phase cache file");
             }
         }
-        self.good();
+        Ok(Fetched::Table(doc, None))
     }
 
     fn good(&self) {
         let mut st = self.state.lock();
         st.last_good = Some(Instant::now());
-        if st.status == SyncStatus::Stale {
-            tracing::info!(endpoint = %self.base, version = st.version, "control plane reachable again: phase table fresh");
+        if st.status == SyncStatus::Stale || st.logged.is_some() {
+            tracing::info!(endpoint = %self.base, version = st.version, "control plane answers usable tables again: phase table fresh");
         }
         st.status = SyncStatus::Fresh;
+        st.problem = None;
+        st.logged = None;
         self.status.store(0, Ordering::Release);
     }
 
-    fn failed(&self, why: &str) {
+    /// A poll gave no usable table. Logged at WARN when the problem starts or changes, and then at most every
+    /// [`LOG_REMINDER`]; never once per poll.
+    fn failed(&self, reason: &'static str, detail: &str) {
         let mut st = self.state.lock();
+        st.problem = Some(reason);
         let since = st.last_good.unwrap_or(st.started);
-        if st.status == SyncStatus::Fresh && since.elapsed() >= self.stale_after {
+        let turned_stale = st.status == SyncStatus::Fresh && since.elapsed() >= self.stale_after;
+        if turned_stale {
             st.status = SyncStatus::Stale;
             self.status.store(1, Ordering::Release);
-            tracing::warn!(endpoint = %self.base, error = why, version = st.version,
-                silent_for_s = since.elapsed().as_secs(),
-                "phase table STALE: control plane unreachable; keeping the last good table");
+        }
+        let remind = match st.logged {
+            Some((r, at)) => r != reason || at.elapsed() >= LOG_REMINDER || turned_stale,
+            None => true,
+        };
+        if remind {
+            st.logged = Some((reason, Instant::now()));
+            tracing::warn!(endpoint = %self.base, reason, detail, version = st.version, status = st.status.as_str(),
+                no_usable_table_for_s = since.elapsed().as_secs(),
+                "no usable phase table from the control plane; keeping the last good table and backing off");
         } else {
-            tracing::debug!(endpoint = %self.base, error = why, "control plane poll failed; retrying");
+            tracing::debug!(endpoint = %self.base, reason, detail, "control plane poll gave no usable table; backing off");
         }
     }
 
@@ -533,10 +630,13 @@ async fn poll_loop(inner: Weak<Inner>) {
     loop {
         let Some(me) = inner.upgrade() else { return };
         let started = tokio::time::Instant::now();
-        let outcome = me.fetch(me.poll_wait).await;
+        let outcome = match me.fetch(me.poll_wait).await {
+            Ok(Fetched::Table(doc, etag)) => me.accept(doc, etag),
+            other => other,
+        };
         match outcome {
-            Ok(Fetched::Table(doc, etag)) => {
-                me.accept(doc, etag);
+            Ok(Fetched::Table(..)) => {
+                me.good();
                 backoff = Duration::ZERO;
             }
             Ok(Fetched::Unchanged) => {
@@ -549,8 +649,8 @@ async fn poll_loop(inner: Weak<Inner>) {
                 me.unauthorized(code);
                 return;
             }
-            Err(Failure::Other(why)) => {
-                me.failed(&why);
+            Err(Failure::Unusable { reason, detail }) => {
+                me.failed(reason, &detail);
                 let (base, sleep) = next_backoff(backoff, me.backoff);
                 backoff = base;
                 drop(me);
@@ -580,6 +680,10 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
             1 => SyncStatus::Stale,
             _ => SyncStatus::Unauthorized,
         };
+        let status_reason = match status {
+            SyncStatus::Stale => me.state.lock().problem.map(str::to_owned),
+            _ => None,
+        };
         for (id, namespaces, reporter) in live {
             let r = reporter.report();
             let hb = Heartbeat {
@@ -592,6 +696,7 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
                 counters: r.counters,
                 per_topic: r.per_topic,
                 status,
+                status_reason: status_reason.clone(),
                 pinned: r.pinned,
                 broker_clients: r.broker_clients,
                 namespaces,

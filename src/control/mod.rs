@@ -8,4 +8,4 @@ pub(crate) mod report;
 pub mod wire;
 
 pub use api::{ControlApi, Refusal, Registered};
-pub use client::{ControlClient, ControlClientBuilder, MIN_POLL_INTERVAL};
+pub use client::{ControlClient, ControlClientBuilder, MAX_TABLE_BYTES, MIN_POLL_INTERVAL};

@@ -385,6 +385,10 @@ pub struct Heartbeat {
     /// How fresh this client's table is.
     #[serde(default)]
     pub status: SyncStatus,
+    /// While `status` is STALE: why the polls give no usable table (`unreachable`, `http_error`, `older_table`,
+    /// `invalid_table`, `unreadable_table`, `oversized_table`, `wrong_content_type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
     /// Topics this instance is pinned to a phase for, ignoring the control plane.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pinned: Vec<String>,

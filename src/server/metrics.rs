@@ -144,9 +144,10 @@ pub(crate) fn render(app: &App) -> String {
         let h = &v.heartbeat;
         let _ = writeln!(
             out,
-            "rmq_migration_client_stale{{client_id=\"{}\",status=\"{}\"}} {}",
+            "rmq_migration_client_stale{{client_id=\"{}\",status=\"{}\",reason=\"{}\"}} {}",
             label(&h.client_id),
             h.status.as_str(),
+            label(h.status_reason.as_deref().unwrap_or_default()),
             u8::from(h.status != SyncStatus::Fresh)
         );
     }

@@ -20,11 +20,13 @@ use rocketmq_migration::{Cluster, ErrorKind, MigratingProducer, Phase, TopicStat
 use crate::support::clients::message;
 use crate::support::{client, eventually, run, shared};
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, PartialEq)]
 enum Mode {
     Normal,
     Down,
     Unauthorized,
+    /// Every poll gets this answer (status, content type, body), whatever its headers.
+    Answer(u16, &'static str, Vec<u8>),
 }
 
 struct Fake {
@@ -68,9 +70,18 @@ async fn phases(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     f.polls.fetch_add(1, Ordering::SeqCst);
-    match *f.mode.lock() {
+    let mode = f.mode.lock().clone();
+    match mode {
         Mode::Down => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
         Mode::Unauthorized => return StatusCode::UNAUTHORIZED.into_response(),
+        Mode::Answer(status, content_type, body) => {
+            return (
+                StatusCode::from_u16(status).unwrap(),
+                [("content-type", content_type)],
+                body,
+            )
+                .into_response()
+        }
         Mode::Normal => {}
     }
     let inm = headers
@@ -158,20 +169,16 @@ fn follows_changes_with_conditional_polls_and_ignores_older_tables() {
         );
         assert_eq!(c.phases().snapshot().topic("orders").write_ratio, 0.3);
 
-        // An older table (a lagging replica, say) is ignored.
+        // An older table (a control plane restored from an older state file, say) is not applied, and is not a
+        // usable answer: the client backs off and turns STALE with the reason.
         *f.fake.doc.lock() = doc(1, &[("orders", Phase::DualRead, 0.5)]);
-        let polls = f.fake.polls.load(Ordering::SeqCst);
         assert!(
-            eventually(Duration::from_secs(5), || f
-                .fake
-                .polls
-                .load(Ordering::SeqCst)
-                >= polls + 2)
-            .await
+            eventually(Duration::from_secs(5), || c.status() == SyncStatus::Stale).await,
+            "STALE after the grace"
         );
+        assert_eq!(c.status_reason(), Some("older_table"));
         assert_eq!(c.phases().snapshot().phase("orders"), Phase::DualReadWrite);
         assert_eq!(c.version(), 2);
-        assert_eq!(c.status(), SyncStatus::Fresh);
         c.shutdown();
         f.task.abort();
     });
@@ -351,5 +358,79 @@ fn cache_file_stands_in_when_the_endpoint_is_down_at_start() {
             .await
             .unwrap_err();
         assert_eq!(e.config_error().map(|c| c.field()), Some("endpoint"), "{e}");
+    });
+}
+
+/// Polls in `window` while the endpoint keeps answering `mode`.
+async fn polls_during(f: &FakeServer, mode: Mode, window: Duration) -> usize {
+    *f.fake.mode.lock() = mode;
+    let start = f.fake.polls.load(Ordering::SeqCst);
+    tokio::time::sleep(window).await;
+    f.fake.polls.load(Ordering::SeqCst) - start
+}
+
+#[test]
+fn answers_that_are_not_a_usable_newer_table_back_off_and_say_why() {
+    run(Duration::from_secs(90), async {
+        let f = fake(doc(3, &[("t", Phase::DualRead, 0.5)])).await;
+        let c = builder(&f.url).build().await.unwrap();
+        assert_eq!(c.version(), 3);
+        let json = "application/json";
+        let table = |d: &PhasesDoc| serde_json::to_vec(d).unwrap();
+        let mut invalid = doc(4, &[("t", Phase::DualReadWrite, 0.5)]);
+        invalid.topics.get_mut("t").unwrap().write_ratio = 7.5;
+        let cases: Vec<(Mode, &str)> = vec![
+            (
+                Mode::Answer(200, json, table(&doc(2, &[("t", Phase::Initial, 0.5)]))),
+                "older_table",
+            ),
+            (Mode::Answer(200, json, table(&invalid)), "invalid_table"),
+            (
+                Mode::Answer(200, json, b"{not json".to_vec()),
+                "unreadable_table",
+            ),
+            (
+                Mode::Answer(200, "text/html", b"<html>login</html>".to_vec()),
+                "wrong_content_type",
+            ),
+            (
+                Mode::Answer(
+                    200,
+                    json,
+                    vec![b' '; rocketmq_migration::control::MAX_TABLE_BYTES + 1],
+                ),
+                "oversized_table",
+            ),
+            (Mode::Answer(500, json, b"{}".to_vec()), "http_error"),
+        ];
+        for (mode, reason) in cases {
+            // Fresh again first, so each case starts from a usable table.
+            *f.fake.mode.lock() = Mode::Normal;
+            assert!(eventually(Duration::from_secs(5), || c.status() == SyncStatus::Fresh).await);
+            // 100 ms doubling to 1 s, drawn from the upper half: at most 8 polls in 3 s (an immediate re-poll
+            // would be ~100).
+            let n = polls_during(&f, mode, Duration::from_secs(3)).await;
+            assert!(n <= 8, "{reason}: {n} polls in 3 s");
+            assert_eq!(c.status(), SyncStatus::Stale, "{reason}");
+            assert_eq!(c.status_reason(), Some(reason));
+            assert_eq!(c.version(), 3, "{reason}: the applied table is kept");
+            assert_eq!(
+                c.phases().snapshot().phase("t"),
+                Phase::DualRead,
+                "{reason}"
+            );
+        }
+
+        // A 200 with the version already applied (a proxy that strips If-None-Match) waits the minimum interval
+        // like a 304, and the client stays fresh.
+        *f.fake.mode.lock() = Mode::Normal;
+        assert!(eventually(Duration::from_secs(5), || c.status() == SyncStatus::Fresh).await);
+        let same = Mode::Answer(200, json, table(&doc(3, &[("t", Phase::DualRead, 0.5)])));
+        let n = polls_during(&f, same, Duration::from_secs(3)).await;
+        assert!(n <= 4, "{n} polls in 3 s of unchanged 200 answers");
+        assert_eq!(c.status(), SyncStatus::Fresh);
+        assert_eq!(c.status_reason(), None);
+        c.shutdown();
+        f.task.abort();
     });
 }
