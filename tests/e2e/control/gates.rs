@@ -294,7 +294,18 @@ fn groups_view_lists_groups_missing_on_the_target_and_consumers_outside_the_shim
         assert_eq!(raw_row.topics[0].phase, None, "not registered: {raw_row:?}");
         assert!(v.not_switched.contains(&outsider), "{v:?}");
         p.admin.register(&[&topic], None).await.unwrap();
-        let v = p.admin.groups().await.unwrap();
+        // The shim consumer's broker client ids arrive with its heartbeats: wait until they are known.
+        let mut v = p.admin.groups().await.unwrap();
+        for _ in 0..100 {
+            if v.clients
+                .iter()
+                .any(|r| r.group == managed && r.switched && r.source_shim >= 1)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            v = p.admin.groups().await.unwrap();
+        }
         let shim_row = v.clients.iter().find(|r| r.group == managed).unwrap();
         assert!(shim_row.on_target && shim_row.switched, "{shim_row:?}");
         assert_eq!(shim_row.source, shim_row.source_shim, "{shim_row:?}");
