@@ -418,7 +418,8 @@ impl ControlClient {
 /// A registered client: its id, its namespaces per cluster, and its reporter (held weakly).
 type Registered = (String, Namespaces, Weak<dyn Reporter>);
 
-fn hostname() -> String {
+/// This machine's host name (`localhost` when it cannot be read).
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

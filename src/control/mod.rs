@@ -8,4 +8,6 @@ pub(crate) mod report;
 pub mod wire;
 
 pub use api::{ControlApi, Refusal, Registered};
+#[cfg(feature = "server")]
+pub(crate) use client::hostname;
 pub use client::{ControlClient, ControlClientBuilder, MAX_TABLE_BYTES, MIN_POLL_INTERVAL};

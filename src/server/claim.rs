@@ -129,13 +129,7 @@ pub(crate) async fn release(target: &ClusterAdmin, task_id: &str) -> Result<(), 
 
 /// `<host> <listen address>`, as a claim names its control plane.
 pub(crate) fn control_plane_name(listen: std::net::SocketAddr) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown-host".into());
-    format!("{host} {listen}")
+    format!("{} {listen}", crate::control::hostname())
 }
 
 #[cfg(test)]

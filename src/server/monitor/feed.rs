@@ -179,15 +179,16 @@ impl Feed {
             ));
         }
 
-        let keep: HashSet<&String> = topics.iter().collect();
-        self.totals.retain(|t, _| keep.contains(t));
-        self.offsets.retain(|(t, _, _), _| keep.contains(t));
+        let keep: HashSet<&str> = topics.iter().map(String::as_str).collect();
+        self.totals.retain(|t, _| keep.contains(t.as_str()));
+        self.offsets
+            .retain(|(t, _, _), _| keep.contains(t.as_str()));
         let mut store = app.monitor.lock();
         for (topic, sample) in samples {
             store.record(at, &topic, sample);
         }
         store.end_tick(at);
-        store.retain(|t| keep.contains(&t.to_owned()));
+        store.retain(|t| keep.contains(t));
     }
 }
 
