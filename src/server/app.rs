@@ -236,7 +236,7 @@ impl App {
             ));
         }
         for t in topics {
-            validate_topic_name(t)?;
+            super::limits::topic_name("field \"topics\"", t).map_err(ApiError::invalid)?;
         }
         let ratio = ratio.unwrap_or(DEFAULT_WRITE_RATIO);
         validate_ratio(ratio).map_err(|e| {
@@ -1034,23 +1034,5 @@ fn monitor_config(every: Duration) -> super::monitor::MonitorConfig {
         fine: Tier::new(every, d.fine.retention),
         max_step: d.max_step.max(every * 3),
         ..d
-    }
-}
-
-/// RocketMQ's topic name rule: 1..=127 characters of `[%|a-zA-Z0-9_-]`.
-fn validate_topic_name(topic: &str) -> Result<(), ApiError> {
-    let ok = !topic.is_empty()
-        && topic.len() <= 127
-        && topic
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("field \"topics\": {topic:?} is not a valid topic name (1-127 characters of A-Z a-z 0-9 % | _ -)"),
-        ))
     }
 }

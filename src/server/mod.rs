@@ -34,6 +34,7 @@ mod claim;
 mod console;
 mod gates;
 mod groups;
+pub mod limits;
 mod metrics;
 #[doc(hidden)]
 pub mod monitor;

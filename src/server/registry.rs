@@ -50,6 +50,19 @@ impl Registry {
             .is_none()
     }
 
+    /// Whether a heartbeat of `client_id` may be recorded while at most `max` clients are held: a known client
+    /// always, a new one while there is room, after forgetting the clients no longer live if need be (see
+    /// `limits::registry_room`; concurrent new clients may pass it together, so the bound holds within the number
+    /// of requests in flight).
+    pub(crate) fn admits(&self, client_id: &str, max: usize) -> bool {
+        let mut clients = self.clients.lock();
+        if clients.len() < max || clients.contains_key(client_id) {
+            return true;
+        }
+        clients.retain(|_, e| e.seen.elapsed() <= self.ttl);
+        clients.len() < max
+    }
+
     /// Every known client, live or not, sorted by id.
     pub(crate) fn views(&self) -> Vec<ClientView> {
         let clients = self.clients.lock();

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::app::{ApiError, App};
 use super::audit::rfc3339;
 use super::auth::Access;
+use super::limits::{self, Bounded};
 use super::{metrics, scanner, task};
 use crate::cluster::Cluster;
 use crate::control::wire::{
@@ -23,9 +24,6 @@ use crate::control::wire::{
     Heartbeat, MetadataRequest, MoveRequest, OrderlyRequest, PauseRequest, PhasesDoc, RatioRequest,
     RegisterTopics, Role, TaskAdvance, TopicView,
 };
-
-/// Longest long-poll a client may ask for.
-const MAX_WAIT: Duration = Duration::from_secs(60);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -39,7 +37,7 @@ impl IntoResponse for ApiError {
 }
 
 pub(crate) fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/v1/phases", get(phases))
         .route("/v1/topics", get(topics).post(register))
         .route("/v1/topics:advance", post(batch_advance))
@@ -62,12 +60,15 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/task/advance", post(task_advance))
         .route("/v1/task/pause", post(task_pause))
         .route("/v1/task/resume", post(task_resume))
-        .route("/v1/task/metadata", post(task_metadata))
         .route("/v1/task/endpoints", get(task_endpoints))
         .route("/v1/monitor", get(monitor))
         .route("/metrics", get(prometheus))
         .route("/healthz", get(healthz))
-        .merge(super::console::router())
+        .merge(super::console::router());
+    // Bodies of at most 1 MiB, but for the metadata import, which carries a whole mqadmin export file.
+    let metadata = Router::new().route("/v1/task/metadata", post(task_metadata));
+    limits::body_limit(api, limits::BODY_BYTES)
+        .merge(limits::body_limit(metadata, limits::METADATA_BODY_BYTES))
         .layer(middleware::from_fn_with_state(app.clone(), count))
         .with_state(app)
 }
@@ -96,28 +97,25 @@ fn require(app: &App, headers: &HeaderMap, need: Access) -> Result<(), ApiError>
     ))
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(t)| t).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("request body: {}", e.body_text()),
-        )
-    })
+/// A JSON body within its limits (see [`limits`]).
+fn body<T: Bounded>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    let t = b.map(|Json(t)| t).map_err(|e| {
+        let (status, code) = match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            _ => (StatusCode::BAD_REQUEST, "invalid_request"),
+        };
+        ApiError::new(status, code, format!("request body: {}", e.body_text()))
+    })?;
+    t.check().map_err(ApiError::invalid)?;
+    Ok(t)
 }
 
 /// A JSON body that may be left out entirely (then `T::default()`).
-fn optional_body<T: Default + serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, ApiError> {
+fn optional_body<T: Default + Bounded>(b: &[u8]) -> Result<T, ApiError> {
     if b.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(b).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("request body: {e}"),
-        )
-    })
+    limits::parse(b).map_err(ApiError::invalid)
 }
 
 fn actor(given: Option<&str>, headers: &HeaderMap, peer: SocketAddr) -> String {
@@ -177,21 +175,7 @@ async fn phases(
     Query(q): Query<PhasesQuery>,
 ) -> Result<Response, ApiError> {
     require(&app, &headers, Access::Client)?;
-    let wait = match q.wait.as_deref() {
-        None => Duration::ZERO,
-        Some(w) => w
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Duration::from_secs_f64(s).min(MAX_WAIT))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    format!("query parameter \"wait\" = {w:?}: must be a number of seconds within 0..=60"),
-                )
-            })?,
-    };
+    let wait = limits::wait(q.wait.as_deref())?;
     let matches = |doc: &PhasesDoc| if_none_match(&headers, doc.version);
     let mut rx = app.watch();
     let current = rx.borrow_and_update().clone();
@@ -369,15 +353,7 @@ async fn heartbeat(
 ) -> Result<Response, ApiError> {
     require(&app, &headers, Access::Client)?;
     let hb = body(b)?;
-    for (field, value) in [("client_id", &hb.client_id), ("group", &hb.group)] {
-        if value.trim().is_empty() {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("heartbeat field {field:?} must not be empty"),
-            ));
-        }
-    }
+    limits::registry_room(&app.registry, &hb.client_id)?;
     app.metrics.heartbeat();
     let (id, role, group, status) = (hb.client_id.clone(), hb.role, hb.group.clone(), hb.status);
     if app.registry.record(hb) {
@@ -693,7 +669,7 @@ async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     require(&app, &headers, Access::Client)?;
-    let limit = q.limit.unwrap_or(100).min(10_000);
+    let limit = limits::audit_limit(q.limit)?;
     Ok(
         Json(serde_json::json!({ "entries": app.audit(q.topic.as_deref(), limit) }))
             .into_response(),
