@@ -1,7 +1,6 @@
 //! A bounded in-memory [`Deduplicator`]: capacity- and TTL-limited, with consuming and consumed states.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -10,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use xxhash_rust::xxh3::{xxh3_128_with_seed, Xxh3};
 
+use super::table::{Entry, Peek, Probe, Table};
 use super::{Begin, Deduplicator};
 
 /// Settings of a [`MemoryDeduplicator`].
@@ -36,7 +36,7 @@ impl Default for MemoryDeduplicatorConfig {
     }
 }
 
-/// Most shards a store is split into; each has its own lock, map and order queue.
+/// Most shards a store is split into; each has its own lock, table region and order queue.
 const MAX_SHARDS: usize = 16;
 
 /// A store gets one shard per this many keys of capacity (a small store keeps exact oldest-first eviction).
@@ -45,82 +45,23 @@ const KEYS_PER_SHARD: usize = 4096;
 /// Longest TTL a store honours: timestamps are `u32` milliseconds, compared with wrapping arithmetic.
 const MAX_TTL_MS: u32 = i32::MAX as u32;
 
-/// The low bit of an entry's check word: set once the key was consumed.
-const CONSUMED: u32 = 1;
-
-/// A (topic, key) pair reduced to 128 bits of a seeded XXH3 hash: the map slot, a check word (whose low bit is
-/// replaced by the state), and the shard. Two different pairs agree on all 95 compared bits with probability
-/// 2^-95 per lookup; two pairs on the same slot with different checks simply replace each other (see
-/// [`MemoryDeduplicator`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Hashed {
-    slot: u64,
-    check: u32,
-    shard: usize,
-}
-
-impl Hashed {
-    fn of(seed: u64, shard_mask: usize, topic: &str, key: &str) -> Hashed {
-        // One map key per (topic, key): the topic, a separator no topic name contains, the key. Short pairs are
-        // hashed from a stack copy in one shot; long ones streamed (both give the same digest).
-        let len = topic.len() + 1 + key.len();
-        let mut buf = [0u8; 160];
-        let h = if len <= buf.len() {
-            buf[..topic.len()].copy_from_slice(topic.as_bytes());
-            buf[topic.len()] = 1;
-            buf[topic.len() + 1..len].copy_from_slice(key.as_bytes());
-            xxh3_128_with_seed(&buf[..len], seed)
-        } else {
-            let mut x = Xxh3::with_seed(seed);
-            x.update(topic.as_bytes());
-            x.update(&[1]);
-            x.update(key.as_bytes());
-            x.digest128()
-        };
-        Hashed {
-            slot: h as u64,
-            check: ((h >> 64) as u32) & !CONSUMED,
-            shard: ((h >> 96) as usize) & shard_mask,
-        }
-    }
-}
-
-/// An entry packed in 8 bytes: check word (low bit: consumed) in the high half, milliseconds since the store's
-/// epoch at the last change in the low half.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Packed(u64);
-
-impl Packed {
-    fn new(check: u32, consumed: bool, at: u32) -> Packed {
-        Packed((u64::from(check | u32::from(consumed)) << 32) | u64::from(at))
-    }
-    fn check(self) -> u32 {
-        ((self.0 >> 32) as u32) & !CONSUMED
-    }
-    fn consumed(self) -> bool {
-        (self.0 >> 32) as u32 & CONSUMED != 0
-    }
-    fn at(self) -> u32 {
-        self.0 as u32
-    }
-}
-
-/// The slot value is already a well-mixed hash: hash it as itself.
-#[derive(Default)]
-struct SlotHasher(u64);
-
-impl Hasher for SlotHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 slots are hashed; keep a correct fallback anyway.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+/// The 128-bit seeded XXH3 hash of a (topic, key) pair: the tag and the table position (see [`Table::probe`]).
+fn hash(seed: u64, topic: &str, key: &str) -> u128 {
+    // One identity per (topic, key): the topic, a separator no topic name contains, the key. Short pairs are
+    // hashed from a stack copy in one shot; long ones streamed (both give the same digest).
+    let len = topic.len() + 1 + key.len();
+    let mut buf = [0u8; 160];
+    if len <= buf.len() {
+        buf[..topic.len()].copy_from_slice(topic.as_bytes());
+        buf[topic.len()] = 1;
+        buf[topic.len() + 1..len].copy_from_slice(key.as_bytes());
+        xxh3_128_with_seed(&buf[..len], seed)
+    } else {
+        let mut x = Xxh3::with_seed(seed);
+        x.update(topic.as_bytes());
+        x.update(&[1]);
+        x.update(key.as_bytes());
+        x.digest128()
     }
 }
 
@@ -132,23 +73,30 @@ struct Ttls {
 }
 
 impl Ttls {
-    fn expired(self, e: Packed, now: u32) -> bool {
-        let ttl = if e.consumed() {
+    fn expired(self, e: Entry, now: u32) -> bool {
+        let ttl = if e.consumed {
             self.consumed
         } else {
             self.consuming
         };
-        now.wrapping_sub(e.at()) >= ttl
+        now.wrapping_sub(e.at) >= ttl
     }
+}
+
+/// An order row: a key inserted at `at` into `bucket`, known there by `tag`. A row is current while its key's
+/// entry carries the same `at`; a row whose entry changed since (commit) is moved to the back when it reaches the
+/// front, and rows of removed or overwritten entries are dropped there.
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    tag: u64,
+    bucket: u32,
+    at: u32,
 }
 
 #[derive(Debug, Default)]
 struct Shard {
-    entries: HashMap<u64, Packed, BuildHasherDefault<SlotHasher>>,
-    // (slot, at) in insertion order, for expiry and eviction. A row is current while its slot's entry carries the
-    // same `at`; a row whose entry changed since (commit) is moved to the back when it reaches the front, and rows
-    // of removed entries are dropped there.
-    order: VecDeque<(u64, u32)>,
+    // Rows in insertion order, for expiry and eviction.
+    order: VecDeque<Row>,
     // This shard's share of the capacity; only sizes the compaction of dead order rows (the capacity itself is
     // enforced over all shards by `MemoryDeduplicator::len`).
     nominal: usize,
@@ -156,28 +104,28 @@ struct Shard {
 
 impl Shard {
     /// Drop expired keys from the front, and the `need` oldest keys even if live (the store is full). Returns how
-    /// many keys were dropped; an expired key dropped counts towards `need`.
-    fn trim(&mut self, ttls: Ttls, now: u32, mut need: usize) -> usize {
+    /// many keys were dropped; an expired key dropped counts towards `need`. The shard's lock is held (`&mut`).
+    fn trim(&mut self, table: &Table, ttls: Ttls, now: u32, mut need: usize) -> usize {
         let mut removed = 0;
-        while let Some(&(slot, at)) = self.order.front() {
-            match self.entries.get(&slot).copied() {
-                Some(e) if e.at() != at => {
+        while let Some(&row) = self.order.front() {
+            match table.find_in(row.bucket as usize, row.tag) {
+                Some((_, e)) if e.at != row.at => {
                     // Changed since this row was queued: requeue it under its current time.
                     self.order.pop_front();
-                    self.order.push_back((slot, e.at()));
+                    self.order.push_back(Row { at: e.at, ..row });
                 }
-                Some(e) => {
+                Some((slot, e)) => {
                     let expired = ttls.expired(e, now);
                     if !expired && need == 0 {
                         break;
                     }
-                    if !expired && !e.consumed() {
+                    if !expired && !e.consumed {
                         tracing::warn!(
                             "dedupe store full: evicting a key that is still being consumed; raise the capacity"
                         );
                     }
                     self.order.pop_front();
-                    self.entries.remove(&slot);
+                    table.clear(slot);
                     removed += 1;
                     need = need.saturating_sub(1);
                 }
@@ -188,8 +136,11 @@ impl Shard {
         }
         if self.order.len() > 2 * self.nominal + 16 {
             // Rows of aborted or replaced keys pile up behind a live front row; compact them.
-            let Shard { entries, order, .. } = self;
-            order.retain(|(slot, at)| entries.get(slot).is_some_and(|e| e.at() == *at));
+            self.order.retain(|r| {
+                table
+                    .find_in(r.bucket as usize, r.tag)
+                    .is_some_and(|(_, e)| e.at == r.at)
+            });
         }
         removed
     }
@@ -199,11 +150,15 @@ impl Shard {
 ///
 /// It dedupes within one process. Consumer instances in different processes need a shared store.
 ///
-/// It holds no strings: a (topic, key) pair is kept as 96 bits of a seeded XXH3-128 hash and a 32-bit
-/// timestamp, about 50 bytes per key held, in up to 16 independently locked shards. Two different pairs would
-/// have to agree on 95 hash bits to be mistaken for each other (about 2^-75 per lookup with a million keys held);
-/// when two pairs share a map slot but not the check bits, the newer replaces the older, so the cost of a
-/// collision is at most a duplicate delivered, never a message withheld. TTLs are capped at 24 days.
+/// It holds no strings: a (topic, key) pair is kept as a 63-bit tag of a seeded XXH3-128 hash, a state bit and a
+/// 32-bit timestamp in a cache-line-sized bucket of a table allocated up front (the OS commits its pages as they
+/// are used), plus a 16-byte row of an insertion-order queue: about 48 bytes per key of capacity, in up to 16
+/// independently locked shards. Checking a held key reads one or two cache lines and takes no lock.
+///
+/// Two different pairs would have to agree on all 63 tag bits in the same bucket to be mistaken for each other
+/// (about 2^-60 per lookup); when the two buckets a new pair may use are full, the oldest pair in them is
+/// forgotten, so the cost of any other collision is at most a duplicate delivered, never a message withheld. TTLs
+/// are capped at 24 days.
 ///
 /// ```
 /// use rocketmq_migration::dedupe::{Begin, Deduplicator, MemoryDeduplicator};
@@ -219,6 +174,7 @@ pub struct MemoryDeduplicator {
     ttls: Ttls,
     seed: u64,
     epoch: Instant,
+    table: Table,
     shards: Box<[Mutex<Shard>]>,
     // Keys held over all shards. A full store evicts the oldest key of the shard it inserts into; shards fill
     // evenly (the hash spreads keys), so that key is about as old as the oldest overall.
@@ -230,6 +186,7 @@ impl std::fmt::Debug for MemoryDeduplicator {
         f.debug_struct("MemoryDeduplicator")
             .field("config", &self.config)
             .field("shards", &self.shards.len())
+            .field("table", &self.table)
             .field("len", &self.len())
             .finish()
     }
@@ -256,26 +213,38 @@ fn ttl_ms(name: &str, ttl: Duration) -> u32 {
 
 impl MemoryDeduplicator {
     /// A deduplicator with `config`. A capacity of 0 is treated as 1; TTLs are capped at 24 days (with a WARN).
-    pub fn new(mut config: MemoryDeduplicatorConfig) -> Self {
+    pub fn new(config: MemoryDeduplicatorConfig) -> Self {
+        let per_shard = Self::shards_for(config.capacity.max(1)).1;
+        Self::with_buckets(config, Table::buckets_for(per_shard))
+    }
+
+    /// (shards, keys per shard) for `capacity`.
+    fn shards_for(capacity: usize) -> (usize, usize) {
+        let shards = (capacity / KEYS_PER_SHARD)
+            .clamp(1, MAX_SHARDS)
+            .next_power_of_two()
+            .min(MAX_SHARDS);
+        (shards, capacity.div_ceil(shards))
+    }
+
+    /// [`Self::new`] with `buckets` table buckets per shard (a power of two; tests force collisions with few).
+    fn with_buckets(mut config: MemoryDeduplicatorConfig, buckets: usize) -> Self {
         config.capacity = config.capacity.max(1);
         let ttls = Ttls {
             consumed: ttl_ms("ttl", config.ttl),
             consuming: ttl_ms("consuming_ttl", config.consuming_ttl),
         };
-        let shards = (config.capacity / KEYS_PER_SHARD)
-            .clamp(1, MAX_SHARDS)
-            .next_power_of_two()
-            .min(MAX_SHARDS);
-        let per_shard = config.capacity.div_ceil(shards);
+        let (shards, per_shard) = Self::shards_for(config.capacity);
         MemoryDeduplicator {
             ttls,
             seed: rand::random(),
             epoch: Instant::now(),
+            table: Table::new(shards, buckets),
             shards: (0..shards)
                 .map(|_| {
                     Mutex::new(Shard {
                         nominal: per_shard,
-                        ..Shard::default()
+                        order: VecDeque::new(),
                     })
                 })
                 .collect(),
@@ -294,73 +263,106 @@ impl MemoryDeduplicator {
         self.len() == 0
     }
 
-    /// Remember `h` in `shard` (the shard's lock held): expired keys at its front go first, and when the store is
-    /// full its oldest key too. The store can exceed its capacity by a few keys: one per concurrent caller, and one
-    /// per shard that was empty when the store was full.
-    fn insert(&self, shard: &mut Shard, h: Hashed, consumed: bool, now: u32) {
-        let grows = !shard.entries.contains_key(&h.slot);
-        let need = usize::from(grows && self.len.load(Ordering::Relaxed) >= self.config.capacity);
-        let removed = shard.trim(self.ttls, now, need);
-        self.len.fetch_sub(removed, Ordering::Relaxed);
-        if shard
-            .entries
-            .insert(h.slot, Packed::new(h.check, consumed, now))
-            .is_none()
-        {
-            self.len.fetch_add(1, Ordering::Relaxed);
-        }
-        shard.order.push_back((h.slot, now));
+    /// Remember the new key `p` (not held; its shard's lock held): expired keys at the shard's front go first, and
+    /// when the store is full its oldest key too. The store can exceed its capacity by a few keys: one per
+    /// concurrent caller, and one per shard that was empty when the store was full.
+    fn insert(&self, shard: &mut Shard, p: &Probe, consumed: bool, now: u32) {
+        let need = usize::from(self.len.load(Ordering::Relaxed) >= self.config.capacity);
+        let removed = shard.trim(&self.table, self.ttls, now, need);
+        let (slot, old) = self.table.vacancy(p, now, |e| self.ttls.expired(e, now));
+        // An overwritten entry (expired, or the oldest of two full buckets) is forgotten; its row dies.
+        self.len
+            .fetch_sub(removed + usize::from(old.is_some()), Ordering::Relaxed);
+        self.table.set(slot, p, Entry { consumed, at: now });
+        self.len.fetch_add(1, Ordering::Relaxed);
+        shard.order.push_back(Row {
+            tag: Table::tag(p),
+            bucket: slot.bucket() as u32,
+            at: now,
+        });
     }
 
-    fn hashed(&self, topic: &str, key: &str) -> Hashed {
-        Hashed::of(self.seed, self.shards.len() - 1, topic, key)
+    fn probe(&self, topic: &str, key: &str) -> Probe {
+        self.table.probe(hash(self.seed, topic, key))
     }
 
     /// Milliseconds since the store was made, wrapping every 49.7 days (TTLs are at most half of that).
     fn now(&self) -> u32 {
         self.epoch.elapsed().as_millis() as u32
     }
+
+    fn held(&self, e: Entry) -> Begin {
+        if e.consumed {
+            Begin::Duplicate
+        } else {
+            Begin::InFlight
+        }
+    }
 }
 
 impl Deduplicator for MemoryDeduplicator {
     fn begin(&self, topic: &str, key: &str) -> Begin {
-        let h = self.hashed(topic, key);
-        let now = self.now();
-        let mut shard = self.shards[h.shard].lock();
-        if let Some(e) = shard.entries.get(&h.slot).copied() {
-            if e.check() == h.check && !self.ttls.expired(e, now) {
-                return if e.consumed() {
-                    Begin::Duplicate
-                } else {
-                    Begin::InFlight
-                };
+        let p = self.probe(topic, key);
+        // Lock-free first: a held, live key is answered from one read of its buckets.
+        if let Peek::Held(e) = self.table.peek(&p) {
+            if !self.ttls.expired(e, self.now()) {
+                return self.held(e);
             }
         }
-        self.insert(&mut shard, h, false, now);
-        Begin::Proceed
+        let mut shard = self.shards[p.region].lock();
+        let now = self.now();
+        match self.table.find(&p) {
+            Some((_, e)) if !self.ttls.expired(e, now) => self.held(e),
+            Some((slot, _)) => {
+                // Expired: taken over in place, under a new row (the old one is requeued or dropped).
+                self.table.set(
+                    slot,
+                    &p,
+                    Entry {
+                        consumed: false,
+                        at: now,
+                    },
+                );
+                shard.order.push_back(Row {
+                    tag: Table::tag(&p),
+                    bucket: slot.bucket() as u32,
+                    at: now,
+                });
+                Begin::Proceed
+            }
+            None => {
+                self.insert(&mut shard, &p, false, now);
+                Begin::Proceed
+            }
+        }
     }
 
     fn commit(&self, topic: &str, key: &str) {
-        let h = self.hashed(topic, key);
+        let p = self.probe(topic, key);
+        let mut shard = self.shards[p.region].lock();
         let now = self.now();
-        let mut shard = self.shards[h.shard].lock();
-        match shard.entries.get_mut(&h.slot) {
+        match self.table.find(&p) {
             // Updated in place; its order row is requeued when it reaches the front.
-            Some(e) if e.check() == h.check => *e = Packed::new(h.check, true, now),
-            _ => self.insert(&mut shard, h, true, now),
+            Some((slot, _)) => self.table.set(
+                slot,
+                &p,
+                Entry {
+                    consumed: true,
+                    at: now,
+                },
+            ),
+            None => self.insert(&mut shard, &p, true, now),
         }
     }
 
     fn abort(&self, topic: &str, key: &str) {
-        let h = self.hashed(topic, key);
-        let mut shard = self.shards[h.shard].lock();
-        if shard
-            .entries
-            .get(&h.slot)
-            .is_some_and(|e| e.check() == h.check && !e.consumed())
-        {
-            shard.entries.remove(&h.slot);
-            self.len.fetch_sub(1, Ordering::Relaxed);
+        let p = self.probe(topic, key);
+        let _shard = self.shards[p.region].lock();
+        if let Some((slot, e)) = self.table.find(&p) {
+            if !e.consumed {
+                self.table.clear(slot);
+                self.len.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -430,8 +432,7 @@ mod tests {
             assert_eq!(d.begin("t", &k), Begin::Proceed);
             d.commit("t", &k);
         }
-        let held: usize = d.shards.iter().map(|s| s.lock().entries.len()).sum();
-        assert_eq!(held, d.len());
+        assert_eq!(d.table.held(), d.len());
         assert!((20_000..=20_004).contains(&d.len()), "{}", d.len());
         for i in 29_000..30_000 {
             assert_eq!(d.begin("t", &format!("k{i}")), Begin::Duplicate, "k{i}");
@@ -477,5 +478,147 @@ mod tests {
         }
         assert_eq!(d.len(), 2);
         assert!(d.shards[0].lock().order.len() <= 2 * 10 + 17);
+    }
+
+    fn tiny_table(capacity: usize, buckets: usize) -> MemoryDeduplicator {
+        MemoryDeduplicator::with_buckets(
+            MemoryDeduplicatorConfig {
+                capacity,
+                ..Default::default()
+            },
+            buckets,
+        )
+    }
+
+    #[test]
+    fn collisions_never_withhold_a_message() {
+        // One bucket of 5 slots for 10,000 keys: every key collides with every other on its bucket, and a full
+        // bucket forgets its oldest key. A new key is never taken for a held one; old ones may be let through.
+        let d = tiny_table(10_000, 1);
+        assert_eq!(d.table.slots(), super::super::table::WAYS * d.shards.len());
+        for i in 0..10_000 {
+            let k = format!("k{i}");
+            assert_eq!(d.begin("t", &k), Begin::Proceed, "new key {k} withheld");
+            if i % 3 == 0 {
+                d.abort("t", &k);
+            } else {
+                d.commit("t", &k);
+                assert_eq!(d.begin("t", &k), Begin::Duplicate, "the newest key is held");
+            }
+            assert_eq!(d.table.held(), d.len());
+        }
+        assert!(d.len() <= d.table.slots());
+        // Consuming keys crowded out of the bucket are given up too: a later delivery proceeds, none is stuck.
+        let d = tiny_table(100, 1);
+        for i in 0..50 {
+            assert_eq!(d.begin("t", &format!("c{i}")), Begin::Proceed);
+        }
+        let proceed = (0..50)
+            .filter(|i| d.begin("t", &format!("c{i}")) == Begin::Proceed)
+            .count();
+        assert!(proceed >= 45, "{proceed}");
+    }
+
+    #[test]
+    fn a_small_table_keeps_the_newest_keys_of_each_bucket() {
+        // 4 buckets (20 slots) for a capacity of 1,000: the table, not the capacity, bounds what is held.
+        let d = tiny_table(1_000, 4);
+        for i in 0..200 {
+            let k = format!("k{i}");
+            assert_eq!(d.begin("t", &k), Begin::Proceed, "{k}");
+            d.commit("t", &k);
+        }
+        assert_eq!(d.len(), d.table.held());
+        assert!(d.len() <= 20);
+        assert_eq!(d.begin("t", "k199"), Begin::Duplicate, "the newest key stays");
+    }
+
+    #[test]
+    fn the_default_table_is_at_most_half_full_at_capacity() {
+        let d = small(1_000_000, 60_000);
+        assert_eq!(d.shards.len(), 16);
+        assert!(d.table.slots() >= 2 * 1_000_000);
+        assert!(
+            d.table.slots() * 64 / super::super::table::WAYS <= 32 << 20,
+            "table at most 32 MiB"
+        );
+    }
+
+    #[test]
+    fn capacity_eviction_goes_through_the_order_queue_not_the_buckets() {
+        // A table far larger than the capacity: what is forgotten is decided by insertion order alone.
+        let d = small(1_000, 60_000);
+        for i in 0..3_000 {
+            let k = format!("k{i}");
+            assert_eq!(d.begin("t", &k), Begin::Proceed);
+            d.commit("t", &k);
+        }
+        assert_eq!(d.len(), 1_000);
+        assert_eq!(d.table.held(), 1_000);
+        // A row whose key was committed in a later millisecond than it began is requeued behind newer keys (as
+        // before this table), so the cut is oldest-first give or take the keys of a millisecond.
+        for i in 2_100..3_000 {
+            assert_eq!(d.begin("t", &format!("k{i}")), Begin::Duplicate, "k{i}");
+        }
+        let forgotten = (0..2_000)
+            .filter(|i| {
+                let k = format!("k{i}");
+                let b = d.begin("t", &k);
+                d.abort("t", &k);
+                b == Begin::Proceed
+            })
+            .count();
+        assert!(forgotten >= 1_900, "{forgotten}");
+    }
+
+    #[test]
+    fn ttl_expiry_in_place_and_on_insert() {
+        let d = MemoryDeduplicator::new(MemoryDeduplicatorConfig {
+            capacity: 100,
+            ttl: Duration::from_millis(30),
+            consuming_ttl: Duration::from_secs(60),
+        });
+        assert_eq!(d.begin("t", "consumed"), Begin::Proceed);
+        d.commit("t", "consumed");
+        assert_eq!(d.begin("t", "consuming"), Begin::Proceed);
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(
+            d.begin("t", "consuming"),
+            Begin::InFlight,
+            "consuming_ttl is longer"
+        );
+        // The expired key is taken over in its own slot: the store does not grow.
+        assert_eq!(d.begin("t", "consumed"), Begin::Proceed);
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.table.held(), 2);
+        d.commit("t", "consumed");
+        assert_eq!(d.begin("t", "consumed"), Begin::Duplicate);
+    }
+
+    #[test]
+    fn concurrent_begins_admit_each_key_once() {
+        let d = std::sync::Arc::new(small(100_000, 60_000));
+        let admitted: usize = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| {
+                    let d = d.clone();
+                    s.spawn(move || {
+                        (0..20_000)
+                            .filter(|i| {
+                                let k = format!("k{i}");
+                                let b = d.begin("t", &k);
+                                if b == Begin::Proceed {
+                                    d.commit("t", &k);
+                                }
+                                b == Begin::Proceed
+                            })
+                            .count()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().expect("no panic")).sum()
+        });
+        assert_eq!(admitted, 20_000);
+        assert_eq!(d.len(), 20_000);
     }
 }

@@ -21,6 +21,7 @@ mod key;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod table;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{
