@@ -2,10 +2,15 @@
 //!
 //! * Long-polls `GET /v1/phases?wait=` with `If-None-Match`, so a change arrives as soon as it is made and an
 //!   unchanged table costs one 304 per poll period.
+//!   Each long-poll asks for a wait drawn from the upper fifth below `poll_wait`, so a fleet that a change (or a
+//!   restart) woke in the same instant does not come back in lockstep every period.
 //! * Fail-static: on errors it keeps the last good table (it never invents a phase) and retries with exponential
-//!   backoff and jitter. After `stale_after` without a good answer its status turns [`SyncStatus::Stale`]: logged
-//!   at WARN, reported in every heartbeat (so `GET /v1/clients` and the server's `rmq_migration_client_stale` metric
-//!   show it), and readable with [`ControlClient::status`].
+//!   backoff and jitter (a fleet's reconnects after a control plane restart spread over the backoff step). After
+//!   `stale_after` without contact its status turns [`SyncStatus::Stale`]: logged at WARN, reported in every
+//!   heartbeat (so `GET /v1/clients` and the server's `rmq_migration_client_stale` metric show it), and readable
+//!   with [`ControlClient::status`]. A long-poll the server holds open is contact until it breaks: the grace counts
+//!   from the first failed poll (from when that poll was sent if it timed out, as a hung server answers nothing),
+//!   not from the last answer, which a 30 s long-poll puts up to 30 s back.
 //! * 401/403 stop polling with an ERROR naming the endpoint ([`SyncStatus::Unauthorized`]).
 //! * Tables older than the applied one are ignored; a topic that skips a phase is logged at ERROR and applied (the
 //!   control plane is the authority, and its audit log says why).
@@ -27,7 +32,7 @@ use tokio::task::JoinHandle;
 
 use super::file::{read_json, replace_json};
 use super::report::Reporter;
-use super::wire::{Heartbeat, Namespaces, PhasesDoc, SyncStatus};
+use super::wire::{ClientTable, Heartbeat, HeartbeatAnswer, Namespaces, PhasesDoc, SyncStatus};
 use crate::error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
 use crate::route::PhaseHandle;
 
@@ -81,7 +86,8 @@ impl ControlClientBuilder {
         self
     }
 
-    /// How long one long-poll waits for a change (default 30 s, at most 60 s). Polls that come back unchanged are
+    /// How long one long-poll waits for a change (default 30 s, at most 60 s); each poll asks for a wait drawn
+    /// between 80 % and 100 % of it, so clients woken together drift apart. Polls that come back unchanged are
     /// at least [`MIN_POLL_INTERVAL`] apart, so a short or zero wait (or a server that does not long-poll) never
     /// makes a client hammer the endpoint.
     pub fn poll_wait(mut self, wait: Duration) -> Self {
@@ -89,7 +95,8 @@ impl ControlClientBuilder {
         self
     }
 
-    /// Without a good answer for this long the status turns STALE (default 30 s).
+    /// Without contact for this long the status turns STALE (default 30 s): counted from the first poll that gave
+    /// no usable table (from when it was sent, if it timed out); a long-poll held open by the server is contact.
     pub fn stale_after(mut self, grace: Duration) -> Self {
         self.stale_after = grace;
         self
@@ -173,17 +180,19 @@ impl ControlClientBuilder {
             state: Mutex::new(SyncState {
                 etag: None,
                 version: 0,
-                last_good: None,
+                no_contact_since: None,
                 status: SyncStatus::Fresh,
-                started: Instant::now(),
                 problem: None,
                 logged: None,
+                table: None,
+                table_sent: None,
             }),
             status: AtomicU8::new(0),
             reporters: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             tasks: Mutex::new(Vec::new()),
         });
+        let built = Instant::now();
         let first = match inner.fetch(Duration::ZERO).await {
             Ok(Fetched::Table(doc, etag)) => inner.accept(doc, etag),
             other => other,
@@ -200,7 +209,7 @@ impl ControlClientBuilder {
                     ),
                 ))
             }
-            Err(Failure::Unusable { reason, detail }) => {
+            Err(Failure::Unusable { reason, detail, .. }) => {
                 let why = format!("{reason}: {detail}");
                 let cached = match &inner.cache_file {
                     Some(p) => read_json::<PhasesDoc>(p)?,
@@ -220,7 +229,10 @@ impl ControlClientBuilder {
                 tracing::warn!(endpoint = %inner.base, error = %why, version = doc.version,
                     cache = ?inner.cache_file, "control plane unreachable at start: starting from the cache file");
                 inner.phases.apply_table(&doc.to_table())?;
-                inner.state.lock().version = doc.version;
+                let mut st = inner.state.lock();
+                st.version = doc.version;
+                st.no_contact_since = Some(built);
+                st.table = Some(Arc::new(doc));
             }
         }
         let poller = tokio::spawn(poll_loop(Arc::downgrade(&inner)));
@@ -271,13 +283,27 @@ impl std::fmt::Debug for ControlClient {
 struct SyncState {
     etag: Option<String>,
     version: u64,
-    last_good: Option<Instant>,
+    /// Since when the client has had no contact: `None` while polls answer usable tables (a long-poll held open
+    /// counts); set by the first failed poll after one ([`SyncState::no_contact`]).
+    no_contact_since: Option<Instant>,
     status: SyncStatus,
-    started: Instant,
     /// Why the last poll gave no usable table (`None` after a usable answer).
     problem: Option<&'static str>,
     /// The problem last logged at WARN, and when: a reminder at most every [`LOG_REMINDER`].
     logged: Option<(&'static str, Instant)>,
+    /// The table last applied (from the control plane or the cache file), sent when a heartbeat's answer asks
+    /// for it (the control plane diverged).
+    table: Option<Arc<PhasesDoc>>,
+    /// The version of the table last sent that way (sent once per version).
+    table_sent: Option<u64>,
+}
+
+impl SyncState {
+    /// A poll failed at `at` (now, or when it was sent if it timed out): how long this client has had no contact.
+    /// The first failure after a usable answer starts the clock; later ones keep it.
+    fn no_contact(&mut self, at: Instant) -> Duration {
+        self.no_contact_since.get_or_insert(at).elapsed()
+    }
 }
 
 /// Largest phase table a client reads (a larger answer is refused as `oversized_table`).
@@ -319,10 +345,12 @@ enum Fetched {
 enum Failure {
     Unauthorized(u16),
     /// No usable answer: `reason` is a code (`unreachable`, `http_error`, `older_table`, `invalid_table`,
-    /// `unreadable_table`, `oversized_table`, `wrong_content_type`), `detail` says what happened.
+    /// `unreadable_table`, `oversized_table`, `wrong_content_type`), `detail` says what happened; `timed_out`
+    /// when nothing came back within the request's timeout (the server may have been gone since it was sent).
     Unusable {
         reason: &'static str,
         detail: String,
+        timed_out: bool,
     },
 }
 
@@ -330,6 +358,16 @@ fn unusable(reason: &'static str, detail: impl Into<String>) -> Failure {
     Failure::Unusable {
         reason,
         detail: detail.into(),
+        timed_out: false,
+    }
+}
+
+/// The request failed on the way (refused, reset, closed, timed out).
+fn transport(e: &reqwest::Error) -> Failure {
+    Failure::Unusable {
+        reason: "unreachable",
+        detail: error_chain(e),
+        timed_out: e.is_timeout(),
     }
 }
 
@@ -447,11 +485,7 @@ impl Inner {
         if let Some(e) = &etag {
             req = req.header(IF_NONE_MATCH, e);
         }
-        let mut resp = self
-            .request(req)
-            .send()
-            .await
-            .map_err(|e| unusable("unreachable", error_chain(&e)))?;
+        let mut resp = self.request(req).send().await.map_err(|e| transport(&e))?;
         match resp.status() {
             StatusCode::NOT_MODIFIED => Ok(Fetched::Unchanged),
             StatusCode::OK => {
@@ -482,11 +516,7 @@ impl Inner {
                     ));
                 }
                 let mut body = Vec::new();
-                while let Some(chunk) = resp
-                    .chunk()
-                    .await
-                    .map_err(|e| unusable("unreachable", error_chain(&e)))?
-                {
+                while let Some(chunk) = resp.chunk().await.map_err(|e| transport(&e))? {
                     if body.len() + chunk.len() > MAX_TABLE_BYTES {
                         return Err(unusable(
                             "oversized_table",
@@ -546,6 +576,7 @@ impl Inner {
             let mut st = self.state.lock();
             st.version = doc.version;
             st.etag = etag.or_else(|| Some(doc.etag()));
+            st.table = Some(Arc::new(doc.clone()));
         }
         if let Some(p) = &self.cache_file {
             if let Err(e) = replace_json(p, &doc) {
@@ -555,9 +586,45 @@ impl Inner {
         Ok(Fetched::Table(doc, None))
     }
 
+    /// The control plane answered a heartbeat with `send_table`: it holds an older table than this client (restored
+    /// from an older state file). Send the table this client applied, once per version, so that the operator can
+    /// adopt it (`rmq-migrate adopt`).
+    async fn send_table(&self, client_id: &str) {
+        let table = {
+            let st = self.state.lock();
+            match &st.table {
+                Some(t) if st.table_sent != Some(t.version) => t.clone(),
+                _ => return,
+            }
+        };
+        let doc = ClientTable {
+            client_id: client_id.to_owned(),
+            table: PhasesDoc::clone(&table),
+        };
+        let req = self
+            .http
+            .post(format!("{}/v1/clients/table", self.base))
+            .timeout(Duration::from_secs(30))
+            .json(&doc);
+        match self.request(req).send().await {
+            Ok(resp) if resp.status().is_success() => {
+                self.state.lock().table_sent = Some(table.version);
+                tracing::warn!(endpoint = %self.base, version = table.version,
+                    "the control plane holds an older phase table than this client (diverged): sent this client's \
+                     table so that it can be adopted");
+            }
+            Ok(resp) => {
+                tracing::warn!(endpoint = %self.base, http_status = %resp.status(), "the control plane refused this client's table")
+            }
+            Err(e) => {
+                tracing::warn!(endpoint = %self.base, error = %error_chain(&e), "could not send this client's table to the control plane")
+            }
+        }
+    }
+
     fn good(&self) {
         let mut st = self.state.lock();
-        st.last_good = Some(Instant::now());
+        st.no_contact_since = None;
         if st.status == SyncStatus::Stale || st.logged.is_some() {
             tracing::info!(endpoint = %self.base, version = st.version, "control plane answers usable tables again: phase table fresh");
         }
@@ -567,13 +634,13 @@ impl Inner {
         self.status.store(0, Ordering::Release);
     }
 
-    /// A poll gave no usable table. Logged at WARN when the problem starts or changes, and then at most every
-    /// [`LOG_REMINDER`]; never once per poll.
-    fn failed(&self, reason: &'static str, detail: &str) {
+    /// A poll gave no usable table (`at`: now, or when it was sent if it timed out). Logged at WARN when the
+    /// problem starts or changes, and then at most every [`LOG_REMINDER`]; never once per poll.
+    fn failed(&self, reason: &'static str, detail: &str, at: Instant) {
         let mut st = self.state.lock();
         st.problem = Some(reason);
-        let since = st.last_good.unwrap_or(st.started);
-        let turned_stale = st.status == SyncStatus::Fresh && since.elapsed() >= self.stale_after;
+        let blind = st.no_contact(at);
+        let turned_stale = st.status == SyncStatus::Fresh && blind >= self.stale_after;
         if turned_stale {
             st.status = SyncStatus::Stale;
             self.status.store(1, Ordering::Release);
@@ -585,7 +652,7 @@ impl Inner {
         if remind {
             st.logged = Some((reason, Instant::now()));
             tracing::warn!(endpoint = %self.base, reason, detail, version = st.version, status = st.status.as_str(),
-                no_usable_table_for_s = since.elapsed().as_secs(),
+                no_usable_table_for_s = blind.as_secs(),
                 "no usable phase table from the control plane; keeping the last good table and backing off");
         } else {
             tracing::debug!(endpoint = %self.base, reason, detail, "control plane poll gave no usable table; backing off");
@@ -626,12 +693,19 @@ fn next_backoff(prev: Duration, (min, max): (Duration, Duration)) -> (Duration, 
 /// Shortest time between two polls that found the table unchanged.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The wait one long-poll asks for: between 80 % and 100 % of `wait`. Clients that a change or a restart woke in
+/// the same instant would otherwise come back together every period for as long as they run.
+fn jittered_wait(wait: Duration) -> Duration {
+    wait.mul_f64(0.8 + rand::random::<f64>() * 0.2)
+}
+
 async fn poll_loop(inner: Weak<Inner>) {
     let mut backoff = Duration::ZERO;
     loop {
         let Some(me) = inner.upgrade() else { return };
         let started = tokio::time::Instant::now();
-        let outcome = match me.fetch(me.poll_wait).await {
+        let sent = Instant::now();
+        let outcome = match me.fetch(jittered_wait(me.poll_wait)).await {
             Ok(Fetched::Table(doc, etag)) => me.accept(doc, etag),
             other => other,
         };
@@ -650,8 +724,16 @@ async fn poll_loop(inner: Weak<Inner>) {
                 me.unauthorized(code);
                 return;
             }
-            Err(Failure::Unusable { reason, detail }) => {
-                me.failed(reason, &detail);
+            Err(Failure::Unusable {
+                reason,
+                detail,
+                timed_out,
+            }) => {
+                me.failed(
+                    reason,
+                    &detail,
+                    if timed_out { sent } else { Instant::now() },
+                );
                 let (base, sleep) = next_backoff(backoff, me.backoff);
                 backoff = base;
                 drop(me);
@@ -681,9 +763,13 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
             1 => SyncStatus::Stale,
             _ => SyncStatus::Unauthorized,
         };
-        let status_reason = match status {
-            SyncStatus::Stale => me.state.lock().problem.map(str::to_owned),
-            _ => None,
+        let (status_reason, table_version) = {
+            let st = me.state.lock();
+            let reason = match status {
+                SyncStatus::Stale => st.problem.map(str::to_owned),
+                _ => None,
+            };
+            (reason, (st.version > 0).then_some(st.version))
         };
         for (id, namespaces, reporter) in live {
             let r = reporter.report();
@@ -701,6 +787,7 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
                 pinned: r.pinned,
                 broker_clients: r.broker_clients,
                 namespaces,
+                table_version,
             };
             let req = me
                 .http
@@ -708,7 +795,17 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
                 .timeout(Duration::from_secs(5))
                 .json(&hb);
             match me.request(req).send().await {
-                Ok(resp) if resp.status().is_success() => warned = false,
+                Ok(resp) if resp.status().is_success() => {
+                    warned = false;
+                    // Older control planes answer other JSON: no request for the table then.
+                    let asks = resp
+                        .json::<HeartbeatAnswer>()
+                        .await
+                        .is_ok_and(|a| a.send_table);
+                    if asks {
+                        me.send_table(&hb.client_id).await;
+                    }
+                }
                 Ok(resp) => {
                     if !warned {
                         tracing::warn!(endpoint = %me.base, http_status = %resp.status(), "heartbeat refused");
@@ -744,5 +841,46 @@ mod tests {
             prev = base;
         }
         assert_eq!(seen, vec![100, 200, 400, 800, 1_000, 1_000]);
+    }
+
+    #[test]
+    fn long_poll_waits_are_spread_over_the_upper_fifth() {
+        let wait = Duration::from_secs(30);
+        let waits: Vec<Duration> = (0..1_000).map(|_| jittered_wait(wait)).collect();
+        assert!(waits
+            .iter()
+            .all(|w| *w >= Duration::from_secs(24) && *w <= wait));
+        let (lo, hi) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+        assert!(*hi - *lo > Duration::from_secs(4), "{lo:?}..{hi:?}: spread");
+        assert_eq!(jittered_wait(Duration::ZERO), Duration::ZERO);
+    }
+
+    fn state() -> SyncState {
+        SyncState {
+            etag: None,
+            version: 1,
+            no_contact_since: None,
+            status: SyncStatus::Fresh,
+            problem: None,
+            logged: None,
+            table: None,
+            table_sent: None,
+        }
+    }
+
+    #[test]
+    fn no_contact_counts_from_the_first_failure_not_the_last_answer() {
+        // A long-poll held 29 s breaks when the control plane restarts: no contact for ~0 s, not 29 s.
+        let mut st = state();
+        assert!(st.no_contact(Instant::now()) < Duration::from_secs(1));
+        // Later failures (the retries while it is down) keep the clock of the first one.
+        let first = st.no_contact_since.unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(st.no_contact(Instant::now()) >= Duration::from_millis(20));
+        assert_eq!(st.no_contact_since, Some(first));
+        // A poll that timed out counts from when it was sent: the server may have hung right after it.
+        let mut st = state();
+        let sent = Instant::now() - Duration::from_secs(40);
+        assert!(st.no_contact(sent) >= Duration::from_secs(40));
     }
 }

@@ -27,11 +27,13 @@
 //! # Ok(()) }
 //! ```
 
+mod adopt;
 mod app;
 mod audit;
 mod auth;
 mod claim;
 mod console;
+mod divergence;
 mod gates;
 mod groups;
 pub mod limits;
@@ -140,6 +142,20 @@ impl std::fmt::Debug for ControlServer {
     }
 }
 
+/// Bind with `SO_REUSEADDR`, as Tokio's and most servers' listeners do: a control plane restarted right after a
+/// crash binds its port again although the old process's connections are still in TIME_WAIT (a plain `bind` fails
+/// with "address in use" for a minute, while every client is retrying).
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)?.into_std()
+}
+
 impl ControlServer {
     /// Load the state file and audit log, bind, and serve in the background. Fails with
     /// [`ErrorKind::Storage`] when a file cannot be read and [`ErrorKind::Server`] when the address cannot be bound
@@ -151,7 +167,7 @@ impl ControlServer {
         config.source.validate("source")?;
         config.target.validate("target")?;
         let app = App::open(&config, runtime.clone())?;
-        let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {
+        let listener = bind(config.listen).map_err(|e| {
             MigrationError::new(
                 ErrorKind::Server,
                 None,
@@ -259,5 +275,33 @@ impl ControlServer {
         self.renewal.abort();
         self.app.close().await;
         tracing::info!(addr = %self.addr, "control plane stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    #[tokio::test]
+    async fn binds_again_while_the_old_connections_are_in_time_wait() {
+        let first = super::bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let addr = first.local_addr().unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        let (accepted, _) = loop {
+            match first.accept() {
+                Ok(a) => break a,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        // The server side closes first (as a crashed control plane does): its end goes to TIME_WAIT.
+        drop(accepted);
+        drop(first);
+        client.write_all(b"x").ok();
+        let _ = client.read(&mut [0u8; 1]);
+        drop(client);
+        super::bind(addr).expect("bind the same port again at once");
     }
 }
