@@ -107,10 +107,16 @@ async function updateStatus() {
     const h = await get("/healthz");
     const t = h.task;
     const down = Object.entries(h.clusters || {}).filter(([, r]) => r && r.ok === false).map(([k]) => k);
+    const d = h.diverged;
     setStatus(
-      down.length ? "error" : "ok",
-      `table v${h.version} · ${h.topics} topics${t ? ` · task ${t.step}${t.paused ? " (paused)" : ""}` : ""}${down.length ? ` · ${down.join(", ")} unreachable` : ""}`,
+      down.length || d ? "error" : "ok",
+      `${d ? "DIVERGED · " : ""}table v${h.version} · ${h.topics} topics${t ? ` · task ${t.step}${t.paused ? " (paused)" : ""}` : ""}${down.length ? ` · ${down.join(", ")} unreachable` : ""}`,
     );
+    const banner = document.getElementById("diverged");
+    banner.hidden = !d;
+    banner.textContent = d
+      ? `Diverged since ${d.since}: ${d.clients_ahead} live client(s) hold a newer phase table (version ${d.newest_client_version}) than this control plane (version ${d.table_version}), as after a restore from an older state file. Every table change is refused until an operator runs rmq-migrate adopt (take the clients' newest table) or rmq-migrate adopt --force (publish this control plane's own).${d.topics.length ? ` Topics ahead: ${d.topics.map((x) => `${x.topic} (${x.client.phase} v${x.client.version})`).join(", ")}.` : ""}`
+      : "";
   } catch (e) {
     setStatus("error", `control plane unreachable: ${e.message}`);
   }

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::wire::{
-    AuditEntry, BatchMoveRequest, BatchMoveResult, ClientView, DlqReviewRequest, DlqReviewResult,
-    ErrorBody, GroupsView, MonitorDoc, MoveRequest, MoveResult, OrderlyRequest, PhasesDoc,
+    AdoptRequest, AdoptResult, AuditEntry, BatchMoveRequest, BatchMoveResult, ClientView, DlqReviewRequest, DlqReviewResult,
+    DivergenceView, ErrorBody, GroupsView, MonitorDoc, MoveRequest, MoveResult, OrderlyRequest, PhasesDoc,
     RatioRequest, RegisterTopics, TopicView,
 };
 #[cfg(feature = "admin")]
@@ -438,6 +438,21 @@ impl ControlApi {
             .call::<AuditList>(Method::GET, &path, None::<&()>)
             .await?
             .entries)
+    }
+
+    /// `GET /v1/divergence`: live clients holding a newer table than the control plane (`None` when none).
+    pub async fn divergence(&self) -> Result<Option<DivergenceView>, MigrationError> {
+        self.call(Method::GET, "/v1/divergence", None::<&()>).await
+    }
+
+    /// `POST /v1/adopt`: resolve a divergence: take the clients' newest table, or (`force`) publish the control
+    /// plane's own above every client's version. Refused (`not_diverged`) when no live client is ahead.
+    pub async fn adopt(&self, force: bool) -> Result<AdoptResult, MigrationError> {
+        let req = AdoptRequest {
+            force,
+            actor: self.actor.clone(),
+        };
+        self.call(Method::POST, "/v1/adopt", Some(&req)).await
     }
 }
 

@@ -398,6 +398,114 @@ pub struct Heartbeat {
     /// The client namespace this instance uses on each cluster.
     #[serde(default, skip_serializing_if = "Namespaces::is_empty")]
     pub namespaces: Namespaces,
+    /// Version of the whole phase table this instance's control client applied (absent from clients older than
+    /// the divergence check). A version newer than the control plane's own table means the control plane was
+    /// restored from an older state file: see [`DivergenceView`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_version: Option<u64>,
+}
+
+/// The answer to `POST /v1/clients/heartbeat`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatAnswer {
+    /// Always `true` (the heartbeat was recorded).
+    pub ok: bool,
+    /// The control plane's table version.
+    pub version: u64,
+    /// The status the heartbeat reported.
+    #[serde(default)]
+    pub status: SyncStatus,
+    /// The client holds a newer table than the control plane (it diverged): send it with
+    /// `POST /v1/clients/table`, so that `rmq-migrate adopt` can take it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub send_table: bool,
+}
+
+/// `POST /v1/clients/table`: the table a client holds, sent when its heartbeat's answer asked for it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientTable {
+    /// The client id of the heartbeat that was answered `send_table`.
+    pub client_id: String,
+    /// The whole table, as the client last applied it.
+    pub table: PhasesDoc,
+}
+
+/// One topic a client holds at a newer version than the control plane's table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicAhead {
+    /// The topic.
+    pub topic: String,
+    /// The control plane's phase and version of it (`None`: not in its table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<AppliedPhase>,
+    /// The newest phase and version a live client reported for it.
+    pub client: AppliedPhase,
+    /// The client that reported it.
+    pub client_id: String,
+}
+
+/// `GET /v1/divergence` (also in `/healthz` and `GET /v1/topics`): live clients have applied table or topic
+/// versions newer than the control plane's own table, as after a restart from an older (or missing) state file.
+/// Until an operator runs `rmq-migrate adopt` (take the clients' newest table) or `adopt --force` (publish the
+/// control plane's own table above every client's version), every change to the table is refused with
+/// `diverged`: the clients would ignore it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DivergenceView {
+    /// The control plane's table version.
+    pub table_version: u64,
+    /// The newest whole-table version a live client reported.
+    pub newest_client_version: u64,
+    /// How many live clients are ahead.
+    pub clients_ahead: usize,
+    /// Some of them (at most 10), sorted.
+    pub clients: Vec<String>,
+    /// Topics held at newer versions than the control plane's (at most 100, sorted).
+    pub topics: Vec<TopicAhead>,
+    /// How many clients have sent their table (`rmq-migrate adopt` needs at least one).
+    pub tables_received: usize,
+    /// When the control plane first saw a client ahead (RFC 3339 UTC).
+    pub since: String,
+}
+
+/// `POST /v1/adopt`: resolve a divergence.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdoptRequest {
+    /// `false`: take the newest state of every topic the clients hold (their tables merged, newest version per
+    /// topic). `true`: keep the control plane's own table and publish it at a version above every client's, so
+    /// clients apply it (topics only the clients hold, not `initial` there, are published as `initial`).
+    #[serde(default)]
+    pub force: bool,
+    /// Who asks, for the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// One topic an adoption changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdoptedTopic {
+    /// The topic.
+    pub topic: String,
+    /// Its phase in the control plane's table before (`None`: not in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Phase>,
+    /// Its phase after.
+    pub to: Phase,
+    /// Its version after.
+    pub version: u64,
+}
+
+/// The answer to `POST /v1/adopt`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdoptResult {
+    /// `true` for `--force` (the control plane's own table was kept).
+    pub force: bool,
+    /// The table version before.
+    pub from_version: u64,
+    /// The new table version (above every version a client reported).
+    pub version: u64,
+    /// Topics whose state changed in the control plane's table (adopt), or whose phase the clients will change
+    /// (force).
+    pub changed: Vec<AdoptedTopic>,
 }
 
 /// `GET /v1/clients`: one registered client.

@@ -114,6 +114,8 @@ pub(crate) struct App {
     pub(crate) monitor: Mutex<super::monitor::Monitor>,
     monitor_every: Duration,
     monitoring: Mutex<Option<JoinHandle<()>>>,
+    /// Live clients holding a newer table than this one (see [`super::divergence`]).
+    pub(crate) divergence: super::divergence::Divergence,
 }
 
 /// Most topics one batch move names.
@@ -154,7 +156,9 @@ impl App {
         config: &ServerConfig,
         runtime: Arc<ClientRuntime>,
     ) -> Result<Arc<App>, MigrationError> {
-        let StoredState { table: doc, task } = read_json(&config.state_file)?.unwrap_or_default();
+        let stored: Option<StoredState> = read_json(&config.state_file)?;
+        let missing = stored.is_none();
+        let StoredState { table: doc, task } = stored.unwrap_or_default();
         for (topic, state) in &doc.topics {
             state.validate().map_err(|e| {
                 MigrationError::from(e).with_context(format!(
@@ -164,6 +168,17 @@ impl App {
             })?;
         }
         let audit = AuditLog::open(&config.audit_file)?;
+        if missing && audit.next_seq() > 1 {
+            tracing::error!(state_file = %config.state_file.display(), audit_file = %config.audit_file.display(),
+                audit_entries = audit.next_seq() - 1,
+                "the state file is missing but the audit log has entries: starting from an EMPTY table. Clients that \
+                 applied phases from the lost table will report newer versions; until `rmq-migrate adopt` (or \
+                 `adopt --force`) the control plane reports `diverged` and refuses every table change");
+        } else if missing {
+            tracing::warn!(state_file = %config.state_file.display(),
+                "no state file: starting from an empty table (clients that report newer versions will make it \
+                 `diverged`)");
+        }
         let monitor = super::monitor::Monitor::new(monitor_config(config.monitor_every))?;
         tracing::info!(
             version = doc.version,
@@ -207,6 +222,7 @@ impl App {
             monitor: Mutex::new(monitor),
             monitor_every: config.monitor_every,
             monitoring: Mutex::new(None),
+            divergence: Default::default(),
         }))
     }
 
@@ -827,8 +843,26 @@ impl App {
         self.seal_check.notify_one();
     }
 
-    /// Persist, publish, audit. Nothing changes unless the state file was replaced.
+    /// Live clients holding a newer table than this one, if any.
+    pub(crate) fn diverged(&self) -> Option<crate::control::wire::DivergenceView> {
+        self.divergence.view(&self.table(), self.registry.ttl())
+    }
+
+    /// Persist, publish, audit. Nothing changes unless the state file was replaced; refused while clients hold a
+    /// newer table (they would ignore this one).
     fn commit(&self, next: PhasesDoc, entries: Vec<AuditEntry>) -> Result<(), ApiError> {
+        if let Some(d) = self.diverged() {
+            return Err(diverged(&d));
+        }
+        self.commit_anyway(next, entries)
+    }
+
+    /// [`App::commit`] without the divergence check (for the adoption that resolves it).
+    pub(crate) fn commit_anyway(
+        &self,
+        next: PhasesDoc,
+        entries: Vec<AuditEntry>,
+    ) -> Result<(), ApiError> {
         let task = self.task.lock().clone();
         self.save(&next, task)?;
         self.table.send_replace(Arc::new(next));
@@ -871,9 +905,12 @@ impl App {
         self.task.lock().clone()
     }
 
-    /// Phase moves and write-ratio changes are refused while the task is paused, and outside its `grayscale`
-    /// step (with no task, they are always allowed).
+    /// Phase moves and write-ratio changes are refused while clients hold a newer table, while the task is
+    /// paused, and outside its `grayscale` step (with no task, they are otherwise always allowed).
     fn moves_allowed(&self) -> Result<(), ApiError> {
+        if let Some(d) = self.diverged() {
+            return Err(diverged(&d));
+        }
         let task = self.task.lock();
         let Some(task) = task.as_ref() else {
             return Ok(());
@@ -1035,4 +1072,22 @@ fn monitor_config(every: Duration) -> super::monitor::MonitorConfig {
         max_step: d.max_step.max(every * 3),
         ..d
     }
+}
+
+/// The refusal of a table change while clients hold a newer table.
+pub(crate) fn diverged(d: &crate::control::wire::DivergenceView) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "diverged",
+        format!(
+            "{} live client(s) (e.g. {}) hold a newer phase table than this control plane (version {}; newest \
+             client version {}): it was restored from an older or missing state file. Nothing changed. Run \
+             `rmq-migrate adopt` to take the clients' newest table, or `rmq-migrate adopt --force` to publish this \
+             control plane's own table above theirs",
+            d.clients_ahead,
+            d.clients.first().map_or("?", String::as_str),
+            d.table_version,
+            d.newest_client_version
+        ),
+    )
 }

@@ -37,7 +37,7 @@ use serde::de::DeserializeOwned;
 use super::app::{ApiError, MAX_BATCH};
 use super::registry::Registry;
 use crate::control::wire::{
-    BatchMoveRequest, CreateTask, DlqReviewRequest, ErrorBody, Heartbeat, MetadataRequest,
+    AdoptRequest, BatchMoveRequest, ClientTable, CreateTask, DlqReviewRequest, ErrorBody, Heartbeat, MetadataRequest,
     MoveRequest, OrderlyRequest, PauseRequest, RatioRequest, RegisterTopics, TaskAdvance,
 };
 
@@ -320,6 +320,34 @@ impl Bounded for MetadataRequest {
             text("field \"groups\"", g, MAX_NAME_LEN, true)?;
         }
         actor(self.actor.as_deref())
+    }
+}
+
+impl Bounded for AdoptRequest {
+    fn check(&self) -> Result<(), ErrorBody> {
+        actor(self.actor.as_deref())
+    }
+}
+
+impl Bounded for ClientTable {
+    fn check(&self) -> Result<(), ErrorBody> {
+        // The body is bounded by its route (a client's table, at most `MAX_TABLE_BYTES`); each state must be one
+        // the control plane could have published.
+        text(
+            "field \"client_id\"",
+            &self.client_id,
+            MAX_CLIENT_ID_LEN,
+            true,
+        )?;
+        for (t, s) in &self.table.topics {
+            topic_name("field \"table.topics\"", t)?;
+            s.validate()
+                .map_err(|e| invalid(format!("field \"table.topics\" {t:?}: {e}")))?;
+        }
+        for t in self.table.dlq_reviewed.keys() {
+            topic_name("field \"table.dlq_reviewed\"", t)?;
+        }
+        Ok(())
     }
 }
 

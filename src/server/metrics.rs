@@ -139,6 +139,15 @@ pub(crate) fn render(app: &App) -> String {
             u8::from(v.live)
         );
     }
+    let diverged = app.diverged();
+    let _ = writeln!(out, "# HELP rmq_migration_diverged 1 while live clients hold a newer phase table than this control plane (restored from an older state file); table changes are refused until `rmq-migrate adopt`.\n# TYPE rmq_migration_diverged gauge");
+    let _ = writeln!(out, "rmq_migration_diverged {}", u8::from(diverged.is_some()));
+    let _ = writeln!(out, "# HELP rmq_migration_clients_ahead Live clients holding a newer phase table than this control plane.\n# TYPE rmq_migration_clients_ahead gauge");
+    let _ = writeln!(
+        out,
+        "rmq_migration_clients_ahead {}",
+        diverged.map_or(0, |d| d.clients_ahead)
+    );
     let _ = writeln!(out, "# HELP rmq_migration_client_stale 1 while the client reports its phase table STALE (or UNAUTHORIZED).\n# TYPE rmq_migration_client_stale gauge");
     for v in &clients {
         let h = &v.heartbeat;

@@ -17,11 +17,11 @@ use super::app::{ApiError, App};
 use super::audit::rfc3339;
 use super::auth::Access;
 use super::limits::{self, Bounded};
-use super::{metrics, scanner, task};
+use super::{adopt, metrics, scanner, task};
 use crate::cluster::Cluster;
 use crate::control::wire::{
-    BatchMoveRequest, ClusterNames, ClusterTraffic, CreateTask, Direction, DlqReviewRequest,
-    Heartbeat, MetadataRequest, MoveRequest, OrderlyRequest, PauseRequest, PhasesDoc, RatioRequest,
+    AdoptRequest, BatchMoveRequest, ClientTable, ClusterNames, ClusterTraffic, CreateTask,
+    Direction, DlqReviewRequest, Heartbeat, HeartbeatAnswer, MetadataRequest, MoveRequest, OrderlyRequest, PauseRequest, PhasesDoc, RatioRequest,
     RegisterTopics, Role, TaskAdvance, TopicView,
 };
 
@@ -50,6 +50,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/topics/{topic}/dlq-reviewed", post(dlq_reviewed))
         .route("/v1/topics/{topic}/health-check", post(health_check))
         .route("/v1/clients/heartbeat", post(heartbeat))
+        .route("/v1/divergence", get(divergence))
+        .route("/v1/adopt", post(adopt))
         .route("/v1/clients", get(clients))
         .route("/v1/groups", get(groups))
         .route("/v1/audit", get(audit))
@@ -67,8 +69,14 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .merge(super::console::router());
     // Bodies of at most 1 MiB, but for the metadata import, which carries a whole mqadmin export file.
     let metadata = Router::new().route("/v1/task/metadata", post(task_metadata));
+    // A client's whole table, as large as a table a client reads.
+    let client_table = Router::new().route("/v1/clients/table", post(client_table));
     limits::body_limit(api, limits::BODY_BYTES)
         .merge(limits::body_limit(metadata, limits::METADATA_BODY_BYTES))
+        .merge(limits::body_limit(
+            client_table,
+            crate::control::MAX_TABLE_BYTES,
+        ))
         .layer(middleware::from_fn_with_state(app.clone(), count))
         .with_state(app)
 }
@@ -356,15 +364,54 @@ async fn heartbeat(
     limits::registry_room(&app.registry, &hb.client_id)?;
     app.metrics.heartbeat();
     let (id, role, group, status) = (hb.client_id.clone(), hb.role, hb.group.clone(), hb.status);
+    let table = app.table();
+    let send_table = app.divergence.observe(&hb, &table);
     if app.registry.record(hb) {
         tracing::info!(client_id = %id, role = role.as_str(), group, "client registered");
     }
     app.heartbeat_seen();
-    let version = app.table().version;
-    Ok(
-        Json(serde_json::json!({ "ok": true, "version": version, "status": status }))
-            .into_response(),
-    )
+    Ok(Json(HeartbeatAnswer {
+        ok: true,
+        version: table.version,
+        status,
+        send_table,
+    })
+    .into_response())
+}
+
+/// `POST /v1/clients/table`: the table of a client whose heartbeat was answered `send_table`.
+async fn client_table(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    b: Result<Json<ClientTable>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    let t = body(b)?;
+    let kept = app.divergence.receive(&t.client_id, &t.table);
+    if kept {
+        tracing::warn!(client_id = %t.client_id, client_table_version = t.table.version,
+            topics = t.table.topics.len(), "received the newer table of a client ahead of this control plane");
+    }
+    Ok(Json(serde_json::json!({ "kept": kept })).into_response())
+}
+
+/// `GET /v1/divergence`: the clients ahead of this control plane's table (`null` when none).
+async fn divergence(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Client)?;
+    Ok(Json(app.diverged()).into_response())
+}
+
+/// `POST /v1/adopt`: resolve a divergence (`force`: publish this control plane's own table).
+async fn adopt(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    b: Result<Json<AdoptRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&app, &headers, Access::Admin)?;
+    let req = body(b)?;
+    let who = actor(req.actor.as_deref(), &headers, peer);
+    Ok(Json(adopt::adopt(&app, &req, &who).await?).into_response())
 }
 
 async fn topics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -380,6 +427,7 @@ async fn topics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respo
         "version": table.version,
         "topics": out,
         "task": task_summary(&app),
+        "diverged": app.diverged(),
     }))
     .into_response())
 }
@@ -702,8 +750,10 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
             )
         })
         .collect();
+    let diverged = app.diverged();
     Json(serde_json::json!({
-        "status": "ok",
+        "status": if diverged.is_some() { "diverged" } else { "ok" },
+        "diverged": diverged,
         "version": t.version,
         "topics": t.topics.len(),
         "readiness_scan_ms": app.readiness.last_round().as_millis() as u64,

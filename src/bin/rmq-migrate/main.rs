@@ -111,6 +111,16 @@ enum Command {
     },
     /// Registered clients, their applied phases and counters.
     Clients(Remote),
+    /// Resolve a divergence (live clients hold a newer table than the control plane, as after a restore from an
+    /// older state file): take the clients' newest table, or with --force publish the control plane's own.
+    Adopt {
+        #[command(flatten)]
+        remote: Remote,
+        /// Keep the control plane's table and publish it above every client's version (clients then apply it;
+        /// topics they hold past initial that it lacks become initial).
+        #[arg(long)]
+        force: bool,
+    },
     /// Consumer groups: missing on the target, or connected to the source without the shim.
     Groups(Remote),
     /// The audit log.
@@ -248,6 +258,7 @@ async fn main() -> ExitCode {
             resolution,
         } => ops::monitor(&remote, topic.as_deref(), &since, resolution).await,
         Command::Clients(r) => ops::clients(&r).await,
+        Command::Adopt { remote, force } => ops::adopt(&remote, force).await,
         Command::Groups(r) => ops::groups(&r).await,
         Command::Audit {
             remote,

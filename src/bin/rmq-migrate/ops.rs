@@ -139,6 +139,9 @@ pub(crate) async fn status(r: &Remote) -> CliResult {
     if r.output == Output::Json {
         return json(&topics);
     }
+    if let Some(d) = api.divergence().await? {
+        print_divergence(&d);
+    }
     match api.task(false).await {
         Ok(v) => println!(
             "task {:?}: step {}{}",
@@ -483,6 +486,53 @@ pub(crate) async fn monitor(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `adopt`: resolve a divergence (the clients' newest table, or with `force` the control plane's own).
+pub(crate) async fn adopt(r: &Remote, force: bool) -> CliResult {
+    let api = api(r)?;
+    let result = api.adopt(force).await?;
+    if r.output == Output::Json {
+        return json(&result);
+    }
+    println!(
+        "{} at table version {} (was {}); clients apply it with their next poll",
+        if force {
+            "published this control plane's own table"
+        } else {
+            "adopted the clients' newest table"
+        },
+        result.version,
+        result.from_version
+    );
+    for c in &result.changed {
+        let from = c.from.map_or("(none)".to_owned(), |p| p.to_string());
+        if force {
+            println!("  {}: clients move {from} -> {}", c.topic, c.to);
+        } else {
+            println!("  {}: {from} -> {} (version {})", c.topic, c.to, c.version);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The divergence banner `status` prints first.
+fn print_divergence(d: &rocketmq_migration::control::wire::DivergenceView) {
+    println!(
+        "DIVERGED since {}: {} live client(s) hold a newer phase table (newest version {}) than this control plane \
+         (version {}); table changes are refused. Run `rmq-migrate adopt` (take theirs) or `adopt --force` \
+         (publish this one).",
+        d.since, d.clients_ahead, d.newest_client_version, d.table_version
+    );
+    for t in &d.topics {
+        let ours = t
+            .control_plane
+            .map_or("absent".to_owned(), |a| format!("{} (v{})", a.phase, a.version));
+        println!(
+            "  {}: control plane {ours}, client {} (v{}) e.g. {}",
+            t.topic, t.client.phase, t.client.version, t.client_id
+        );
+    }
 }
 
 pub(crate) async fn clients(r: &Remote) -> CliResult {
