@@ -9,9 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::wire::{
-    AdoptRequest, AdoptResult, AuditEntry, BatchMoveRequest, BatchMoveResult, ClientView, DlqReviewRequest, DlqReviewResult,
-    DivergenceView, ErrorBody, GroupsView, MonitorDoc, MoveRequest, MoveResult, OrderlyRequest, PhasesDoc,
-    RatioRequest, RegisterTopics, TopicView,
+    AdoptRequest, AdoptResult, AuditEntry, BatchMoveRequest, BatchMoveResult, ClientView,
+    DivergenceView, DlqReviewRequest, DlqReviewResult, ErrorBody, GroupsView, MonitorDoc,
+    MoveRequest, MoveResult, OrderlyRequest, PhasesDoc, RatioRequest, RegisterTopics, TopicView,
 };
 #[cfg(feature = "admin")]
 use super::wire::{

@@ -530,7 +530,11 @@ mod tests {
         }
         assert_eq!(d.len(), d.table.held());
         assert!(d.len() <= 20);
-        assert_eq!(d.begin("t", "k199"), Begin::Duplicate, "the newest key stays");
+        assert_eq!(
+            d.begin("t", "k199"),
+            Begin::Duplicate,
+            "the newest key stays"
+        );
     }
 
     #[test]

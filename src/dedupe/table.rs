@@ -97,7 +97,9 @@ impl Table {
     pub(super) fn new(regions: usize, per_region: usize) -> Table {
         debug_assert!(regions.is_power_of_two() && per_region.is_power_of_two());
         Table {
-            buckets: (0..regions * per_region).map(|_| Bucket::default()).collect(),
+            buckets: (0..regions * per_region)
+                .map(|_| Bucket::default())
+                .collect(),
             region_mask: regions - 1,
             region_bits: per_region.trailing_zeros(),
             bucket_mask: per_region - 1,
@@ -106,7 +108,9 @@ impl Table {
 
     /// Buckets per region that hold `keys` keys at most half full, so two choices almost never overflow.
     pub(super) fn buckets_for(keys: usize) -> usize {
-        (keys.saturating_mul(2).div_ceil(WAYS)).max(2).next_power_of_two()
+        (keys.saturating_mul(2).div_ceil(WAYS))
+            .max(2)
+            .next_power_of_two()
     }
 
     /// Total slots (for tests and sizing).

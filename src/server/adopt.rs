@@ -19,7 +19,11 @@ use crate::route::{TopicState, DEFAULT_WRITE_RATIO};
 
 /// Resolve the divergence as `req` asks; refused with `not_diverged` when no live client is ahead, and (adopt)
 /// with `no_client_table` while no client ahead has sent its table yet.
-pub(crate) async fn adopt(app: &App, req: &AdoptRequest, actor: &str) -> Result<AdoptResult, ApiError> {
+pub(crate) async fn adopt(
+    app: &App,
+    req: &AdoptRequest,
+    actor: &str,
+) -> Result<AdoptResult, ApiError> {
     let _one = app.changes().await;
     let current = app.table();
     let Some(view) = app.diverged() else {
@@ -137,8 +141,14 @@ pub(crate) async fn adopt(app: &App, req: &AdoptRequest, actor: &str) -> Result<
     entries.push(summary);
     app.commit_anyway(next, entries)?;
     app.divergence.clear();
-    tracing::warn!(actor, force = req.force, from_version = current.version, version, changed = changed.len(),
-        "divergence resolved: clients will apply table version {version}");
+    tracing::warn!(
+        actor,
+        force = req.force,
+        from_version = current.version,
+        version,
+        changed = changed.len(),
+        "divergence resolved: clients will apply table version {version}"
+    );
     Ok(AdoptResult {
         force: req.force,
         from_version: current.version,

@@ -65,7 +65,10 @@ fn topic_ahead(table: &PhasesDoc, topic: &str, phase: Phase, version: u64) -> bo
 
 impl Ahead {
     /// The topics of this client still ahead of `table`.
-    fn topics<'a>(&'a self, table: &'a PhasesDoc) -> impl Iterator<Item = &'a (String, AppliedPhase)> {
+    fn topics<'a>(
+        &'a self,
+        table: &'a PhasesDoc,
+    ) -> impl Iterator<Item = &'a (String, AppliedPhase)> {
         self.applied
             .iter()
             .filter(|(t, a)| topic_ahead(table, t, a.phase, a.version))
@@ -151,7 +154,10 @@ impl Divergence {
             newest = newest.max(a.table_version.unwrap_or(0));
             tables += usize::from(a.table_sent.is_some());
             for (t, applied) in a.topics(table) {
-                if topics.get(t.as_str()).is_none_or(|old| applied.version > old.client.version) {
+                if topics
+                    .get(t.as_str())
+                    .is_none_or(|old| applied.version > old.client.version)
+                {
                     topics.insert(
                         t,
                         TopicAhead {
@@ -175,7 +181,11 @@ impl Divergence {
             table_version: table.version,
             newest_client_version: newest,
             clients_ahead: clients.len(),
-            clients: clients.iter().take(LIST_CLIENTS).map(|c| (*c).to_owned()).collect(),
+            clients: clients
+                .iter()
+                .take(LIST_CLIENTS)
+                .map(|c| (*c).to_owned())
+                .collect(),
             topics: topics.into_values().take(LIST_TOPICS).collect(),
             tables_received: tables,
             since: st.since.map(rfc3339).unwrap_or_default(),
@@ -189,9 +199,18 @@ impl Divergence {
         let mut newest = st.reported.version;
         for a in st.ahead.values().filter(|a| a.seen.elapsed() <= ttl) {
             newest = newest.max(a.table_version.unwrap_or(0));
-            newest = a.applied.iter().map(|(_, p)| p.version).fold(newest, u64::max);
+            newest = a
+                .applied
+                .iter()
+                .map(|(_, p)| p.version)
+                .fold(newest, u64::max);
         }
-        newest = st.reported.topics.values().map(|s| s.version).fold(newest, u64::max);
+        newest = st
+            .reported
+            .topics
+            .values()
+            .map(|s| s.version)
+            .fold(newest, u64::max);
         (st.reported.clone(), newest)
     }
 
@@ -235,7 +254,15 @@ mod tests {
             topics: applied.iter().map(|(t, _, _)| (*t).to_owned()).collect(),
             applied: applied
                 .iter()
-                .map(|(t, p, v)| ((*t).to_owned(), AppliedPhase { phase: *p, version: *v }))
+                .map(|(t, p, v)| {
+                    (
+                        (*t).to_owned(),
+                        AppliedPhase {
+                            phase: *p,
+                            version: *v,
+                        },
+                    )
+                })
                 .collect(),
             counters: Default::default(),
             per_topic: BTreeMap::new(),
@@ -277,13 +304,23 @@ mod tests {
         assert_eq!(v.clients_ahead, 3);
         assert_eq!(v.newest_client_version, 8);
         assert_eq!(v.clients, ["c1", "c2", "c3"]);
-        let topics: Vec<(&str, u64)> = v.topics.iter().map(|t| (t.topic.as_str(), t.client.version)).collect();
+        let topics: Vec<(&str, u64)> = v
+            .topics
+            .iter()
+            .map(|t| (t.topic.as_str(), t.client.version))
+            .collect();
         assert_eq!(topics, [("a", 7), ("lost", 3)]);
         assert_eq!(v.topics[0].control_plane.map(|a| a.version), Some(4));
         assert_eq!(v.tables_received, 0);
 
         // c1 sends its table: not asked again for the same version; asked again once it holds a newer one.
-        assert!(d.receive("c1", &table(8, &[("a", Phase::DualReadWrite, 6), ("b", Phase::DualRead, 8)])));
+        assert!(d.receive(
+            "c1",
+            &table(
+                8,
+                &[("a", Phase::DualReadWrite, 6), ("b", Phase::DualRead, 8)]
+            )
+        ));
         assert!(!d.observe(&hb("c1", Some(8), &[("a", Phase::DualRead, 4)]), &t));
         assert!(d.observe(&hb("c1", Some(9), &[("a", Phase::DualRead, 4)]), &t));
         assert_eq!(d.view(&t, TTL).unwrap().tables_received, 1);

@@ -37,8 +37,9 @@ use serde::de::DeserializeOwned;
 use super::app::{ApiError, MAX_BATCH};
 use super::registry::Registry;
 use crate::control::wire::{
-    AdoptRequest, BatchMoveRequest, ClientTable, CreateTask, DlqReviewRequest, ErrorBody, Heartbeat, MetadataRequest,
-    MoveRequest, OrderlyRequest, PauseRequest, RatioRequest, RegisterTopics, TaskAdvance,
+    AdoptRequest, BatchMoveRequest, ClientTable, CreateTask, DlqReviewRequest, ErrorBody,
+    Heartbeat, MetadataRequest, MoveRequest, OrderlyRequest, PauseRequest, RatioRequest,
+    RegisterTopics, TaskAdvance,
 };
 
 /// Largest request body of every route but the metadata import (1 MiB).

@@ -141,7 +141,11 @@ pub(crate) fn render(app: &App) -> String {
     }
     let diverged = app.diverged();
     let _ = writeln!(out, "# HELP rmq_migration_diverged 1 while live clients hold a newer phase table than this control plane (restored from an older state file); table changes are refused until `rmq-migrate adopt`.\n# TYPE rmq_migration_diverged gauge");
-    let _ = writeln!(out, "rmq_migration_diverged {}", u8::from(diverged.is_some()));
+    let _ = writeln!(
+        out,
+        "rmq_migration_diverged {}",
+        u8::from(diverged.is_some())
+    );
     let _ = writeln!(out, "# HELP rmq_migration_clients_ahead Live clients holding a newer phase table than this control plane.\n# TYPE rmq_migration_clients_ahead gauge");
     let _ = writeln!(
         out,

@@ -21,8 +21,9 @@ use super::{adopt, metrics, scanner, task};
 use crate::cluster::Cluster;
 use crate::control::wire::{
     AdoptRequest, BatchMoveRequest, ClientTable, ClusterNames, ClusterTraffic, CreateTask,
-    Direction, DlqReviewRequest, Heartbeat, HeartbeatAnswer, MetadataRequest, MoveRequest, OrderlyRequest, PauseRequest, PhasesDoc, RatioRequest,
-    RegisterTopics, Role, TaskAdvance, TopicView,
+    Direction, DlqReviewRequest, Heartbeat, HeartbeatAnswer, MetadataRequest, MoveRequest,
+    OrderlyRequest, PauseRequest, PhasesDoc, RatioRequest, RegisterTopics, Role, TaskAdvance,
+    TopicView,
 };
 
 impl IntoResponse for ApiError {

@@ -525,9 +525,9 @@ fn print_divergence(d: &rocketmq_migration::control::wire::DivergenceView) {
         d.since, d.clients_ahead, d.newest_client_version, d.table_version
     );
     for t in &d.topics {
-        let ours = t
-            .control_plane
-            .map_or("absent".to_owned(), |a| format!("{} (v{})", a.phase, a.version));
+        let ours = t.control_plane.map_or("absent".to_owned(), |a| {
+            format!("{} (v{})", a.phase, a.version)
+        });
         println!(
             "  {}: control plane {ours}, client {} (v{}) e.g. {}",
             t.topic, t.client.phase, t.client.version, t.client_id

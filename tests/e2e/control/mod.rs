@@ -1,6 +1,7 @@
 //! The control plane: HTTP API, polling client, readiness gates and outages.
 
 mod api;
+mod diverged;
 mod gates;
 mod monitor;
 mod orderly;

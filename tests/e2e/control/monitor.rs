@@ -93,6 +93,7 @@ fn the_monitor_series_shows_the_write_split_in_dual_read_write() {
 
         // The topic's series: each cluster's share of the shim's sends, stored there, consumed there.
         let mut doc = None;
+        let mut last = None;
         for _ in 0..60 {
             let d = p.admin.monitor(Some(&topic), "300s", None).await.unwrap();
             let sent = sum(&d, |p| p.source.sent) + sum(&d, |p| p.target.sent);
@@ -104,9 +105,12 @@ fn the_monitor_series_shows_the_write_split_in_dual_read_write() {
                 doc = Some(d);
                 break;
             }
+            last = Some((sent, d));
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let doc = doc.expect("the monitor counts every send and the target's consumption");
+        let doc = doc.unwrap_or_else(|| {
+            panic!("the monitor counts every send ({n}) and the target's consumption: {last:?}")
+        });
         assert_eq!(doc.resolution_s, 1);
         assert_eq!(doc.topic.as_deref(), Some(topic.as_str()));
         let (doc_source, doc_target) = (sum(&doc, |p| p.source.sent), sum(&doc, |p| p.target.sent));
