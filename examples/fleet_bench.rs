@@ -22,7 +22,9 @@
 //!    every client.
 //!
 //! Needs two file descriptors per instance on each side; the program raises its `RLIMIT_NOFILE` (as root up to
-//! 65,536) and the child inherits it.
+//! 65,536) and the child inherits it. Where the hard limit is lower than two per instance plus 1,024 (a
+//! container's), heartbeats go over a new connection each time instead of a kept one (printed at the start;
+//! `FLEET_HEARTBEAT_KEEPALIVE=1` or `0` forces either).
 
 #[cfg(not(all(feature = "testkit", feature = "server")))]
 fn main() {
@@ -116,6 +118,19 @@ mod fleet {
                 libc::setrlimit(libc::RLIMIT_NOFILE, &l);
             }
         }
+    }
+
+    /// The soft `RLIMIT_NOFILE` now in effect.
+    fn nofile_limit() -> u64 {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: a plain syscall on a local struct.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } != 0 {
+            return 1_024;
+        }
+        l.rlim_cur as u64
     }
 
     /// The child: a control plane on `FLEET_LISTEN` with the state in `FLEET_DIR`, against the parent's clusters.
@@ -233,20 +248,25 @@ mod fleet {
         failed: AtomicU64,
     }
 
-    /// Every `every`, post this instance's heartbeat over its own connection (as `heartbeat_loop` does for a
-    /// producer built with `.control(..)`).
+    /// Every `every`, post this instance's heartbeat (as `heartbeat_loop` does for a producer built with
+    /// `.control(..)`): over its own keep-alive connection, or with `shared` (one client that keeps no idle
+    /// connection) over a new connection each time.
     fn spawn_heartbeats(
         i: usize,
         client: ControlClient,
         url: String,
         topic: String,
         beats: Arc<Beats>,
+        shared: Option<&reqwest::Client>,
     ) -> Result<(), BoxError> {
         let every = Duration::from_secs(5);
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()?;
+        let http = match shared {
+            Some(http) => http.clone(),
+            None => reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .pool_idle_timeout(Duration::from_secs(90))
+                .build()?,
+        };
         let client_id = format!("fleet@bench/{}/producer-fleet_pg-{i}", std::process::id());
         tokio::spawn(async move {
             loop {
@@ -361,6 +381,34 @@ mod fleet {
             loadavg()
         );
 
+        // Two keep-alive connections per instance (its long-poll and its heartbeat) need 2n descriptors on each
+        // side. Where RLIMIT_NOFILE cannot give that (a container's hard limit), heartbeats open a connection
+        // each time, which costs the server an accept per heartbeat instead of a descriptor per instance.
+        let limit = nofile_limit();
+        let keepalive = match std::env::var("FLEET_HEARTBEAT_KEEPALIVE").as_deref() {
+            Ok("1") => true,
+            Ok("0") => false,
+            _ => (2 * n as u64 + 1_024) <= limit,
+        };
+        let shared = if keepalive {
+            None
+        } else {
+            Some(
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .pool_max_idle_per_host(0)
+                    .build()?,
+            )
+        };
+        println!(
+            "RLIMIT_NOFILE {limit}: heartbeats {}",
+            if keepalive {
+                "over one keep-alive connection per instance"
+            } else {
+                "over a new connection each (2 keep-alive connections per instance do not fit the descriptor limit)"
+            }
+        );
+
         // The fleet: built 64 at a time, each with a watcher and its heartbeats.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Phase, Instant)>();
         let beats = Arc::new(Beats::default());
@@ -386,7 +434,14 @@ mod fleet {
                         }
                     }
                 });
-                spawn_heartbeats(i, client.clone(), url.clone(), topic.clone(), beats.clone())?;
+                spawn_heartbeats(
+                    i,
+                    client.clone(),
+                    url.clone(),
+                    topic.clone(),
+                    beats.clone(),
+                    shared.as_ref(),
+                )?;
                 fleet.push(Instance { client });
             }
         }

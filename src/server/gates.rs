@@ -181,15 +181,7 @@ pub(crate) async fn groups_of(
     c: Cluster,
 ) -> Result<BTreeSet<String>, String> {
     let mut groups = app.admin[c.index()].groups_of_topic(topic).await?;
-    groups.extend(
-        app.registry
-            .views()
-            .into_iter()
-            .filter(|v| {
-                v.heartbeat.role == Role::Consumer && v.heartbeat.topics.iter().any(|t| t == topic)
-            })
-            .map(|v| v.heartbeat.group),
-    );
+    groups.extend(app.registry.groups_of(topic, Role::Consumer));
     Ok(groups)
 }
 
