@@ -130,7 +130,7 @@ mod fleet {
         if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } != 0 {
             return 1_024;
         }
-        l.rlim_cur as u64
+        l.rlim_cur
     }
 
     /// The child: a control plane on `FLEET_LISTEN` with the state in `FLEET_DIR`, against the parent's clusters.
