@@ -25,6 +25,10 @@
 //! `CP_WORKERS` (server runtime worker threads, default 2), `CP_TOPICS` (default 1,000), `CP_PART` (`all`,
 //! `polls`, `propagation` or `status`).
 
+mod common;
+
+use common::{env, loadavg, percentile, propagate, BoxError};
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,22 +45,7 @@ use rocketmq_migration::{MigrationRuntime, Phase};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 const ADMIN_TOKEN: &str = "bench-admin-token";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
 
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
@@ -66,14 +55,6 @@ fn median(v: &[f64]) -> f64 {
         n if n % 2 == 1 => v[n / 2],
         n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[i.clamp(1, sorted.len()) - 1]
 }
 
 /// One keep-alive connection sending conditional GETs until `stop`; counts 304 answers, fails on anything else.
@@ -191,9 +172,9 @@ async fn bare_server() -> Result<SocketAddr, BoxError> {
 }
 
 async fn polls_part(server: &ControlServer, api: &ControlApi) -> Result<String, BoxError> {
-    let conns = env_usize("CP_CONNS", 32).max(1);
-    let secs = env_usize("CP_SECONDS", 5).max(1) as f64;
-    let pairs = env_usize("CP_PAIRS", 3).max(1);
+    let conns = env::<usize>("CP_CONNS", 32).max(1);
+    let secs = env::<usize>("CP_SECONDS", 5).max(1) as f64;
+    let pairs = env::<usize>("CP_PAIRS", 3).max(1);
     let etag = api.phases().await?.etag();
     let bare = bare_server().await?;
     println!(
@@ -226,8 +207,8 @@ async fn polls_part(server: &ControlServer, api: &ControlApi) -> Result<String, 
 }
 
 async fn propagation_part(url: &str, api: &ControlApi, topic: &str) -> Result<String, BoxError> {
-    let n = env_usize("CP_CLIENTS", 100).max(1);
-    let rounds = env_usize("CP_ROUNDS", 20).max(1);
+    let n = env::<usize>("CP_CLIENTS", 100).max(1);
+    let rounds = env::<usize>("CP_ROUNDS", 20).max(1);
     let mut clients = Vec::with_capacity(n);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Phase, Instant)>();
     for i in 0..n {
@@ -259,37 +240,8 @@ async fn propagation_part(url: &str, api: &ControlApi, topic: &str) -> Result<St
     );
     let mut all = Vec::with_capacity(n * rounds);
     let mut calls = Vec::with_capacity(rounds);
-    let mut current = api.phases().await?.to_table().phase(topic);
     for round in 0..rounds {
-        while rx.try_recv().is_ok() {}
-        let t0 = Instant::now();
-        let moved = if current == Phase::Initial {
-            api.advance(topic, current, true).await?
-        } else {
-            api.rollback(topic, current, true).await?
-        };
-        let call = t0.elapsed();
-        let to = moved.state.phase;
-        let mut seen = vec![None; n];
-        let mut left = n;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while left > 0 {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some((i, phase, at))) if phase == to && seen[i].is_none() => {
-                    seen[i] = Some(at.saturating_duration_since(t0));
-                    left -= 1;
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => return Err("watchers ended".into()),
-                Err(_) => {
-                    return Err(
-                        format!("{left} of {n} clients did not apply {to} within 60 s").into(),
-                    )
-                }
-            }
-        }
-        let mut lat: Vec<Duration> = seen.into_iter().flatten().collect();
-        lat.sort();
+        let (to, call, lat) = propagate(api, topic, &mut rx, n, Duration::from_secs(60)).await?;
         println!(
             "{:>5} {:<10} {:>9.1} {:>9.1} {:>9.1} {:>9.1}  {}",
             round + 1,
@@ -302,7 +254,6 @@ async fn propagation_part(url: &str, api: &ControlApi, topic: &str) -> Result<St
         );
         all.extend(lat);
         calls.push(call.as_secs_f64() * 1e3);
-        current = to;
         // Let every client's next long-poll arrive before the next move.
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -325,7 +276,7 @@ async fn propagation_part(url: &str, api: &ControlApi, topic: &str) -> Result<St
 }
 
 fn main() -> Result<(), BoxError> {
-    let workers = env_usize("CP_WORKERS", 2).max(1);
+    let workers = env::<usize>("CP_WORKERS", 2).max(1);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -340,8 +291,8 @@ async fn status_part(
     url: &str,
     api: &ControlApi,
 ) -> Result<String, BoxError> {
-    let n = env_usize("CP_TOPICS", 1_000);
-    let rounds = env_usize("CP_ROUNDS", 20).max(1);
+    let n = env::<usize>("CP_TOPICS", 1_000);
+    let rounds = env::<usize>("CP_ROUNDS", 20).max(1);
     let names: Vec<String> = (0..n)
         .map(|i| unique_name(&format!("CpStatus{i}")))
         .collect();

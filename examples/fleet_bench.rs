@@ -37,6 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 }
 
 #[cfg(all(feature = "testkit", feature = "server"))]
+mod common;
+
+#[cfg(all(feature = "testkit", feature = "server"))]
 mod fleet {
     use std::collections::BTreeMap;
     use std::io::{BufRead, BufReader};
@@ -53,34 +56,9 @@ mod fleet {
     use rocketmq_migration::testkit::{unique_name, ClusterPair};
     use rocketmq_migration::{ClusterConfig, MigrationRuntime, Phase};
 
-    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+    use crate::common::{env, loadavg, ms, percentile, propagate, BoxError};
 
     const ADMIN_TOKEN: &str = "fleet-admin-token";
-
-    fn env_usize(name: &str, default: usize) -> usize {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    }
-
-    fn loadavg() -> String {
-        std::fs::read_to_string("/proc/loadavg")
-            .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-            .unwrap_or_else(|_| "?".into())
-    }
-
-    fn percentile(sorted: &[Duration], p: f64) -> Duration {
-        if sorted.is_empty() {
-            return Duration::ZERO;
-        }
-        let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-        sorted[i.clamp(1, sorted.len()) - 1]
-    }
-
-    fn ms(d: Duration) -> f64 {
-        d.as_secs_f64() * 1e3
-    }
 
     pub(super) fn main() -> Result<(), BoxError> {
         raise_nofile();
@@ -311,48 +289,6 @@ mod fleet {
         Ok(())
     }
 
-    type Applied = tokio::sync::mpsc::UnboundedReceiver<(usize, Phase, Instant)>;
-
-    /// Move the topic once (advance from `initial`, roll back otherwise) and time it to every client.
-    async fn propagate(
-        api: &ControlApi,
-        topic: &str,
-        rx: &mut Applied,
-        n: usize,
-    ) -> Result<(Phase, Duration, Vec<Duration>), BoxError> {
-        while rx.try_recv().is_ok() {}
-        let current = api.phases().await?.to_table().phase(topic);
-        let t0 = Instant::now();
-        let moved = if current == Phase::Initial {
-            api.advance(topic, current, true).await?
-        } else {
-            api.rollback(topic, current, true).await?
-        };
-        let call = t0.elapsed();
-        let to = moved.state.phase;
-        let mut seen = vec![None; n];
-        let mut left = n;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        while left > 0 {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some((i, phase, at))) if phase == to && seen[i].is_none() => {
-                    seen[i] = Some(at.saturating_duration_since(t0));
-                    left -= 1;
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => return Err("watchers ended".into()),
-                Err(_) => {
-                    return Err(
-                        format!("{left} of {n} clients did not apply {to} within 120 s").into(),
-                    )
-                }
-            }
-        }
-        let mut lat: Vec<Duration> = seen.into_iter().flatten().collect();
-        lat.sort();
-        Ok((to, call, lat))
-    }
-
     async fn run() -> Result<(), BoxError> {
         tracing_subscriber::fmt()
             .with_env_filter(
@@ -360,11 +296,11 @@ mod fleet {
                     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
             )
             .init();
-        let n = env_usize("FLEET_CLIENTS", 10_000).max(1);
-        let rounds = env_usize("FLEET_ROUNDS", 5).max(1);
-        let steady = env_usize("FLEET_STEADY_SECS", 30).max(1) as u64;
-        let down = env_usize("FLEET_DOWN_SECS", 10) as u64;
-        let after = env_usize("FLEET_AFTER_SECS", 40) as u64;
+        let n = env::<usize>("FLEET_CLIENTS", 10_000).max(1);
+        let rounds = env::<usize>("FLEET_ROUNDS", 5).max(1);
+        let steady = env::<usize>("FLEET_STEADY_SECS", 30).max(1) as u64;
+        let down = env::<usize>("FLEET_DOWN_SECS", 10) as u64;
+        let after = env::<usize>("FLEET_AFTER_SECS", 40) as u64;
         let pair = ClusterPair::start().await?;
         let runtime = MigrationRuntime::new()?;
         let topic = unique_name("Fleet");
@@ -486,7 +422,8 @@ mod fleet {
         for round in 0..rounds {
             let (cpu0, _, _) = proc_stats(pid);
             let w0 = Instant::now();
-            let (to, call, lat) = propagate(&api, &topic, &mut rx, n).await?;
+            let (to, call, lat) =
+                propagate(&api, &topic, &mut rx, n, Duration::from_secs(120)).await?;
             let (cpu1, _, _) = proc_stats(pid);
             println!(
                 "{:>5} {:<10} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8.0}  {}",
@@ -595,7 +532,7 @@ mod fleet {
             })
             .position(|acc| acc * 2 >= prev)
             .map_or(0, |i| i + 1);
-        let (to, _, lat) = propagate(&api, &topic, &mut rx, n).await?;
+        let (to, _, lat) = propagate(&api, &topic, &mut rx, n, Duration::from_secs(120)).await?;
         let restart_line = format!(
             "restart after {down} s down: {stale} of {n} clients ever STALE (now {stale_now}) (target 0: {}); \
              reconnects spread: peak {peak_sec} new connections in one second, half of the {prev} back after {half} s; \

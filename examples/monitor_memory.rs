@@ -20,6 +20,10 @@
 //! Environment: `MON_TOPICS` (default 1,000), `MON_TICKS` (default 2,160 = 6 h; 60,480 = 7 d), `MON_QUERIES`
 //! (default 50).
 
+mod common;
+
+use common::{env, loadavg, percentile};
+
 use std::hint::black_box;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -27,13 +31,6 @@ use rocketmq_migration::server::monitor::bench::{BenchCluster, MonitorBench};
 
 /// Seconds between ticks (the fine resolution).
 const STEP: u64 = 10;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Resident set size in bytes (`VmRSS`).
 fn rss() -> u64 {
@@ -43,20 +40,6 @@ fn rss() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1_024)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[i.clamp(1, sorted.len()) - 1]
 }
 
 /// Median time of `runs` calls of `f`.
@@ -100,9 +83,9 @@ fn synthetic(i: u64, k: u64, ticks: u64) -> (BenchCluster, BenchCluster, u64, u6
 }
 
 fn main() {
-    let topics = env_u64("MON_TOPICS", 1_000);
-    let ticks = env_u64("MON_TICKS", 2_160);
-    let queries = env_u64("MON_QUERIES", 50);
+    let topics = env::<u64>("MON_TOPICS", 1_000);
+    let ticks = env::<u64>("MON_TICKS", 2_160);
+    let queries = env::<u64>("MON_QUERIES", 50);
     let names: Vec<String> = (0..topics)
         .map(|i| format!("TopicMigration-{i:05}"))
         .collect();

@@ -23,6 +23,10 @@
 //! `without_dedupe()`, to split the dedupe cost from the rest), `RATIO_PART` (`all`, `producer` or `consumer`). Each figure
 //! is printed with the load average at the time.
 
+mod common;
+
+use common::{env, loadavg, BoxError};
+
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,22 +45,7 @@ use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_single::Message;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 const BODY: usize = 1024;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
 
 /// One phase's measured runs of both sides: msgs/s and process CPU µs per message.
 #[derive(Default)]
@@ -184,9 +173,9 @@ async fn producer_part(
     rt: &Arc<ClientRuntime>,
     summary: &mut Vec<String>,
 ) -> Result<(), BoxError> {
-    let n = env_usize("RATIO_MSGS", 5000);
-    let inflight = env_usize("RATIO_INFLIGHT", 64).max(1);
-    let pairs = env_usize("RATIO_PAIRS", 3).max(1);
+    let n = env::<usize>("RATIO_MSGS", 5000);
+    let inflight = env::<usize>("RATIO_INFLIGHT", 64).max(1);
+    let pairs = env::<usize>("RATIO_PAIRS", 3).max(1);
     let topic = unique_name("RatioSend");
     pair.create_topic(rt, &topic, 8).await?;
     let phases = PhaseHandle::new();
@@ -444,7 +433,7 @@ struct RunResult {
 }
 
 fn limit() -> Duration {
-    Duration::from_secs(env_usize("RATIO_CONSUME_LIMIT_SECS", 300) as u64)
+    Duration::from_secs(env::<usize>("RATIO_CONSUME_LIMIT_SECS", 300) as u64)
 }
 
 async fn consume_raw(
@@ -548,9 +537,9 @@ async fn consumer_part(
     rt: &Arc<ClientRuntime>,
     summary: &mut Vec<String>,
 ) -> Result<(), BoxError> {
-    let n = env_usize("RATIO_CONSUME_MSGS", 20_000).max(2);
-    let pairs = env_usize("RATIO_PAIRS", 3).max(1);
-    let inflight = env_usize("RATIO_INFLIGHT", 64).max(1);
+    let n = env::<usize>("RATIO_CONSUME_MSGS", 20_000).max(2);
+    let pairs = env::<usize>("RATIO_PAIRS", 3).max(1);
+    let inflight = env::<usize>("RATIO_INFLIGHT", 64).max(1);
     let phases = PhaseHandle::new();
     let mut src = raw_producer(rt, pair.source.name_server_addr()).await?;
     let mut dst = raw_producer(rt, pair.target.name_server_addr()).await?;
