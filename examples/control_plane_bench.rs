@@ -254,8 +254,8 @@ async fn propagation_part(url: &str, api: &ControlApi, topic: &str) -> Result<St
         );
         all.extend(lat);
         calls.push(call.as_secs_f64() * 1e3);
-        // Let every client's next long-poll arrive before the next move.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Let every client's next long-poll arrive before the next move (clients wait up to 500 ms after a new table).
+        tokio::time::sleep(Duration::from_millis(800)).await;
     }
     for c in &clients {
         c.shutdown();

@@ -22,9 +22,9 @@
 //!    every client.
 //!
 //! Needs two file descriptors per instance on each side; the program raises its `RLIMIT_NOFILE` (as root up to
-//! 65,536) and the child inherits it. Where the hard limit is lower than two per instance plus 1,024 (a
-//! container's), heartbeats go over a new connection each time instead of a kept one (printed at the start;
-//! `FLEET_HEARTBEAT_KEEPALIVE=1` or `0` forces either).
+//! 65,536) and the child inherits it. `FLEET_HEARTBEATS` says how heartbeats travel: `own` (one keep-alive
+//! connection per instance, as a real client; the default where the limit allows two per instance plus 1,024),
+//! `shared` (one keep-alive pool for all instances; the default otherwise) or `fresh` (a new connection each).
 
 #[cfg(not(all(feature = "testkit", feature = "server")))]
 fn main() {
@@ -227,8 +227,8 @@ mod fleet {
     }
 
     /// Every `every`, post this instance's heartbeat (as `heartbeat_loop` does for a producer built with
-    /// `.control(..)`): over its own keep-alive connection, or with `shared` (one client that keeps no idle
-    /// connection) over a new connection each time.
+    /// `.control(..)`): over its own keep-alive connection, or over `shared` (one client for all instances; see
+    /// `FLEET_HEARTBEATS`).
     fn spawn_heartbeats(
         i: usize,
         client: ControlClient,
@@ -318,30 +318,34 @@ mod fleet {
         );
 
         // Two keep-alive connections per instance (its long-poll and its heartbeat) need 2n descriptors on each
-        // side. Where RLIMIT_NOFILE cannot give that (a container's hard limit), heartbeats open a connection
-        // each time, which costs the server an accept per heartbeat instead of a descriptor per instance.
+        // side. Where RLIMIT_NOFILE cannot give that (a container's hard limit), the instances' heartbeats share
+        // one keep-alive pool (as many kept connections as heartbeats in flight at once): each heartbeat still
+        // costs the server one HTTP/1.1 request on a kept connection, without a descriptor per instance.
         let limit = nofile_limit();
-        let keepalive = match std::env::var("FLEET_HEARTBEAT_KEEPALIVE").as_deref() {
-            Ok("1") => true,
-            Ok("0") => false,
-            _ => (2 * n as u64 + 1_024) <= limit,
-        };
-        let shared = if keepalive {
-            None
-        } else {
-            Some(
+        let own_fits = (2 * n as u64 + 1_024) <= limit;
+        let mode = std::env::var("FLEET_HEARTBEATS")
+            .unwrap_or_else(|_| if own_fits { "own" } else { "shared" }.into());
+        let shared = match mode.as_str() {
+            "own" => None,
+            "shared" => Some(
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .build()?,
+            ),
+            "fresh" => Some(
                 reqwest::Client::builder()
                     .connect_timeout(Duration::from_secs(5))
                     .pool_max_idle_per_host(0)
                     .build()?,
-            )
+            ),
+            other => return Err(format!("FLEET_HEARTBEATS={other}: own, shared or fresh").into()),
         };
         println!(
             "RLIMIT_NOFILE {limit}: heartbeats {}",
-            if keepalive {
-                "over one keep-alive connection per instance"
-            } else {
-                "over a new connection each (2 keep-alive connections per instance do not fit the descriptor limit)"
+            match mode.as_str() {
+                "own" => "over one keep-alive connection per instance",
+                "shared" => "over one keep-alive pool shared by all instances",
+                _ => "over a new connection each",
             }
         );
 

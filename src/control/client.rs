@@ -699,6 +699,16 @@ fn jittered_wait(wait: Duration) -> Duration {
     wait.mul_f64(0.8 + rand::random::<f64>() * 0.2)
 }
 
+/// The next poll after a new table waits up to this long (uniformly drawn).
+const REPOLL_SPREAD: Duration = Duration::from_millis(500);
+
+/// How long to wait before polling again after a new table. A move answers every parked long-poll of the fleet
+/// at once; coming straight back would put ten thousand new polls on the control plane while it is still sending
+/// the move's answers. A table newer still is answered at once when the poll arrives, so nothing is missed.
+fn repoll_delay() -> Duration {
+    REPOLL_SPREAD.mul_f64(rand::random::<f64>())
+}
+
 async fn poll_loop(inner: Weak<Inner>) {
     let mut backoff = Duration::ZERO;
     loop {
@@ -713,6 +723,8 @@ async fn poll_loop(inner: Weak<Inner>) {
             Ok(Fetched::Table(..)) => {
                 me.good();
                 backoff = Duration::ZERO;
+                drop(me);
+                tokio::time::sleep(repoll_delay()).await;
             }
             Ok(Fetched::Unchanged) => {
                 me.good();
@@ -853,6 +865,12 @@ mod tests {
         let (lo, hi) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
         assert!(*hi - *lo > Duration::from_secs(4), "{lo:?}..{hi:?}: spread");
         assert_eq!(jittered_wait(Duration::ZERO), Duration::ZERO);
+        let delays: Vec<Duration> = (0..1_000).map(|_| repoll_delay()).collect();
+        assert!(delays.iter().all(|d| *d < REPOLL_SPREAD));
+        assert!(
+            delays.iter().any(|d| *d < REPOLL_SPREAD / 4)
+                && delays.iter().any(|d| *d > REPOLL_SPREAD * 3 / 4)
+        );
     }
 
     fn state() -> SyncState {
