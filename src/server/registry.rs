@@ -15,6 +15,13 @@ struct Entry {
     seen: Instant,
 }
 
+impl Entry {
+    /// Whether this client is a `role` that sends to or subscribes to `topic`.
+    fn serves(&self, topic: &str, role: Role) -> bool {
+        self.heartbeat.role == role && self.heartbeat.topics.iter().any(|t| t == topic)
+    }
+}
+
 /// Forgotten clients are swept out at most this often (a sweep visits every client, so sweeping on every
 /// heartbeat made a heartbeat cost grow with the fleet: 10,000 clients heartbeating every 5 s took ~half a core).
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -124,7 +131,7 @@ impl Registry {
             .lock()
             .by_id
             .values()
-            .filter(|e| e.heartbeat.role == role && e.heartbeat.topics.iter().any(|t| t == topic))
+            .filter(|e| e.serves(topic, role))
             .map(|e| e.heartbeat.group.clone())
             .collect()
     }
@@ -136,11 +143,7 @@ impl Registry {
         let mut v: Vec<Heartbeat> = clients
             .by_id
             .values()
-            .filter(|e| {
-                now.saturating_duration_since(e.seen) <= self.ttl
-                    && e.heartbeat.role == role
-                    && e.heartbeat.topics.iter().any(|t| t == topic)
-            })
+            .filter(|e| now.saturating_duration_since(e.seen) <= self.ttl && e.serves(topic, role))
             .map(|e| e.heartbeat.clone())
             .collect();
         v.sort_by(|a, b| a.client_id.cmp(&b.client_id));
