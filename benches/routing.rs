@@ -133,6 +133,42 @@ fn held_slots() -> HashMap<u64, u64, foldhash::fast::FixedState> {
     (0..HELD_KEYS as u64).map(|n| (splitmix64(n), n)).collect()
 }
 
+/// The memory latency floor of this machine: a pointer chase through a random cycle of 64-byte lines over 32 MiB
+/// (the size of the 1 M-key table), 2 MiB-aligned and advised for huge pages like the table. Each load's address
+/// comes from the previous load, so nothing overlaps: this is what one cache miss costs, and a check that must
+/// miss once cannot be faster in latency.
+fn chase_32_mib(samples: usize, batch: usize) -> (f64, f64, f64) {
+    const SIZE: usize = 32 << 20;
+    const LINE: usize = 64;
+    let lines = SIZE / LINE;
+    let layout = Layout::from_size_align(SIZE, 2 << 20).expect("layout");
+    // SAFETY: non-zero size; freed below with the same layout.
+    let base = unsafe { std::alloc::alloc_zeroed(layout) };
+    assert!(!base.is_null());
+    // SAFETY: `base..base + SIZE` is our allocation.
+    unsafe { libc::madvise(base.cast(), SIZE, libc::MADV_HUGEPAGE) };
+    let mut order: Vec<usize> = (0..lines).collect();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for i in (1..lines).rev() {
+        x = splitmix64(x);
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    for w in 0..lines {
+        let (from, to) = (order[w], order[(w + 1) % lines]);
+        // SAFETY: both offsets are line starts inside the allocation, aligned for usize.
+        unsafe { *(base.add(from * LINE) as *mut usize) = to * LINE };
+    }
+    let mut at = order[0] * LINE;
+    let r = measure(samples, batch, |_| {
+        // SAFETY: every stored offset is a line start inside the allocation.
+        at = unsafe { *(base.add(at) as *const usize) };
+    });
+    black_box(at);
+    // SAFETY: allocated above with `layout`.
+    unsafe { std::alloc::dealloc(base, layout) };
+    r
+}
+
 fn splitmix64(n: u64) -> u64 {
     let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -400,6 +436,15 @@ fn summary() {
     });
     rows.push(Row {
         name: "part: key formatting + XXH3-128 of the key",
+        ns,
+        cpu,
+        allocs: a,
+        baseline: None,
+        target: "",
+    });
+    let (ns, cpu, a) = chase_32_mib(samples, batch);
+    rows.push(Row {
+        name: "part: dependent random load, 32 MiB (huge)",
         ns,
         cpu,
         allocs: a,

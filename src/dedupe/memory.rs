@@ -2,13 +2,14 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use xxhash_rust::xxh3::{xxh3_128_with_seed, Xxh3};
 
+use super::clock::Clock;
 use super::table::{Entry, Peek, Probe, Table};
 use super::{Begin, Deduplicator};
 
@@ -173,7 +174,7 @@ pub struct MemoryDeduplicator {
     config: MemoryDeduplicatorConfig,
     ttls: Ttls,
     seed: u64,
-    epoch: Instant,
+    clock: Clock,
     table: Table,
     shards: Box<[Mutex<Shard>]>,
     // Keys held over all shards. A full store evicts the oldest key of the shard it inserts into; shards fill
@@ -238,7 +239,7 @@ impl MemoryDeduplicator {
         MemoryDeduplicator {
             ttls,
             seed: rand::random(),
-            epoch: Instant::now(),
+            clock: Clock::new(),
             table: Table::new(shards, buckets),
             shards: (0..shards)
                 .map(|_| {
@@ -288,7 +289,7 @@ impl MemoryDeduplicator {
 
     /// Milliseconds since the store was made, wrapping every 49.7 days (TTLs are at most half of that).
     fn now(&self) -> u32 {
-        self.epoch.elapsed().as_millis() as u32
+        self.clock.now()
     }
 
     fn held(&self, e: Entry) -> Begin {
@@ -453,7 +454,7 @@ mod tests {
         assert_eq!(d.begin("t", "a"), Begin::Proceed);
         assert_eq!(d.begin("t", "b"), Begin::Proceed);
         d.commit("t", "b");
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(50));
         assert_eq!(
             d.begin("t", "a"),
             Begin::Proceed,
@@ -585,7 +586,7 @@ mod tests {
         assert_eq!(d.begin("t", "consumed"), Begin::Proceed);
         d.commit("t", "consumed");
         assert_eq!(d.begin("t", "consuming"), Begin::Proceed);
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(50));
         assert_eq!(
             d.begin("t", "consuming"),
             Begin::InFlight,

@@ -17,6 +17,7 @@
 //! The key comes from a [`KeyExtractor`]: by default the message's client unique key (`UNIQ_KEY`), which the
 //! migrating producer stamps once before the first send attempt so both clusters' copies carry the same key.
 
+mod clock;
 mod key;
 mod memory;
 #[cfg(feature = "redis")]
