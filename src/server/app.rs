@@ -84,6 +84,8 @@ pub(crate) struct App {
     pub(crate) tokens: Tokens,
     state_file: PathBuf,
     table: watch::Sender<Arc<PhasesDoc>>,
+    /// The published table's JSON, as the long-poll answers it.
+    pub(crate) encoded: super::encoded::EncodedTable,
     mutate: tokio::sync::Mutex<()>,
     audit: Mutex<AuditLog>,
     pub(crate) registry: Registry,
@@ -196,6 +198,7 @@ impl App {
             },
             state_file: config.state_file.clone(),
             table,
+            encoded: Default::default(),
             mutate: tokio::sync::Mutex::new(()),
             audit: Mutex::new(audit),
             registry: Registry::new(config.client_ttl),
@@ -892,7 +895,7 @@ impl App {
             table: table.clone(),
             task,
         };
-        replace_json(&self.state_file, &state).map_err(ApiError::storage)
+        super::disk::write(|| replace_json(&self.state_file, &state)).map_err(ApiError::storage)
     }
 
     /// Hold this while changing the task: changes are made one at a time.
@@ -943,7 +946,7 @@ impl App {
 
     /// Append to the audit log (a failed append is logged and counted; the change itself stands).
     pub(crate) fn audit_append(&self, entry: AuditEntry) {
-        if let Err(e) = self.audit.lock().append(entry) {
+        if let Err(e) = super::disk::write(|| self.audit.lock().append(entry)) {
             self.metrics.audit_failed();
             tracing::error!(error = %e, "control plane: audit log append FAILED (the change itself is saved)");
         }

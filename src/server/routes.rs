@@ -164,13 +164,22 @@ fn is_decimal(v: &str, n: u64) -> bool {
         && v.parse::<u64>() == Ok(n)
 }
 
-fn phases_answer(doc: &PhasesDoc, status: StatusCode) -> Response {
+/// The table as the long-poll answers it: its JSON (encoded once per table, see [`super::encoded`]) or `304`, with
+/// its version as the `ETag`.
+fn phases_answer(app: &App, doc: &Arc<PhasesDoc>, status: StatusCode) -> Response {
     let etag =
         HeaderValue::from_str(&doc.etag()).expect("digits and quotes are a valid header value");
     let mut r = if status == StatusCode::NOT_MODIFIED {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        Json(doc).into_response()
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            app.encoded.json(doc),
+        )
+            .into_response()
     };
     r.headers_mut().insert(header::ETAG, etag);
     r.headers_mut()
@@ -189,16 +198,16 @@ async fn phases(
     let mut rx = app.watch();
     let current = rx.borrow_and_update().clone();
     if !matches(&current) {
-        return Ok(phases_answer(&current, StatusCode::OK));
+        return Ok(phases_answer(&app, &current, StatusCode::OK));
     }
     if !wait.is_zero() {
         let _ = tokio::time::timeout(wait, rx.changed()).await;
         let now = rx.borrow_and_update().clone();
         if !matches(&now) {
-            return Ok(phases_answer(&now, StatusCode::OK));
+            return Ok(phases_answer(&app, &now, StatusCode::OK));
         }
     }
-    Ok(phases_answer(&current, StatusCode::NOT_MODIFIED))
+    Ok(phases_answer(&app, &current, StatusCode::NOT_MODIFIED))
 }
 
 async fn register(

@@ -1,0 +1,74 @@
+//! The phase table as the long-poll answers it: encoded to JSON once per published table, not once per answer.
+//!
+//! A move wakes every parked long-poll at once, and each answers the same table: 10,000 clients are 10,000
+//! encodings of one document (a table of 1,000 topics is ~100 KB of JSON). The encoding of the last table answered
+//! is kept with the table it came from, and answers share its bytes.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use parking_lot::Mutex;
+
+use crate::control::wire::PhasesDoc;
+
+/// The JSON of the last published table answered.
+#[derive(Debug, Default)]
+pub(crate) struct EncodedTable {
+    // The table (kept alive, so its address identifies it) and its encoding.
+    last: Mutex<Option<(Arc<PhasesDoc>, Bytes)>>,
+}
+
+impl EncodedTable {
+    /// The JSON of `doc`: the kept bytes when `doc` is the table they were encoded from, else encoded now (under the
+    /// lock, so a fleet woken at once encodes a new table once) and kept.
+    pub(crate) fn json(&self, doc: &Arc<PhasesDoc>) -> Bytes {
+        let mut last = self.last.lock();
+        if let Some((d, bytes)) = last.as_ref() {
+            if Arc::ptr_eq(d, doc) {
+                return bytes.clone();
+            }
+        }
+        let bytes = Bytes::from(serde_json::to_vec(&**doc).expect("a phase table encodes to JSON"));
+        *last = Some((doc.clone(), bytes.clone()));
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phase::Phase;
+    use crate::route::TopicState;
+
+    fn doc(version: u64, phase: Phase) -> Arc<PhasesDoc> {
+        let mut d = PhasesDoc {
+            version,
+            ..PhasesDoc::default()
+        };
+        d.topics.insert(
+            "Orders".into(),
+            TopicState {
+                phase,
+                ..TopicState::default()
+            },
+        );
+        Arc::new(d)
+    }
+
+    #[test]
+    fn one_table_is_encoded_once_and_a_new_one_replaces_it() {
+        let e = EncodedTable::default();
+        let a = doc(1, Phase::DualRead);
+        let first = e.json(&a);
+        assert_eq!(first, serde_json::to_vec(&*a).expect("json"));
+        let again = e.json(&a);
+        assert_eq!(again.as_ptr(), first.as_ptr(), "the same bytes are shared");
+        let b = doc(2, Phase::DualReadWrite);
+        let next = e.json(&b);
+        assert_eq!(next, serde_json::to_vec(&*b).expect("json"));
+        assert_ne!(next, first);
+        // An equal document in another allocation is encoded again, never answered from the wrong table.
+        let b2 = doc(2, Phase::DualReadWrite);
+        assert_eq!(e.json(&b2), next);
+    }
+}
