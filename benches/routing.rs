@@ -134,10 +134,10 @@ fn held_slots() -> HashMap<u64, u64, foldhash::fast::FixedState> {
 }
 
 /// The memory latency floor of this machine: a pointer chase through a random cycle of 64-byte lines over 32 MiB
-/// (the size of the 1 M-key table), 2 MiB-aligned and advised for huge pages like the table. Each load's address
-/// comes from the previous load, so nothing overlaps: this is what one cache miss costs, and a check that must
-/// miss once cannot be faster in latency.
-fn chase_32_mib(samples: usize, batch: usize) -> (f64, f64, f64) {
+/// (the size of the 1 M-key table), 2 MiB-aligned, and with `huge` advised for transparent huge pages like the
+/// table. Each load's address comes from the previous load, so nothing overlaps: this is what one cache miss (and
+/// its TLB miss) costs, and a check that must miss once cannot be faster in latency.
+fn chase_32_mib(samples: usize, batch: usize, huge: bool) -> (f64, f64, f64) {
     const SIZE: usize = 32 << 20;
     const LINE: usize = 64;
     let lines = SIZE / LINE;
@@ -145,8 +145,13 @@ fn chase_32_mib(samples: usize, batch: usize) -> (f64, f64, f64) {
     // SAFETY: non-zero size; freed below with the same layout.
     let base = unsafe { std::alloc::alloc_zeroed(layout) };
     assert!(!base.is_null());
+    let advice = if huge {
+        libc::MADV_HUGEPAGE
+    } else {
+        libc::MADV_NOHUGEPAGE
+    };
     // SAFETY: `base..base + SIZE` is our allocation.
-    unsafe { libc::madvise(base.cast(), SIZE, libc::MADV_HUGEPAGE) };
+    unsafe { libc::madvise(base.cast(), SIZE, advice) };
     let mut order: Vec<usize> = (0..lines).collect();
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     for i in (1..lines).rev() {
@@ -442,15 +447,20 @@ fn summary() {
         baseline: None,
         target: "",
     });
-    let (ns, cpu, a) = chase_32_mib(samples, batch);
-    rows.push(Row {
-        name: "part: dependent random load, 32 MiB (huge)",
-        ns,
-        cpu,
-        allocs: a,
-        baseline: None,
-        target: "",
-    });
+    for (huge, name) in [
+        (false, "part: dependent random load, 32 MiB (4K)"),
+        (true, "part: dependent random load, 32 MiB (huge)"),
+    ] {
+        let (ns, cpu, a) = chase_32_mib(samples, batch, huge);
+        rows.push(Row {
+            name,
+            ns,
+            cpu,
+            allocs: a,
+            baseline: None,
+            target: "",
+        });
+    }
     let slots = held_slots();
     let (floor_wall, floor, floor_a) = measure(samples, batch, |i| {
         let n = (i * 7919) % HELD_KEYS as u64;

@@ -5,19 +5,20 @@
 //! CARGO_TARGET_DIR=/work/main/target cargo run --release --all-features --example ratio_run
 //! ```
 //!
-//! Producer: for every phase, raw `DefaultMQProducer` runs (R) and `MigratingProducer` runs (S) alternate
-//! R S R S ...; each run sends `RATIO_MSGS` 1 KiB messages with `RATIO_INFLIGHT` sends in flight. The raw runs
+//! Producer: for every phase, raw `DefaultMQProducer` runs (R) and `MigratingProducer` runs (S) run in pairs whose
+//! order alternates, R S | S R | R S ... (ABBA), so a drift over the run (the store grows with every message) falls
+//! on both sides alike; each run sends `RATIO_MSGS` 1 KiB messages with `RATIO_INFLIGHT` sends in flight. The raw runs
 //! send where the phase writes (source, target, or in `DualReadWrite` a raw producer per cluster picked by the same
 //! 50 % draw), so the ratio is the shim's cost and nothing else.
 //!
 //! Consumer: for every phase, a new topic with a backlog of `RATIO_CONSUME_MSGS` numbered 1 KiB messages where the
 //! phase reads (all on the source, all on the target, or half on each), every send checked. Then, after a warm-up
 //! of each, raw push consumer runs (one consumer per cluster the phase reads) and `MigratingPushConsumer` runs
-//! (dedupe on: the builder's default `MemoryDeduplicator`) alternate R S R S ...; each run is a new group from the
+//! (dedupe on: the builder's default `MemoryDeduplicator`) run in pairs of alternating order the same way; each run is a new group from the
 //! first offset and must see every backlog message (counted once each by the number in its body); throughput is
 //! from the first delivery to the one that completes the set.
 //!
-//! Environment: `RATIO_MSGS` (default 5000), `RATIO_INFLIGHT` (64), `RATIO_PAIRS` (R/S pairs per phase, 3),
+//! Environment: `RATIO_MSGS` (default 5000), `RATIO_INFLIGHT` (64), `RATIO_PAIRS` (pairs per phase, 8),
 //! `RATIO_CONSUME_MSGS` (20000), `RATIO_CONSUME_PHASES` (comma-separated phases, default all five),
 //! `RATIO_CONSUME_LIMIT_SECS` (per consumer run, 300), `RATIO_NO_DEDUPE` (set: the shim consumer runs with
 //! `without_dedupe()`, to split the dedupe cost from the rest), `RATIO_PART` (`all`, `producer` or `consumer`). Each figure
@@ -25,6 +26,7 @@
 
 mod common;
 
+use common::paired::{median, raw_first, Ratios};
 use common::{env, loadavg, BoxError};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -47,50 +49,44 @@ use rocketmq_model::common::message::message_single::Message;
 
 const BODY: usize = 1024;
 
-/// One phase's measured runs of both sides: msgs/s and process CPU µs per message.
+/// One phase's measured pairs: per pair, raw and shim msgs/s and process CPU µs per message.
 #[derive(Default)]
 struct Samples {
-    rate: [Vec<f64>; 2],
-    cpu_us: [Vec<f64>; 2],
+    // [raw, shim] per pair, in run order.
+    rate: Vec<[f64; 2]>,
+    cpu_us: Vec<[f64; 2]>,
 }
 
 impl Samples {
-    fn push(&mut self, who: &str, rate: f64, cpu_us: f64) {
-        let i = usize::from(who != "raw");
-        self.rate[i].push(rate);
-        self.cpu_us[i].push(cpu_us);
+    fn push(&mut self, rate: [f64; 2], cpu_us: [f64; 2]) {
+        self.rate.push(rate);
+        self.cpu_us.push(cpu_us);
     }
 
-    /// The phase's summary line: medians of both sides, their ratio against `target`, and the CPU per message.
+    /// The phase's summary line: each side's median, the median of the per-pair ratios with its bootstrap 95 %
+    /// interval and every pair's ratio, for throughput (against `target`) and for CPU per message.
     fn line(&self, part: &str, phase: &str, target: f64) -> String {
-        let (mr, ms) = (median(&self.rate[0]), median(&self.rate[1]));
-        let (mrc, msc) = (median(&self.cpu_us[0]), median(&self.cpu_us[1]));
+        let side = |v: &[[f64; 2]], i: usize| median(&v.iter().map(|p| p[i]).collect::<Vec<_>>());
+        let ratios = |v: &[[f64; 2]]| Ratios(v.iter().map(|p| p[1] / p[0]).collect());
+        let (rate, cpu) = (ratios(&self.rate), ratios(&self.cpu_us));
+        let (m, lo, hi) = rate.summary();
+        let verdict = match (m >= target, lo >= target, hi < target) {
+            (true, true, _) => "met, whole interval",
+            (true, false, _) => "met by the median, interval reaches below",
+            (false, _, true) => "MISSED, whole interval",
+            (false, _, false) => "MISSED by the median, interval reaches above",
+        };
         format!(
-            "{part} {phase} raw {:>8.0} msgs/s  shim {:>8.0} msgs/s  ratio {:.3}  (target >= {target}: {})  \
-             cpu µs/msg raw {:.1} shim {:.1} ({:+.1} %)  load {}",
-            mr,
-            ms,
-            ms / mr,
-            if ms / mr >= target { "met" } else { "MISSED" },
-            mrc,
-            msc,
-            (msc / mrc - 1.0) * 100.0,
+            "{part} {phase} raw {:>6.0} shim {:>6.0} msgs/s; shim/raw {} (target >= {target}: {verdict}); \
+             cpu µs/msg raw {:.1} shim {:.1}, shim/raw {}; load {}",
+            side(&self.rate, 0),
+            side(&self.rate, 1),
+            rate.describe(),
+            side(&self.cpu_us, 0),
+            side(&self.cpu_us, 1),
+            cpu.describe(),
             loadavg()
         )
-    }
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return 0.0;
-    }
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
     }
 }
 
@@ -175,7 +171,7 @@ async fn producer_part(
 ) -> Result<(), BoxError> {
     let n = env::<usize>("RATIO_MSGS", 5000);
     let inflight = env::<usize>("RATIO_INFLIGHT", 64).max(1);
-    let pairs = env::<usize>("RATIO_PAIRS", 3).max(1);
+    let pairs = env::<usize>("RATIO_PAIRS", 8).max(1);
     let topic = unique_name("RatioSend");
     pair.create_topic(rt, &topic, 8).await?;
     let phases = PhaseHandle::new();
@@ -205,10 +201,15 @@ async fn producer_part(
         produce(&Sender::Shim(shim.clone()), &topic, warm, inflight).await;
         let mut samples = Samples::default();
         for i in 0..pairs {
-            for (who, sender) in [
+            let (mut rates, mut cpus) = ([0.0; 2], [0.0; 2]);
+            let mut order = [
                 ("raw", Sender::Raw(raw.clone(), phase)),
                 ("shim", Sender::Shim(shim.clone())),
-            ] {
+            ];
+            if !raw_first(i) {
+                order.reverse();
+            }
+            for (who, sender) in order {
                 let cpu0 = process_cpu();
                 let (rate, failed) = produce(&sender, &topic, n, inflight).await;
                 // Process CPU (every thread, brokers included) per message sent.
@@ -223,8 +224,10 @@ async fn producer_part(
                     failed,
                     loadavg()
                 );
-                samples.push(who, rate, cpu_us);
+                let side = usize::from(who != "raw");
+                (rates[side], cpus[side]) = (rate, cpu_us);
             }
+            samples.push(rates, cpus);
         }
         let line = samples.line("producer", &format!("{:<14}", phase.to_string()), 0.98);
         println!("{line}");
@@ -538,7 +541,7 @@ async fn consumer_part(
     summary: &mut Vec<String>,
 ) -> Result<(), BoxError> {
     let n = env::<usize>("RATIO_CONSUME_MSGS", 20_000).max(2);
-    let pairs = env::<usize>("RATIO_PAIRS", 3).max(1);
+    let pairs = env::<usize>("RATIO_PAIRS", 8).max(1);
     let inflight = env::<usize>("RATIO_INFLIGHT", 64).max(1);
     let phases = PhaseHandle::new();
     let mut src = raw_producer(rt, pair.source.name_server_addr()).await?;
@@ -580,7 +583,14 @@ async fn consumer_part(
         );
         let mut samples = Samples::default();
         for i in 0..=pairs {
-            for who in ["raw", "shim"] {
+            let (mut rates, mut cpus) = ([0.0; 2], [0.0; 2]);
+            // The warm-up (run 0) goes raw first; then pair order alternates.
+            let order = if i == 0 || raw_first(i - 1) {
+                ["raw", "shim"]
+            } else {
+                ["shim", "raw"]
+            };
+            for who in order {
                 let res = if who == "raw" {
                     consume_raw(pair, rt, &topic, phase, n).await?
                 } else {
@@ -606,9 +616,11 @@ async fn consumer_part(
                 if res.stray > 0 {
                     return Err(format!("{who} run {i}: {} stray messages", res.stray).into());
                 }
-                if i > 0 {
-                    samples.push(who, res.rate, res.cpu_us);
-                }
+                let side = usize::from(who != "raw");
+                (rates[side], cpus[side]) = (res.rate, res.cpu_us);
+            }
+            if i > 0 {
+                samples.push(rates, cpus);
             }
         }
         let line = samples.line("consumer", &format!("{:<16}", phase.to_string()), 0.95);
@@ -645,7 +657,9 @@ async fn main() -> Result<(), BoxError> {
     if part == "all" || part == "consumer" {
         consumer_part(&pair, &rt, &mut summary).await?;
     }
-    println!("\n== summary (medians) ==");
+    println!(
+        "\n== summary: per phase, the median of the per-pair ratios shim/raw, [its bootstrap 95 % interval], (each pair) =="
+    );
     for l in &summary {
         println!("{l}");
     }

@@ -2,6 +2,8 @@
 //! percentiles, and timing one phase move to every long-polling client. Each example uses a part of it.
 #![allow(dead_code)]
 
+pub mod paired;
+
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 

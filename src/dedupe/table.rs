@@ -9,16 +9,10 @@
 //! change (a seqlock). Readers take no lock: they read a bucket between two loads of its sequence word and retry
 //! under the lock when a writer was active, so a lock-free answer is always one the table held at some instant.
 //!
-//! A table of 4 MiB or more is aligned to 2 MiB and, on Linux, advised to the kernel as a candidate for
-//! transparent huge pages (`MADV_HUGEPAGE`): at 1 M keys the table is 32 MiB, and with 4 KiB pages nearly every
-//! check also misses the TLB. The memory comes from the global allocator, so it is counted like any other.
-//!
 //! Entries never move between buckets; when both buckets of a new key are full of live entries, the oldest of
 //! them is overwritten. That forgets a key early (a later delivery of it is let through), it never makes a new
 //! key look held.
 
-use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
-use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 /// Slots per bucket: 5 × (8-byte tag + 4-byte time) + a 4-byte sequence word = 64 bytes.
@@ -29,6 +23,7 @@ pub(super) const CONSUMED: u64 = 1;
 
 /// One cache line of slots.
 #[repr(C, align(64))]
+#[derive(Default)]
 struct Bucket {
     tags: [AtomicU64; WAYS],
     ats: [AtomicU32; WAYS],
@@ -37,84 +32,6 @@ struct Bucket {
 }
 
 const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
-
-/// Tables at least this large are aligned to [`HUGE_PAGE`] and advised as huge-page candidates.
-const HUGE_FROM: usize = 4 << 20;
-
-/// A transparent huge page on x86-64 and aarch64 (4 KiB base pages).
-const HUGE_PAGE: usize = 2 << 20;
-
-/// The buckets of a table: one zeroed allocation (an all-zero bucket is an empty one), 2 MiB-aligned when large.
-struct Buckets {
-    ptr: NonNull<Bucket>,
-    len: usize,
-    layout: Layout,
-}
-
-// SAFETY: `Buckets` owns its allocation, and a `Bucket` is made of atomics only (it is `Send + Sync`).
-unsafe impl Send for Buckets {}
-// SAFETY: as above; shared access only hands out `&Bucket`.
-unsafe impl Sync for Buckets {}
-
-impl Buckets {
-    fn zeroed(len: usize) -> Buckets {
-        let size = len
-            .checked_mul(std::mem::size_of::<Bucket>())
-            .expect("dedupe table size overflows usize");
-        assert!(size > 0, "a dedupe table has at least one bucket");
-        let align = if size >= HUGE_FROM {
-            HUGE_PAGE
-        } else {
-            std::mem::align_of::<Bucket>()
-        };
-        let layout = Layout::from_size_align(size, align).expect("dedupe table layout");
-        // SAFETY: `layout` has a non-zero size.
-        let raw = unsafe { alloc_zeroed(layout) };
-        let Some(ptr) = NonNull::new(raw.cast::<Bucket>()) else {
-            handle_alloc_error(layout)
-        };
-        if align == HUGE_PAGE {
-            advise_huge_pages(raw, size);
-        }
-        Buckets { ptr, len, layout }
-    }
-}
-
-impl std::ops::Deref for Buckets {
-    type Target = [Bucket];
-
-    fn deref(&self) -> &[Bucket] {
-        // SAFETY: `ptr` points to `len` zero-initialised buckets (all-zero atomics are valid values), owned by
-        // `self` and freed only in `drop`.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-impl Drop for Buckets {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `zeroed` with exactly this layout, and freed only here.
-        unsafe { dealloc(self.ptr.as_ptr().cast(), self.layout) }
-    }
-}
-
-/// Ask the kernel to back `len` bytes at `addr` (2 MiB-aligned) with transparent huge pages. Advisory: when the
-/// kernel says no (THP disabled, not Linux), the table works the same on base pages, only slower to look up.
-fn advise_huge_pages(addr: *mut u8, len: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: `addr..addr + len` is one live allocation of ours; MADV_HUGEPAGE changes no contents.
-        let rc = unsafe { libc::madvise(addr.cast(), len, libc::MADV_HUGEPAGE) };
-        if rc != 0 {
-            tracing::debug!(
-                bytes = len,
-                error = %std::io::Error::last_os_error(),
-                "dedupe table: huge pages not available, using base pages"
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (addr, len);
-}
 
 /// Where a key may live and what its slot must carry: the region (shard), its two candidate buckets (absolute
 /// indexes) and its tag (low bit clear, never 0).
@@ -160,7 +77,7 @@ pub(super) enum Peek {
 /// The table: `regions` × `per_region` buckets, allocated zeroed up front (the OS commits pages as they are
 /// touched).
 pub(super) struct Table {
-    buckets: Buckets,
+    buckets: Box<[Bucket]>,
     region_mask: usize,
     region_bits: u32,
     bucket_mask: usize,
@@ -180,7 +97,9 @@ impl Table {
     pub(super) fn new(regions: usize, per_region: usize) -> Table {
         debug_assert!(regions.is_power_of_two() && per_region.is_power_of_two());
         Table {
-            buckets: Buckets::zeroed(regions * per_region),
+            buckets: (0..regions * per_region)
+                .map(|_| Bucket::default())
+                .collect(),
             region_mask: regions - 1,
             region_bits: per_region.trailing_zeros(),
             bucket_mask: per_region - 1,
@@ -369,23 +288,6 @@ mod tests {
         let t = Table::new(4, 8);
         assert_eq!(t.buckets.as_ptr() as usize % 64, 0);
         assert_eq!(t.slots(), 4 * 8 * WAYS);
-    }
-
-    #[test]
-    fn a_large_table_is_huge_page_aligned_and_starts_empty() {
-        // 16 regions x 4,096 buckets x 64 B = 4 MiB: the smallest table advised for huge pages.
-        let t = Table::new(16, 4096);
-        assert_eq!(t.buckets.len() * 64, HUGE_FROM);
-        assert_eq!(t.buckets.as_ptr() as usize % HUGE_PAGE, 0);
-        assert_eq!(t.held(), 0);
-        let p = t.probe(0x1234_5678_9ABC_DEF0_0FED_CBA9_8765_4321);
-        let (slot, _) = t.vacancy(&p, 1, |_| false);
-        let e = Entry {
-            consumed: false,
-            at: 1,
-        };
-        t.set(slot, &p, e);
-        assert_eq!(t.peek(&p), Peek::Held(e));
     }
 
     #[test]
