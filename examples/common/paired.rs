@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 
 /// Which side runs first in pair `i` (0-based): raw first in even pairs, shim first in odd ones.
 pub fn raw_first(i: usize) -> bool {
-    i % 2 == 0
+    i.is_multiple_of(2)
 }
 
 /// The median of `v` (the mean of the middle two for an even count); 0 when empty.
