@@ -163,15 +163,28 @@ impl ControlApi {
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<T, MigrationError> {
         let url = format!("{}{}", self.base, path);
-        let mut req = self.http.request(method.clone(), &url);
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
+        let request = || {
+            let mut req = self.http.request(method.clone(), &url);
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            req
+        };
         let what = format!("{method} {path}");
-        let resp = req.send().await.map_err(|e| {
+        let sent = match request().send().await {
+            // A read sent on a kept-alive connection that the control plane closed (it restarted, or an idle
+            // timeout between here and there) fails before any answer: send it once more, on a new connection.
+            // Only reads: a change is never sent twice (its outcome is unknown, and a move is compare-and-set).
+            Err(e) if method == Method::GET && !e.is_timeout() => {
+                tracing::debug!(error = %e, "{what}: retrying once on a new connection");
+                request().send().await
+            }
+            other => other,
+        };
+        let resp = sent.map_err(|e| {
             MigrationError::new(ErrorKind::Control, None, format!("{what} at {}", self.base))
                 .with_source(e)
         })?;
@@ -546,4 +559,70 @@ fn segment(topic: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    /// Read one request's head (no body: the reads here have none); `false` when the peer closed first.
+    fn read_head(conn: &mut BufReader<TcpStream>) -> bool {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match conn.read_line(&mut line) {
+                Ok(0) | Err(_) => return false,
+                Ok(_) if line == "\r\n" => return true,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    const ANSWER: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 4\r\n\r\nnull";
+
+    /// A control plane that restarted under a kept-alive connection: the first connection answers one request
+    /// and closes on the next without an answer (what a client sees when the old server went away after the
+    /// connection went back to the pool); every later connection answers normally.
+    fn restarting_endpoint() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for (n, conn) in listener.incoming().enumerate() {
+                let stream = conn.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut w = stream;
+                while read_head(&mut reader) {
+                    if n == 0 && w.write_all(ANSWER).is_ok() && read_head(&mut reader) {
+                        // The second request on the first connection: closed unanswered.
+                        break;
+                    }
+                    if n > 0 && w.write_all(ANSWER).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_read_on_a_connection_the_server_dropped_is_sent_again_on_a_new_one() {
+        let api = ControlApi::new(&restarting_endpoint(), None).unwrap();
+        assert!(api.divergence().await.unwrap().is_none());
+        // Sent on the kept-alive first connection, which closes without answering: answered on a second one.
+        assert!(api.divergence().await.unwrap().is_none());
+        assert!(api.divergence().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_change_is_never_sent_twice() {
+        let api = ControlApi::new(&restarting_endpoint(), Some("t".into())).unwrap();
+        assert!(api.divergence().await.unwrap().is_none());
+        let e = api.delete_task().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Control, "{e}");
+    }
 }

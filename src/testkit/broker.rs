@@ -25,6 +25,14 @@ pub const TEST_TRANSACTION_TIMEOUT_MS: u64 = 2_000;
 /// A test broker writes its commit/rollback records every 200 ms (default 3 s).
 pub const TEST_TRANSACTION_OP_BATCH_INTERVAL_MS: u64 = 200;
 
+/// How long a request may wait in a test broker's send (and transaction) queue, or hold the commit log, before the
+/// broker refuses it as busy (`SYSTEM_BUSY`); the broker's defaults are 200 ms (queue) and 1 s (commit log).
+///
+/// The defaults are a production broker's flow control. A 2-core machine running a debug build, two brokers and
+/// the whole suite at once routinely queues a send for longer: the broker then refused sends mid-test
+/// (`broker.operation.failed`, a single broker to fail over to), which says nothing about the code under test.
+pub(crate) const TEST_BUSY_WAIT_MS: u64 = 10_000;
+
 /// Authentication on a test broker: every request must be signed by a known user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TestAuth {
@@ -93,6 +101,9 @@ impl BrokerSpec {
             transaction_check_interval: TEST_TRANSACTION_CHECK_INTERVAL_MS,
             transaction_timeout: TEST_TRANSACTION_TIMEOUT_MS,
             transaction_op_batch_interval: TEST_TRANSACTION_OP_BATCH_INTERVAL_MS,
+            // A loaded build machine must not make the broker refuse sends as busy (see the constant).
+            wait_time_mills_in_send_queue: TEST_BUSY_WAIT_MS,
+            wait_time_mills_in_transaction_queue: TEST_BUSY_WAIT_MS,
             ..BrokerConfig::default()
         };
         bc.broker_identity.broker_name = self.broker_name.clone().into();
@@ -123,6 +134,7 @@ impl BrokerSpec {
             disk_max_used_space_ratio: 95,
             disk_space_warning_level_ratio: 98,
             disk_space_clean_forcibly_ratio: 97,
+            os_page_cache_busy_timeout_mills: TEST_BUSY_WAIT_MS,
             ..MessageStoreConfig::default()
         };
         ValidatedBrokerConfig::try_from_parts(bc, msc).map_err(|e| {
