@@ -11,52 +11,21 @@
 //! per op, the ratio against the baseline measured in the same run, and the
 //! target. `BENCH_SAMPLES` (default 101) and `BENCH_BATCH` (default 20 000) size the summary.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::Layout;
 use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+mod common;
+
+use common::{env_usize, loadavg, measure, print_rows, Counting, Row, LIVE};
 use criterion::{BatchSize, Criterion};
 use rocketmq_migration::dedupe::{
     Begin, Deduplicator, MemoryDeduplicator, MemoryDeduplicatorConfig,
 };
 use rocketmq_migration::{Cluster, Phase, PhaseHandle, PhaseTable};
-
-/// The system allocator, counting allocations and live bytes.
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; the counters have no effect on the memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        LIVE.fetch_add(new_size, Ordering::Relaxed);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -268,74 +237,6 @@ fn criterion_benches(c: &mut Criterion) {
     g.finish();
 }
 
-/// This thread's CPU time: unlike the wall clock, it does not grow while other processes hold the cores.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Medians over `samples` batches of `batch` calls: wall ns/op and thread-CPU ns/op; and heap allocations per
-/// call.
-fn measure(samples: usize, batch: usize, mut op: impl FnMut(u64)) -> (f64, f64, f64) {
-    let mut i = 0u64;
-    for _ in 0..batch {
-        op(i);
-        i += 1;
-    }
-    let mut wall = Vec::with_capacity(samples);
-    let mut cpu = Vec::with_capacity(samples);
-    let mut allocs = 0u64;
-    for _ in 0..samples {
-        let a0 = ALLOCS.load(Ordering::Relaxed);
-        let c0 = thread_cpu();
-        let t0 = Instant::now();
-        for _ in 0..batch {
-            op(i);
-            i += 1;
-        }
-        let dt = t0.elapsed();
-        let dc = thread_cpu() - c0;
-        allocs += ALLOCS.load(Ordering::Relaxed) - a0;
-        wall.push(dt.as_nanos() as f64 / batch as f64);
-        cpu.push(dc.as_nanos() as f64 / batch as f64);
-    }
-    wall.sort_by(f64::total_cmp);
-    cpu.sort_by(f64::total_cmp);
-    (
-        wall[wall.len() / 2],
-        cpu[cpu.len() / 2],
-        allocs as f64 / (samples * batch) as f64,
-    )
-}
-
-struct Row {
-    name: &'static str,
-    ns: f64,
-    cpu: f64,
-    allocs: f64,
-    baseline: Option<(&'static str, f64)>,
-    target: &'static str,
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn summary() {
     let samples = env_usize("BENCH_SAMPLES", 101).max(1);
     let batch = env_usize("BENCH_BATCH", 20_000).max(1);
@@ -509,20 +410,7 @@ fn summary() {
         "== summary: medians of {samples} batches x {batch} calls (swap: x {swap_batch}); wall clock and this thread's CPU time; load {} ==",
         loadavg()
     );
-    println!(
-        "{:<44} {:>9} {:>9} {:>10} {:>28}  target",
-        "operation", "wall ns", "cpu ns", "allocs/op", "cpu ratio vs baseline"
-    );
-    for r in &rows {
-        let ratio = r
-            .baseline
-            .map(|(n, b)| format!("{:.2}x {n}", r.cpu / b))
-            .unwrap_or_default();
-        println!(
-            "{:<44} {:>9.1} {:>9.1} {:>10.3} {:>28}  {}",
-            r.name, r.ns, r.cpu, r.allocs, ratio, r.target
-        );
-    }
+    print_rows(&rows);
     let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
     println!(
         "dedupe store, {HELD_KEYS} keys held: {:.1} MiB live heap ({:.0} B/key); baseline HashSet<String>: {:.1} MiB \

@@ -19,7 +19,8 @@
 //! from the first delivery to the one that completes the set.
 //!
 //! Environment: `RATIO_MSGS` (default 5000), `RATIO_INFLIGHT` (64), `RATIO_PAIRS` (pairs per phase, 8),
-//! `RATIO_CONSUME_MSGS` (20000), `RATIO_CONSUME_PHASES` (comma-separated phases, default all five),
+//! `RATIO_PRODUCE_PHASES` (comma-separated phases, default all five), `RATIO_CONSUME_MSGS` (20000),
+//! `RATIO_CONSUME_PHASES` (comma-separated phases, default all five),
 //! `RATIO_CONSUME_LIMIT_SECS` (per consumer run, 300), `RATIO_NO_DEDUPE` (set: the shim consumer runs with
 //! `without_dedupe()`, to split the dedupe cost from the rest), `RATIO_PART` (`all`, `producer` or `consumer`). Each figure
 //! is printed with the load average at the time.
@@ -193,7 +194,7 @@ async fn producer_part(
         "{:<14} {:>3} {:<4} {:>10} {:>10} {:>7}  load",
         "phase", "run", "who", "msgs/s", "cpu µs/msg", "failed"
     );
-    for phase in Phase::ALL {
+    for phase in phases_from("RATIO_PRODUCE_PHASES")? {
         phases.set_phase(&topic, phase)?;
         // Warm-up: routes, connections, the shim's target client (started on first use).
         let warm = (n / 5).max(200);
@@ -525,8 +526,9 @@ async fn consume_shim(
     })
 }
 
-fn consumer_phases() -> Result<Vec<Phase>, BoxError> {
-    match std::env::var("RATIO_CONSUME_PHASES") {
+/// The phases listed in `var` (comma-separated), all five when unset.
+fn phases_from(var: &str) -> Result<Vec<Phase>, BoxError> {
+    match std::env::var(var) {
         Err(_) => Ok(Phase::ALL.to_vec()),
         Ok(list) => list
             .split(',')
@@ -554,7 +556,7 @@ async fn consumer_part(
         "{:<16} {:>3} {:<4} {:>10} {:>10} {:>9} {:>6} {:>6}  load",
         "phase", "run", "who", "msgs/s", "cpu µs/msg", "start→end", "repeat", "dedup"
     );
-    for phase in consumer_phases()? {
+    for phase in phases_from("RATIO_CONSUME_PHASES")? {
         // A topic per phase: its backlog is read whole by every run, each in a group of its own.
         let topic = unique_name("RatioConsume");
         pair.create_topic(rt, &topic, 8).await?;

@@ -12,6 +12,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
+use super::dispatch::{dispatch_on, FailoverPolicy, Route};
 use super::flight::Flight;
 use super::{draw, Core, MigratingProducer};
 use crate::cluster::Cluster;
@@ -79,11 +80,53 @@ impl MigratingProducer {
         F: Fn(DefaultMQProducer, Message) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let (state, first, flight) = self.plan(msg.topic());
-        let spare = state.allows_failover().then(|| msg.clone());
-        self.core
-            .dispatch(&flight, state, first, msg, spare, retry_on_timeout, 1, op)
+        self.routed_via(msg, retry_on_timeout, |c| self.core.client(c), op)
             .await
+    }
+
+    /// [`Self::routed`] with the clients from `client`: everything a send does but the raw client's work.
+    async fn routed_via<C, G, GFut, R, F, Fut>(
+        &self,
+        msg: Message,
+        retry_on_timeout: bool,
+        client: G,
+        op: F,
+    ) -> ClientResult<R>
+    where
+        G: Fn(Cluster) -> GFut,
+        GFut: Future<Output = ClientResult<C>>,
+        F: Fn(C, Message) -> Fut,
+        Fut: Future<Output = ClientResult<R>>,
+    {
+        let (state, first, flight) = self.plan(msg.topic());
+        // The failover copy, only where the phase can fail over (never in `initial` or `completed`).
+        let spare = state.allows_failover().then(|| msg.clone());
+        let route = Route {
+            flight: &flight,
+            state,
+            first,
+            policy: FailoverPolicy::plain(retry_on_timeout),
+            count: 1,
+        };
+        dispatch_on(route, msg, spare, client, op).await
+    }
+
+    /// Benchmark hook, not API: the whole path of [`Self::send`] (key stamp, routing, the send's flight, the
+    /// failover copy where the phase allows, counting) with the raw client's call left out; the answer is the
+    /// cluster the send was routed to. Needs no started client. For `benches/send_path.rs`.
+    #[cfg(feature = "testkit")]
+    #[doc(hidden)]
+    pub async fn send_path_without_client<M: MessageTrait>(&self, msg: M) -> ClientResult<Cluster> {
+        self.routed_via(
+            prepare(msg),
+            true,
+            |c| std::future::ready(Ok::<Cluster, ClientError>(c)),
+            |c, m| {
+                drop(m);
+                std::future::ready(Ok(c))
+            },
+        )
+        .await
     }
 
     async fn routed_batch<R, F, Fut>(
