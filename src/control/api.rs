@@ -177,8 +177,9 @@ impl ControlApi {
         let sent = match request().send().await {
             // A read sent on a kept-alive connection that the control plane closed (it restarted, or an idle
             // timeout between here and there) fails before any answer: send it once more, on a new connection.
-            // Only reads: a change is never sent twice (its outcome is unknown, and a move is compare-and-set).
-            Err(e) if method == Method::GET && !e.is_timeout() => {
+            // Not when connecting failed (a new connection would fail the same way) or timed out. Only reads: a
+            // change is never sent twice (its outcome is unknown, and a move is compare-and-set).
+            Err(e) if method == Method::GET && !e.is_connect() && !e.is_timeout() => {
                 tracing::debug!(error = %e, "{what}: retrying once on a new connection");
                 request().send().await
             }

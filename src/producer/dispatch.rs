@@ -56,6 +56,25 @@ pub(crate) struct Route<'a> {
     pub(crate) count: u64,
 }
 
+impl<'a> Route<'a> {
+    /// The route of a plain (not transactional) send of `count` messages: [`FailoverPolicy::plain`].
+    pub(crate) fn plain(
+        flight: &'a Flight,
+        state: TopicState,
+        first: Cluster,
+        retry_on_timeout: bool,
+        count: u64,
+    ) -> Self {
+        Route {
+            flight,
+            state,
+            first,
+            policy: FailoverPolicy::plain(retry_on_timeout),
+            count,
+        }
+    }
+}
+
 /// Run `op` with the client of `route.first`; where the phase and `route.policy` allow, run it once more with the
 /// other cluster's client and `spare` (a copy of the payload). `client` yields a started client of a cluster.
 /// The outcome is counted on the topic of `route.flight`.

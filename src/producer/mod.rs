@@ -36,7 +36,7 @@ use crate::control::report::{Report, Reporter};
 use crate::control::ControlClient;
 use crate::route::{PhaseHandle, TopicState};
 use builder::ProducerSettings;
-use dispatch::{dispatch_on, FailoverPolicy, Route};
+use dispatch::{dispatch_on, Route};
 use flight::Flight;
 pub(crate) use writes::Writes;
 
@@ -217,13 +217,7 @@ impl Core {
         F: Fn(DefaultMQProducer, P) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let route = Route {
-            flight,
-            state,
-            first,
-            policy: FailoverPolicy::plain(retry_on_timeout),
-            count,
-        };
+        let route = Route::plain(flight, state, first, retry_on_timeout, count);
         dispatch_on(route, payload, spare, |c| self.client(c), op).await
     }
 }

@@ -12,7 +12,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
-use super::dispatch::{dispatch_on, FailoverPolicy, Route};
+use super::dispatch::{dispatch_on, Route};
 use super::flight::Flight;
 use super::{draw, Core, MigratingProducer};
 use crate::cluster::Cluster;
@@ -101,13 +101,7 @@ impl MigratingProducer {
         let (state, first, flight) = self.plan(msg.topic());
         // The failover copy, only where the phase can fail over (never in `initial` or `completed`).
         let spare = state.allows_failover().then(|| msg.clone());
-        let route = Route {
-            flight: &flight,
-            state,
-            first,
-            policy: FailoverPolicy::plain(retry_on_timeout),
-            count: 1,
-        };
+        let route = Route::plain(&flight, state, first, retry_on_timeout, 1);
         dispatch_on(route, msg, spare, client, op).await
     }
 
