@@ -7,7 +7,7 @@
 //! CARGO_TARGET_DIR=/work/main/target cargo run --release --all-features --example fleet_bench
 //! ```
 //!
-//! Every simulated instance is one `ControlClient` with the defaults (long-poll 30 s, stale after 30 s, backoff
+//! Every simulated instance is one `ControlClient` with the defaults (watch stream on a 30 s long-poll, stale after 30 s, backoff
 //! 250 ms..30 s) plus a heartbeat every 5 s (the default `heartbeat_every`) over its own keep-alive connection, as
 //! a producer built with `.control(..)` sends it: `POST /v1/clients/heartbeat` with its applied phase.
 //!
@@ -25,6 +25,7 @@
 //! 65,536) and the child inherits it. `FLEET_HEARTBEATS` says how heartbeats travel: `own` (one keep-alive
 //! connection per instance, as a real client; the default where the limit allows two per instance plus 1,024),
 //! `shared` (one keep-alive pool for all instances; the default otherwise) or `fresh` (a new connection each).
+//! `FLEET_WATCH=0` turns the clients' watch stream off (long-polls only, as before the stream).
 
 #[cfg(not(all(feature = "testkit", feature = "server")))]
 fn main() {
@@ -340,6 +341,15 @@ mod fleet {
             ),
             other => return Err(format!("FLEET_HEARTBEATS={other}: own, shared or fresh").into()),
         };
+        let watch = env::<usize>("FLEET_WATCH", 1) != 0;
+        println!(
+            "tables {}",
+            if watch {
+                "on the watch stream (FLEET_WATCH=0: long-polls)"
+            } else {
+                "by long-polls (FLEET_WATCH=0)"
+            }
+        );
         println!(
             "RLIMIT_NOFILE {limit}: heartbeats {}",
             match mode.as_str() {
@@ -358,6 +368,7 @@ mod fleet {
             let built = futures::future::join_all(chunk.iter().map(|_| {
                 ControlClient::builder(url.clone())
                     .application("fleet")
+                    .watch(watch)
                     .build()
             }))
             .await;

@@ -1,7 +1,11 @@
 //! [`ControlClient`]: keeps a [`PhaseHandle`] in line with the control plane and reports what this process applied.
 //!
-//! * Long-polls `GET /v1/phases?wait=` with `If-None-Match`, so a change arrives as soon as it is made and an
-//!   unchanged table costs one 304 per poll period.
+//! * Watches `GET /v1/phases?wait=&watch=1` with `If-None-Match`: the control plane keeps the answer open for the
+//!   wait and writes each new table to it as one JSON line, so a change arrives as soon as it is made, costs one
+//!   read (no new request), and an unchanged table costs one request per poll period. A control plane without the
+//!   stream answers it as the long-poll it also is (one table, or 304), and the client reads that answer as such;
+//!   when no first line arrives within [`WATCH_FIRST_LINE`] (a proxy that buffers answers) the client long-polls
+//!   instead for [`WATCH_RETRY_AFTER`]. [`ControlClientBuilder::watch`] turns the stream off.
 //!   Each long-poll asks for a wait drawn from the upper fifth below `poll_wait`, so a fleet that a change (or a
 //!   restart) woke in the same instant does not come back in lockstep every period.
 //! * Fail-static: on errors it keeps the last good table (it never invents a phase) and retries with exponential
@@ -32,7 +36,9 @@ use tokio::task::JoinHandle;
 
 use super::file::{read_json, replace_json};
 use super::report::Reporter;
-use super::wire::{ClientTable, Heartbeat, HeartbeatAnswer, Namespaces, PhasesDoc, SyncStatus};
+use super::wire::{
+    ClientTable, Heartbeat, HeartbeatAnswer, Namespaces, PhasesDoc, SyncStatus, WATCH_CONTENT_TYPE,
+};
 use crate::error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
 use crate::route::PhaseHandle;
 
@@ -51,6 +57,7 @@ pub struct ControlClientBuilder {
     backoff_min: Duration,
     backoff_max: Duration,
     ca_pem: Option<Vec<u8>>,
+    watch: bool,
 }
 
 impl ControlClientBuilder {
@@ -112,6 +119,14 @@ impl ControlClientBuilder {
     pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
         self.backoff_min = min;
         self.backoff_max = max.max(min);
+        self
+    }
+
+    /// Whether to ask for the watch stream (default `true`): each new table arrives on the open answer of a poll,
+    /// without a new request. `false` long-polls only (one answer per poll), e.g. behind a proxy known to buffer
+    /// answers; a client also falls back to long-polls by itself when the stream's first line does not arrive.
+    pub fn watch(mut self, watch: bool) -> Self {
+        self.watch = watch;
         self
     }
 
@@ -177,6 +192,7 @@ impl ControlClientBuilder {
             stale_after: self.stale_after,
             heartbeat_every: self.heartbeat_every,
             backoff: (self.backoff_min, self.backoff_max),
+            watch: self.watch,
             state: Mutex::new(SyncState {
                 etag: None,
                 version: 0,
@@ -186,6 +202,7 @@ impl ControlClientBuilder {
                 logged: None,
                 table: None,
                 table_sent: None,
+                no_watch_until: None,
             }),
             status: AtomicU8::new(0),
             reporters: Mutex::new(Vec::new()),
@@ -296,6 +313,8 @@ struct SyncState {
     table: Option<Arc<PhasesDoc>>,
     /// The version of the table last sent that way (sent once per version).
     table_sent: Option<u64>,
+    /// Long-poll without the stream until then: its first line did not arrive in time (a buffering proxy).
+    no_watch_until: Option<Instant>,
 }
 
 impl SyncState {
@@ -310,6 +329,11 @@ impl SyncState {
 pub const MAX_TABLE_BYTES: usize = 16 << 20;
 /// How often a persisting poll problem is logged again at WARN (once when it starts; then at most this often).
 const LOG_REMINDER: Duration = Duration::from_secs(60);
+/// The watch stream's first line (the control plane writes it at once) must arrive within this; else a proxy
+/// buffers the stream, and the client long-polls instead.
+pub const WATCH_FIRST_LINE: Duration = Duration::from_secs(5);
+/// How long a client whose stream was buffered long-polls before it asks for the stream again.
+pub const WATCH_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 struct Inner {
     base: String,
@@ -322,6 +346,7 @@ struct Inner {
     stale_after: Duration,
     heartbeat_every: Duration,
     backoff: (Duration, Duration),
+    watch: bool,
     state: Mutex<SyncState>,
     status: AtomicU8,
     reporters: Mutex<Vec<Registered>>,
@@ -340,6 +365,8 @@ impl Drop for Inner {
 enum Fetched {
     Table(PhasesDoc, Option<String>),
     Unchanged,
+    /// A watch stream ran to its end; the tables on it were applied as they came.
+    Streamed,
 }
 
 enum Failure {
@@ -387,6 +414,7 @@ impl ControlClient {
             backoff_min: Duration::from_millis(250),
             backoff_max: Duration::from_secs(30),
             ca_pem: None,
+            watch: true,
         }
     }
 
@@ -475,9 +503,21 @@ impl Inner {
     }
 
     async fn fetch(&self, wait: Duration) -> Result<Fetched, Failure> {
-        let etag = self.state.lock().etag.clone();
+        let (etag, watch) = {
+            let st = self.state.lock();
+            let watch = self.watch
+                && !wait.is_zero()
+                && st.no_watch_until.is_none_or(|t| t <= Instant::now());
+            (st.etag.clone(), watch)
+        };
         let url = if wait.is_zero() {
             format!("{}/v1/phases", self.base)
+        } else if watch {
+            format!(
+                "{}/v1/phases?wait={}&watch=1",
+                self.base,
+                wait.as_secs_f64()
+            )
         } else {
             format!("{}/v1/phases?wait={}", self.base, wait.as_secs_f64())
         };
@@ -496,6 +536,9 @@ impl Inner {
                     .map(str::to_owned);
                 if let Some(ct) = resp.headers().get(CONTENT_TYPE) {
                     let ct = ct.to_str().unwrap_or_default();
+                    if watch && ct.trim_start().starts_with(WATCH_CONTENT_TYPE) {
+                        return self.stream(resp).await;
+                    }
                     if !ct.trim_start().starts_with("application/json") {
                         return Err(unusable(
                             "wrong_content_type",
@@ -536,6 +579,55 @@ impl Inner {
             }
             s => Err(unusable("http_error", format!("HTTP {s}"))),
         }
+    }
+
+    /// Read a watch stream: one table per line (an empty line says the client holds the current table), each
+    /// applied as it arrives, until the control plane ends the stream. A line that is not a usable newer table ends
+    /// the stream as a failed poll would.
+    async fn stream(&self, mut resp: reqwest::Response) -> Result<Fetched, Failure> {
+        let first = match tokio::time::timeout(WATCH_FIRST_LINE, resp.chunk()).await {
+            Ok(chunk) => chunk.map_err(|e| transport(&e))?,
+            Err(_) => {
+                self.state.lock().no_watch_until = Some(Instant::now() + WATCH_RETRY_AFTER);
+                tracing::warn!(endpoint = %self.base, waited_s = WATCH_FIRST_LINE.as_secs(),
+                    retry_after_s = WATCH_RETRY_AFTER.as_secs(),
+                    "the control plane's watch stream sent nothing (a proxy that buffers answers?): long-polling \
+                     instead; set `X-Accel-Buffering: no` or turn buffering off for /v1/phases to use the stream");
+                return Ok(Fetched::Unchanged);
+            }
+        };
+        let mut pending = Vec::new();
+        let mut next = first;
+        while let Some(chunk) = next {
+            let mut rest = &chunk[..];
+            while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+                let line: &[u8] = if pending.is_empty() {
+                    &rest[..end]
+                } else {
+                    pending.extend_from_slice(&rest[..end]);
+                    &pending
+                };
+                if line.len() > MAX_TABLE_BYTES {
+                    return Err(oversized_line());
+                }
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    self.good();
+                } else {
+                    let doc = serde_json::from_slice::<PhasesDoc>(line)
+                        .map_err(|e| unusable("unreadable_table", e.to_string()))?;
+                    self.accept(doc, None)?;
+                    self.good();
+                }
+                pending.clear();
+                rest = &rest[end + 1..];
+            }
+            if pending.len() + rest.len() > MAX_TABLE_BYTES {
+                return Err(oversized_line());
+            }
+            pending.extend_from_slice(rest);
+            next = resp.chunk().await.map_err(|e| transport(&e))?;
+        }
+        Ok(Fetched::Streamed)
     }
 
     /// Apply a newer table and remember it. The table already applied (a `200` where a `304` was due, as a
@@ -668,6 +760,13 @@ impl Inner {
     }
 }
 
+fn oversized_line() -> Failure {
+    unusable(
+        "oversized_table",
+        format!("watch stream line longer than the {MAX_TABLE_BYTES} bytes a table may have"),
+    )
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut next = e.source();
@@ -726,7 +825,7 @@ async fn poll_loop(inner: Weak<Inner>) {
                 drop(me);
                 tokio::time::sleep(repoll_delay()).await;
             }
-            Ok(Fetched::Unchanged) => {
+            Ok(Fetched::Unchanged | Fetched::Streamed) => {
                 me.good();
                 backoff = Duration::ZERO;
                 drop(me);
@@ -883,6 +982,7 @@ mod tests {
             logged: None,
             table: None,
             table_sent: None,
+            no_watch_until: None,
         }
     }
 

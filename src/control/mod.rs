@@ -10,4 +10,7 @@ pub mod wire;
 pub use api::{ControlApi, Refusal, Registered};
 #[cfg(feature = "server")]
 pub(crate) use client::hostname;
-pub use client::{ControlClient, ControlClientBuilder, MAX_TABLE_BYTES, MIN_POLL_INTERVAL};
+pub use client::{
+    ControlClient, ControlClientBuilder, MAX_TABLE_BYTES, MIN_POLL_INTERVAL, WATCH_FIRST_LINE,
+    WATCH_RETRY_AFTER,
+};

@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::phase::Phase;
 use crate::route::{PhaseTable, TopicState};
 
+/// The content type of the watch stream (`GET /v1/phases?wait=<s>&watch=1`): one [`PhasesDoc`] per line of
+/// compact JSON; an empty line says the client holds the current table. A control plane without the stream
+/// answers `application/json` (one table, as a long-poll).
+pub const WATCH_CONTENT_TYPE: &str = "application/x-ndjson";
+
 /// `GET /v1/phases`: the whole phase table and its version (also sent as the `ETag`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhasesDoc {

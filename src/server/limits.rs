@@ -178,6 +178,22 @@ pub(crate) fn wait(value: Option<&str>) -> Result<Duration, ApiError> {
         })
 }
 
+/// A yes/no query parameter such as `?watch=`: absent, `0` or `false` is no, `1` or `true` is yes.
+pub(crate) fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
+    match value {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(v) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!(
+                "query parameter {name:?} = {}: must be 1, 0, true or false",
+                shown(v)
+            ),
+        )),
+    }
+}
+
 /// `?limit=` of `GET /v1/audit` (default 100, at most [`MAX_AUDIT_LIMIT`]).
 pub(crate) fn audit_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     match limit {
@@ -677,6 +693,22 @@ mod tests {
         for bad in ["-1", "NaN", "inf", "x", ""] {
             assert_eq!(wait(Some(bad)).unwrap_err().status, StatusCode::BAD_REQUEST);
         }
+    }
+
+    #[test]
+    fn a_flag_is_one_of_four_words_and_an_error_names_the_parameter() {
+        assert!(!flag("watch", None).unwrap());
+        assert!(!flag("watch", Some("0")).unwrap());
+        assert!(!flag("watch", Some("false")).unwrap());
+        assert!(flag("watch", Some("1")).unwrap());
+        assert!(flag("watch", Some("true")).unwrap());
+        let e = flag("watch", Some("yes")).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(
+            e.body.message.contains("\"watch\"") && e.body.message.contains("\"yes\""),
+            "{}",
+            e.body.message
+        );
     }
 
     #[test]

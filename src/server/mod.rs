@@ -4,7 +4,7 @@
 //! * State: per topic phase, write ratio and version, persisted to a JSON state file by atomic replace; every
 //!   change (and every refused move) is appended to a JSON-lines audit log and synced before the answer goes out.
 //! * API under `/v1` (see [`crate::control::wire`] for the documents): `GET /v1/phases` (ETag, `If-None-Match`,
-//!   `?wait=` long-poll), `POST /v1/topics`, `DELETE /v1/topics/{topic}`, `POST /v1/topics/{topic}/advance` and
+//!   `?wait=` long-poll, `&watch=1` for a stream of tables, one JSON line each), `POST /v1/topics`, `DELETE /v1/topics/{topic}`, `POST /v1/topics/{topic}/advance` and
 //!   `/rollback`, `PUT /v1/topics/{topic}/write-ratio`, `POST /v1/clients/heartbeat`, `GET /v1/topics`,
 //!   `GET /v1/clients`, `GET /v1/groups`, `GET /v1/audit`, plus `GET /metrics` and `GET /healthz`.
 //! * Mutations need `Authorization: Bearer <admin token>`; reads and heartbeats need the client token when one is
@@ -47,6 +47,7 @@ mod routes;
 mod scanner;
 mod task;
 mod traffic;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -17,7 +17,7 @@ use super::app::{ApiError, App};
 use super::audit::rfc3339;
 use super::auth::Access;
 use super::limits::{self, Bounded};
-use super::{adopt, metrics, scanner, task};
+use super::{adopt, metrics, scanner, task, watch};
 use crate::cluster::Cluster;
 use crate::control::wire::{
     AdoptRequest, BatchMoveRequest, ClientTable, ClusterNames, ClusterTraffic, CreateTask,
@@ -138,6 +138,7 @@ fn actor(given: Option<&str>, headers: &HeaderMap, peer: SocketAddr) -> String {
 #[derive(Deserialize)]
 struct PhasesQuery {
     wait: Option<String>,
+    watch: Option<String>,
 }
 
 /// Whether an `If-None-Match` header names table version `version` (`"7"`, `W/"7"`, a list, or `*`). Compared
@@ -197,6 +198,10 @@ async fn phases(
     let matches = |doc: &PhasesDoc| if_none_match(&headers, doc.version);
     let mut rx = app.watch();
     let current = rx.borrow_and_update().clone();
+    if limits::flag("watch", q.watch.as_deref())? && !wait.is_zero() {
+        let first = (!matches(&current)).then_some(current);
+        return Ok(watch::answer(app, rx, first, wait));
+    }
     if !matches(&current) {
         return Ok(phases_answer(&app, &current, StatusCode::OK));
     }

@@ -635,3 +635,103 @@ fn batch_moves_report_per_topic_and_all_or_nothing_moves_none_when_one_cannot() 
         assert!(refusal(&e).body.message.contains("topics"), "{e}");
     });
 }
+
+/// `rmq_migration_http_requests_total` for `GET /v1/phases` with `status`.
+async fn phases_answered(url: &str, status: u16) -> u64 {
+    let m = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series =
+        format!("rmq_migration_http_requests_total{{route=\"/v1/phases\",status=\"{status}\"}} ");
+    m.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[test]
+fn a_client_follows_changes_on_one_open_watch_stream_and_a_long_poll_client_beside_it() {
+    run(Duration::from_secs(90), async {
+        let p = plane::start(|_| {}).await;
+        let base = unique_name("watch");
+        p.admin.register(&[&base], None).await.unwrap();
+        let watching = rocketmq_migration::control::ControlClient::builder(&p.url)
+            .application("watching")
+            .poll_wait(Duration::from_secs(30))
+            .build()
+            .await
+            .unwrap();
+        // The build's fetch, then the stream the poller keeps open.
+        for _ in 0..100 {
+            if phases_answered(&p.url, 200).await >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(phases_answered(&p.url, 200).await, 2);
+        let mut version = watching.version();
+        for i in 0..3 {
+            let t = format!("{base}_{i}");
+            version = p.admin.register(&[&t], None).await.unwrap()[0]
+                .state
+                .version;
+            assert!(
+                crate::support::eventually(Duration::from_secs(5), || watching.version()
+                    == version)
+                .await,
+                "change {i} arrives on the stream"
+            );
+            assert_eq!(watching.phases().snapshot().phase(&t), Phase::Initial);
+        }
+        assert_eq!(
+            (
+                phases_answered(&p.url, 200).await,
+                phases_answered(&p.url, 304).await
+            ),
+            (2, 0),
+            "three changes, no new request"
+        );
+        // A client with the stream off long-polls the same server: one answer per change.
+        let polling = rocketmq_migration::control::ControlClient::builder(&p.url)
+            .application("polling")
+            .poll_wait(Duration::from_secs(30))
+            .watch(false)
+            .build()
+            .await
+            .unwrap();
+        assert_eq!(polling.version(), version);
+        let t = format!("{base}_last");
+        let last = p.admin.register(&[&t], None).await.unwrap()[0]
+            .state
+            .version;
+        assert!(
+            crate::support::eventually(Duration::from_secs(5), || polling.version() == last
+                && watching.version() == last)
+            .await
+        );
+        // The long-poll client's build and the answer to its parked poll; the stream is still the same one.
+        assert_eq!(phases_answered(&p.url, 200).await, 4);
+        // A stream asked without a wait is a plain answer; a bad flag is refused with its name.
+        let http = reqwest::Client::new();
+        let plain = http
+            .get(format!("{}/v1/phases?watch=1", p.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(plain.headers()["content-type"], "application/json");
+        let bad = http
+            .get(format!("{}/v1/phases?wait=1&watch=yes", p.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = bad.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("\"watch\" = \"yes\""), "{message}");
+        watching.shutdown();
+        polling.shutdown();
+    });
+}

@@ -6,11 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::StreamExt;
 use parking_lot::Mutex;
 use rocketmq_migration::control::wire::{Heartbeat, PhasesDoc, Role, SyncStatus};
 use rocketmq_migration::control::ControlClient;
@@ -27,6 +29,11 @@ enum Mode {
     Unauthorized,
     /// Every poll gets this answer (status, content type, body), whatever its headers.
     Answer(u16, &'static str, Vec<u8>),
+    /// Every poll that asks for the watch stream gets these chunks as a stream, 50 ms apart.
+    Stream(Vec<Vec<u8>>),
+    /// Every poll that asks for the watch stream gets the stream's headers and then nothing (as through a proxy
+    /// that buffers answers); other polls are answered as in `Normal`.
+    Hold,
 }
 
 struct Fake {
@@ -34,6 +41,9 @@ struct Fake {
     mode: Mutex<Mode>,
     polls: AtomicUsize,
     conditional: AtomicUsize,
+    /// Polls that asked for the watch stream (`watch=1`), and long-polls that did not.
+    watches: AtomicUsize,
+    plain_waits: AtomicUsize,
     heartbeats: Mutex<Vec<Heartbeat>>,
 }
 
@@ -70,8 +80,27 @@ async fn phases(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     f.polls.fetch_add(1, Ordering::SeqCst);
+    let watch = q.get("watch").is_some_and(|w| w == "1");
+    if watch {
+        f.watches.fetch_add(1, Ordering::SeqCst);
+    } else if q.contains_key("wait") {
+        f.plain_waits.fetch_add(1, Ordering::SeqCst);
+    }
     let mode = f.mode.lock().clone();
+    let ndjson = [("content-type", "application/x-ndjson")];
     match mode {
+        Mode::Stream(chunks) if watch => {
+            let body = futures::stream::iter(chunks).then(|c| async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok::<_, std::convert::Infallible>(c)
+            });
+            return (ndjson, Body::from_stream(body)).into_response();
+        }
+        Mode::Hold if watch => {
+            let never = futures::stream::pending::<Result<Vec<u8>, std::convert::Infallible>>();
+            return (ndjson, Body::from_stream(never)).into_response();
+        }
+        Mode::Stream(_) | Mode::Hold => {}
         Mode::Down => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
         Mode::Unauthorized => return StatusCode::UNAUTHORIZED.into_response(),
         Mode::Answer(status, content_type, body) => {
@@ -116,6 +145,8 @@ async fn fake(initial: PhasesDoc) -> FakeServer {
         mode: Mutex::new(Mode::Normal),
         polls: AtomicUsize::new(0),
         conditional: AtomicUsize::new(0),
+        watches: AtomicUsize::new(0),
+        plain_waits: AtomicUsize::new(0),
         heartbeats: Mutex::new(Vec::new()),
     });
     let app = Router::new()
@@ -157,6 +188,10 @@ fn follows_changes_with_conditional_polls_and_ignores_older_tables() {
             .await,
             "later polls carry If-None-Match"
         );
+        // They ask for the watch stream; this endpoint answers as a control plane without it does (a long-poll
+        // answer), and the client reads that as one.
+        assert!(f.fake.watches.load(Ordering::SeqCst) >= 2);
+        assert_eq!(f.fake.plain_waits.load(Ordering::SeqCst), 0);
 
         *f.fake.doc.lock() = doc(2, &[("orders", Phase::DualReadWrite, 0.3)]);
         assert!(
@@ -430,6 +465,102 @@ fn answers_that_are_not_a_usable_newer_table_back_off_and_say_why() {
         assert!(n <= 4, "{n} polls in 3 s of unchanged 200 answers");
         assert_eq!(c.status(), SyncStatus::Fresh);
         assert_eq!(c.status_reason(), None);
+        c.shutdown();
+        f.task.abort();
+    });
+}
+
+/// One line of the watch stream: the table's JSON and a newline.
+fn line(d: &PhasesDoc) -> Vec<u8> {
+    let mut l = serde_json::to_vec(d).unwrap();
+    l.push(b'\n');
+    l
+}
+
+#[test]
+fn a_watch_stream_applies_each_table_however_it_is_cut_and_an_older_one_ends_it() {
+    run(Duration::from_secs(60), async {
+        let f = fake(doc(1, &[("orders", Phase::DualRead, 0.5)])).await;
+        let c = builder(&f.url).build().await.unwrap();
+        let (v2, v3) = (
+            line(&doc(2, &[("orders", Phase::DualReadWrite, 0.3)])),
+            line(&doc(3, &[("orders", Phase::DualReadWrite, 0.9)])),
+        );
+        // An empty line (the client holds the current table), a table cut in two chunks, the next table sharing a
+        // chunk with the end of the one before, then an older table.
+        let mut joined = v2[20..].to_vec();
+        joined.extend_from_slice(&v3);
+        let chunks = vec![
+            b"\n".to_vec(),
+            v2[..20].to_vec(),
+            joined,
+            line(&doc(1, &[("orders", Phase::DualRead, 0.5)])),
+        ];
+        *f.fake.mode.lock() = Mode::Stream(chunks);
+        assert!(
+            eventually(Duration::from_secs(5), || c.version() == 3).await,
+            "both tables applied from the stream"
+        );
+        assert_eq!(c.phases().snapshot().topic("orders").write_ratio, 0.9);
+        // The older table is not applied and is not usable: the client backs off (100 ms doubling to 1 s) and
+        // says why, as it does for a long-poll answering one.
+        assert!(
+            eventually(Duration::from_secs(5), || c.status_reason()
+                == Some("older_table"))
+            .await
+        );
+        let start = f.fake.polls.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let n = f.fake.polls.load(Ordering::SeqCst) - start;
+        assert!((2..=8).contains(&n), "{n} streams in 3 s of older tables");
+        assert_eq!(c.version(), 3);
+        assert_eq!(c.phases().snapshot().topic("orders").write_ratio, 0.9);
+        // An unreadable line ends it the same way.
+        *f.fake.mode.lock() = Mode::Stream(vec![b"{\"version\": 4, \"topics\": 7}\n".to_vec()]);
+        assert!(
+            eventually(Duration::from_secs(5), || c.status_reason()
+                == Some("unreadable_table"))
+            .await
+        );
+        assert_eq!(c.version(), 3);
+        c.shutdown();
+        f.task.abort();
+    });
+}
+
+#[test]
+fn a_watch_stream_that_sends_nothing_is_given_up_for_long_polls() {
+    run(Duration::from_secs(60), async {
+        let f = fake(doc(1, &[("orders", Phase::DualRead, 0.5)])).await;
+        *f.fake.mode.lock() = Mode::Hold;
+        let c = builder(&f.url).build().await.unwrap();
+        assert!(
+            eventually(Duration::from_secs(3), || f
+                .fake
+                .watches
+                .load(Ordering::SeqCst)
+                == 1)
+            .await
+        );
+        // Nothing arrives on the stream: after WATCH_FIRST_LINE the client long-polls without it, and keeps
+        // following changes. Holding the answer open is not a failure: the client stays fresh meanwhile.
+        assert!(
+            eventually(
+                rocketmq_migration::control::WATCH_FIRST_LINE + Duration::from_secs(3),
+                || f.fake.plain_waits.load(Ordering::SeqCst) >= 1
+            )
+            .await,
+            "falls back to long-polls"
+        );
+        assert_eq!(c.status(), SyncStatus::Fresh);
+        assert_eq!(
+            f.fake.watches.load(Ordering::SeqCst),
+            1,
+            "does not ask again at once"
+        );
+        *f.fake.doc.lock() = doc(2, &[("orders", Phase::DualReadWrite, 0.3)]);
+        assert!(eventually(Duration::from_secs(5), || c.version() == 2).await);
+        assert_eq!(f.fake.watches.load(Ordering::SeqCst), 1);
         c.shutdown();
         f.task.abort();
     });
