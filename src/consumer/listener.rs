@@ -1,5 +1,6 @@
 //! The listener each cluster's raw consumer calls: dedupe around the application's listener.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::Arc;
 
@@ -90,17 +91,44 @@ impl MergeShared {
     }
 }
 
-/// Keys begun for one listener call; aborted on drop unless committed (also when the listener panics).
-struct Claim<'a> {
-    dedupe: &'a dyn Deduplicator,
-    /// (topic, key) pairs begun.
-    keys: Vec<(String, String)>,
+/// Keys begun for one listener call; aborted on drop unless committed (also when the listener panics). The keys
+/// are borrowed from the delivered messages, and the first is held inline: a delivery of one message (the push
+/// consumer's default batch) allocates nothing here.
+struct Claim<'m, 'd> {
+    dedupe: &'d dyn Deduplicator,
+    /// (topic, key) pairs begun: the first, then the others.
+    first: Option<(&'m str, Cow<'m, str>)>,
+    rest: Vec<(&'m str, Cow<'m, str>)>,
     done: bool,
 }
 
-impl Claim<'_> {
+impl<'m, 'd> Claim<'m, 'd> {
+    fn new(dedupe: &'d dyn Deduplicator) -> Self {
+        Claim {
+            dedupe,
+            first: None,
+            rest: Vec::new(),
+            done: false,
+        }
+    }
+
+    fn push(&mut self, topic: &'m str, key: Cow<'m, str>) {
+        if self.first.is_none() {
+            self.first = Some((topic, key));
+        } else {
+            self.rest.push((topic, key));
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.first
+            .iter()
+            .chain(&self.rest)
+            .map(|(t, k)| (*t, k.as_ref()))
+    }
+
     fn finish(mut self, success: bool) {
-        for (t, k) in &self.keys {
+        for (t, k) in self.keys() {
             if success {
                 self.dedupe.commit(t, k);
             } else {
@@ -111,10 +139,10 @@ impl Claim<'_> {
     }
 }
 
-impl Drop for Claim<'_> {
+impl Drop for Claim<'_, '_> {
     fn drop(&mut self) {
         if !self.done {
-            for (t, k) in &self.keys {
+            for (t, k) in self.keys() {
                 self.dedupe.abort(t, k);
             }
         }
@@ -122,42 +150,52 @@ impl Drop for Claim<'_> {
 }
 
 /// Sort a delivery into fresh messages (to consume) and report whether any must be retried later (its key is in
-/// flight elsewhere, or the store cannot answer and fails closed).
-fn triage<'m, 'd>(
+/// flight elsewhere, or the store cannot answer and fails closed). The fresh messages are `msgs` itself, unless
+/// some are left out.
+fn triage<'a, 'm, 'd>(
     cluster: Cluster,
     shared: &'d MergeShared,
     dedupe: &'d dyn Deduplicator,
-    msgs: &[&'m MessageExt],
-) -> (Vec<&'m MessageExt>, Claim<'d>, bool) {
-    let mut fresh = Vec::with_capacity(msgs.len());
-    let mut claim = Claim {
-        dedupe,
-        keys: Vec::new(),
-        done: false,
-    };
+    msgs: &'a [&'m MessageExt],
+) -> (Cow<'a, [&'m MessageExt]>, Claim<'m, 'd>, bool) {
+    // `None` while every message so far is fresh.
+    let mut fresh: Option<Vec<&'m MessageExt>> = None;
+    let mut claim = Claim::new(dedupe);
     let mut in_flight = false;
-    for m in msgs {
-        match shared.key.key(m) {
-            None => fresh.push(*m),
-            Some(k) => match dedupe.begin(m.topic().as_str(), &k) {
+    for (i, &m) in msgs.iter().enumerate() {
+        let topic = m.topic().as_str();
+        let keep = match shared.key.key_ref(m) {
+            None => true,
+            Some(k) => match dedupe.begin(topic, &k) {
                 Begin::Proceed => {
-                    fresh.push(*m);
-                    claim.keys.push((m.topic().to_string(), k));
+                    claim.push(topic, k);
+                    true
                 }
                 Begin::Duplicate => {
                     Counters::add(&shared.counters.duplicates[cluster.index()], 1);
                     shared.topics.duplicate(cluster, m);
                     tracing::debug!(key = %k, broker = %m.broker_name, "duplicate suppressed");
+                    false
                 }
-                Begin::InFlight => in_flight = true,
+                Begin::InFlight => {
+                    in_flight = true;
+                    false
+                }
                 Begin::Unavailable => {
                     Counters::add(&shared.counters.unavailable, 1);
                     tracing::debug!(key = %k, broker = %m.broker_name, "dedupe store unavailable: retry later");
                     in_flight = true;
+                    false
                 }
             },
+        };
+        match (&mut fresh, keep) {
+            (Some(f), true) => f.push(m),
+            (None, false) => fresh = Some(msgs[..i].to_vec()),
+            _ => {}
         }
     }
+    let fresh = fresh.map_or(Cow::Borrowed(msgs), Cow::Owned);
     (fresh, claim, in_flight)
 }
 
@@ -234,7 +272,7 @@ impl MergeListener {
             Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)
         } else {
             Counters::add(&counters.delivered[self.cluster.index()], fresh.len());
-            user.consume_message(&fresh, ctx)
+            user.consume_message(&fresh[..], ctx)
         };
         let ok = matches!(status, Ok(ConsumeConcurrentlyStatus::ConsumeSuccess));
         claim.finish(ok);
@@ -297,7 +335,7 @@ impl MessageListenerOrderly for MergeListener {
             Ok(ConsumeOrderlyStatus::Success)
         } else {
             Counters::add(&counters.delivered[self.cluster.index()], fresh.len());
-            user.consume_message(&fresh, ctx)
+            user.consume_message(&fresh[..], ctx)
         };
         let ok = matches!(status, Ok(ConsumeOrderlyStatus::Success));
         #[allow(deprecated)]

@@ -114,6 +114,23 @@ impl std::fmt::Debug for MigratingPushConsumer {
 }
 
 impl MigratingPushConsumer {
+    /// Benchmark hook, not API: the listener `cluster`'s raw consumer calls for a delivery (counting, dedupe
+    /// check and record, the consuming-cluster mark, the outcome's retry bookkeeping, around the registered
+    /// listener), without a started client. `None` until a listener is registered. For `benches/listen_path.rs`.
+    #[cfg(feature = "testkit")]
+    #[doc(hidden)]
+    pub fn listen_path_without_client(
+        &self,
+        cluster: Cluster,
+    ) -> Option<impl MessageListenerConcurrently + MessageListenerOrderly + 'static> {
+        let user = self.core.listener.lock().clone()?;
+        Some(MergeListener {
+            cluster,
+            shared: self.core.shared.clone(),
+            user,
+        })
+    }
+
     /// Start building a consumer on `runtime` (the argument `DefaultMQPushConsumer::builder` takes).
     pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingPushConsumerBuilder {
         MigratingPushConsumerBuilder::new(runtime)

@@ -136,7 +136,7 @@ impl Claims {
         let Some(dedupe) = self.shared.dedupe.as_deref() else {
             return true;
         };
-        let Some(key) = self.shared.key.key(&m) else {
+        let Some(key) = self.shared.key.key_ref(&m) else {
             return true;
         };
         let topic = m.topic().as_str();
@@ -148,7 +148,7 @@ impl Claims {
                     st.pending.entry(q).or_default().push(Pending {
                         offset: m.queue_offset(),
                         topic: topic.to_owned(),
-                        key,
+                        key: key.into_owned(),
                     });
                 }
                 true
@@ -161,13 +161,13 @@ impl Claims {
             }
             Begin::InFlight => {
                 Counters::add(&self.counters().in_flight, 1);
-                st.parked.push_back((cluster, m));
+                st.parked.push_back((cluster, m.clone()));
                 false
             }
             Begin::Unavailable => {
                 Counters::add(&self.counters().unavailable, 1);
                 tracing::debug!(key = %key, broker = %m.broker_name, "dedupe store unavailable: message parked");
-                st.parked.push_back((cluster, m));
+                st.parked.push_back((cluster, m.clone()));
                 false
             }
         }
