@@ -40,12 +40,14 @@ const TOPIC: &str = "BenchOrders";
 const BODY: usize = 1024;
 
 fn delivered() -> MessageExt {
-    let mut m = MessageExt::default();
-    m.message = Message::builder()
-        .topic(TOPIC)
-        .body(vec![b'x'; BODY])
-        .build()
-        .expect("message");
+    let mut m = MessageExt {
+        message: Message::builder()
+            .topic(TOPIC)
+            .body(vec![b'x'; BODY])
+            .build()
+            .expect("message"),
+        ..MessageExt::default()
+    };
     m.set_broker_name(CheetahString::from_static_str("broker-a"));
     m.set_queue_id(0);
     m
