@@ -199,8 +199,8 @@ async fn phases(
     let mut rx = app.watch();
     let current = rx.borrow_and_update().clone();
     if limits::flag("watch", q.watch.as_deref())? && !wait.is_zero() {
-        let first = (!matches(&current)).then_some(current);
-        return Ok(watch::answer(app, rx, first, wait));
+        let holds = matches(&current);
+        return Ok(watch::answer(app, rx, current, holds, wait));
     }
     if !matches(&current) {
         return Ok(phases_answer(&app, &current, StatusCode::OK));

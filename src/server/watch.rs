@@ -35,20 +35,20 @@ struct Open {
     until: Instant,
 }
 
-/// The answer to a watch: `first` is the table to write first (`None` when the client holds the current one,
-/// whose version `rx` has marked seen).
+/// The answer to a watch: `current` is the table `rx` last marked seen, written first unless the client `holds`
+/// it. A table published since is written next: the stream counts from `current`, not from what `rx` holds now.
 pub(crate) fn answer(
     app: Arc<App>,
     rx: Receiver<Arc<PhasesDoc>>,
-    first: Option<Arc<PhasesDoc>>,
+    current: Arc<PhasesDoc>,
+    holds: bool,
     wait: Duration,
 ) -> Response {
-    let sent = first
-        .as_ref()
-        .map_or_else(|| rx.borrow().version, |d| d.version);
-    let first = Some(match &first {
-        Some(doc) => app.encoded.line(doc),
-        None => Bytes::from_static(b"\n"),
+    let sent = current.version;
+    let first = Some(if holds {
+        Bytes::from_static(b"\n")
+    } else {
+        app.encoded.line(&current)
     });
     let open = Open {
         app,
