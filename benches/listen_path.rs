@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::io::Write as _;
 
 use cheetah_string::CheetahString;
-use common::{env_usize, loadavg, measure, print_rows, Counting, Row};
+use common::{env_usize, loadavg, measure, print_own_cpu, print_rows, Counting, Row};
 use rocketmq_client_rust::{
     ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, MQPushConsumer,
     MessageListenerConcurrently,
@@ -191,13 +191,5 @@ fn main() {
         loadavg()
     );
     print_rows(&rows);
-    for r in rows.iter().skip(1) {
-        if let Some((_, b)) = r.baseline {
-            println!(
-                "{:<44} shim's own CPU per delivery: {:+.0} ns",
-                r.name,
-                r.cpu - b
-            );
-        }
-    }
+    print_own_cpu(&rows, "delivery");
 }

@@ -19,7 +19,7 @@ use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use common::{env_usize, loadavg, measure, print_rows, Counting, Row};
+use common::{env_usize, loadavg, measure, print_own_cpu, print_rows, Counting, Row};
 use rocketmq_migration::{MigratingProducer, MigrationRuntime, Phase, PhaseHandle};
 use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
 use rocketmq_model::common::message::message_single::Message;
@@ -152,13 +152,5 @@ fn main() {
         loadavg()
     );
     print_rows(&rows);
-    for r in rows.iter().skip(1) {
-        if let Some((_, b)) = r.baseline {
-            println!(
-                "{:<44} shim's own CPU per send: {:+.0} ns",
-                r.name,
-                r.cpu - b
-            );
-        }
-    }
+    print_own_cpu(&rows, "send");
 }

@@ -134,3 +134,16 @@ pub fn print_rows(rows: &[Row]) {
         );
     }
 }
+
+/// Print, for every row with a baseline, the CPU it adds to the baseline's: the shim's own work `per` operation.
+pub fn print_own_cpu(rows: &[Row], per: &str) {
+    for r in rows {
+        if let Some((_, b)) = r.baseline {
+            println!(
+                "{:<44} shim's own CPU per {per}: {:+.0} ns",
+                r.name,
+                r.cpu - b
+            );
+        }
+    }
+}
