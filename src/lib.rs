@@ -48,6 +48,7 @@
 pub mod acl;
 #[cfg(feature = "admin")]
 mod admin;
+mod client;
 mod cluster;
 mod config;
 #[cfg(feature = "admin")]

@@ -10,11 +10,11 @@ use rocketmq_client_rust::{
 };
 use rocketmq_model::common::message::message_ext::MessageExt;
 
-use super::holdback::{Holdback, HOLD_RETRY};
-use super::stats::{Counters, TopicCounts};
+use super::holdback::HOLD_RETRY;
+use crate::client::consumer_stats::Counters;
+use crate::client::merge::MergeShared;
 use crate::cluster::Cluster;
-use crate::dedupe::{Begin, Deduplicator, KeyExtractor};
-use crate::linger::Activity;
+use crate::dedupe::{Begin, Deduplicator};
 
 /// The client unique key property.
 const UNIQ_KEY: &str = "UNIQ_KEY";
@@ -40,22 +40,6 @@ pub fn consuming_cluster() -> Option<Cluster> {
 pub(crate) enum UserListener {
     Concurrently(Arc<dyn MessageListenerConcurrently>),
     Orderly(Arc<dyn MessageListenerOrderly>),
-}
-
-/// What every cluster's listener shares.
-pub(crate) struct MergeShared {
-    pub(crate) dedupe: Option<Arc<dyn Deduplicator>>,
-    pub(crate) key: Arc<dyn KeyExtractor>,
-    pub(crate) counters: Counters,
-    /// The same counts (received, duplicates) per topic read.
-    pub(crate) topics: TopicCounts,
-    /// Orderly-cutover hold-back of target messages (push consumers; the lite pull consumer has none).
-    pub(crate) holdback: Option<Holdback>,
-    /// Deliveries and outstanding retries per cluster, for lingering after a cluster leaves a read set.
-    pub(crate) activity: Activity,
-    /// Clustering push consumers: the deliveries a message gets before the broker moves it to the dead letters
-    /// (negative: the broker's default); `None` where a failure is not retried (broadcasting, lite pull).
-    pub(crate) retries: Option<i32>,
 }
 
 impl MergeShared {

@@ -7,9 +7,8 @@
 //! application's listener.
 
 mod builder;
-mod holdback;
+pub(crate) mod holdback;
 pub(crate) mod listener;
-pub(crate) mod stats;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,21 +25,22 @@ use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::task::JoinHandle;
 
+pub use crate::client::consumer_stats::ConsumerStats;
 pub use builder::MigratingPushConsumerBuilder;
 pub use listener::consuming_cluster;
-pub use stats::ConsumerStats;
 
+use crate::client::builder::Checked;
+use crate::client::merge::MergeShared;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::control::report::{applied_from, Report, Reporter};
 use crate::control::wire::{BrokerClients, ClusterCounters, Counters as WireCounters, Role};
-use crate::control::ControlClient;
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::{LingerSettings, Lingering, Verdict};
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
 use crate::route::{PhaseHandle, PhaseTable};
 use builder::ConsumerSettings;
-use listener::{MergeListener, MergeShared, UserListener};
+use listener::{MergeListener, UserListener};
 
 /// How often a held orderly topic's source is checked for "sealed and drained".
 const DRAIN_CHECK_EVERY: Duration = Duration::from_millis(500);
@@ -113,6 +113,14 @@ impl std::fmt::Debug for MigratingPushConsumer {
     }
 }
 
+impl MigratingPushConsumerBuilder {
+    /// Validate and build. Nothing connects until `start`.
+    pub fn build(self) -> Result<MigratingPushConsumer, MigrationError> {
+        let (checked, settings, shared) = self.check()?;
+        Ok(MigratingPushConsumer::from_parts(checked, settings, shared))
+    }
+}
+
 impl MigratingPushConsumer {
     /// Benchmark hook, not API: the listener `cluster`'s raw consumer calls for a delivery (counting, dedupe
     /// check and record, the consuming-cluster mark, the outcome's retry bookkeeping, around the registered
@@ -136,16 +144,14 @@ impl MigratingPushConsumer {
         MigratingPushConsumerBuilder::new(runtime)
     }
 
-    fn from_parts(
-        runtime: Arc<ClientRuntime>,
-        group: String,
-        clusters: [ClusterConfig; 2],
-        phases: PhaseHandle,
-        settings: ConsumerSettings,
-        shared: MergeShared,
-        control: Option<&ControlClient>,
-    ) -> Self {
-        let linger = settings.linger;
+    fn from_parts(checked: Checked, settings: ConsumerSettings, shared: MergeShared) -> Self {
+        let linger = settings.read.linger;
+        let (runtime, group, clusters, phases) = (
+            checked.runtime.clone(),
+            checked.group.clone(),
+            checked.clusters.clone(),
+            checked.phases.clone(),
+        );
         let consumer = MigratingPushConsumer {
             core: Arc::new(Core {
                 runtime,
@@ -167,15 +173,7 @@ impl MigratingPushConsumer {
             }),
             watcher: None,
         };
-        if let Some(control) = control {
-            let core: Arc<dyn Reporter> = consumer.core.clone();
-            control.register(
-                "consumer",
-                &consumer.core.group,
-                &consumer.core.clusters,
-                &core,
-            );
-        }
+        checked.register("consumer", consumer.core.clone());
         consumer
     }
 

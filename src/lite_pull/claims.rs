@@ -19,9 +19,9 @@ use parking_lot::Mutex;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
+use crate::client::consumer_stats::Counters;
+use crate::client::merge::MergeShared;
 use crate::cluster::Cluster;
-use crate::consumer::listener::MergeShared;
-use crate::consumer::stats::Counters;
 use crate::dedupe::Begin;
 
 /// A queue of one cluster.

@@ -36,7 +36,6 @@ use crate::config::ClusterConfig;
 use crate::consumer::ConsumerStats;
 use crate::control::report::{applied_from, Report, Reporter};
 use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
-use crate::control::ControlClient;
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::{LingerSettings, Lingering};
 use crate::reads::{self, Sub};
@@ -160,20 +159,28 @@ fn client_err(e: MigrationError) -> ClientError {
     }
 }
 
+impl MigratingLitePullConsumerBuilder {
+    /// Validate and build. Nothing connects until `start`.
+    pub fn build(self) -> Result<MigratingLitePullConsumer, MigrationError> {
+        Ok(MigratingLitePullConsumer::from_parts(self.check()?))
+    }
+}
+
 impl MigratingLitePullConsumer {
     /// Start building a consumer on `runtime` (the argument `DefaultLitePullConsumer::builder` takes).
     pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingLitePullConsumerBuilder {
         MigratingLitePullConsumerBuilder::new(runtime)
     }
 
-    fn from_parts(p: Parts, control: Option<&ControlClient>) -> Self {
+    fn from_parts(p: Parts) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let linger = p.settings.read.linger;
         let consumer = MigratingLitePullConsumer {
             core: Arc::new(Core {
-                runtime: p.runtime,
-                group: p.group,
-                clusters: p.clusters,
-                phases: p.phases,
+                runtime: p.checked.runtime.clone(),
+                group: p.checked.group.clone(),
+                clusters: p.checked.clusters.clone(),
+                phases: p.checked.phases.clone(),
                 settings: p.settings,
                 claims: Claims::new(p.shared),
                 brokers: BrokerMap::default(),
@@ -192,21 +199,14 @@ impl MigratingLitePullConsumer {
                 polling: Arc::new([AtomicBool::new(false), AtomicBool::new(false)]),
                 paused: Mutex::new(HashSet::new()),
                 held: Mutex::new(Vec::new()),
-                linger: p.linger,
+                linger,
                 lingering: Lingering::default(),
                 client_ids: Mutex::new([None, None]),
             }),
             watcher: Mutex::new(None),
         };
-        if let Some(control) = control {
-            let core: Arc<dyn Reporter> = consumer.core.clone();
-            control.register(
-                "lite-pull-consumer",
-                &consumer.core.group,
-                &consumer.core.clusters,
-                &core,
-            );
-        }
+        p.checked
+            .register("lite-pull-consumer", consumer.core.clone());
         consumer
     }
 

@@ -30,12 +30,13 @@ pub use builder::MigratingProducerBuilder;
 pub(crate) use send::prepare;
 pub use stats::ProducerStats;
 
+use crate::client::builder::Checked;
+use crate::client::producer_settings::ProducerSettings;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::control::report::{Report, Reporter};
-use crate::control::ControlClient;
+use crate::error::MigrationError;
 use crate::route::{PhaseHandle, TopicState};
-use builder::ProducerSettings;
 use dispatch::{dispatch_on, Route};
 use flight::Flight;
 pub(crate) use writes::Writes;
@@ -93,42 +94,35 @@ pub(crate) struct Core {
     writes: Writes,
 }
 
+impl MigratingProducerBuilder {
+    /// Validate and build. Nothing connects until [`MigratingProducer::start`].
+    pub fn build(self) -> Result<MigratingProducer, MigrationError> {
+        let (checked, settings) = self.check()?;
+        Ok(MigratingProducer::from_parts(checked, settings))
+    }
+}
+
 impl MigratingProducer {
     /// Start building a producer on `runtime` (the same argument `DefaultMQProducer::builder` takes).
     pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingProducerBuilder {
         MigratingProducerBuilder::new(runtime)
     }
 
-    fn from_parts(
-        runtime: Arc<ClientRuntime>,
-        group: String,
-        clusters: [ClusterConfig; 2],
-        phases: PhaseHandle,
-        settings: ProducerSettings,
-        control: Option<&ControlClient>,
-    ) -> Self {
+    fn from_parts(checked: Checked, settings: ProducerSettings) -> Self {
         let producer = MigratingProducer {
             core: Arc::new(Core {
-                runtime,
-                group,
-                clusters,
+                runtime: checked.runtime.clone(),
+                group: checked.group.clone(),
+                clusters: checked.clusters.clone(),
                 settings,
                 clients: [OnceCell::new(), OnceCell::new()],
                 started: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
                 queues: queues::QueueCache::default(),
-                writes: Writes::new(phases, BTreeSet::new()),
+                writes: Writes::new(checked.phases.clone(), BTreeSet::new()),
             }),
         };
-        if let Some(control) = control {
-            let core: Arc<dyn Reporter> = producer.core.clone();
-            control.register(
-                "producer",
-                &producer.core.group,
-                &producer.core.clusters,
-                &core,
-            );
-        }
+        checked.register("producer", producer.core.clone());
         producer
     }
 
@@ -178,7 +172,7 @@ impl Core {
         let p = cell
             .get_or_try_init(|| async {
                 let cfg = &self.clusters[cluster.index()];
-                let mut p = self.settings.build_raw(&self.runtime, &self.group, cfg);
+                let mut p = self.settings.build_plain(&self.runtime, &self.group, cfg);
                 match p.start().await {
                     Ok(()) => {
                         tracing::info!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr,

@@ -46,9 +46,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use rocketmq_client_rust::{
-    ArcTransactionListener, ClientError, ClientResult, ClientRuntime, TransactionMQProducer,
-};
+use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, TransactionMQProducer};
 
 pub use builder::{
     MigratingTransactionProducerBuilder, DEFAULT_MAX_LINGER, DEFAULT_MIN_LINGER,
@@ -56,13 +54,14 @@ pub use builder::{
 };
 pub use stats::TransactionStats;
 
+use crate::client::producer_settings::ProducerSettings;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::control::report::{Report, Reporter};
-use crate::control::ControlClient;
+use crate::error::MigrationError;
 use crate::producer::Writes;
 use crate::route::PhaseHandle;
-use builder::{Linger, TxSettings};
+use builder::{Linger, Parts};
 use listener::{ClusterListener, Shared};
 use pending::Pending;
 use stats::TxCounters;
@@ -127,21 +126,11 @@ pub(crate) struct RawTx {
     pub(crate) producer: tokio::sync::RwLock<TransactionMQProducer>,
 }
 
-pub(crate) struct Parts {
-    pub(crate) runtime: Arc<ClientRuntime>,
-    pub(crate) group: String,
-    pub(crate) clusters: [ClusterConfig; 2],
-    pub(crate) phases: PhaseHandle,
-    pub(crate) settings: TxSettings,
-    pub(crate) listener: ArcTransactionListener,
-    pub(crate) linger: Linger,
-}
-
 pub(crate) struct TxCore {
     runtime: Arc<ClientRuntime>,
     group: String,
     clusters: [ClusterConfig; 2],
-    settings: TxSettings,
+    settings: ProducerSettings,
     linger: Linger,
     shared: Arc<Shared>,
     clients: [tokio::sync::Mutex<Option<Arc<RawTx>>>; 2],
@@ -153,50 +142,49 @@ pub(crate) struct TxCore {
     writes: Writes,
 }
 
+impl MigratingTransactionProducerBuilder {
+    /// Validate and build. Nothing connects until [`MigratingTransactionProducer::start`].
+    pub fn build(self) -> Result<MigratingTransactionProducer, MigrationError> {
+        Ok(MigratingTransactionProducer::from_parts(self.check()?))
+    }
+}
+
 impl MigratingTransactionProducer {
     /// Start building a producer on `runtime` (the same argument `TransactionMQProducer::builder` takes).
     pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingTransactionProducerBuilder {
         MigratingTransactionProducerBuilder::new(runtime)
     }
 
-    fn from_parts(parts: Parts, control: Option<&ControlClient>) -> Self {
-        let topics: BTreeSet<String> = parts
-            .settings
-            .topics
-            .iter()
-            .flatten()
-            .map(|t| t.to_string())
-            .collect();
+    fn from_parts(parts: Parts) -> Self {
+        let Parts {
+            checked,
+            settings,
+            listener,
+            linger,
+        } = parts;
+        let topics: BTreeSet<String> = settings.topics().collect();
         let shared = Arc::new(Shared {
-            group: parts.group.clone(),
-            user: parts.listener,
+            group: checked.group.clone(),
+            user: listener,
             pending: Pending::default(),
             counters: TxCounters::default(),
         });
         let producer = MigratingTransactionProducer {
             core: Arc::new(TxCore {
-                runtime: parts.runtime,
-                group: parts.group,
-                clusters: parts.clusters,
-                settings: parts.settings,
-                linger: parts.linger,
+                runtime: checked.runtime.clone(),
+                group: checked.group.clone(),
+                clusters: checked.clusters.clone(),
+                settings,
+                linger,
                 shared,
                 clients: [tokio::sync::Mutex::new(None), tokio::sync::Mutex::new(None)],
                 started: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
                 started_at: Mutex::new(None),
-                writes: Writes::new(parts.phases, topics),
+                writes: Writes::new(checked.phases.clone(), topics),
             }),
         };
-        if let Some(control) = control {
-            let core: Arc<dyn Reporter> = producer.core.clone();
-            control.register(
-                "transaction-producer",
-                &producer.core.group,
-                &producer.core.clusters,
-                &core,
-            );
-        }
+        checked.register("transaction-producer", producer.core.clone());
         producer
     }
 
@@ -289,7 +277,7 @@ impl TxCore {
         };
         let mut p = self
             .settings
-            .build_raw(&self.runtime, &self.group, cfg, listener);
+            .build_transactional(&self.runtime, &self.group, cfg, listener);
         match p.start().await {
             Ok(()) => {
                 tracing::info!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr,

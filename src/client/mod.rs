@@ -1,0 +1,9 @@
+//! The machinery the four clients share: the builders' common settings and checks, the producers' mirrored raw
+//! settings, the route of one send with failover, the sends in flight and the topics written, and the merge state
+//! both consumers read through.
+
+pub(crate) mod builder;
+pub(crate) mod consumer_settings;
+pub(crate) mod consumer_stats;
+pub(crate) mod merge;
+pub(crate) mod producer_settings;
