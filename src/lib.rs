@@ -74,6 +74,7 @@ mod reads;
 pub mod release;
 mod route;
 mod topic_map;
+mod topic_state;
 mod transaction;
 
 pub use cluster::Cluster;
@@ -87,7 +88,8 @@ pub use lite_pull::{MigratingLitePullConsumer, MigratingLitePullConsumerBuilder}
 pub use phase::{Phase, ReadSet, WritePlan};
 pub use pin::Pins;
 pub use producer::{MigratingProducer, MigratingProducerBuilder, ProducerStats};
-pub use route::{Applied, PhaseHandle, PhaseTable, TopicState, DEFAULT_WRITE_RATIO};
+pub use route::{Applied, PhaseHandle, PhaseTable};
+pub use topic_state::{TopicState, DEFAULT_WRITE_RATIO};
 pub use transaction::{
     MigratingTransactionProducer, MigratingTransactionProducerBuilder, TransactionStats,
     DEFAULT_MAX_LINGER, DEFAULT_MIN_LINGER, DEFAULT_UNCONFIRMED_GRACE,

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::route::TopicState;
+use crate::topic_state::TopicState;
 
 /// Topic name → state, kept twice: a `BTreeMap` that orders listings and the JSON form, and a hash index that
 /// answers [`TopicMap::get`] (the lookup every send makes) without comparing the name against a tree of others.

@@ -182,21 +182,18 @@ macro_rules! dedupe_setters {
 }
 pub(crate) use dedupe_setters;
 
-/// Settings a migrating builder mirrors one to one from its raw builder: declares `$settings` (one `Option` per
-/// setting), a setter per setting on each `$builder` (stored in `self.settings.$field`), and the macro
-/// `$apply!(settings, raw_builder)` that calls the raw builder's setter of each setting given and yields the raw
-/// builder (a macro, not a method: a raw builder type such as `DefaultMQProducer`'s cannot be named).
+/// Settings a migrating builder mirrors one to one from its raw builder, declared once: `$settings` (one `Option`
+/// per setting); the macro `$apply!(settings, raw_builder)` that calls the raw builder's setter of each setting
+/// given and yields the raw builder (a macro, not a method: a raw builder type such as `DefaultMQProducer`'s cannot
+/// be named); and the macro `$setters!(Builder, field)` that gives a migrating builder a setter per setting, stored
+/// in `self.settings.field`. Both macros are importable from the module that declares the settings.
 macro_rules! mirrored_settings {
     (
         $(#[$meta:meta])*
-        struct $settings:ident on $($builder:ident . $field:ident),+ via $apply:ident $fields:tt
+        struct $settings:ident via $apply:ident, $setters:ident {
+            $( $(#[$doc:meta])* $name:ident : $ty:ty ),* $(,)?
+        }
     ) => {
-        mirrored_settings!(@items $(#[$meta])* $settings $apply $fields);
-        $( mirrored_settings!(@setters $builder $field $fields); )+
-    };
-    (@items $(#[$meta:meta])* $settings:ident $apply:ident {
-        $( $(#[$doc:meta])* $name:ident : $ty:ty ),* $(,)?
-    }) => {
         $(#[$meta])*
         #[derive(Clone, Default)]
         pub(crate) struct $settings {
@@ -210,19 +207,24 @@ macro_rules! mirrored_settings {
                 b
             }};
         }
-    };
-    (@setters $builder:ident $field:ident {
-        $( $(#[$doc:meta])* $name:ident : $ty:ty ),* $(,)?
-    }) => {
-        impl $builder {
-            $(
-                $(#[$doc])*
-                pub fn $name(mut self, $name: $ty) -> Self {
-                    self.settings.$field.$name = Some($name);
-                    self
+        #[allow(unused_imports)]
+        pub(crate) use $apply;
+
+        macro_rules! $setters {
+            ($builder:ident, $field:ident) => {
+                impl $builder {
+                    $(
+                        $(#[$doc])*
+                        pub fn $name(mut self, $name: $ty) -> Self {
+                            self.settings.$field.$name = Some($name);
+                            self
+                        }
+                    )*
                 }
-            )*
+            };
         }
+        #[allow(unused_imports)]
+        pub(crate) use $setters;
     };
 }
 pub(crate) use mirrored_settings;

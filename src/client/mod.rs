@@ -5,5 +5,10 @@
 pub(crate) mod builder;
 pub(crate) mod consumer_settings;
 pub(crate) mod consumer_stats;
+pub(crate) mod dispatch;
+pub(crate) mod failover;
+pub(crate) mod flight;
 pub(crate) mod merge;
 pub(crate) mod producer_settings;
+pub(crate) mod producer_stats;
+pub(crate) mod writes;

@@ -2,37 +2,32 @@
 //! `TransactionMQProducer::builder` share most of them), their setters on both migrating builders, and the raw
 //! producer of one cluster built from them.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use cheetah_string::CheetahString;
 use rocketmq_client_rust::{
-    ArcTraceDispatcher, ClientConfig, ClientOptions, ClientRuntime, DefaultMQProducer,
-    TransactionListener, TransactionMQProducer,
+    ClientConfig, ClientRuntime, DefaultMQProducer, TransactionListener, TransactionMQProducer,
 };
-use rocketmq_model::common::compression::compression_type::CompressionType;
 use rocketmq_protocol::common::compression::compressor::Compressor;
 use rocketmq_transport::api::RPCHook;
 
 use super::builder::mirrored_settings;
 use crate::config::ClusterConfig;
-use crate::producer::MigratingProducerBuilder;
-use crate::transaction::MigratingTransactionProducerBuilder;
 
+// Types are written out in full: the setters are expanded in the builders' modules.
 mirrored_settings! {
     /// The settings both raw producer builders have.
-    struct SendSettings on MigratingProducerBuilder.send, MigratingTransactionProducerBuilder.send via apply_send {
+    struct SendSettings via apply_send, send_setters {
     /// Same as the raw producer builder's `client_options(..)`.
-    client_options: ClientOptions,
+    client_options: rocketmq_client_rust::ClientOptions,
     /// Same as the raw producer builder's `retry_response_codes(..)`.
-    retry_response_codes: HashSet<i32>,
+    retry_response_codes: std::collections::HashSet<i32>,
     /// Topics the producer publishes to (pre-fetches their routes), as in the raw builder. A transactional
     /// producer also counts them as its topics when deciding whether the source-side producer is still needed.
-    topics: Vec<CheetahString>,
+    topics: Vec<cheetah_string::CheetahString>,
     /// Same as the raw producer builder's `use_tls(..)`, for both clusters.
     use_tls: bool,
     /// Same as the raw producer builder's `create_topic_key(..)`.
-    create_topic_key: CheetahString,
+    create_topic_key: cheetah_string::CheetahString,
     /// Same as the raw producer builder's `default_topic_queue_nums(..)`.
     default_topic_queue_nums: u32,
     /// Send timeout in milliseconds (default 3000), as in the raw builder; also bounds a half send.
@@ -48,7 +43,7 @@ mirrored_settings! {
     /// Same as the raw producer builder's `max_message_size(..)`.
     max_message_size: u32,
     /// Same as the raw producer builder's `trace_dispatcher(..)`.
-    trace_dispatcher: ArcTraceDispatcher,
+    trace_dispatcher: rocketmq_client_rust::ArcTraceDispatcher,
     /// Same as the raw producer builder's `auto_batch(..)`.
     auto_batch: bool,
     /// Same as the raw producer builder's `enable_backpressure_for_async_mode(..)`.
@@ -60,12 +55,12 @@ mirrored_settings! {
     /// Same as the raw producer builder's `compress_level(..)`.
     compress_level: i32,
     /// Same as the raw producer builder's `compress_type(..)`.
-    compress_type: CompressionType,
+    compress_type: rocketmq_model::common::compression::compression_type::CompressionType,
 }}
 
 mirrored_settings! {
     /// The batching settings only `DefaultMQProducer::builder` has.
-    struct BatchSettings on MigratingProducerBuilder.batch via apply_batch {
+    struct BatchSettings via apply_batch, batch_setters {
     /// Same as `DefaultMQProducer::builder().send_msg_max_timeout_per_request(..)`.
     send_msg_max_timeout_per_request: u32,
     /// Same as `DefaultMQProducer::builder().batch_max_delay_ms(..)`.
@@ -78,7 +73,7 @@ mirrored_settings! {
 
 mirrored_settings! {
     /// The check-back settings only `TransactionMQProducer::builder` has.
-    struct CheckSettings on MigratingTransactionProducerBuilder.check via apply_check {
+    struct CheckSettings via apply_check, check_setters {
     /// Same as `TransactionMQProducer::builder().check_thread_pool_min_size(..)` (per cluster).
     check_thread_pool_min_size: u32,
     /// Same as `TransactionMQProducer::builder().check_thread_pool_max_size(..)` (per cluster).
@@ -160,34 +155,35 @@ impl ProducerSettings {
     }
 }
 
-/// The setters of [`ProducerSettings`]' own fields, on both producer builders.
+/// The setters of [`ProducerSettings`]' own fields, on a producer builder.
 macro_rules! base_setters {
-    ($($builder:ident),+) => {$(
+    ($builder:ident) => {
         impl $builder {
             /// Base client settings for both clusters; the name server and namespace come from each
-            /// [`ClusterConfig`].
-            pub fn client_config(mut self, client_config: ClientConfig) -> Self {
+            /// [`ClusterConfig`](crate::ClusterConfig).
+            pub fn client_config(mut self, client_config: rocketmq_client_rust::ClientConfig) -> Self {
                 self.settings.client_config = Some(client_config);
                 self
             }
 
-            /// An RPC hook for both clusters; a cluster with credentials in its [`ClusterConfig`] uses those
-            /// instead.
-            pub fn rpc_hook(mut self, rpc_hook: Arc<dyn RPCHook>) -> Self {
+            /// An RPC hook for both clusters; a cluster with credentials in its
+            /// [`ClusterConfig`](crate::ClusterConfig) uses those instead.
+            pub fn rpc_hook(mut self, rpc_hook: std::sync::Arc<dyn rocketmq_transport::api::RPCHook>) -> Self {
                 self.settings.rpc_hook = Some(rpc_hook);
                 self
             }
 
             /// Same as the raw producer builder's `compressor(..)`.
-            pub fn compressor(mut self, compressor: &'static (dyn Compressor + Send + Sync)) -> Self {
+            pub fn compressor(
+                mut self,
+                compressor: &'static (dyn rocketmq_protocol::common::compression::compressor::Compressor
+                              + Send
+                              + Sync),
+            ) -> Self {
                 self.settings.compressor = Some(compressor);
                 self
             }
         }
-    )+};
+    };
 }
-
-base_setters!(
-    MigratingProducerBuilder,
-    MigratingTransactionProducerBuilder
-);
+pub(crate) use base_setters;

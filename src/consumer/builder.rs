@@ -23,7 +23,7 @@ use crate::error::MigrationError;
 
 mirrored_settings! {
     /// The settings of `DefaultMQPushConsumer::builder` mirrored one to one.
-    struct PushSettings on MigratingPushConsumerBuilder.mirrored via apply_push {
+    struct PushSettings via apply_push, push_setters {
         /// Same as `DefaultMQPushConsumer::builder().client_options(..)`.
         client_options: ClientOptions,
         /// Same as `DefaultMQPushConsumer::builder().consume_timestamp(..)` (source side).
@@ -141,6 +141,7 @@ impl std::fmt::Debug for MigratingPushConsumerBuilder {
 common_setters!(MigratingPushConsumerBuilder);
 dedupe_setters!(MigratingPushConsumerBuilder);
 read_setters!(MigratingPushConsumerBuilder);
+push_setters!(MigratingPushConsumerBuilder, mirrored);
 
 impl MigratingPushConsumerBuilder {
     pub(crate) fn new(runtime: Arc<ClientRuntime>) -> Self {

@@ -29,7 +29,7 @@ const MIN_AUTO_COMMIT_INTERVAL_MILLIS: u64 = 1000;
 
 mirrored_settings! {
     /// The settings of `DefaultLitePullConsumer::builder` mirrored one to one.
-    struct PullSettings on MigratingLitePullConsumerBuilder.mirrored via apply_pull {
+    struct PullSettings via apply_pull, pull_setters {
         /// Same as `DefaultLitePullConsumer::builder().client_options(..)`, for both clusters (the name server and
         /// namespace come from each [`ClusterConfig`]).
         client_options: ClientOptions,
@@ -157,6 +157,7 @@ pub(crate) struct Parts {
 common_setters!(MigratingLitePullConsumerBuilder);
 dedupe_setters!(MigratingLitePullConsumerBuilder);
 read_setters!(MigratingLitePullConsumerBuilder);
+pull_setters!(MigratingLitePullConsumerBuilder, mirrored);
 
 impl MigratingLitePullConsumerBuilder {
     pub(crate) fn new(runtime: Arc<ClientRuntime>) -> Self {

@@ -7,7 +7,9 @@ use cheetah_string::CheetahString;
 use rocketmq_client_rust::ClientRuntime;
 
 use crate::client::builder::{common_setters, Checked, Common};
-use crate::client::producer_settings::ProducerSettings;
+use crate::client::producer_settings::{
+    base_setters, batch_setters, send_setters, ProducerSettings,
+};
 use crate::error::MigrationError;
 
 /// Builder of a [`MigratingProducer`](crate::MigratingProducer): `DefaultMQProducer::builder`'s settings plus
@@ -29,6 +31,9 @@ impl std::fmt::Debug for MigratingProducerBuilder {
 }
 
 common_setters!(MigratingProducerBuilder);
+base_setters!(MigratingProducerBuilder);
+send_setters!(MigratingProducerBuilder, send);
+batch_setters!(MigratingProducerBuilder, batch);
 
 impl MigratingProducerBuilder {
     pub(crate) fn new(runtime: Arc<ClientRuntime>) -> Self {

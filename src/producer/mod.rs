@@ -9,37 +9,29 @@
 //! * The target client starts on first use, so the shim can be adopted before the target is reachable.
 
 mod builder;
-pub(crate) mod dispatch;
-pub(crate) mod failover;
-pub(crate) mod flight;
+mod core;
 mod queues;
 mod select;
 mod send;
-pub(crate) mod stats;
-mod writes;
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, DefaultMQProducer};
+use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime};
 use tokio::sync::OnceCell;
 
+pub use crate::client::producer_stats::ProducerStats;
 pub use builder::MigratingProducerBuilder;
 pub(crate) use send::prepare;
-pub use stats::ProducerStats;
 
 use crate::client::builder::Checked;
 use crate::client::producer_settings::ProducerSettings;
+use crate::client::writes::Writes;
 use crate::cluster::Cluster;
-use crate::config::ClusterConfig;
-use crate::control::report::{Report, Reporter};
 use crate::error::MigrationError;
-use crate::route::{PhaseHandle, TopicState};
-use dispatch::{dispatch_on, Route};
-use flight::Flight;
-pub(crate) use writes::Writes;
+use crate::route::PhaseHandle;
+use core::{Core, QueueCache};
 
 /// A producer for two clusters that routes each send by its topic's migration phase.
 ///
@@ -82,18 +74,6 @@ impl std::fmt::Debug for MigratingProducer {
     }
 }
 
-pub(crate) struct Core {
-    runtime: Arc<ClientRuntime>,
-    group: String,
-    clusters: [ClusterConfig; 2],
-    settings: ProducerSettings,
-    clients: [OnceCell<DefaultMQProducer>; 2],
-    started: AtomicBool,
-    stopped: AtomicBool,
-    queues: queues::QueueCache,
-    writes: Writes,
-}
-
 impl MigratingProducerBuilder {
     /// Validate and build. Nothing connects until [`MigratingProducer::start`].
     pub fn build(self) -> Result<MigratingProducer, MigrationError> {
@@ -118,7 +98,7 @@ impl MigratingProducer {
                 clients: [OnceCell::new(), OnceCell::new()],
                 started: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
-                queues: queues::QueueCache::default(),
+                queues: QueueCache::default(),
                 writes: Writes::new(checked.phases.clone(), BTreeSet::new()),
             }),
         };
@@ -160,69 +140,4 @@ impl MigratingProducer {
     pub fn is_connected(&self, cluster: Cluster) -> bool {
         self.core.clients[cluster.index()].initialized()
     }
-}
-
-impl Core {
-    /// The started raw producer of `cluster`, starting it on first use.
-    pub(crate) async fn client(&self, cluster: Cluster) -> ClientResult<DefaultMQProducer> {
-        if self.stopped.load(Ordering::Acquire) || !self.started.load(Ordering::Acquire) {
-            return Err(ClientError::not_started());
-        }
-        let cell = &self.clients[cluster.index()];
-        let p = cell
-            .get_or_try_init(|| async {
-                let cfg = &self.clusters[cluster.index()];
-                let mut p = self.settings.build_plain(&self.runtime, &self.group, cfg);
-                match p.start().await {
-                    Ok(()) => {
-                        tracing::info!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr,
-                            "migrating producer: client started");
-                        Ok(p)
-                    }
-                    Err(e) => {
-                        tracing::warn!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr, error = ?e,
-                            "migrating producer: client failed to start");
-                        p.shutdown().await;
-                        Err(e)
-                    }
-                }
-            })
-            .await?;
-        Ok(p.clone())
-    }
-
-    /// Run `op` on `first`; where the phase allows and the error is retryable, run it once more on the other
-    /// cluster with `spare` (a copy of the payload). `count` is the number of messages a success stands for; the
-    /// outcome is counted on `flight`'s topic.
-    // One attempt plan per call site; a struct would only rename these arguments.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn dispatch<P, R, F, Fut>(
-        &self,
-        flight: &Flight,
-        state: TopicState,
-        first: Cluster,
-        payload: P,
-        spare: Option<P>,
-        retry_on_timeout: bool,
-        count: u64,
-        op: F,
-    ) -> ClientResult<R>
-    where
-        F: Fn(DefaultMQProducer, P) -> Fut,
-        Fut: Future<Output = ClientResult<R>>,
-    {
-        let route = Route::plain(flight, state, first, retry_on_timeout, count);
-        dispatch_on(route, payload, spare, |c| self.client(c), op).await
-    }
-}
-
-impl Reporter for Core {
-    fn report(&self) -> Report {
-        self.writes.report(&self.group)
-    }
-}
-
-/// A uniform draw in `0.0..1.0` for the write split.
-pub(crate) fn draw() -> f64 {
-    rand::random::<f64>()
 }

@@ -1,18 +1,16 @@
 //! Queue lists per cluster: which cluster owns a queue, and the selector path of key-sticky sends.
 
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use rocketmq_client_rust::{ClientError, ClientResult};
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
-use super::flight::Flight;
-use super::{draw, Core};
+use super::core::Core;
+use crate::client::flight::Flight;
 use crate::cluster::Cluster;
 use crate::phase::WritePlan;
-use crate::route::{TopicState, STICKY_BUCKETS};
+use crate::topic_state::{draw, TopicState, STICKY_BUCKETS};
 
 /// Route data older than this is fetched again (the client refreshes its own routes every 30 s).
 const QUEUE_TTL: Duration = Duration::from_secs(30);
@@ -23,16 +21,6 @@ static BUCKET_QUEUES: LazyLock<Vec<MessageQueue>> = LazyLock::new(|| {
         .map(|i| MessageQueue::from_parts("", "", i))
         .collect()
 });
-
-/// Fetch time and queue list, per cluster and topic.
-type QueueLists = HashMap<(Cluster, String), (Instant, Arc<Vec<MessageQueue>>)>;
-
-#[derive(Default)]
-pub(crate) struct QueueCache {
-    lists: Mutex<QueueLists>,
-    // broker name -> [known on source, known on target]
-    owners: Mutex<HashMap<String, [bool; 2]>>,
-}
 
 impl Core {
     /// The publish queues of `topic` on `cluster` (cached for 30 s).

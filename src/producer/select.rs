@@ -15,12 +15,13 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
-use super::flight::Flight;
+use super::core::Core;
 use super::send::to_callback as selector_callback;
-use super::Core;
 use super::MigratingProducer;
+use crate::client::dispatch::{FailoverPolicy, Planned, Route};
+use crate::client::flight::Flight;
 use crate::cluster::Cluster;
-use crate::route::TopicState;
+use crate::topic_state::TopicState;
 
 /// Stamp the UNIQ_KEY (kept if set) and read the topic's state from one snapshot; the guard counts the send as
 /// running until dropped.
@@ -116,13 +117,9 @@ impl MigratingProducer {
             return self
                 .core
                 .dispatch(
-                    &flight,
-                    state,
-                    c,
+                    Route::new(&flight, state, c, FailoverPolicy::plain(false)),
                     (msg, selector, arg),
                     None,
-                    false,
-                    1,
                     |p, (m, s, a)| async move {
                         match timeout {
                             Some(t) => p.send_with_selector_timeout(m, s, a, t).await,
@@ -135,13 +132,9 @@ impl MigratingProducer {
         let (first, payload, spare) = self.pick(&flight, &state, msg, &selector, &arg).await?;
         self.core
             .dispatch(
-                &flight,
-                state,
-                first,
+                Route::new(&flight, state, first, FailoverPolicy::plain(true)),
                 payload,
                 spare,
-                true,
-                1,
                 |p, (m, q)| async move {
                     match timeout {
                         Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
@@ -237,11 +230,14 @@ impl MigratingProducer {
         }
         let (first, payload, spare) = self.pick(&flight, &state, msg, &selector, &arg).await?;
         self.spawn_routed(
-            (state, flight),
-            first,
+            Planned {
+                state,
+                first,
+                flight,
+                count: 1,
+            },
             payload,
             spare,
-            1,
             move |p, (m, q)| async move {
                 match timeout {
                     Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
@@ -270,13 +266,9 @@ impl MigratingProducer {
             return self
                 .core
                 .dispatch(
-                    &flight,
-                    state,
-                    c,
+                    Route::new(&flight, state, c, FailoverPolicy::plain(false)),
                     (msg, selector, arg),
                     None,
-                    false,
-                    1,
                     |p, (m, s, a)| async move { p.send_oneway_with_selector(m, s, a).await },
                 )
                 .await;
@@ -284,13 +276,9 @@ impl MigratingProducer {
         let (first, payload, spare) = self.pick(&flight, &state, msg, &selector, &arg).await?;
         self.core
             .dispatch(
-                &flight,
-                state,
-                first,
+                Route::new(&flight, state, first, FailoverPolicy::plain(true)),
                 payload,
                 spare,
-                true,
-                1,
                 |p, (m, q)| async move { p.send_oneway_to_queue(m, q).await },
             )
             .await

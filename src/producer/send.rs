@@ -12,12 +12,14 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
-use super::dispatch::{dispatch_on, Route};
-use super::flight::Flight;
-use super::{draw, Core, MigratingProducer};
+use super::core::Core;
+use super::MigratingProducer;
+use crate::client::dispatch::{dispatch_on, FailoverPolicy, Planned, Route};
+use crate::client::flight::Flight;
 use crate::cluster::Cluster;
 use crate::dedupe::BATCH_KEY_PROPERTY;
-use crate::route::TopicState;
+use crate::topic_state::draw;
+use crate::topic_state::TopicState;
 
 /// Stamp the UNIQ_KEY (kept if already set) and take the message as a `Message`, which can be copied for a retry.
 pub(crate) fn prepare<M: MessageTrait>(mut msg: M) -> Message {
@@ -101,7 +103,12 @@ impl MigratingProducer {
         let (state, first, flight) = self.plan(msg.topic());
         // The failover copy, only where the phase can fail over (never in `initial` or `completed`).
         let spare = state.allows_failover().then(|| msg.clone());
-        let route = Route::plain(&flight, state, first, retry_on_timeout, 1);
+        let route = Route::new(
+            &flight,
+            state,
+            first,
+            FailoverPolicy::plain(retry_on_timeout),
+        );
         dispatch_on(route, msg, spare, client, op).await
     }
 
@@ -137,7 +144,12 @@ impl MigratingProducer {
         let spare = state.allows_failover().then(|| msgs.clone());
         let n = msgs.len() as u64;
         self.core
-            .dispatch(&flight, state, first, msgs, spare, true, n, op)
+            .dispatch(
+                Route::new(&flight, state, first, FailoverPolicy::plain(true)).count(n),
+                msgs,
+                spare,
+                op,
+            )
             .await
     }
 
@@ -188,15 +200,11 @@ impl MigratingProducer {
     }
 
     /// Run a failover-capable send in the background and report its outcome to `f`, like an async send.
-    // The arguments of `Core::dispatch` plus the send's running guard and the callback.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn spawn_routed<P, F, Op, Fut>(
         &self,
-        (state, flight): (TopicState, Flight),
-        first: Cluster,
+        planned: Planned,
         payload: P,
         spare: Option<P>,
-        n: u64,
         op: Op,
         f: F,
     ) -> ClientResult<()>
@@ -210,9 +218,14 @@ impl MigratingProducer {
         let core: Arc<Core> = self.core.clone();
         handle.spawn(async move {
             let r = core
-                .dispatch(&flight, state, first, payload, spare, true, n, op)
+                .dispatch(
+                    planned.route(FailoverPolicy::plain(true)),
+                    payload,
+                    spare,
+                    op,
+                )
                 .await;
-            drop(flight);
+            drop(planned);
             match r {
                 Ok(Some(sr)) => f(Some(&sr), None),
                 Ok(None) => f(None, None),
@@ -287,11 +300,14 @@ impl MigratingProducer {
         }
         let spare = Some(msg.clone());
         self.spawn_routed(
-            (state, flight),
-            first,
+            Planned {
+                state,
+                first,
+                flight,
+                count: 1,
+            },
             msg,
             spare,
-            1,
             move |p, m| async move {
                 match timeout {
                     Some(t) => p.send_with_timeout(m, t).await,
@@ -356,13 +372,9 @@ impl MigratingProducer {
         let (state, cluster, flight) = self.queue_owner(msg.topic(), &mq).await?;
         self.core
             .dispatch(
-                &flight,
-                state,
-                cluster,
+                Route::new(&flight, state, cluster, FailoverPolicy::plain(false)),
                 (msg, mq),
                 None,
-                false,
-                1,
                 |p, (m, q)| op(p, m, q),
             )
             .await
@@ -484,13 +496,9 @@ impl MigratingProducer {
         let n = msgs.len() as u64;
         self.core
             .dispatch(
-                &flight,
-                state,
-                cluster,
+                Route::new(&flight, state, cluster, FailoverPolicy::plain(false)).count(n),
                 (msgs, mq),
                 None,
-                false,
-                n,
                 |p, (m, q)| async move {
                     match timeout {
                         Some(t) => p.send_batch_to_queue_with_timeout(m, q, t).await,
@@ -547,11 +555,14 @@ impl MigratingProducer {
         }
         let spare = Some(msgs.clone());
         self.spawn_routed(
-            (state, flight),
-            first,
+            Planned {
+                state,
+                first,
+                flight,
+                count: n,
+            },
             msgs,
             spare,
-            n,
             move |p, m| async move {
                 match timeout {
                     Some(t) => p.send_batch_with_timeout(m, t).await.map(Some),

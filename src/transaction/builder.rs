@@ -8,7 +8,9 @@ use cheetah_string::CheetahString;
 use rocketmq_client_rust::{ClientRuntime, TransactionListener};
 
 use crate::client::builder::{common_setters, Checked, Common};
-use crate::client::producer_settings::ProducerSettings;
+use crate::client::producer_settings::{
+    base_setters, check_setters, send_setters, ProducerSettings,
+};
 use crate::error::{ConfigError, ConfigErrorKind, MigrationError};
 
 /// Default [`MigratingTransactionProducerBuilder::min_linger`]: two check intervals of a broker with default
@@ -53,6 +55,9 @@ impl std::fmt::Debug for MigratingTransactionProducerBuilder {
 }
 
 common_setters!(MigratingTransactionProducerBuilder);
+base_setters!(MigratingTransactionProducerBuilder);
+send_setters!(MigratingTransactionProducerBuilder, send);
+check_setters!(MigratingTransactionProducerBuilder, check);
 
 impl MigratingTransactionProducerBuilder {
     pub(crate) fn new(runtime: Arc<ClientRuntime>) -> Self {

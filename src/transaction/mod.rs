@@ -55,11 +55,11 @@ pub use builder::{
 pub use stats::TransactionStats;
 
 use crate::client::producer_settings::ProducerSettings;
+use crate::client::writes::Writes;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::control::report::{Report, Reporter};
 use crate::error::MigrationError;
-use crate::producer::Writes;
 use crate::route::PhaseHandle;
 use builder::{Linger, Parts};
 use listener::{ClusterListener, Shared};

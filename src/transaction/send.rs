@@ -14,10 +14,11 @@ use rocketmq_model::common::message::MessageTrait;
 use super::listener::ArgSlot;
 use super::pending::{unconfirmed, Wait};
 use super::{MigratingTransactionProducer, RawTx, TxCore};
+use crate::client::dispatch::{dispatch_on, FailoverPolicy, Route};
+use crate::client::failover::{certainly_not_reached, classify};
 use crate::cluster::Cluster;
-use crate::producer::dispatch::{dispatch_on, FailoverPolicy, Route};
-use crate::producer::failover::{certainly_not_reached, classify};
-use crate::producer::{draw, prepare};
+use crate::producer::prepare;
+use crate::topic_state::draw;
 
 impl MigratingTransactionProducer {
     /// Send a half message where the topic's phase routes it, run the local transaction through the listener, and

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use super::flight::{Flight, Written};
-use super::stats::ProducerStats;
+use super::producer_stats::ProducerStats;
 use crate::control::report::{applied_from, Report};
 use crate::control::wire::Role;
-use crate::route::{PhaseHandle, TopicState};
+use crate::route::PhaseHandle;
+use crate::topic_state::TopicState;
 
 /// The routing state both producers share.
 pub(crate) struct Writes {

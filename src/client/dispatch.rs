@@ -1,6 +1,6 @@
 //! One send, routed to a first cluster and, where the phase and the error allow, once more to the other one.
 //!
-//! Shared by [`MigratingProducer`](super::MigratingProducer) and the transactional producer: both route by the
+//! Shared by [`MigratingProducer`](crate::MigratingProducer) and the transactional producer: both route by the
 //! topic's [`TopicState`] and count per topic and cluster (on the counters the send's [`Flight`] carries); they
 //! differ only in the raw client they drive and in which errors may be retried elsewhere ([`FailoverPolicy`]).
 
@@ -11,7 +11,7 @@ use rocketmq_client_rust::{ClientError, ClientResult};
 use super::failover::{certainly_not_reached, classify, Retryable};
 use super::flight::Flight;
 use crate::cluster::Cluster;
-use crate::route::TopicState;
+use crate::topic_state::TopicState;
 
 /// Which failures of the first attempt may be retried on the other cluster (always only where
 /// [`TopicState::allows_failover`]: a phase that reads both clusters, and not an orderly topic).
@@ -57,21 +57,42 @@ pub(crate) struct Route<'a> {
 }
 
 impl<'a> Route<'a> {
-    /// The route of a plain (not transactional) send of `count` messages: [`FailoverPolicy::plain`].
-    pub(crate) fn plain(
+    /// A send of one message counted on `flight`'s topic, first to `first`, failing over as `policy` allows.
+    pub(crate) fn new(
         flight: &'a Flight,
         state: TopicState,
         first: Cluster,
-        retry_on_timeout: bool,
-        count: u64,
+        policy: FailoverPolicy,
     ) -> Self {
         Route {
             flight,
             state,
             first,
-            policy: FailoverPolicy::plain(retry_on_timeout),
-            count,
+            policy,
+            count: 1,
         }
+    }
+
+    /// The same route for a send that stands for `count` messages (a batch).
+    pub(crate) fn count(self, count: u64) -> Self {
+        Route { count, ..self }
+    }
+}
+
+/// A send routed before it runs in the background: it owns the send's running guard.
+pub(crate) struct Planned {
+    pub(crate) state: TopicState,
+    pub(crate) first: Cluster,
+    /// The send's running guard, dropped when the send has ended.
+    pub(crate) flight: Flight,
+    /// The number of messages a success stands for.
+    pub(crate) count: u64,
+}
+
+impl Planned {
+    /// The route of this send, failing over as `policy` allows.
+    pub(crate) fn route(&self, policy: FailoverPolicy) -> Route<'_> {
+        Route::new(&self.flight, self.state, self.first, policy).count(self.count)
     }
 }
 

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::stats::Counters;
+use super::producer_stats::Counters;
 use crate::control::wire::AppliedPhase;
 use crate::phase::Phase;
-use crate::route::TopicState;
+use crate::topic_state::TopicState;
 
 /// One state version sends of a topic are running under: (version, phase of that version, running sends).
 type Running = (u64, Phase, usize);
