@@ -134,3 +134,105 @@ pub(crate) fn validate_ratio(ratio: f64) -> Result<(), ConfigError> {
 pub(crate) fn draw() -> f64 {
     rand::random::<f64>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drw(ratio: f64) -> TopicState {
+        TopicState {
+            phase: Phase::DualReadWrite,
+            write_ratio: ratio,
+            version: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn split_follows_the_ratio() {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let s = drw(0.3);
+        let n = 100_000;
+        let to_target = (0..n)
+            .filter(|_| s.write_cluster(rng.random::<f64>()) == Cluster::Target)
+            .count();
+        let share = to_target as f64 / n as f64;
+        assert!((share - 0.3).abs() < 0.02, "share {share}");
+        assert!((0..1000).all(|i| drw(0.0).write_cluster(i as f64 / 1000.0) == Cluster::Source));
+        assert!((0..1000).all(|i| drw(1.0).write_cluster(i as f64 / 1000.0) == Cluster::Target));
+    }
+
+    #[test]
+    fn non_split_phases_ignore_the_draw() {
+        for (phase, want) in [
+            (Phase::Initial, Cluster::Source),
+            (Phase::DualRead, Cluster::Source),
+            (Phase::CuttingOver, Cluster::Target),
+            (Phase::Completed, Cluster::Target),
+        ] {
+            let s = TopicState {
+                phase,
+                write_ratio: 0.5,
+                version: 1,
+                ..Default::default()
+            };
+            assert_eq!(s.write_cluster(0.0), want);
+            assert_eq!(s.write_cluster(0.99), want);
+            assert_eq!(s.sticky_cluster(0), want);
+            assert_eq!(s.sticky_cluster(9_999), want);
+        }
+    }
+
+    #[test]
+    fn sticky_keys_stay_put_and_only_move_forward_when_ratio_rises() {
+        let low = drw(0.2);
+        let high = drw(0.6);
+        for bucket in 0..STICKY_BUCKETS {
+            let a = low.sticky_cluster(bucket);
+            assert_eq!(a, low.sticky_cluster(bucket), "stable for bucket {bucket}");
+            if a == Cluster::Target {
+                assert_eq!(high.sticky_cluster(bucket), Cluster::Target);
+            }
+        }
+        let share = (0..STICKY_BUCKETS)
+            .filter(|b| low.sticky_cluster(*b) == Cluster::Target)
+            .count();
+        assert_eq!(share, 2_000);
+    }
+
+    #[test]
+    fn neighbouring_buckets_are_spread_over_both_clusters() {
+        let s = drw(0.5);
+        let targets = (5_000..5_020)
+            .filter(|b| s.sticky_cluster(*b) == Cluster::Target)
+            .count();
+        assert!(
+            (5..=15).contains(&targets),
+            "{targets} of 20 neighbouring buckets on the target"
+        );
+        let mut seen = vec![false; STICKY_BUCKETS];
+        for b in 0..STICKY_BUCKETS {
+            seen[scramble(b)] = true;
+        }
+        assert!(seen.iter().all(|x| *x), "scramble is a permutation");
+    }
+
+    #[test]
+    fn orderly_topics_keep_keys_on_the_source_until_cutover_and_never_fail_over() {
+        let s = TopicState {
+            orderly: true,
+            ..drw(0.7)
+        };
+        assert!((0..STICKY_BUCKETS).all(|b| s.sticky_cluster(b) == Cluster::Source));
+        assert!(!s.allows_failover());
+        assert!(drw(0.7).allows_failover());
+        let cut = TopicState {
+            phase: Phase::CuttingOver,
+            ..s
+        };
+        assert_eq!(cut.keyed_cluster(), Cluster::Target);
+        // Unkeyed sends still follow the ratio.
+        assert_eq!(s.write_cluster(0.1), Cluster::Target);
+    }
+}

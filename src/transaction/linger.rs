@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use rocketmq_client_rust::{ClientError, ClientResult};
 
-use super::TxCore;
+use super::core::TxCore;
 use crate::cluster::Cluster;
 
 /// How often the task looks at the phases and the pending transactions.

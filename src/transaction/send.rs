@@ -11,9 +11,10 @@ use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSe
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
+use super::core::{RawTx, TxCore};
 use super::listener::ArgSlot;
 use super::pending::{unconfirmed, Wait};
-use super::{MigratingTransactionProducer, RawTx, TxCore};
+use super::MigratingTransactionProducer;
 use crate::client::dispatch::{dispatch_on, FailoverPolicy, Route};
 use crate::client::failover::{certainly_not_reached, classify};
 use crate::cluster::Cluster;
