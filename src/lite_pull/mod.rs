@@ -11,18 +11,17 @@
 mod brokers;
 mod builder;
 mod claims;
+mod core;
 mod poll;
+mod side;
 mod sides;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::Mutex;
-use rocketmq_client_rust::{
-    ClientError, ClientResult, ClientRuntime, DefaultLitePullConsumer, MessageSelector,
-};
+use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, MessageSelector};
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::sync::mpsc;
@@ -32,60 +31,15 @@ use tokio::time::Instant;
 pub use builder::MigratingLitePullConsumerBuilder;
 
 use crate::cluster::Cluster;
-use crate::config::ClusterConfig;
 use crate::consumer::ConsumerStats;
-use crate::control::report::{applied_from, Report, Reporter};
-use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
 use crate::error::{ErrorKind, MigrationError};
-use crate::linger::{LingerSettings, Lingering};
+use crate::linger::Lingering;
 use crate::reads::{self, Sub};
 use crate::route::{PhaseHandle, PhaseTable};
 use brokers::BrokerMap;
-use builder::{LitePullSettings, Parts};
+use builder::Parts;
 use claims::Claims;
-use poll::Batch;
-use sides::Side;
-
-/// Subscribe or assign: like the raw consumer, one or the other.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    None,
-    Subscribe,
-    Assign,
-}
-
-struct Core {
-    runtime: Arc<ClientRuntime>,
-    group: String,
-    clusters: [ClusterConfig; 2],
-    phases: PhaseHandle,
-    settings: LitePullSettings,
-    claims: Claims,
-    brokers: BrokerMap,
-    mode: Mutex<Mode>,
-    subscriptions: Mutex<BTreeMap<String, Sub>>,
-    // Per cluster: topic -> the queues of that cluster the application assigned.
-    assigned: Mutex<[BTreeMap<String, Vec<MessageQueue>>; 2]>,
-    sides: [tokio::sync::Mutex<Option<Side>>; 2],
-    started: AtomicBool,
-    applied: Mutex<Arc<PhaseTable>>,
-    poll_timeout: AtomicU64,
-    auto_commit: AtomicBool,
-    auto_commit_interval: AtomicU64,
-    next_auto_commit: Mutex<Instant>,
-    results_tx: mpsc::UnboundedSender<Batch>,
-    // Held for the whole of a poll (and a seek): one poll at a time, as the raw consumer.
-    results_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Batch>>,
-    polling: Arc<[AtomicBool; 2]>,
-    // Paused queues, and messages of them a pull already in flight returned (held until resumed).
-    paused: Mutex<HashSet<(Cluster, MessageQueue)>>,
-    held: Mutex<Vec<(Cluster, Arc<MessageExt>)>>,
-    linger: LingerSettings,
-    // Topics still read on a cluster their phase no longer reads.
-    lingering: Lingering,
-    // The client id each running side presents to its cluster's brokers.
-    client_ids: Mutex<[Option<String>; 2]>,
-}
+use core::{client_err, Core, Mode};
 
 /// A lite pull consumer for two clusters that follows each topic's read set. Same method names and signatures
 /// as `DefaultLitePullConsumer` (every method takes `&self`).
@@ -148,14 +102,6 @@ impl std::fmt::Debug for MigratingLitePullConsumer {
             .field("group", &self.core.group)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
-    }
-}
-
-fn client_err(e: MigrationError) -> ClientError {
-    tracing::warn!(error = %e, "lite pull consumer");
-    match e.kind() {
-        ErrorKind::QueueCluster | ErrorKind::Config => ClientError::illegal_argument_source(e),
-        _ => ClientError::service_source("migrating lite pull consumer", e),
     }
 }
 
@@ -627,209 +573,6 @@ impl MigratingLitePullConsumer {
     /// The consumer group.
     pub fn consumer_group(&self) -> String {
         self.core.group.clone()
-    }
-}
-
-impl Core {
-    async fn set_subscription(&self, topic: &str, sub: Sub) -> ClientResult<()> {
-        {
-            let mut mode = self.mode.lock();
-            if *mode == Mode::Assign {
-                return Err(client_err(MigrationError::new(
-                    ErrorKind::Subscribe,
-                    None,
-                    format!("subscribe {topic}: this consumer assigned queues; subscribe and assign are exclusive"),
-                )));
-            }
-            *mode = Mode::Subscribe;
-        }
-        self.claims.shared.topics.track(topic);
-        self.subscriptions.lock().insert(topic.to_owned(), sub);
-        self.reconcile().await.map_err(client_err)
-    }
-
-    /// The cluster of `mq`; when its broker is not known yet, the routes of `mq`'s topic are fetched from the
-    /// clusters its phase reads first.
-    async fn cluster_of(&self, mq: &MessageQueue) -> Result<Cluster, MigrationError> {
-        if !self.brokers.knows(mq) && self.started.load(Ordering::Acquire) {
-            let read = self.phases.snapshot().phase(mq.topic_str()).read_set();
-            for c in Cluster::BOTH.into_iter().filter(|c| read.contains(*c)) {
-                if let Err(e) = self.fetch_on(c, mq.topic_str()).await {
-                    tracing::warn!(cluster = %c, topic = mq.topic_str(), error = ?e, "route lookup failed");
-                }
-            }
-        }
-        self.brokers.cluster_of(mq)
-    }
-
-    /// `topic`'s queues on `c` (starting `c`'s client if needed); learns their brokers.
-    async fn fetch_on(&self, c: Cluster, topic: &str) -> ClientResult<Vec<MessageQueue>> {
-        let mut guard = self.sides[c.index()].lock().await;
-        if guard.is_none() {
-            *guard = Some(self.start_side(c).await.map_err(client_err)?);
-        }
-        let Some(side) = guard.as_ref() else {
-            return Err(ClientError::not_started());
-        };
-        let queues = side.consumer.fetch_message_queues(topic).await?;
-        self.brokers.learn(c, &queues);
-        Ok(queues)
-    }
-
-    /// The raw consumer of `mq`'s cluster.
-    async fn raw_for(&self, mq: &MessageQueue) -> ClientResult<DefaultLitePullConsumer> {
-        let c = self.cluster_of(mq).await.map_err(client_err)?;
-        let guard = self.sides[c.index()].lock().await;
-        guard
-            .as_ref()
-            .map(|s| s.consumer.clone())
-            .ok_or_else(ClientError::not_started)
-    }
-
-    /// `queues` by cluster; those whose cluster cannot be told are logged, naming them.
-    async fn split(
-        &self,
-        queues: Vec<MessageQueue>,
-        op: &str,
-    ) -> Vec<(Cluster, Vec<MessageQueue>)> {
-        let mut by: [Vec<MessageQueue>; 2] = Default::default();
-        for mq in queues {
-            match self.cluster_of(&mq).await {
-                Ok(c) => by[c.index()].push(mq),
-                Err(e) => tracing::error!(error = %e, "{op}: queue skipped"),
-            }
-        }
-        let [s, t] = by;
-        [(Cluster::Source, s), (Cluster::Target, t)]
-            .into_iter()
-            .filter(|(_, q)| !q.is_empty())
-            .collect()
-    }
-
-    /// Commit both clusters up to what poll returned.
-    async fn commit_all(&self) -> Result<(), MigrationError> {
-        for c in Cluster::BOTH {
-            let guard = self.sides[c.index()].lock().await;
-            if let Some(side) = guard.as_ref() {
-                self.commit_cluster(c, &side.consumer, |_, _| true, None, false)
-                    .await;
-            }
-        }
-        Ok(())
-    }
-
-    /// Commit on `c`: the claimed keys `covers` selects become consumed, and `c`'s queues move to what poll
-    /// returned (or to `explicit` offsets), never past a parked message.
-    async fn commit_cluster(
-        &self,
-        c: Cluster,
-        raw: &DefaultLitePullConsumer,
-        covers: impl Fn(&MessageQueue, i64) -> bool,
-        explicit: Option<&HashMap<MessageQueue, i64>>,
-        persist: bool,
-    ) {
-        let done = self.claims.commit(c, &covers);
-        let offsets: HashMap<MessageQueue, i64> = match explicit {
-            Some(map) => map
-                .iter()
-                .map(|(q, o)| (q.clone(), done.get(q).map_or(*o, |d| (*o).min(*d))))
-                .collect(),
-            None => done
-                .into_iter()
-                .filter(|(q, o)| covers(q, *o - 1))
-                .collect(),
-        };
-        if offsets.is_empty() {
-            return;
-        }
-        tracing::debug!(group = %self.group, cluster = %c, queues = offsets.len(), "commit");
-        raw.commit_with_map(offsets, persist).await;
-    }
-
-    /// Seek `mq` on its cluster: to `offset`, else to the end (`to_end`) or the beginning.
-    async fn seek(&self, mq: &MessageQueue, offset: Option<i64>, to_end: bool) -> ClientResult<()> {
-        let c = self.cluster_of(mq).await.map_err(client_err)?;
-        // No poll runs while seeking: what was polled before the seek is sorted out below.
-        let mut rx = self.results_rx.lock().await;
-        let raw = {
-            let guard = self.sides[c.index()].lock().await;
-            guard
-                .as_ref()
-                .map(|s| s.consumer.clone())
-                .ok_or_else(ClientError::not_started)?
-        };
-        let to = match (offset, to_end) {
-            (Some(o), _) => {
-                raw.seek(mq, o).await?;
-                o
-            }
-            (None, false) => {
-                let o = raw.min_offset(mq).await?;
-                raw.seek_to_begin(mq).await?;
-                o
-            }
-            (None, true) => {
-                let o = raw.max_offset(mq).await?;
-                raw.seek_to_end(mq).await?;
-                o
-            }
-        };
-        // The raw seek waited for this cluster's poll in progress; wait until its batch is queued, then drop what
-        // it took from this queue (the seek decides where the queue continues).
-        let wait_until = Instant::now() + Duration::from_secs(30);
-        while self.polling[c.index()].load(Ordering::Acquire) && Instant::now() < wait_until {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let mut keep = Vec::new();
-        while let Ok((bc, msgs)) = rx.try_recv() {
-            let msgs: Vec<_> = if bc == c {
-                msgs.into_iter()
-                    .filter(|m| claims::queue_of(m) != *mq)
-                    .collect()
-            } else {
-                msgs
-            };
-            keep.push((bc, msgs));
-        }
-        for b in keep {
-            let _ = self.results_tx.send(b);
-        }
-        self.held
-            .lock()
-            .retain(|(hc, m)| !(*hc == c && claims::queue_of(m) == *mq));
-        self.claims.seeked(c, mq, to);
-        Ok(())
-    }
-}
-
-impl Reporter for Core {
-    fn report(&self) -> Report {
-        let s = self.claims.shared.counters.snapshot();
-        let side = |c: Cluster| ClusterCounters {
-            received: s.received[c.index()],
-            duplicates_suppressed: s.duplicates_from[c.index()],
-            ..Default::default()
-        };
-        let applied = applied_from(&self.applied.lock());
-        let topics: Vec<String> = self.read_topics().into_iter().collect();
-        Report {
-            role: Role::Consumer,
-            group: self.group.clone(),
-            per_topic: self.claims.shared.topics.report(&topics),
-            topics,
-            applied,
-            counters: WireCounters {
-                source: side(Cluster::Source),
-                target: side(Cluster::Target),
-            },
-            pinned: self
-                .phases
-                .snapshot()
-                .pins()
-                .map(|p| p.names())
-                .unwrap_or_default(),
-            broker_clients: crate::consumer::broker_clients(&self.client_ids.lock()),
-        }
     }
 }
 

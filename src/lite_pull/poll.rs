@@ -12,11 +12,8 @@ use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::time::Instant;
 
-use super::Core;
+use super::core::Core;
 use crate::cluster::Cluster;
-
-/// What one raw poll returned.
-pub(crate) type Batch = (Cluster, Vec<Arc<MessageExt>>);
 
 impl Core {
     /// Wait up to `timeout_millis` for messages from the clusters being read; returns as soon as some arrived.

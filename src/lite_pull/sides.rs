@@ -4,39 +4,14 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use rocketmq_client_rust::DefaultLitePullConsumer;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
-use super::{Core, Mode};
+use super::core::{Core, Mode};
+use super::side::Side;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::Verdict;
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
-
-/// One cluster's running raw consumer and what it reads.
-pub(crate) struct Side {
-    pub(crate) consumer: DefaultLitePullConsumer,
-    /// Subscribe mode: topic → subscription.
-    pub(crate) topics: BTreeMap<String, Sub>,
-    /// Assign mode: this cluster's assigned queues.
-    pub(crate) queues: HashSet<MessageQueue>,
-    /// Topics whose queues this cluster's name server returned: it can really read them.
-    pub(crate) verified: BTreeSet<String>,
-}
-
-impl Side {
-    fn reads_anything(&self) -> bool {
-        !self.topics.is_empty() || !self.queues.is_empty()
-    }
-
-    fn topic_names(&self) -> BTreeSet<String> {
-        self.topics
-            .keys()
-            .cloned()
-            .chain(self.queues.iter().map(|q| q.topic_str().to_owned()))
-            .collect()
-    }
-}
 
 impl Core {
     /// Bring both clusters' raw consumers in line with the phase table; then record the phases applied.
