@@ -112,10 +112,27 @@ impl DedupeChoice {
     }
 }
 
-/// The setters of [`Common`] (`source`, `target`, `phases`, `control`) on a builder with a `common` field.
-macro_rules! common_setters {
-    ($builder:ident) => {
+/// What every migrating builder has from [`Common`]: its `Debug` (group, clusters and the fields named after the
+/// group setter), the group setter (`producer_group` or `consumer_group`), `source`, `target`, `phases` and
+/// `control`, on a builder with a `common` field.
+macro_rules! common_builder {
+    ($builder:ident, $group:ident $(, $extra:ident)*) => {
+        impl std::fmt::Debug for $builder {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.common
+                    .debug(f, stringify!($builder))
+                    $( .field(stringify!($extra), &self.$extra) )*
+                    .finish_non_exhaustive()
+            }
+        }
+
         impl $builder {
+            /// The group, used on both clusters.
+            pub fn $group(mut self, $group: impl Into<cheetah_string::CheetahString>) -> Self {
+                self.common.group = Some($group.into().to_string());
+                self
+            }
+
             /// The cluster being migrated away from. Required.
             pub fn source(mut self, source: $crate::ClusterConfig) -> Self {
                 self.common.source = Some(source);
@@ -146,7 +163,7 @@ macro_rules! common_setters {
         }
     };
 }
-pub(crate) use common_setters;
+pub(crate) use common_builder;
 
 /// The dedupe setters of a consumer's builder with a `dedupe` field ([`DedupeChoice`]).
 macro_rules! dedupe_setters {

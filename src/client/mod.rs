@@ -3,6 +3,7 @@
 //! both consumers read through.
 
 pub(crate) mod builder;
+pub(crate) mod consumer_report;
 pub(crate) mod consumer_settings;
 pub(crate) mod consumer_stats;
 pub(crate) mod dispatch;
@@ -11,4 +12,5 @@ pub(crate) mod flight;
 pub(crate) mod merge;
 pub(crate) mod producer_settings;
 pub(crate) mod producer_stats;
+pub(crate) mod subscriptions;
 pub(crate) mod writes;

@@ -13,7 +13,7 @@ use rocketmq_transport::api::RPCHook;
 
 use super::holdback::Holdback;
 use crate::client::builder::{
-    common_setters, dedupe_setters, mirrored_settings, Checked, Common, DedupeChoice,
+    common_builder, dedupe_setters, mirrored_settings, Checked, Common, DedupeChoice,
 };
 use crate::client::consumer_settings::{apply_read, read_setters, ReadSettings};
 use crate::client::merge::MergeShared;
@@ -130,15 +130,7 @@ pub struct MigratingPushConsumerBuilder {
     pub(crate) settings: ConsumerSettings,
 }
 
-impl std::fmt::Debug for MigratingPushConsumerBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.common
-            .debug(f, "MigratingPushConsumerBuilder")
-            .finish_non_exhaustive()
-    }
-}
-
-common_setters!(MigratingPushConsumerBuilder);
+common_builder!(MigratingPushConsumerBuilder, consumer_group);
 dedupe_setters!(MigratingPushConsumerBuilder);
 read_setters!(MigratingPushConsumerBuilder);
 push_setters!(MigratingPushConsumerBuilder, mirrored);
@@ -150,12 +142,6 @@ impl MigratingPushConsumerBuilder {
             dedupe: DedupeChoice::default(),
             settings: ConsumerSettings::default(),
         }
-    }
-
-    /// The consumer group, used on both clusters.
-    pub fn consumer_group(mut self, consumer_group: impl Into<CheetahString>) -> Self {
-        self.common.group = Some(consumer_group.into().to_string());
-        self
     }
 
     /// Base client settings for both clusters; the name server and namespace come from each [`ClusterConfig`].

@@ -30,11 +30,12 @@ pub use builder::MigratingPushConsumerBuilder;
 pub use listener::consuming_cluster;
 
 use crate::client::builder::Checked;
+use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
+use crate::client::subscriptions::{self, RawSubscriber};
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
-use crate::control::report::{applied_from, Report, Reporter};
-use crate::control::wire::{BrokerClients, ClusterCounters, Counters as WireCounters, Role};
+use crate::control::report::{Report, Reporter};
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::{LingerSettings, Lingering, Verdict};
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
@@ -220,40 +221,17 @@ impl MigratingPushConsumer {
 
 impl Reporter for Core {
     fn report(&self) -> Report {
-        let s = self.shared.counters.snapshot();
-        let side = |c: Cluster| ClusterCounters {
-            received: s.received[c.index()],
-            duplicates_suppressed: s.duplicates_from[c.index()],
-            ..Default::default()
-        };
         let topics: Vec<String> = self.subscriptions.lock().keys().cloned().collect();
-        let applied = applied_from(&self.applied.lock());
-        Report {
-            role: Role::Consumer,
-            group: self.group.clone(),
-            per_topic: self.shared.topics.report(&topics),
+        let applied = self.applied.lock().clone();
+        let ids = self.client_ids.lock().clone();
+        consumer_report::report(
+            &self.shared,
+            &self.group,
             topics,
-            applied,
-            counters: WireCounters {
-                source: side(Cluster::Source),
-                target: side(Cluster::Target),
-            },
-            pinned: self
-                .phases
-                .snapshot()
-                .pins()
-                .map(|p| p.names())
-                .unwrap_or_default(),
-            broker_clients: broker_clients(&self.client_ids.lock()),
-        }
-    }
-}
-
-/// The client ids of the running sides, as reported to the control plane.
-pub(crate) fn broker_clients(ids: &[Option<String>; 2]) -> BrokerClients {
-    BrokerClients {
-        source: ids[0].iter().cloned().collect(),
-        target: ids[1].iter().cloned().collect(),
+            &applied,
+            &self.phases,
+            &ids,
+        )
     }
 }
 
@@ -479,7 +457,8 @@ impl Core {
                     &self.clusters[c.index()],
                 );
                 for (topic, sub) in &want {
-                    subscribe(&mut consumer, topic, sub)
+                    consumer
+                        .subscribe_to(topic, sub)
                         .await
                         .map_err(|e| fail(format!("subscribe {topic}")).with_source(e))?;
                 }
@@ -515,27 +494,16 @@ impl Core {
                 Ok(())
             }
             Some(side) => {
-                let stale: Vec<String> = side
-                    .topics
-                    .keys()
-                    .filter(|t| !want.contains_key(*t))
-                    .cloned()
-                    .collect();
-                for topic in stale {
-                    side.consumer.unsubscribe(&topic).await;
-                    side.topics.remove(&topic);
-                    side.verified.remove(&topic);
-                    tracing::info!(group = %self.group, cluster = %c, topic, "unsubscribed");
-                }
-                for (topic, sub) in want {
-                    if side.topics.get(&topic) != Some(&sub) {
-                        subscribe(&mut side.consumer, &topic, &sub)
-                            .await
-                            .map_err(|e| fail(format!("subscribe {topic}")).with_source(e))?;
-                        tracing::info!(group = %self.group, cluster = %c, topic, "subscribed");
-                        side.topics.insert(topic, sub);
-                    }
-                }
+                let who = (self.group.as_str(), c);
+                subscriptions::sync(
+                    &mut side.consumer,
+                    &mut side.topics,
+                    &mut side.verified,
+                    want,
+                    who,
+                )
+                .await
+                .map_err(|(topic, e)| fail(format!("subscribe {topic}")).with_source(e))?;
                 Ok(())
             }
         }
@@ -549,21 +517,6 @@ impl Core {
                 tracing::info!(group = %self.group, cluster = %c, "consumer client shut down");
             }
         }
-    }
-}
-
-async fn subscribe(
-    consumer: &mut DefaultMQPushConsumer,
-    topic: &str,
-    sub: &Sub,
-) -> ClientResult<()> {
-    match sub {
-        Sub::Expression(e) => {
-            consumer
-                .subscribe(topic, reads::tag_expression(e).as_ref())
-                .await
-        }
-        Sub::Selector(s) => consumer.subscribe_with_selector(topic, s.clone()).await,
     }
 }
 

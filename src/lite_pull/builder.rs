@@ -13,7 +13,7 @@ use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 use rocketmq_transport::api::RPCHook;
 
 use crate::client::builder::{
-    common_setters, dedupe_setters, mirrored_settings, Checked, Common, DedupeChoice,
+    common_builder, dedupe_setters, mirrored_settings, Checked, Common, DedupeChoice,
 };
 use crate::client::consumer_settings::{apply_read, read_setters, ReadSettings};
 use crate::client::merge::MergeShared;
@@ -135,15 +135,6 @@ pub struct MigratingLitePullConsumerBuilder {
     pub(crate) settings: LitePullSettings,
 }
 
-impl std::fmt::Debug for MigratingLitePullConsumerBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.common
-            .debug(f, "MigratingLitePullConsumerBuilder")
-            .field("auto_commit", &self.auto_commit)
-            .finish_non_exhaustive()
-    }
-}
-
 /// What [`MigratingLitePullConsumerBuilder::build`] hands the consumer.
 pub(crate) struct Parts {
     pub(crate) checked: Checked,
@@ -154,7 +145,11 @@ pub(crate) struct Parts {
     pub(crate) auto_commit_interval_millis: u64,
 }
 
-common_setters!(MigratingLitePullConsumerBuilder);
+common_builder!(
+    MigratingLitePullConsumerBuilder,
+    consumer_group,
+    auto_commit
+);
 dedupe_setters!(MigratingLitePullConsumerBuilder);
 read_setters!(MigratingLitePullConsumerBuilder);
 pull_setters!(MigratingLitePullConsumerBuilder, mirrored);
@@ -169,12 +164,6 @@ impl MigratingLitePullConsumerBuilder {
             auto_commit_interval_millis: DEFAULT_AUTO_COMMIT_INTERVAL_MILLIS,
             settings: LitePullSettings::default(),
         }
-    }
-
-    /// The consumer group, used on both clusters.
-    pub fn consumer_group(mut self, group: impl Into<CheetahString>) -> Self {
-        self.common.group = Some(group.into().to_string());
-        self
     }
 
     /// Same as `DefaultLitePullConsumer::builder().instance_name(..)`; each cluster's client gets

@@ -17,10 +17,10 @@ use super::brokers::BrokerMap;
 use super::builder::LitePullSettings;
 use super::claims::{self, Claims};
 use super::side::Side;
+use crate::client::consumer_report;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
-use crate::control::report::{applied_from, Report, Reporter};
-use crate::control::wire::{ClusterCounters, Counters as WireCounters, Role};
+use crate::control::report::{Report, Reporter};
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::{LingerSettings, Lingering};
 use crate::reads::Sub;
@@ -262,31 +262,10 @@ impl Core {
 
 impl Reporter for Core {
     fn report(&self) -> Report {
-        let s = self.claims.shared.counters.snapshot();
-        let side = |c: Cluster| ClusterCounters {
-            received: s.received[c.index()],
-            duplicates_suppressed: s.duplicates_from[c.index()],
-            ..Default::default()
-        };
-        let applied = applied_from(&self.applied.lock());
         let topics: Vec<String> = self.read_topics().into_iter().collect();
-        Report {
-            role: Role::Consumer,
-            group: self.group.clone(),
-            per_topic: self.claims.shared.topics.report(&topics),
-            topics,
-            applied,
-            counters: WireCounters {
-                source: side(Cluster::Source),
-                target: side(Cluster::Target),
-            },
-            pinned: self
-                .phases
-                .snapshot()
-                .pins()
-                .map(|p| p.names())
-                .unwrap_or_default(),
-            broker_clients: crate::consumer::broker_clients(&self.client_ids.lock()),
-        }
+        let applied = self.applied.lock().clone();
+        let ids = self.client_ids.lock().clone();
+        let shared = &self.claims.shared;
+        consumer_report::report(shared, &self.group, topics, &applied, &self.phases, &ids)
     }
 }

@@ -8,6 +8,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use super::core::{Core, Mode};
 use super::side::Side;
+use crate::client::subscriptions;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::Verdict;
@@ -97,37 +98,16 @@ impl Core {
         let Some(side) = guard.as_mut() else {
             return Ok(());
         };
-        let stale: Vec<String> = side
-            .topics
-            .keys()
-            .filter(|t| !topics.contains_key(*t))
-            .cloned()
-            .collect();
-        for topic in stale {
-            side.consumer.unsubscribe(&topic).await;
-            side.topics.remove(&topic);
-            side.verified.remove(&topic);
-            tracing::info!(group = %self.group, cluster = %c, topic, "lite pull: unsubscribed");
-        }
-        for (topic, sub) in topics {
-            if side.topics.get(&topic) != Some(&sub) {
-                let r = match &sub {
-                    Sub::Expression(e) => {
-                        side.consumer
-                            .subscribe_with_expression(&topic, &reads::tag_expression(e))
-                            .await
-                    }
-                    Sub::Selector(s) => {
-                        side.consumer
-                            .subscribe_with_selector(&topic, s.clone())
-                            .await
-                    }
-                };
-                r.map_err(|e| fail(format!("subscribe {topic}")).with_source(e))?;
-                tracing::info!(group = %self.group, cluster = %c, topic, "lite pull: subscribed");
-                side.topics.insert(topic, sub);
-            }
-        }
+        let who = (self.group.as_str(), c);
+        subscriptions::sync(
+            &mut side.consumer,
+            &mut side.topics,
+            &mut side.verified,
+            topics,
+            who,
+        )
+        .await
+        .map_err(|(topic, e)| fail(format!("subscribe {topic}")).with_source(e))?;
         if side.queues != queues {
             if queues.is_empty() {
                 // The raw consumer refuses an empty assignment: a side left without queues is closed.

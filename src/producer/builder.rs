@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use cheetah_string::CheetahString;
 use rocketmq_client_rust::ClientRuntime;
 
-use crate::client::builder::{common_setters, Checked, Common};
+use crate::client::builder::{common_builder, Checked, Common};
 use crate::client::producer_settings::{
     base_setters, batch_setters, send_setters, ProducerSettings,
 };
@@ -22,15 +21,7 @@ pub struct MigratingProducerBuilder {
     pub(crate) settings: ProducerSettings,
 }
 
-impl std::fmt::Debug for MigratingProducerBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.common
-            .debug(f, "MigratingProducerBuilder")
-            .finish_non_exhaustive()
-    }
-}
-
-common_setters!(MigratingProducerBuilder);
+common_builder!(MigratingProducerBuilder, producer_group);
 base_setters!(MigratingProducerBuilder);
 send_setters!(MigratingProducerBuilder, send);
 batch_setters!(MigratingProducerBuilder, batch);
@@ -41,12 +32,6 @@ impl MigratingProducerBuilder {
             common: Common::new(runtime),
             settings: ProducerSettings::default(),
         }
-    }
-
-    /// The producer group, used on both clusters.
-    pub fn producer_group(mut self, producer_group: impl Into<CheetahString>) -> Self {
-        self.common.group = Some(producer_group.into().to_string());
-        self
     }
 
     /// Checked parts for [`MigratingProducer`](crate::MigratingProducer)'s `build`.

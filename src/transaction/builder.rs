@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cheetah_string::CheetahString;
 use rocketmq_client_rust::{ClientRuntime, TransactionListener};
 
-use crate::client::builder::{common_setters, Checked, Common};
+use crate::client::builder::{common_builder, Checked, Common};
 use crate::client::producer_settings::{
     base_setters, check_setters, send_setters, ProducerSettings,
 };
@@ -38,6 +37,9 @@ pub(crate) struct Linger {
 ///
 /// Not mirrored: `name_server_addr` (given per cluster by [`ClusterConfig`]), `nameserver_discovery` (per
 /// cluster), `produce_accumulator` (one accumulator cannot serve two clusters) and `default_mqproducer_impl`.
+///
+/// The group is used on both clusters: a broker checks a half message back with a producer of this group
+/// connected to the cluster that holds it.
 pub struct MigratingTransactionProducerBuilder {
     common: Common,
     listener: Option<Arc<dyn TransactionListener>>,
@@ -45,16 +47,7 @@ pub struct MigratingTransactionProducerBuilder {
     pub(crate) settings: ProducerSettings,
 }
 
-impl std::fmt::Debug for MigratingTransactionProducerBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.common
-            .debug(f, "MigratingTransactionProducerBuilder")
-            .field("linger", &self.linger)
-            .finish_non_exhaustive()
-    }
-}
-
-common_setters!(MigratingTransactionProducerBuilder);
+common_builder!(MigratingTransactionProducerBuilder, producer_group, linger);
 base_setters!(MigratingTransactionProducerBuilder);
 send_setters!(MigratingTransactionProducerBuilder, send);
 check_setters!(MigratingTransactionProducerBuilder, check);
@@ -71,13 +64,6 @@ impl MigratingTransactionProducerBuilder {
             },
             settings: ProducerSettings::default(),
         }
-    }
-
-    /// The producer group, used on both clusters. The broker checks a half message back with a producer of this
-    /// group connected to the cluster that holds it.
-    pub fn producer_group(mut self, producer_group: impl Into<CheetahString>) -> Self {
-        self.common.group = Some(producer_group.into().to_string());
-        self
     }
 
     /// The listener that runs local transactions and answers check-backs from either cluster. Required.

@@ -1,0 +1,85 @@
+//! Bringing one cluster's raw consumer's subscriptions in line with what it should read (both consumers): what is
+//! no longer wanted is unsubscribed, what is new or changed is subscribed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rocketmq_client_rust::{
+    ClientError, ClientResult, DefaultLitePullConsumer, DefaultMQPushConsumer,
+};
+
+use crate::cluster::Cluster;
+use crate::reads::{self, Sub};
+
+/// The subscribe calls of a raw consumer, as [`sync`] makes them.
+#[allow(async_fn_in_trait)]
+pub(crate) trait RawSubscriber {
+    /// Subscribe `topic` as `sub` says.
+    async fn subscribe_to(&mut self, topic: &str, sub: &Sub) -> ClientResult<()>;
+    /// Stop reading `topic`.
+    async fn unsubscribe_from(&mut self, topic: &str);
+}
+
+impl RawSubscriber for DefaultMQPushConsumer {
+    async fn subscribe_to(&mut self, topic: &str, sub: &Sub) -> ClientResult<()> {
+        match sub {
+            Sub::Expression(e) => {
+                self.subscribe(topic, reads::tag_expression(e).as_ref())
+                    .await
+            }
+            Sub::Selector(s) => self.subscribe_with_selector(topic, s.clone()).await,
+        }
+    }
+
+    async fn unsubscribe_from(&mut self, topic: &str) {
+        self.unsubscribe(topic).await
+    }
+}
+
+impl RawSubscriber for DefaultLitePullConsumer {
+    async fn subscribe_to(&mut self, topic: &str, sub: &Sub) -> ClientResult<()> {
+        match sub {
+            Sub::Expression(e) => {
+                self.subscribe_with_expression(topic, &reads::tag_expression(e))
+                    .await
+            }
+            Sub::Selector(s) => self.subscribe_with_selector(topic, s.clone()).await,
+        }
+    }
+
+    async fn unsubscribe_from(&mut self, topic: &str) {
+        self.unsubscribe(topic).await
+    }
+}
+
+/// Bring `consumer`'s subscriptions (`topics`; `verified`: those whose routes it has seen) in line with `want`.
+/// Logged as `group`'s client of `cluster`. A failed subscribe ends the pass with the topic and the error; what
+/// was done before it stays done (and recorded), the rest is tried again at the next pass.
+pub(crate) async fn sync<C: RawSubscriber>(
+    consumer: &mut C,
+    topics: &mut BTreeMap<String, Sub>,
+    verified: &mut BTreeSet<String>,
+    want: BTreeMap<String, Sub>,
+    (group, cluster): (&str, Cluster),
+) -> Result<(), (String, ClientError)> {
+    let stale: Vec<String> = topics
+        .keys()
+        .filter(|t| !want.contains_key(*t))
+        .cloned()
+        .collect();
+    for topic in stale {
+        consumer.unsubscribe_from(&topic).await;
+        topics.remove(&topic);
+        verified.remove(&topic);
+        tracing::info!(group, %cluster, topic, "unsubscribed");
+    }
+    for (topic, sub) in want {
+        if topics.get(&topic) != Some(&sub) {
+            if let Err(e) = consumer.subscribe_to(&topic, &sub).await {
+                return Err((topic, e));
+            }
+            tracing::info!(group, %cluster, topic, "subscribed");
+            topics.insert(topic, sub);
+        }
+    }
+    Ok(())
+}
