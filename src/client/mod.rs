@@ -12,5 +12,6 @@ pub(crate) mod flight;
 pub(crate) mod merge;
 pub(crate) mod producer_settings;
 pub(crate) mod producer_stats;
+pub(crate) mod sides;
 pub(crate) mod subscriptions;
 pub(crate) mod writes;

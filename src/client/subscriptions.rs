@@ -7,8 +7,10 @@ use rocketmq_client_rust::{
     ClientError, ClientResult, DefaultLitePullConsumer, DefaultMQPushConsumer,
 };
 
+use rocketmq_model::common::message::message_queue::MessageQueue;
+
 use crate::cluster::Cluster;
-use crate::reads::{self, Sub};
+use crate::reads::{self, Sub, VERIFY_TIMEOUT};
 
 /// The subscribe calls of a raw consumer, as [`sync`] makes them.
 #[allow(async_fn_in_trait)]
@@ -17,6 +19,8 @@ pub(crate) trait RawSubscriber {
     async fn subscribe_to(&mut self, topic: &str, sub: &Sub) -> ClientResult<()>;
     /// Stop reading `topic`.
     async fn unsubscribe_from(&mut self, topic: &str);
+    /// `topic`'s queues on this consumer's cluster, from its name server.
+    async fn route_queues(&mut self, topic: &str) -> ClientResult<Vec<MessageQueue>>;
 }
 
 impl RawSubscriber for DefaultMQPushConsumer {
@@ -33,6 +37,10 @@ impl RawSubscriber for DefaultMQPushConsumer {
     async fn unsubscribe_from(&mut self, topic: &str) {
         self.unsubscribe(topic).await
     }
+
+    async fn route_queues(&mut self, topic: &str) -> ClientResult<Vec<MessageQueue>> {
+        self.fetch_subscribe_message_queues(topic).await
+    }
 }
 
 impl RawSubscriber for DefaultLitePullConsumer {
@@ -48,6 +56,10 @@ impl RawSubscriber for DefaultLitePullConsumer {
 
     async fn unsubscribe_from(&mut self, topic: &str) {
         self.unsubscribe(topic).await
+    }
+
+    async fn route_queues(&mut self, topic: &str) -> ClientResult<Vec<MessageQueue>> {
+        self.fetch_message_queues(topic).await
     }
 }
 
@@ -82,4 +94,24 @@ pub(crate) async fn sync<C: RawSubscriber>(
         }
     }
     Ok(())
+}
+
+/// `topic`'s queues on `consumer`'s cluster, when its name server answers with some within [`VERIFY_TIMEOUT`]:
+/// only then can the cluster really read the topic. Otherwise `None`, with a WARN saying why (logged as
+/// `group`'s client of `cluster`): the topic's new phase is not reported as applied until a later pass succeeds.
+pub(crate) async fn verify<C: RawSubscriber>(
+    consumer: &mut C,
+    topic: &str,
+    (group, cluster): (&str, Cluster),
+) -> Option<Vec<MessageQueue>> {
+    match tokio::time::timeout(VERIFY_TIMEOUT, consumer.route_queues(topic)).await {
+        Ok(Ok(qs)) if !qs.is_empty() => return Some(qs),
+        Ok(Ok(_)) => tracing::warn!(group, %cluster, topic,
+            "topic has no queues on this cluster yet; not reporting the new phase as applied"),
+        Ok(Err(e)) => tracing::warn!(group, %cluster, topic, error = ?e,
+            "cannot read the topic's route on this cluster; not reporting the new phase as applied"),
+        Err(_) => tracing::warn!(group, %cluster, topic,
+            "route lookup timed out on this cluster; not reporting the new phase as applied"),
+    }
+    None
 }

@@ -32,6 +32,7 @@ pub use listener::consuming_cluster;
 use crate::client::builder::Checked;
 use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
+use crate::client::sides::Sides;
 use crate::client::subscriptions::{self, RawSubscriber};
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -63,7 +64,7 @@ struct Core {
     shared: Arc<MergeShared>,
     subscriptions: Mutex<BTreeMap<String, Sub>>,
     listener: Mutex<Option<UserListener>>,
-    sides: [tokio::sync::Mutex<Option<Side>>; 2],
+    sides: Sides<Side>,
     started: AtomicBool,
     suspended: AtomicBool,
     // broker name -> cluster, learned when a side starts and from fetched queues.
@@ -163,7 +164,7 @@ impl MigratingPushConsumer {
                 shared: Arc::new(shared),
                 subscriptions: Mutex::new(BTreeMap::new()),
                 listener: Mutex::new(None),
-                sides: [tokio::sync::Mutex::new(None), tokio::sync::Mutex::new(None)],
+                sides: Sides::default(),
                 started: AtomicBool::new(false),
                 suspended: AtomicBool::new(false),
                 brokers: Mutex::new(HashMap::new()),
@@ -190,14 +191,12 @@ impl MigratingPushConsumer {
 
     /// Whether the client of `cluster` is running.
     pub fn is_connected(&self, cluster: Cluster) -> bool {
-        self.core.sides[cluster.index()]
-            .try_lock()
-            .is_ok_and(|s| s.is_some())
+        self.core.sides.is_running(cluster)
     }
 
     /// The topics each cluster's client is subscribed to right now.
     pub async fn subscribed_topics(&self, cluster: Cluster) -> Vec<String> {
-        let side = self.core.sides[cluster.index()].lock().await;
+        let side = self.core.sides[cluster].lock().await;
         side.as_ref()
             .map(|s| s.topics.keys().cloned().collect())
             .unwrap_or_default()
@@ -262,7 +261,7 @@ impl Core {
     async fn record_applied(&self, snapshot: &PhaseTable, subs: &BTreeMap<String, Sub>) {
         let mut verified: [BTreeSet<String>; 2] = Default::default();
         for c in Cluster::BOTH {
-            let mut guard = self.sides[c.index()].lock().await;
+            let mut guard = self.sides[c].lock().await;
             let Some(side) = guard.as_mut() else { continue };
             let pending: Vec<String> = side
                 .topics
@@ -271,23 +270,12 @@ impl Core {
                 .cloned()
                 .collect();
             for topic in pending {
-                match tokio::time::timeout(
-                    VERIFY_TIMEOUT,
-                    side.consumer.fetch_subscribe_message_queues(&topic),
-                )
-                .await
+                let who = (self.group.as_str(), c);
+                if subscriptions::verify(&mut side.consumer, &topic, who)
+                    .await
+                    .is_some()
                 {
-                    Ok(Ok(qs)) if !qs.is_empty() => {
-                        side.verified.insert(topic);
-                    }
-                    Ok(Ok(_)) => tracing::warn!(group = %self.group, cluster = %c, topic,
-                        "topic has no queues on this cluster yet; not reporting the new phase as applied"),
-                    Ok(Err(e)) => {
-                        tracing::warn!(group = %self.group, cluster = %c, topic, error = ?e,
-                        "cannot read the topic's route on this cluster; not reporting the new phase as applied")
-                    }
-                    Err(_) => tracing::warn!(group = %self.group, cluster = %c, topic,
-                        "route lookup timed out on this cluster; not reporting the new phase as applied"),
+                    side.verified.insert(topic);
                 }
             }
             verified[c.index()] = side.verified.clone();
@@ -343,7 +331,7 @@ impl Core {
         want: &mut BTreeMap<String, Sub>,
         subs: &BTreeMap<String, Sub>,
     ) {
-        let held: Vec<String> = self.sides[c.index()]
+        let held: Vec<String> = self.sides[c]
             .lock()
             .await
             .as_ref()
@@ -386,7 +374,7 @@ impl Core {
     async fn drained(&self, c: Cluster, topic: &str) -> Result<Option<String>, MigrationError> {
         use rocketmq_client_rust::ReadOffsetType;
         let fail = |what: &str| MigrationError::new(ErrorKind::Subscribe, Some(c), what.to_owned());
-        let mut guard = self.sides[c.index()].lock().await;
+        let mut guard = self.sides[c].lock().await;
         let side = guard
             .as_mut()
             .ok_or_else(|| fail("the client is not running"))?;
@@ -430,7 +418,7 @@ impl Core {
         c: Cluster,
         want: BTreeMap<String, Sub>,
     ) -> Result<(), MigrationError> {
-        let mut guard = self.sides[c.index()].lock().await;
+        let mut guard = self.sides[c].lock().await;
         let fail = |what: String| MigrationError::new(ErrorKind::Subscribe, Some(c), what);
         match guard.as_mut() {
             None if want.is_empty() => Ok(()),
@@ -511,7 +499,7 @@ impl Core {
 
     async fn shutdown_sides(&self) {
         for c in Cluster::BOTH {
-            if let Some(mut side) = self.sides[c.index()].lock().await.take() {
+            if let Some(mut side) = self.sides[c].lock().await.take() {
                 self.client_ids.lock()[c.index()] = None;
                 side.consumer.shutdown().await;
                 tracing::info!(group = %self.group, cluster = %c, "consumer client shut down");
@@ -535,7 +523,7 @@ impl MQConsumer for MigratingPushConsumer {
         };
         let mut last = None;
         for c in clusters {
-            let mut side = self.core.sides[c.index()].lock().await;
+            let mut side = self.core.sides[c].lock().await;
             if let Some(side) = side.as_mut() {
                 match side
                     .consumer
@@ -559,7 +547,7 @@ impl MQConsumer for MigratingPushConsumer {
         let mut all = Vec::new();
         let mut any = false;
         for c in Cluster::BOTH.into_iter().filter(|c| read.contains(*c)) {
-            let mut side = self.core.sides[c.index()].lock().await;
+            let mut side = self.core.sides[c].lock().await;
             if let Some(side) = side.as_mut() {
                 any = true;
                 let queues = side.consumer.fetch_subscribe_message_queues(topic).await?;
@@ -664,7 +652,7 @@ impl MQPushConsumer for MigratingPushConsumer {
     async fn suspend(&self) {
         self.core.suspended.store(true, Ordering::Release);
         for c in Cluster::BOTH {
-            if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
+            if let Some(side) = self.core.sides[c].lock().await.as_ref() {
                 side.consumer.suspend().await;
             }
         }
@@ -673,7 +661,7 @@ impl MQPushConsumer for MigratingPushConsumer {
     async fn resume(&self) {
         self.core.suspended.store(false, Ordering::Release);
         for c in Cluster::BOTH {
-            if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
+            if let Some(side) = self.core.sides[c].lock().await.as_ref() {
                 side.consumer.resume().await;
             }
         }

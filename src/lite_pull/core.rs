@@ -18,6 +18,7 @@ use super::builder::LitePullSettings;
 use super::claims::{self, Claims};
 use super::side::Side;
 use crate::client::consumer_report;
+use crate::client::sides::Sides;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::control::report::{Report, Reporter};
@@ -58,7 +59,7 @@ pub(crate) struct Core {
     pub(crate) subscriptions: Mutex<BTreeMap<String, Sub>>,
     // Per cluster: topic -> the queues of that cluster the application assigned.
     pub(crate) assigned: Mutex<[BTreeMap<String, Vec<MessageQueue>>; 2]>,
-    pub(crate) sides: [tokio::sync::Mutex<Option<Side>>; 2],
+    pub(crate) sides: Sides<Side>,
     pub(crate) started: AtomicBool,
     pub(crate) applied: Mutex<Arc<PhaseTable>>,
     pub(crate) poll_timeout: AtomicU64,
@@ -117,7 +118,7 @@ impl Core {
         c: Cluster,
         topic: &str,
     ) -> ClientResult<Vec<MessageQueue>> {
-        let mut guard = self.sides[c.index()].lock().await;
+        let mut guard = self.sides[c].lock().await;
         if guard.is_none() {
             *guard = Some(self.start_side(c).await.map_err(client_err)?);
         }
@@ -132,7 +133,7 @@ impl Core {
     /// The raw consumer of `mq`'s cluster.
     pub(crate) async fn raw_for(&self, mq: &MessageQueue) -> ClientResult<DefaultLitePullConsumer> {
         let c = self.cluster_of(mq).await.map_err(client_err)?;
-        let guard = self.sides[c.index()].lock().await;
+        let guard = self.sides[c].lock().await;
         guard
             .as_ref()
             .map(|s| s.consumer.clone())
@@ -162,7 +163,7 @@ impl Core {
     /// Commit both clusters up to what poll returned.
     pub(crate) async fn commit_all(&self) -> Result<(), MigrationError> {
         for c in Cluster::BOTH {
-            let guard = self.sides[c.index()].lock().await;
+            let guard = self.sides[c].lock().await;
             if let Some(side) = guard.as_ref() {
                 self.commit_cluster(c, &side.consumer, |_, _| true, None, false)
                     .await;
@@ -210,7 +211,7 @@ impl Core {
         // No poll runs while seeking: what was polled before the seek is sorted out below.
         let mut rx = self.results_rx.lock().await;
         let raw = {
-            let guard = self.sides[c.index()].lock().await;
+            let guard = self.sides[c].lock().await;
             guard
                 .as_ref()
                 .map(|s| s.consumer.clone())

@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 pub use builder::MigratingLitePullConsumerBuilder;
 
+use crate::client::sides::Sides;
 use crate::cluster::Cluster;
 use crate::consumer::ConsumerStats;
 use crate::error::{ErrorKind, MigrationError};
@@ -133,7 +134,7 @@ impl MigratingLitePullConsumer {
                 mode: Mutex::new(Mode::None),
                 subscriptions: Mutex::new(BTreeMap::new()),
                 assigned: Mutex::new(Default::default()),
-                sides: [tokio::sync::Mutex::new(None), tokio::sync::Mutex::new(None)],
+                sides: Sides::default(),
                 started: AtomicBool::new(false),
                 applied: Mutex::new(Arc::new(PhaseTable::default())),
                 poll_timeout: AtomicU64::new(p.poll_timeout_millis),
@@ -169,14 +170,12 @@ impl MigratingLitePullConsumer {
 
     /// Whether the client of `cluster` is running.
     pub fn is_connected(&self, cluster: Cluster) -> bool {
-        self.core.sides[cluster.index()]
-            .try_lock()
-            .is_ok_and(|s| s.is_some())
+        self.core.sides.is_running(cluster)
     }
 
     /// The topics `cluster`'s client reads right now (subscribed, or with assigned queues).
     pub async fn subscribed_topics(&self, cluster: Cluster) -> Vec<String> {
-        let side = self.core.sides[cluster.index()].lock().await;
+        let side = self.core.sides[cluster].lock().await;
         side.as_ref()
             .map(|s| {
                 s.topics
@@ -284,7 +283,7 @@ impl MigratingLitePullConsumer {
         let mut all = HashSet::new();
         let mut any = false;
         for c in Cluster::BOTH {
-            if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
+            if let Some(side) = self.core.sides[c].lock().await.as_ref() {
                 any = true;
                 all.extend(side.consumer.assignment().await?);
             }
@@ -426,7 +425,7 @@ impl MigratingLitePullConsumer {
             if map.is_empty() {
                 continue;
             }
-            let guard = self.core.sides[c.index()].lock().await;
+            let guard = self.core.sides[c].lock().await;
             let Some(side) = guard.as_ref() else {
                 tracing::error!(cluster = %c, queues = map.len(), "commit_with_map: this cluster's client is not running");
                 continue;
@@ -463,7 +462,7 @@ impl MigratingLitePullConsumer {
             if set.is_empty() {
                 continue;
             }
-            let guard = self.core.sides[c.index()].lock().await;
+            let guard = self.core.sides[c].lock().await;
             let Some(side) = guard.as_ref() else { continue };
             self.core
                 .commit_cluster(c, &side.consumer, |q, _| set.contains(q), None, persist)
@@ -509,7 +508,7 @@ impl MigratingLitePullConsumer {
                 .paused
                 .lock()
                 .extend(qs.iter().map(|q| (c, q.clone())));
-            if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
+            if let Some(side) = self.core.sides[c].lock().await.as_ref() {
                 side.consumer.pause(qs).await;
             }
         }
@@ -518,7 +517,7 @@ impl MigratingLitePullConsumer {
     /// Resume fetching from `message_queues` (each on its cluster); what was held back is returned first.
     pub async fn resume(&self, message_queues: Vec<MessageQueue>) {
         for (c, qs) in self.core.split(message_queues, "resume").await {
-            if let Some(side) = self.core.sides[c.index()].lock().await.as_ref() {
+            if let Some(side) = self.core.sides[c].lock().await.as_ref() {
                 side.consumer.resume(qs.clone()).await;
             }
             self.core.release(c, &qs);

@@ -103,7 +103,7 @@ impl Core {
             return false;
         }
         // A side being started or changed is skipped this round; the other cluster is polled meanwhile.
-        let Ok(side) = self.sides[c.index()].try_lock() else {
+        let Ok(side) = self.sides[c].try_lock() else {
             return false;
         };
         let Some(raw) = side.as_ref().map(|s| s.consumer.clone()) else {

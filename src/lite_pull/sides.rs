@@ -12,7 +12,7 @@ use crate::client::subscriptions;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::Verdict;
-use crate::reads::{self, Sub, VERIFY_TIMEOUT};
+use crate::reads::{self, Sub};
 
 impl Core {
     /// Bring both clusters' raw consumers in line with the phase table; then record the phases applied.
@@ -51,7 +51,7 @@ impl Core {
         topics: &mut BTreeMap<String, Sub>,
         subs: &BTreeMap<String, Sub>,
     ) {
-        let held: Vec<String> = self.sides[c.index()]
+        let held: Vec<String> = self.sides[c]
             .lock()
             .await
             .as_ref()
@@ -79,7 +79,7 @@ impl Core {
         topics: BTreeMap<String, Sub>,
         queues: HashSet<MessageQueue>,
     ) -> Result<(), MigrationError> {
-        let mut guard = self.sides[c.index()].lock().await;
+        let mut guard = self.sides[c].lock().await;
         let fail = |what: String| MigrationError::new(ErrorKind::Subscribe, Some(c), what);
         if topics.is_empty() && queues.is_empty() {
             // A side started only to look up queues stays; one that read topics which no longer read it goes.
@@ -166,7 +166,7 @@ impl Core {
 
     pub(crate) async fn shutdown_sides(&self) {
         for c in Cluster::BOTH {
-            let side = self.sides[c.index()].lock().await.take();
+            let side = self.sides[c].lock().await.take();
             if let Some(side) = side {
                 self.close_side(c, side).await;
                 tracing::info!(group = %self.group, cluster = %c, "lite pull client shut down");
@@ -178,7 +178,7 @@ impl Core {
     async fn record_applied(&self, snapshot: &crate::route::PhaseTable) {
         let mut verified: [BTreeSet<String>; 2] = Default::default();
         for c in Cluster::BOTH {
-            let mut guard = self.sides[c.index()].lock().await;
+            let mut guard = self.sides[c].lock().await;
             let Some(side) = guard.as_mut() else { continue };
             let pending: Vec<String> = side
                 .topic_names()
@@ -186,24 +186,10 @@ impl Core {
                 .filter(|t| !side.verified.contains(t))
                 .collect();
             for topic in pending {
-                match tokio::time::timeout(
-                    VERIFY_TIMEOUT,
-                    side.consumer.fetch_message_queues(&topic),
-                )
-                .await
-                {
-                    Ok(Ok(qs)) if !qs.is_empty() => {
-                        self.brokers.learn(c, &qs);
-                        side.verified.insert(topic);
-                    }
-                    Ok(Ok(_)) => tracing::warn!(group = %self.group, cluster = %c, topic,
-                        "topic has no queues on this cluster yet; not reporting the new phase as applied"),
-                    Ok(Err(e)) => {
-                        tracing::warn!(group = %self.group, cluster = %c, topic, error = ?e,
-                        "cannot read the topic's route on this cluster; not reporting the new phase as applied")
-                    }
-                    Err(_) => tracing::warn!(group = %self.group, cluster = %c, topic,
-                        "route lookup timed out on this cluster; not reporting the new phase as applied"),
+                let who = (self.group.as_str(), c);
+                if let Some(qs) = subscriptions::verify(&mut side.consumer, &topic, who).await {
+                    self.brokers.learn(c, &qs);
+                    side.verified.insert(topic);
                 }
             }
             verified[c.index()] = side.verified.clone();

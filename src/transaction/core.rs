@@ -12,6 +12,7 @@ use super::builder::Linger;
 use super::listener::{ClusterListener, Shared};
 use super::stats::TransactionStats;
 use crate::client::producer_settings::ProducerSettings;
+use crate::client::sides::Sides;
 use crate::client::writes::Writes;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -31,7 +32,7 @@ pub(crate) struct TxCore {
     pub(crate) settings: ProducerSettings,
     pub(crate) linger: Linger,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) clients: [tokio::sync::Mutex<Option<Arc<RawTx>>>; 2],
+    pub(crate) clients: Sides<Arc<RawTx>>,
     pub(crate) started: AtomicBool,
     pub(crate) stopped: AtomicBool,
     pub(crate) started_at: Mutex<Option<Instant>>,
@@ -54,7 +55,7 @@ impl TxCore {
         if self.stopped.load(Ordering::Acquire) || !self.started.load(Ordering::Acquire) {
             return Err(ClientError::not_started());
         }
-        let mut slot = self.clients[cluster.index()].lock().await;
+        let mut slot = self.clients[cluster].lock().await;
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
@@ -89,7 +90,7 @@ impl TxCore {
 
     /// Shut down `cluster`'s raw producer, if running; waits for sends in progress on it. Whether one ran.
     pub(crate) async fn stop_client(&self, cluster: Cluster) -> bool {
-        let taken = self.clients[cluster.index()].lock().await.take();
+        let taken = self.clients[cluster].lock().await.take();
         let Some(c) = taken else {
             return false;
         };

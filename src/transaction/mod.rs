@@ -55,6 +55,7 @@ pub use builder::{
 };
 pub use stats::TransactionStats;
 
+use crate::client::sides::Sides;
 use crate::client::writes::Writes;
 use crate::cluster::Cluster;
 use crate::error::MigrationError;
@@ -153,7 +154,7 @@ impl MigratingTransactionProducer {
                 settings,
                 linger,
                 shared,
-                clients: [tokio::sync::Mutex::new(None), tokio::sync::Mutex::new(None)],
+                clients: Sides::default(),
                 started: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
                 started_at: Mutex::new(None),

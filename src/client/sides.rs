@@ -1,0 +1,34 @@
+//! Each cluster's running raw client of a migrating client, `None` while it is not running (it starts when a
+//! topic first needs its cluster and may stop once none does), each behind its own async lock.
+
+use std::ops::Index;
+
+use tokio::sync::Mutex;
+
+use crate::cluster::Cluster;
+
+/// One slot per cluster, indexed by [`Cluster`].
+pub(crate) struct Sides<S>([Mutex<Option<S>>; 2]);
+
+impl<S> Default for Sides<S> {
+    fn default() -> Self {
+        Sides([Mutex::new(None), Mutex::new(None)])
+    }
+}
+
+impl<S> Sides<S> {
+    /// Whether `cluster`'s client is running (`false` while another task holds its slot).
+    pub(crate) fn is_running(&self, cluster: Cluster) -> bool {
+        self.0[cluster.index()]
+            .try_lock()
+            .is_ok_and(|s| s.is_some())
+    }
+}
+
+impl<S> Index<Cluster> for Sides<S> {
+    type Output = Mutex<Option<S>>;
+
+    fn index(&self, cluster: Cluster) -> &Self::Output {
+        &self.0[cluster.index()]
+    }
+}
