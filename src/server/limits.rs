@@ -478,9 +478,7 @@ async fn guard(State(limit): State<usize>, mut req: Request, next: Next) -> Resp
                 }
             }
         }
-        Err(e) => {
-            return ApiError::bad_request(format!("path: {}", e.body_text())).into_response()
-        }
+        Err(e) => return ApiError::bad_request(format!("path: {}", e.body_text())).into_response(),
     }
     as_json_error(next.run(req).await).await
 }

@@ -200,7 +200,9 @@ async fn dlq_reviewed(
     Path(topic): Path<String>,
     c: Change<DlqReviewRequest>,
 ) -> Answer<crate::control::wire::DlqReviewResult> {
-    Ok(Json(topics::review_dead_letters(&app, &topic, &c.who).await?))
+    Ok(Json(
+        topics::review_dead_letters(&app, &topic, &c.who).await?,
+    ))
 }
 
 async fn heartbeat(

@@ -51,7 +51,11 @@ pub(crate) enum Lag {
 }
 
 /// A check result.
-pub(crate) fn check(code: impl Into<String>, passed: bool, detail: impl Into<String>) -> CheckResult {
+pub(crate) fn check(
+    code: impl Into<String>,
+    passed: bool,
+    detail: impl Into<String>,
+) -> CheckResult {
     CheckResult {
         code: code.into(),
         passed,
@@ -224,7 +228,11 @@ impl Gates<'_> {
     }
 
     /// The consumer groups of `topic`: groups with offsets for it on the source, plus groups of shim consumers.
-    pub(crate) async fn groups_of(&self, topic: &str, c: Cluster) -> Result<BTreeSet<String>, String> {
+    pub(crate) async fn groups_of(
+        &self,
+        topic: &str,
+        c: Cluster,
+    ) -> Result<BTreeSet<String>, String> {
         let mut groups = self.admin(c).groups_of_topic(topic).await?;
         groups.extend(self.registry.groups_of(topic, Role::Consumer));
         Ok(groups)
@@ -403,7 +411,9 @@ impl Gates<'_> {
             check(
                 code,
                 true,
-                format!("nothing of {topic} is scheduled on the {c} (delay levels, timer, retries)"),
+                format!(
+                    "nothing of {topic} is scheduled on the {c} (delay levels, timer, retries)"
+                ),
             )
         } else {
             check(

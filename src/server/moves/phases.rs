@@ -65,7 +65,10 @@ pub(crate) async fn move_batch(
         if go {
             moved.push(plan::apply(&mut draft, p, actor));
         } else {
-            results.push(refused(p.topic.clone(), batch_refusal(app, &current, p, req, actor)));
+            results.push(refused(
+                p.topic.clone(),
+                batch_refusal(app, &current, p, req, actor),
+            ));
         }
     }
     if !moved.is_empty() {

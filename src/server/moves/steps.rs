@@ -47,7 +47,7 @@ pub(crate) async fn conditions(
             for c in Cluster::BOTH {
                 let r = crate::connection::check(c, &app.clusters[c.index()], app.runtime.clone())
                     .await;
-                checks.push(check(&format!("{c}_connection"), r.is_ok(), &r.summary));
+                checks.push(check(format!("{c}_connection"), r.is_ok(), &r.summary));
                 reports.push(r);
             }
             (checks, reports)

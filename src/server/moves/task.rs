@@ -46,7 +46,13 @@ fn save(
 }
 
 /// An audit entry of a task action.
-fn task_entry(state: &State, actor: &str, action: &str, task: &TaskDoc, detail: String) -> AuditEntry {
+fn task_entry(
+    state: &State,
+    actor: &str,
+    action: &str,
+    task: &TaskDoc,
+    detail: String,
+) -> AuditEntry {
     let mut e = entry(actor, action, "", None, None, None, state.table().version);
     e.detail = Some(format!("task {:?}: {detail}", task.name));
     e
@@ -235,7 +241,13 @@ pub(crate) async fn advance(
         task.completed_at = Some(now);
         task.decommission = checks.clone();
     }
-    let mut e = task_entry(&app.state, actor, "task_advance", &task, format!("{from} -> {to}"));
+    let mut e = task_entry(
+        &app.state,
+        actor,
+        "task_advance",
+        &task,
+        format!("{from} -> {to}"),
+    );
     e.forced = forced;
     e.checks = checks;
     app.state.commit_task(Some(task.clone()), vec![e])?;

@@ -2,8 +2,8 @@
 //! and the acknowledgement of the source's dead letters. Each is one table version, persisted, published and
 //! audited (see [`crate::server::state::table`]).
 
-use crate::control::wire::{CheckResult, DlqReviewResult, GroupDeadLetters};
 use crate::cluster::Cluster;
+use crate::control::wire::{CheckResult, DlqReviewResult, GroupDeadLetters};
 use crate::phase::Phase;
 use crate::route::{validate_ratio, TopicState, DEFAULT_WRITE_RATIO};
 use crate::server::app::App;
@@ -56,7 +56,14 @@ pub(crate) async fn register(
             },
         );
         out.push((t.clone(), state, true));
-        let entry = draft.audit(actor, "register", t, None, Some(Phase::Initial), Some(ratio));
+        let entry = draft.audit(
+            actor,
+            "register",
+            t,
+            None,
+            Some(Phase::Initial),
+            Some(ratio),
+        );
         entry.orderly = orderly.then_some(true);
     }
     if draft.is_empty() {
@@ -142,7 +149,9 @@ pub(crate) async fn set_orderly(
     let mut draft = Draft::after(&current);
     let new_state = draft.put(topic, TopicState { orderly, ..state });
     let phase = Some(state.phase);
-    draft.audit(actor, "orderly", topic, phase, phase, None).orderly = Some(orderly);
+    draft
+        .audit(actor, "orderly", topic, phase, phase, None)
+        .orderly = Some(orderly);
     app.state.commit(draft)?;
     tracing::info!(topic, orderly, actor, "orderly flag set");
     Ok(new_state)
@@ -171,7 +180,9 @@ pub(crate) async fn review_dead_letters(
     let mut draft = Draft::after(&current);
     draft.next.dlq_reviewed.insert(topic.to_owned(), reviewed);
     let phase = Some(state.phase);
-    draft.audit(actor, "dlq_reviewed", topic, phase, phase, None).checks = vec![CheckResult {
+    draft
+        .audit(actor, "dlq_reviewed", topic, phase, phase, None)
+        .checks = vec![CheckResult {
         code: "source_dlq_reviewed".into(),
         passed: true,
         detail: format!(

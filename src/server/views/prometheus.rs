@@ -102,7 +102,12 @@ pub(crate) fn render(x: &Exposed) -> String {
             s.write_ratio
         );
     }
-    family(out, "topic_stored_messages", "gauge", "Messages ever stored for the topic on a cluster (sum of queue max offsets).");
+    family(
+        out,
+        "topic_stored_messages",
+        "gauge",
+        "Messages ever stored for the topic on a cluster (sum of queue max offsets).",
+    );
     for t in table.topics.keys() {
         for c in Cluster::BOTH {
             if let Some(n) = x.traffic.get(t, c).and_then(|o| o.stored) {
