@@ -173,36 +173,35 @@ async fn batch_move<W: Way>(
 }
 
 /// A topic's new state, as the write-ratio and orderly routes answer it.
-fn topic_state(topic: String, state: TopicState) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "topic": topic, "state": state }))
+fn topic_state(topic: &str, state: TopicState) -> serde_json::Value {
+    serde_json::json!({ "topic": topic, "state": state })
 }
 
-async fn write_ratio(
-    State(app): State<Arc<App>>,
-    Path(topic): Path<String>,
-    c: Change<RatioRequest>,
-) -> Answer<serde_json::Value> {
-    let state = topics::set_ratio(&app, &topic, c.doc.write_ratio, &c.who).await?;
-    Ok(topic_state(topic, state))
+/// Handlers of a change to one topic (`/v1/topics/{topic}/...`) that answer a JSON document:
+/// `name(document) -> answer = |app, topic, document, who| answer`.
+macro_rules! topic_changes {
+    ($($(#[$attr:meta])* $name:ident($d:ty) -> $out:ty = |$app:ident, $topic:ident, $req:ident, $who:ident| $body:expr;)+) => {$(
+        $(#[$attr])*
+        async fn $name(
+            State($app): State<Arc<App>>,
+            Path($topic): Path<String>,
+            Change { doc: $req, who: $who }: Change<$d>,
+        ) -> Answer<$out> {
+            Ok(Json($body))
+        }
+    )+};
 }
 
-async fn orderly(
-    State(app): State<Arc<App>>,
-    Path(topic): Path<String>,
-    c: Change<OrderlyRequest>,
-) -> Answer<serde_json::Value> {
-    let state = topics::set_orderly(&app, &topic, c.doc.orderly, &c.who).await?;
-    Ok(topic_state(topic, state))
-}
-
-async fn dlq_reviewed(
-    State(app): State<Arc<App>>,
-    Path(topic): Path<String>,
-    c: Change<DlqReviewRequest>,
-) -> Answer<crate::control::wire::DlqReviewResult> {
-    Ok(Json(
-        topics::review_dead_letters(&app, &topic, &c.who).await?,
-    ))
+topic_changes! {
+    /// `PUT /v1/topics/{topic}/write-ratio`.
+    write_ratio(RatioRequest) -> serde_json::Value = |app, topic, req, who|
+        topic_state(&topic, topics::set_ratio(&app, &topic, req.write_ratio, &who).await?);
+    /// `PUT /v1/topics/{topic}/orderly`.
+    orderly(OrderlyRequest) -> serde_json::Value = |app, topic, req, who|
+        topic_state(&topic, topics::set_orderly(&app, &topic, req.orderly, &who).await?);
+    /// `POST /v1/topics/{topic}/dlq-reviewed`.
+    dlq_reviewed(DlqReviewRequest) -> crate::control::wire::DlqReviewResult = |app, topic, _req, who|
+        topics::review_dead_letters(&app, &topic, &who).await?;
 }
 
 async fn heartbeat(

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use parking_lot::RwLock;
-use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 use crate::control::wire::{CheckResult, GroupDeadLetters};
@@ -31,7 +31,7 @@ pub(crate) struct Scanned {
 #[derive(Default)]
 pub(crate) struct Readiness {
     scans: RwLock<HashMap<String, Scanned>>,
-    wake: Notify,
+    wake: Arc<Notify>,
     /// Duration of the last full scan, milliseconds (0 before the first).
     last_round_ms: AtomicU64,
 }
@@ -61,9 +61,9 @@ impl Readiness {
         self.wake.notify_one();
     }
 
-    /// Completes when [`Readiness::wake`] is called.
-    pub(crate) fn woken(&self) -> Notified<'_> {
-        self.wake.notified()
+    /// What [`Readiness::wake`] notifies.
+    pub(crate) fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     /// How long the last full scan took.

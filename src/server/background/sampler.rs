@@ -22,6 +22,7 @@ pub(crate) fn spawn(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
                 }
             }
         },
-        move || tokio::time::sleep(every),
+        every,
+        None,
     )
 }

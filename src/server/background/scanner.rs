@@ -74,19 +74,10 @@ async fn round(app: &Arc<App>) {
 
 /// Scan every `scan_every`, or sooner when woken, until `app` is dropped.
 pub(crate) fn spawn(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
-    let readiness = app.readiness.clone();
-    let every = app.scan_every;
     worker::spawn(
         app,
         |app| async move { round(&app).await },
-        move || {
-            let readiness = readiness.clone();
-            async move {
-                tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    _ = readiness.woken() => {}
-                }
-            }
-        },
+        app.scan_every,
+        Some(app.readiness.waker()),
     )
 }

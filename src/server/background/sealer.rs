@@ -10,6 +10,7 @@ use crate::control::wire::PhasesDoc;
 use crate::phase::Phase;
 use crate::route::TopicState;
 use crate::server::app::App;
+use crate::server::state::audit::entry;
 use crate::server::state::table::Draft;
 
 /// Seal every orderly topic in `cutting_over` whose live producers have all applied `cutting_over` (none is still
@@ -46,7 +47,15 @@ pub(crate) async fn seal_ready(app: &App) {
         tracing::info!(topic, detail = %check.detail, "orderly topic SEALED: nothing more is written to the source");
         let phase = Some(state.phase);
         draft
-            .audit("control-plane", "seal", &topic, phase, phase, None)
+            .add(entry(
+                "control-plane",
+                "seal",
+                &topic,
+                phase,
+                phase,
+                None,
+                draft.version(),
+            ))
             .checks = vec![check];
     }
     if draft.is_empty() {
@@ -59,18 +68,10 @@ pub(crate) async fn seal_ready(app: &App) {
 
 /// Check for topics to seal when woken, and every second.
 pub(crate) fn spawn(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
-    let woken = app.seal_check.clone();
     worker::spawn(
         app,
         |app| async move { seal_ready(&app).await },
-        move || {
-            let woken = woken.clone();
-            async move {
-                tokio::select! {
-                    _ = woken.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        },
+        Duration::from_secs(1),
+        Some(app.seal_check.clone()),
     )
 }

@@ -14,6 +14,7 @@ use crate::control::wire::{AdoptRequest, AdoptResult, AdoptedTopic};
 use crate::phase::Phase;
 use crate::route::{TopicState, DEFAULT_WRITE_RATIO};
 use crate::server::error::ApiError;
+use crate::server::state::audit::entry;
 use crate::server::state::table::{Draft, State};
 
 /// Resolve the divergence as `req` asks; refused with `not_diverged` when no live client is ahead, and (adopt)
@@ -115,10 +116,18 @@ pub(crate) async fn adopt(
     let action = if req.force { "adopt_force" } else { "adopt" };
     for c in &changed {
         draft
-            .audit(actor, action, &c.topic, c.from, Some(c.to), None)
+            .add(entry(
+                actor,
+                action,
+                &c.topic,
+                c.from,
+                Some(c.to),
+                None,
+                draft.version(),
+            ))
             .forced = req.force;
     }
-    let summary = draft.audit(actor, action, "", None, None, None);
+    let summary = draft.add(entry(actor, action, "", None, None, None, draft.version()));
     summary.forced = req.force;
     summary.detail = Some(format!(
         "{} live client(s) held table version {} (topics up to version {newest}) while this control plane held {}; {} \

@@ -238,43 +238,44 @@ impl Gates<'_> {
         Ok(groups)
     }
 
-    async fn target_groups_exist(&self, topic: &str) -> CheckResult {
-        let code = "target_groups_exist";
-        let groups = match self.groups_of(topic, Cluster::Source).await {
-            Ok(g) => g,
-            Err(e) => {
-                return check(
-                    code,
-                    false,
-                    format!("could not list the topic's groups on the source: {e}"),
-                )
-            }
-        };
-        if groups.is_empty() {
-            return check(code, true, format!("no consumer group of {topic} is known"));
-        }
+    /// The groups of `topic` (as the source and the shim clients know them), and those missing on the target.
+    async fn missing_on_target(
+        &self,
+        topic: &str,
+    ) -> Result<(BTreeSet<String>, Vec<String>), String> {
+        let groups = self
+            .groups_of(topic, Cluster::Source)
+            .await
+            .map_err(|e| format!("could not list the topic's groups on the source: {e}"))?;
         let mut missing = Vec::new();
         for g in &groups {
-            match self.admin(Cluster::Target).group_exists(g).await {
-                Ok(true) => {}
-                Ok(false) => missing.push(g.clone()),
-                Err(e) => {
-                    return check(
-                        code,
-                        false,
-                        format!("could not ask the target about group {g}: {e}"),
-                    )
-                }
+            let exists = self
+                .admin(Cluster::Target)
+                .group_exists(g)
+                .await
+                .map_err(|e| format!("could not ask the target about group {g}: {e}"))?;
+            if !exists {
+                missing.push(g.clone());
             }
         }
-        if missing.is_empty() {
-            check(code, true, format!("groups {groups:?} exist on the target"))
-        } else {
-            check(
+        Ok((groups, missing))
+    }
+
+    async fn target_groups_exist(&self, topic: &str) -> CheckResult {
+        let code = "target_groups_exist";
+        match self.missing_on_target(topic).await {
+            Err(e) => check(code, false, e),
+            Ok((groups, _)) if groups.is_empty() => {
+                check(code, true, format!("no consumer group of {topic} is known"))
+            }
+            Ok((groups, missing)) if missing.is_empty() => {
+                check(code, true, format!("groups {groups:?} exist on the target"))
+            }
+            Ok((groups, missing)) => check(
                 code,
                 false,
                 format!("groups missing on the target: {missing:?} (of {groups:?})"),
-            )
+            ),
         }
     }
 

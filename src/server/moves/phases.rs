@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::plan::{self, moves_allowed, PlannedMove};
+use super::plan::{self, PlannedMove};
 use crate::control::wire::{
     BatchItemResult, BatchMode, BatchMoveRequest, BatchMoveResult, Direction, MoveRequest,
     MoveResult, PhasesDoc,
@@ -22,9 +22,7 @@ pub(crate) async fn move_topic(
     req: &MoveRequest,
     actor: &str,
 ) -> Result<MoveResult, ApiError> {
-    let _one = app.state.changes().await;
-    moves_allowed(&app.state)?;
-    let current = app.state.table();
+    let (_one, current) = plan::begin(&app.state).await?;
     let p = plan::plan(app, &current, topic, dir, req.expected).await?;
     if !p.ready() && !req.force {
         return Err(plan::refuse(&app.state, &current, &p, actor));
@@ -45,9 +43,7 @@ pub(crate) async fn move_batch(
     req: &BatchMoveRequest,
     actor: &str,
 ) -> Result<BatchMoveResult, ApiError> {
-    let _one = app.state.changes().await;
-    moves_allowed(&app.state)?;
-    let current = app.state.table();
+    let (_one, current) = plan::begin(&app.state).await?;
     let items = batch_items(app, &current, dir, req)?;
     let mut planned = Vec::new();
     let mut results = Vec::new();

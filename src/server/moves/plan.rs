@@ -2,6 +2,10 @@
 //! readiness checks ([`super::gates`]); then either the refusal (audited, with the failing checks) or the move put
 //! into a table [`Draft`].
 
+use std::sync::Arc;
+
+use tokio::sync::MutexGuard;
+
 use crate::control::wire::{AuditEntry, CheckResult, Direction, MoveResult, PhasesDoc, TaskStep};
 use crate::phase::Phase;
 use crate::route::TopicState;
@@ -65,9 +69,23 @@ pub(crate) fn state_of(table: &PhasesDoc, topic: &str) -> Result<TopicState, Api
         .ok_or_else(|| ApiError::unknown_topic(topic))
 }
 
+/// `409 code` naming the topic's current phase: `topic` is in `phase`, and `why` (which follows the phase in the
+/// message) it cannot change so.
+pub(crate) fn refused_in(code: &str, topic: &str, phase: Phase, why: &str) -> ApiError {
+    ApiError::conflict(code, format!("topic {topic:?} is {phase}{why}")).at(phase)
+}
+
+/// Take the change lock for a phase move or a write-ratio change, if moves are allowed now
+/// ([`moves_allowed`]); the lock and the current table.
+pub(crate) async fn begin(state: &State) -> Result<(MutexGuard<'_, ()>, Arc<PhasesDoc>), ApiError> {
+    let one = state.changes().await;
+    moves_allowed(state)?;
+    Ok((one, state.table()))
+}
+
 /// Phase moves and write-ratio changes are refused while clients hold a newer table, while the task is paused,
 /// and outside its `grayscale` step (with no task, they are otherwise always allowed).
-pub(crate) fn moves_allowed(state: &State) -> Result<(), ApiError> {
+fn moves_allowed(state: &State) -> Result<(), ApiError> {
     state.not_diverged()?;
     let Some(task) = state.task() else {
         return Ok(());
@@ -106,32 +124,28 @@ pub(crate) async fn plan(
 ) -> Result<PlannedMove, ApiError> {
     let state = state_of(current, topic)?;
     if state.phase != expected {
-        return Err(ApiError::conflict(
+        return Err(refused_in(
             "phase_mismatch",
-            format!(
-                "topic {topic:?} is {}, not the expected {expected}",
-                state.phase
-            ),
-        )
-        .at(state.phase));
+            topic,
+            state.phase,
+            &format!(", not the expected {expected}"),
+        ));
     }
     let to = match dir {
         Direction::Advance => state.phase.next(),
         Direction::Rollback => state.phase.previous(),
     };
     let Some(to) = to else {
-        return Err(ApiError::conflict(
+        let way = match dir {
+            Direction::Advance => "forward",
+            Direction::Rollback => "back",
+        };
+        return Err(refused_in(
             "no_step",
-            format!(
-                "topic {topic:?} is {}: there is no step {} from it",
-                state.phase,
-                match dir {
-                    Direction::Advance => "forward",
-                    Direction::Rollback => "back",
-                }
-            ),
-        )
-        .at(state.phase));
+            topic,
+            state.phase,
+            &format!(": there is no step {way} from it"),
+        ));
     };
     let checks = app.gates().run(topic, state.phase, to).await;
     Ok(PlannedMove {

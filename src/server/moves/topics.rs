@@ -9,9 +9,10 @@ use crate::route::{validate_ratio, TopicState, DEFAULT_WRITE_RATIO};
 use crate::server::app::App;
 use crate::server::error::ApiError;
 use crate::server::limits;
+use crate::server::state::audit::entry;
 use crate::server::state::table::Draft;
 
-use super::plan::{moves_allowed, state_of};
+use super::plan::{self, refused_in, state_of};
 
 /// `ratio` is a write ratio (0 to 1), or `400 invalid_request`.
 fn ratio_ok(ratio: f64) -> Result<(), ApiError> {
@@ -56,15 +57,16 @@ pub(crate) async fn register(
             },
         );
         out.push((t.clone(), state, true));
-        let entry = draft.audit(
+        let line = draft.add(entry(
             actor,
             "register",
             t,
             None,
             Some(Phase::Initial),
             Some(ratio),
-        );
-        entry.orderly = orderly.then_some(true);
+            draft.version(),
+        ));
+        line.orderly = orderly.then_some(true);
     }
     if draft.is_empty() {
         return Ok(out);
@@ -79,19 +81,25 @@ pub(crate) async fn delete(app: &App, topic: &str, actor: &str) -> Result<(), Ap
     let current = app.state.table();
     let state = state_of(&current, topic)?;
     if state.phase != Phase::Initial {
-        return Err(ApiError::conflict(
+        return Err(refused_in(
             "not_initial",
-            format!(
-                "topic {topic:?} is {}; roll it back to initial before deleting it",
-                state.phase
-            ),
-        )
-        .at(state.phase));
+            topic,
+            state.phase,
+            "; roll it back to initial before deleting it",
+        ));
     }
     let mut draft = Draft::after(&current);
     draft.next.topics.remove(topic);
     draft.next.dlq_reviewed.remove(topic);
-    draft.audit(actor, "delete", topic, Some(Phase::Initial), None, None);
+    draft.add(entry(
+        actor,
+        "delete",
+        topic,
+        Some(Phase::Initial),
+        None,
+        None,
+        draft.version(),
+    ));
     app.state.commit(draft)
 }
 
@@ -103,9 +111,7 @@ pub(crate) async fn set_ratio(
     actor: &str,
 ) -> Result<TopicState, ApiError> {
     ratio_ok(ratio)?;
-    let _one = app.state.changes().await;
-    moves_allowed(&app.state)?;
-    let current = app.state.table();
+    let (_one, current) = plan::begin(&app.state).await?;
     let state = state_of(&current, topic)?;
     let mut draft = Draft::after(&current);
     let new_state = draft.put(
@@ -116,7 +122,15 @@ pub(crate) async fn set_ratio(
         },
     );
     let phase = Some(state.phase);
-    draft.audit(actor, "write_ratio", topic, phase, phase, Some(ratio));
+    draft.add(entry(
+        actor,
+        "write_ratio",
+        topic,
+        phase,
+        phase,
+        Some(ratio),
+        draft.version(),
+    ));
     app.state.commit(draft)?;
     Ok(new_state)
 }
@@ -136,21 +150,27 @@ pub(crate) async fn set_orderly(
         return Ok(state);
     }
     if !matches!(state.phase, Phase::Initial | Phase::DualRead) {
-        return Err(ApiError::conflict(
+        return Err(refused_in(
             "orderly_locked",
-            format!(
-                "topic {topic:?} is {}: the orderly flag can change only in initial or dual_read, before \
-                 any message of the topic is written to the target",
-                state.phase
-            ),
-        )
-        .at(state.phase));
+            topic,
+            state.phase,
+            ": the orderly flag can change only in initial or dual_read, before any message of the topic is \
+             written to the target",
+        ));
     }
     let mut draft = Draft::after(&current);
     let new_state = draft.put(topic, TopicState { orderly, ..state });
     let phase = Some(state.phase);
     draft
-        .audit(actor, "orderly", topic, phase, phase, None)
+        .add(entry(
+            actor,
+            "orderly",
+            topic,
+            phase,
+            phase,
+            None,
+            draft.version(),
+        ))
         .orderly = Some(orderly);
     app.state.commit(draft)?;
     tracing::info!(topic, orderly, actor, "orderly flag set");
@@ -181,7 +201,15 @@ pub(crate) async fn review_dead_letters(
     draft.next.dlq_reviewed.insert(topic.to_owned(), reviewed);
     let phase = Some(state.phase);
     draft
-        .audit(actor, "dlq_reviewed", topic, phase, phase, None)
+        .add(entry(
+            actor,
+            "dlq_reviewed",
+            topic,
+            phase,
+            phase,
+            None,
+            draft.version(),
+        ))
         .checks = vec![CheckResult {
         code: "source_dlq_reviewed".into(),
         passed: true,

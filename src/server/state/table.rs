@@ -9,12 +9,11 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use super::audit::{entry, AuditLog, Journal};
+use super::audit::{AuditLog, Journal};
 use super::divergence::Divergence;
 use crate::control::file::{read_json, replace_json};
 use crate::control::wire::{AuditEntry, DivergenceView, PhasesDoc, TaskDoc};
 use crate::error::MigrationError;
-use crate::phase::Phase;
 use crate::route::TopicState;
 use crate::server::config::ServerConfig;
 use crate::server::error::ApiError;
@@ -76,21 +75,8 @@ impl Draft {
         state
     }
 
-    /// Add an audit line of this change (see [`entry`]), for the caller to complete.
-    pub(crate) fn audit(
-        &mut self,
-        actor: &str,
-        action: &str,
-        topic: &str,
-        from: Option<Phase>,
-        to: Option<Phase>,
-        write_ratio: Option<f64>,
-    ) -> &mut AuditEntry {
-        let version = self.next.version;
-        self.add(entry(actor, action, topic, from, to, write_ratio, version))
-    }
-
-    /// Add the audit line `e` of this change.
+    /// Add the audit line `e` of this change (made with [`super::audit::entry`] at [`Draft::version`]), for the caller to
+    /// complete.
     pub(crate) fn add(&mut self, e: AuditEntry) -> &mut AuditEntry {
         self.entries.push(e);
         self.entries.last_mut().expect("just pushed")

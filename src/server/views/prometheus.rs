@@ -53,6 +53,30 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     );
 }
 
+/// One sample of `rmq_migration_<name>` with `labels` (their values escaped).
+fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl Display) {
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+        .collect();
+    let _ = writeln!(out, "rmq_migration_{name}{{{}}} {value}", labels.join(","));
+}
+
+/// A gauge family with one sample per client: its labels and value from `each`.
+fn per_client(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    clients: &[ClientView],
+    each: impl Fn(&ClientView) -> ([(&'static str, &str); 3], u8),
+) {
+    family(out, name, "gauge", help);
+    for v in clients {
+        let (labels, value) = each(v);
+        sample(out, name, &labels, value);
+    }
+}
+
 /// A family of one unlabelled sample.
 fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl Display) {
     family(out, name, kind, help);
@@ -73,12 +97,12 @@ pub(crate) fn render(x: &Exposed) -> String {
     );
     family(out, "topic_phase", "gauge", "Phase of each topic (0 initial, 1 dual_read, 2 dual_read_write, 3 cutting_over, 4 completed).");
     for (t, s) in &table.topics {
-        let _ = writeln!(
+        let phase = s.phase.to_string();
+        sample(
             out,
-            "rmq_migration_topic_phase{{topic=\"{}\",phase=\"{}\"}} {}",
-            label(t),
-            s.phase,
-            s.phase.ordinal()
+            "topic_phase",
+            &[("topic", t), ("phase", &phase)],
+            s.phase.ordinal(),
         );
     }
     single(
@@ -95,12 +119,7 @@ pub(crate) fn render(x: &Exposed) -> String {
         "Share of dual_read_write sends that go to the target.",
     );
     for (t, s) in &table.topics {
-        let _ = writeln!(
-            out,
-            "rmq_migration_topic_write_ratio{{topic=\"{}\"}} {}",
-            label(t),
-            s.write_ratio
-        );
+        sample(out, "topic_write_ratio", &[("topic", t)], s.write_ratio);
     }
     family(
         out,
@@ -111,10 +130,11 @@ pub(crate) fn render(x: &Exposed) -> String {
     for t in table.topics.keys() {
         for c in Cluster::BOTH {
             if let Some(n) = x.traffic.get(t, c).and_then(|o| o.stored) {
-                let _ = writeln!(
+                sample(
                     out,
-                    "rmq_migration_topic_stored_messages{{topic=\"{}\",cluster=\"{c}\"}} {n}",
-                    label(t)
+                    "topic_stored_messages",
+                    &[("topic", t), ("cluster", c.as_str())],
+                    n,
                 );
             }
         }
@@ -125,11 +145,11 @@ pub(crate) fn render(x: &Exposed) -> String {
             .iter()
             .position(|s| *s == task.step)
             .unwrap_or_default();
-        let _ = writeln!(
+        sample(
             out,
-            "rmq_migration_task_step{{task=\"{}\",step=\"{}\"}} {step}",
-            label(&task.name),
-            task.step
+            "task_step",
+            &[("task", &task.name), ("step", task.step.as_str())],
+            step,
         );
         family(
             out,
@@ -137,31 +157,29 @@ pub(crate) fn render(x: &Exposed) -> String {
             "gauge",
             "1 while the migration task is paused (phase moves refused).",
         );
-        let _ = writeln!(
+        sample(
             out,
-            "rmq_migration_task_paused{{task=\"{}\"}} {}",
-            label(&task.name),
-            u8::from(task.paused.is_some())
+            "task_paused",
+            &[("task", &task.name)],
+            u8::from(task.paused.is_some()),
         );
     }
     monitoring(out, x.monitor, table.topics.keys());
-    family(
+    per_client(
         out,
         "client_live",
-        "gauge",
         "1 while the client's heartbeats arrive within the TTL.",
+        x.clients,
+        |v| {
+            let h = &v.heartbeat;
+            let labels = [
+                ("client_id", h.client_id.as_str()),
+                ("role", h.role.as_str()),
+                ("group", h.group.as_str()),
+            ];
+            (labels, u8::from(v.live))
+        },
     );
-    for v in x.clients {
-        let h = &v.heartbeat;
-        let _ = writeln!(
-            out,
-            "rmq_migration_client_live{{client_id=\"{}\",role=\"{}\",group=\"{}\"}} {}",
-            label(&h.client_id),
-            h.role.as_str(),
-            label(&h.group),
-            u8::from(v.live)
-        );
-    }
     single(out, "diverged", "gauge", "1 while live clients hold a newer phase table than this control plane (restored from an older state file); table changes are refused until `rmq-migrate adopt`.", u8::from(x.diverged.is_some()));
     single(
         out,
@@ -170,23 +188,21 @@ pub(crate) fn render(x: &Exposed) -> String {
         "Live clients holding a newer phase table than this control plane.",
         x.diverged.as_ref().map_or(0, |d| d.clients_ahead),
     );
-    family(
+    per_client(
         out,
         "client_stale",
-        "gauge",
         "1 while the client reports its phase table STALE (or UNAUTHORIZED).",
+        x.clients,
+        |v| {
+            let h = &v.heartbeat;
+            let labels = [
+                ("client_id", h.client_id.as_str()),
+                ("status", h.status.as_str()),
+                ("reason", h.status_reason.as_deref().unwrap_or_default()),
+            ];
+            (labels, u8::from(h.status != SyncStatus::Fresh))
+        },
     );
-    for v in x.clients {
-        let h = &v.heartbeat;
-        let _ = writeln!(
-            out,
-            "rmq_migration_client_stale{{client_id=\"{}\",status=\"{}\",reason=\"{}\"}} {}",
-            label(&h.client_id),
-            h.status.as_str(),
-            label(h.status_reason.as_deref().unwrap_or_default()),
-            u8::from(h.status != SyncStatus::Fresh)
-        );
-    }
     family(
         out,
         "client_messages_total",
@@ -199,14 +215,19 @@ pub(crate) fn render(x: &Exposed) -> String {
             (Cluster::Source, &h.counters.source),
             (Cluster::Target, &h.counters.target),
         ] {
-            for (dir, n) in [
+            for (kind, n) in [
                 ("sent", k.sent),
                 ("received", k.received),
                 ("failed_over", k.failed_over),
                 ("failed", k.failed),
                 ("duplicates_suppressed", k.duplicates_suppressed),
             ] {
-                let _ = writeln!(out, "rmq_migration_client_messages_total{{client_id=\"{}\",cluster=\"{c}\",kind=\"{dir}\"}} {n}", label(&h.client_id));
+                let labels = [
+                    ("client_id", h.client_id.as_str()),
+                    ("cluster", c.as_str()),
+                    ("kind", kind),
+                ];
+                sample(out, "client_messages_total", &labels, n);
             }
         }
     }
@@ -231,10 +252,12 @@ pub(crate) fn render(x: &Exposed) -> String {
         "Requests answered, by route and status.",
     );
     for ((route, status), n) in &x.requests {
-        let _ = writeln!(
+        let status = status.to_string();
+        sample(
             out,
-            "rmq_migration_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-            label(route)
+            "http_requests_total",
+            &[("route", route), ("status", &status)],
+            n,
         );
     }
     text
@@ -280,11 +303,8 @@ fn monitoring<'t>(
             let Some(p) = point else { continue };
             for (c, side) in [(Cluster::Source, &p.source), (Cluster::Target, &p.target)] {
                 if let Some(v) = field(side) {
-                    let _ = writeln!(
-                        out,
-                        "rmq_migration_monitor_{name}{{topic=\"{}\",cluster=\"{c}\"}} {v}",
-                        label(topic)
-                    );
+                    let labels = [("topic", topic.as_str()), ("cluster", c.as_str())];
+                    sample(out, &format!("monitor_{name}"), &labels, v);
                 }
             }
         }
