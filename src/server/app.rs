@@ -28,14 +28,19 @@ use crate::error::MigrationError;
 
 /// Shared server state.
 pub(crate) struct App {
+    /// The tokens requests are checked against.
     pub(crate) tokens: Tokens,
     /// The phase table, the task, their persistence and audit trail.
     pub(crate) state: State,
     /// The published table's JSON, as the long-poll answers it.
     pub(crate) encoded: Arc<EncodedTable>,
+    /// The shim clients' last heartbeats.
     pub(crate) registry: Registry,
+    /// The clusters' admin clients (`[source, target]`).
     pub(crate) admin: [ClusterAdmin; 2],
+    /// Every topic's stored count on each cluster, as sampled.
     pub(crate) traffic: Traffic,
+    /// How long a cluster leaving the read set must have received nothing.
     pub(crate) quiet_window: Duration,
     /// How often each topic's stored count is sampled.
     pub(crate) sample_every: Duration,
@@ -43,6 +48,7 @@ pub(crate) struct App {
     pub(crate) scan_every: Duration,
     /// How often the monitoring takes a point.
     pub(crate) monitor_every: Duration,
+    /// The server's own counters.
     pub(crate) metrics: Metrics,
     /// Wakes the sealer (a heartbeat arrived, or an orderly topic entered `cutting_over`).
     pub(crate) seal_check: Arc<Notify>,

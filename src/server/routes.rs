@@ -15,7 +15,7 @@ use super::app::App;
 use super::error::ApiError;
 use super::extract::{Change, NoBody, Reader};
 use super::limits;
-use super::moves::{adopt, phases, task, topics};
+use super::moves::{adopt, phases, steps, task, topics};
 use super::views::{self, prometheus};
 use crate::control::wire::{
     AdoptRequest, BatchMoveRequest, ClientTable, CreateTask, Direction, DlqReviewRequest,
@@ -341,7 +341,7 @@ async fn task_endpoints(
     State(app): State<Arc<App>>,
     _: Reader,
 ) -> Json<crate::control::wire::EndpointsView> {
-    Json(views::endpoints::endpoints(&app).await)
+    Json(steps::endpoints(&app).await)
 }
 
 #[derive(Deserialize)]

@@ -7,15 +7,16 @@
 //! | `endpoints` | `metadata_imported`: an import ran through the control plane (`POST /v1/task/metadata`) and no item failed |
 //! | `grayscale` | `topics_registered`: at least one topic; `endpoints_switched`: every topic has a live shim client and no consumer outside the shim |
 //! | `completed` | `all_topics_completed`; the source decommission checklist: `no_source_consumers`, `nothing_due_on_source` |
+//!
+//! Also the endpoints of every topic that `endpoints_switched` reads (answered as such by `GET /v1/task/endpoints`).
 
 use super::gates::{check, Lag};
 use crate::cluster::Cluster;
 use crate::connection::ConnectionReport;
-use crate::control::wire::{CheckResult, TaskStep};
+use crate::control::wire::{CheckResult, EndpointClient, EndpointsView, TaskStep, TopicEndpoints};
 use crate::metadata;
 use crate::phase::Phase;
 use crate::server::app::App;
-use crate::server::views::endpoints::endpoints;
 
 /// Most items a check's detail lists before "and N more".
 const LIST_AT_MOST: usize = 10;
@@ -218,4 +219,38 @@ async fn completion(app: &App) -> Vec<CheckResult> {
             },
         ),
     ]
+}
+
+/// `GET /v1/task/endpoints`: per registered topic, its shim clients (with their latest heartbeat) and the
+/// consumers of its groups outside the shim.
+pub(crate) async fn endpoints(app: &App) -> EndpointsView {
+    let clients = app.registry.views();
+    let gates = app.gates();
+    let mut out = Vec::new();
+    for topic in app.state.table().topics.keys() {
+        let mine: Vec<EndpointClient> = clients
+            .iter()
+            .filter(|v| v.heartbeat.topics.iter().any(|t| t == topic))
+            .map(|v| EndpointClient {
+                client_id: v.heartbeat.client_id.clone(),
+                application: v.heartbeat.application.clone(),
+                role: v.heartbeat.role.as_str().to_owned(),
+                group: v.heartbeat.group.clone(),
+                live: v.live,
+                last_seen_ms: v.last_seen_ms,
+            })
+            .collect();
+        let unmanaged = match gates.foreign_consumers(topic).await {
+            Ok((foreign, _)) => foreign,
+            Err(e) => vec![e],
+        };
+        let live = mine.iter().any(|c| c.live);
+        out.push(TopicEndpoints {
+            topic: topic.clone(),
+            switched: live && unmanaged.is_empty(),
+            clients: mine,
+            unmanaged,
+        });
+    }
+    EndpointsView { topics: out }
 }

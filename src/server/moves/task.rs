@@ -1,15 +1,9 @@
 //! The migration task (one per control plane): the seed's five steps an operator walks through, each entered only
-//! when its conditions hold (or by `force`, audited), and the pause that freezes every phase move.
+//! when its conditions hold (or by `force`, audited), and the pause that freezes every phase move: creating,
+//! advancing, pausing and resuming, deleting the task, and the metadata import run through it.
 //!
-//! | step entered | conditions (checked when asked, and again when entering) |
-//! |---|---|
-//! | `metadata` | `source_connection`, `target_connection`: the connection check of each cluster passes |
-//! | `endpoints` | `metadata_imported`: an import ran through the control plane (`POST /v1/task/metadata`) and no item failed |
-//! | `grayscale` | `topics_registered`: at least one topic; `endpoints_switched`: every topic has a live shim client and no consumer outside the shim |
-//! | `completed` | `all_topics_completed`; the source decommission checklist: `no_source_consumers`, `nothing_due_on_source` |
-//!
-//! The conditions are in [`super::steps`]. Phase moves and write-ratio changes are made only in `grayscale` and
-//! never while paused (see [`super::plan::moves_allowed`]); registering topics is allowed in every step. The task's
+//! Each step's conditions are in [`super::steps`]. Phase moves and write-ratio changes are made only in `grayscale`
+//! and never while paused (see `plan::moves_allowed`); registering topics is allowed in every step. The task's
 //! claim on the target is kept in [`crate::server::claim`] (renewed by [`crate::server::background::renewal`]).
 
 use std::time::SystemTime;

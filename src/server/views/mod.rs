@@ -1,10 +1,9 @@
 //! Read-only answers: the table as `GET /v1/phases` answers it ([`phases`], its JSON encoded once per table in
 //! [`encoded`], the watch stream in [`watch`]), `GET /v1/topics` ([`topics`]), `GET /v1/groups` ([`groups`]), the
-//! task ([`task`], [`endpoints`]), `GET /v1/monitor` ([`monitoring`]), `/healthz` ([`health`]) and `/metrics`
+//! task ([`task`]), `GET /v1/monitor` ([`monitoring`]), `/healthz` ([`health`]) and `/metrics`
 //! ([`prometheus`]).
 
 pub(crate) mod encoded;
-pub(crate) mod endpoints;
 pub(crate) mod groups;
 pub(crate) mod health;
 pub(crate) mod monitoring;
