@@ -12,15 +12,14 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::auth::Tokens;
-use super::background::readiness::Readiness;
 use super::config::ServerConfig;
+use super::encoded::EncodedTable;
 use super::metrics::Metrics;
 use super::monitor::{Monitor, MonitorConfig};
-use super::moves::gates::Gates;
+use super::readiness::Readiness;
 use super::registry::Registry;
 use super::state::table::State;
 use super::traffic::Traffic;
-use super::views::encoded::EncodedTable;
 use crate::admin::ClusterAdmin;
 use crate::cluster::Cluster;
 use crate::connection::ConnectionReport;
@@ -107,17 +106,6 @@ impl App {
             monitor: Mutex::new(monitor),
             background: Mutex::new(Vec::new()),
         }))
-    }
-
-    /// What the readiness checks read: the brokers, the clients' reports, the traffic and the table.
-    pub(crate) fn gates(&self) -> Gates<'_> {
-        Gates {
-            admin: &self.admin,
-            registry: &self.registry,
-            traffic: &self.traffic,
-            table: self.state.published(),
-            quiet_window: self.quiet_window,
-        }
     }
 
     /// Look for topics to seal now (a heartbeat arrived, or an orderly topic entered `cutting_over`).

@@ -33,6 +33,7 @@ mod background;
 mod claim;
 mod config;
 mod console;
+mod encoded;
 mod error;
 mod extract;
 pub mod limits;
@@ -40,6 +41,7 @@ mod metrics;
 #[doc(hidden)]
 pub mod monitor;
 mod moves;
+mod readiness;
 mod registry;
 mod routes;
 mod state;

@@ -20,6 +20,7 @@ use crate::cluster::Cluster;
 use crate::control::wire::{ClusterCounters, Counters};
 use crate::server::app::App;
 use crate::server::monitor::{ClusterSample, TopicSample};
+use crate::server::moves::gates::Gates;
 
 /// Topics whose groups are asked about at once.
 const CONCURRENCY: usize = 8;
@@ -74,7 +75,7 @@ fn add_counters(t: &mut Totals, now: &Counters, before: &Counters) {
 type Consumption = Result<(Vec<(String, u64)>, u64), String>;
 
 async fn consumption(app: &App, topic: &str, c: Cluster) -> Consumption {
-    let groups = app.gates().groups_of(topic, c).await?;
+    let groups = Gates::of(app).groups_of(topic, c).await?;
     let mut per_group = Vec::with_capacity(groups.len());
     let mut backlog = 0;
     for g in groups {

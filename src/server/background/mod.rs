@@ -1,8 +1,8 @@
-//! Background tasks: the traffic sampler, the sealer, the readiness scanner (and its cache), the monitoring feed and
-//! the task claim's renewal. Each runs until [`App::close`] stops it.
+//! Background tasks: the traffic sampler, the sealer, the readiness scanner (filling
+//! [`crate::server::readiness`]), the monitoring feed and the task claim's renewal. Each runs until [`App::close`]
+//! stops it.
 
 pub(crate) mod feed;
-pub(crate) mod readiness;
 pub(crate) mod renewal;
 pub(crate) mod sampler;
 pub(crate) mod scanner;

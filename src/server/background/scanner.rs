@@ -1,6 +1,6 @@
 //! Readiness scanned in the background: every topic's next-step and previous-step checks and its groups' dead
 //! letters, evaluated on a schedule with bounded concurrency against the brokers and kept in the
-//! [`super::readiness`] cache, so `GET /v1/topics` answers from memory however many topics there are. A topic whose
+//! [`crate::server::readiness`] cache, so `GET /v1/topics` answers from memory however many topics there are. A topic whose
 //! phase or version moved since its last scan (or that was never scanned) is scanned when asked for; a move always
 //! runs its own checks.
 
@@ -10,17 +10,18 @@ use std::time::SystemTime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::readiness::Scanned;
 use super::worker;
 use crate::route::TopicState;
 use crate::server::app::App;
+use crate::server::moves::gates::Gates;
+use crate::server::readiness::Scanned;
 
 /// Topics scanned at once (each scan asks both clusters' brokers several questions).
 pub(crate) const SCAN_CONCURRENCY: usize = 8;
 
 /// Run `topic`'s checks for `state` now and cache them.
 pub(crate) async fn scan(app: &App, topic: &str, state: TopicState) -> Scanned {
-    let gates = app.gates();
+    let gates = Gates::of(app);
     let advance = match state.phase.next() {
         Some(to) => gates.run(topic, state.phase, to).await,
         None => Vec::new(),

@@ -10,6 +10,7 @@ use crate::control::wire::PhasesDoc;
 use crate::phase::Phase;
 use crate::route::TopicState;
 use crate::server::app::App;
+use crate::server::moves::gates::Gates;
 use crate::server::state::audit::entry;
 use crate::server::state::table::Draft;
 
@@ -30,7 +31,7 @@ pub(crate) async fn seal_ready(app: &App) {
     let _one = app.state.changes().await;
     let current = app.state.table();
     let mut draft = Draft::after(&current);
-    let gates = app.gates();
+    let gates = Gates::of(app);
     for (topic, state) in waiting(&current) {
         let check = gates.producers_sealed(&topic, &state);
         if !check.passed {

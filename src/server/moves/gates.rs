@@ -22,6 +22,7 @@ use crate::cluster::Cluster;
 use crate::control::wire::{AppliedPhase, CheckResult, GroupDeadLetters, Heartbeat, Role};
 use crate::phase::Phase;
 use crate::route::TopicState;
+use crate::server::app::App;
 use crate::server::registry::Registry;
 use crate::server::state::table::Published;
 use crate::server::traffic::Traffic;
@@ -90,7 +91,18 @@ fn clients_applied(
     }
 }
 
-impl Gates<'_> {
+impl<'a> Gates<'a> {
+    /// The inputs as `app` holds them.
+    pub(crate) fn of(app: &'a App) -> Self {
+        Gates {
+            admin: &app.admin,
+            registry: &app.registry,
+            traffic: &app.traffic,
+            table: app.state.published(),
+            quiet_window: app.quiet_window,
+        }
+    }
+
     fn admin(&self, c: Cluster) -> &ClusterAdmin {
         &self.admin[c.index()]
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::MutexGuard;
 
+use super::gates::Gates;
 use crate::control::wire::{AuditEntry, CheckResult, Direction, MoveResult, PhasesDoc, TaskStep};
 use crate::phase::Phase;
 use crate::route::TopicState;
@@ -147,7 +148,7 @@ pub(crate) async fn plan(
             &format!(": there is no step {way} from it"),
         ));
     };
-    let checks = app.gates().run(topic, state.phase, to).await;
+    let checks = Gates::of(app).run(topic, state.phase, to).await;
     Ok(PlannedMove {
         topic: topic.to_owned(),
         dir,

@@ -10,7 +10,7 @@
 //!
 //! Also the endpoints of every topic that `endpoints_switched` reads (answered as such by `GET /v1/task/endpoints`).
 
-use super::gates::{check, Lag};
+use super::gates::{check, Gates, Lag};
 use crate::cluster::Cluster;
 use crate::connection::ConnectionReport;
 use crate::control::wire::{CheckResult, EndpointClient, EndpointsView, TaskStep, TopicEndpoints};
@@ -164,7 +164,7 @@ async fn completion(app: &App) -> Vec<CheckResult> {
     if !all.passed {
         return vec![all];
     }
-    let gates = app.gates();
+    let gates = Gates::of(app);
     let mut connected = Vec::new();
     let mut due = Vec::new();
     for topic in table.topics.keys() {
@@ -225,7 +225,7 @@ async fn completion(app: &App) -> Vec<CheckResult> {
 /// consumers of its groups outside the shim.
 pub(crate) async fn endpoints(app: &App) -> EndpointsView {
     let clients = app.registry.views();
-    let gates = app.gates();
+    let gates = Gates::of(app);
     let mut out = Vec::new();
     for topic in app.state.table().topics.keys() {
         let mine: Vec<EndpointClient> = clients

@@ -12,6 +12,7 @@ use crate::server::limits;
 use crate::server::state::audit::entry;
 use crate::server::state::table::Draft;
 
+use super::gates::Gates;
 use super::plan::{self, refused_in, state_of};
 
 /// `ratio` is a write ratio (0 to 1), or `400 invalid_request`.
@@ -187,8 +188,7 @@ pub(crate) async fn review_dead_letters(
     let _one = app.state.changes().await;
     let current = app.state.table();
     let state = state_of(&current, topic)?;
-    let found = app
-        .gates()
+    let found = Gates::of(app)
         .dead_letters(topic, Cluster::Source)
         .await
         .map_err(|e| {

@@ -1,9 +1,7 @@
-//! Read-only answers: the table as `GET /v1/phases` answers it ([`phases`], its JSON encoded once per table in
-//! [`encoded`], the watch stream in [`watch`]), `GET /v1/topics` ([`topics`]), `GET /v1/groups` ([`groups`]), the
-//! task ([`task`]), `GET /v1/monitor` ([`monitoring`]), `/healthz` ([`health`]) and `/metrics`
-//! ([`prometheus`]).
+//! Read-only answers: the table as `GET /v1/phases` answers it ([`phases`], with the watch stream in [`watch`]),
+//! `GET /v1/topics` ([`topics`]), `GET /v1/groups` ([`groups`]), the task ([`task`]), `GET /v1/monitor`
+//! ([`monitoring`]), `/healthz` ([`health`]) and `/metrics` ([`prometheus`]).
 
-pub(crate) mod encoded;
 pub(crate) mod groups;
 pub(crate) mod health;
 pub(crate) mod monitoring;

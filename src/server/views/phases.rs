@@ -7,9 +7,9 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::encoded::EncodedTable;
 use super::watch;
 use crate::control::wire::PhasesDoc;
+use crate::server::encoded::EncodedTable;
 use crate::server::state::table::Published;
 
 /// Whether an `If-None-Match` header names table version `version` (`"7"`, `W/"7"`, a list, or `*`). Compared
@@ -36,7 +36,7 @@ fn is_decimal(v: &str, n: u64) -> bool {
         && v.parse::<u64>() == Ok(n)
 }
 
-/// The table as the long-poll answers it: its JSON (encoded once per table, see [`super::encoded`]) or `304`, with
+/// The table as the long-poll answers it: its JSON (encoded once per table, see [`crate::server::encoded`]) or `304`, with
 /// its version as the `ETag`.
 fn table_answer(encoded: &EncodedTable, doc: &Arc<PhasesDoc>, status: StatusCode) -> Response {
     let etag =

@@ -4,9 +4,9 @@
 use crate::cluster::Cluster;
 use crate::control::wire::{ClientView, ClusterNames, ClusterTraffic, Role, TopicView};
 use crate::server::app::App;
-use crate::server::background::readiness::Scanned;
 use crate::server::background::scanner;
 use crate::server::error::ApiError;
+use crate::server::readiness::Scanned;
 use crate::server::state::audit::rfc3339;
 
 use super::task::task_summary;

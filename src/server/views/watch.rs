@@ -8,7 +8,7 @@
 //! The first line goes out at once: the current table when the request's `If-None-Match` does not name it, else an
 //! empty line. A client that sees nothing within a few seconds is behind a proxy that buffers answers and falls
 //! back to long-polls (`X-Accel-Buffering: no` asks nginx not to). Lines are the bytes the long-poll answers
-//! ([`super::encoded`]): a move is still encoded once. The stream ends when the wait is over (the client asks
+//! ([`crate::server::encoded`]): a move is still encoded once. The stream ends when the wait is over (the client asks
 //! again at once, as after a long-poll that ended unchanged) or when the control plane stops.
 
 use std::convert::Infallible;
@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::watch::Receiver;
 use tokio::time::Instant;
 
-use super::encoded::EncodedTable;
 use crate::control::wire::{PhasesDoc, WATCH_CONTENT_TYPE};
+use crate::server::encoded::EncodedTable;
 
 /// What the stream still has to do.
 struct Open {

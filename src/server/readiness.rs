@@ -1,5 +1,5 @@
 //! The readiness cache: every topic's next-step and previous-step checks and its groups' dead letters as of its last
-//! scan (made by [`super::scanner`]), kept with their time, so `GET /v1/topics` answers from memory.
+//! scan (made by [`super::background::scanner`]), kept with their time, so `GET /v1/topics` answers from memory.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
