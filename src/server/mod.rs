@@ -10,6 +10,12 @@
 //! * Mutations need `Authorization: Bearer <admin token>`; reads and heartbeats need the client token when one is
 //!   configured.
 //!
+//! Inside, data flows one way: the HTTP routes (`routes`, reading requests through `extract`) call the read-only
+//! answers (`views/`) and the changes (`moves/`: readiness gates, phase moves, topic changes, adoption, the task);
+//! the background tasks (`background/`: sampler, sealer, readiness scanner, monitoring feed, claim renewal) use the
+//! gates too; all of them work on the `App` of one running server, which holds the state (`state/`: the phase table
+//! and the task with their state file, the audit log, the divergence) and the other shared parts.
+//!
 //! ```no_run
 //! # #![recursion_limit = "512"]
 //! # async fn demo(rt: std::sync::Arc<rocketmq_client_rust::ClientRuntime>) -> Result<(), Box<dyn std::error::Error>> {

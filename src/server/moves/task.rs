@@ -1,6 +1,6 @@
-//! The migration task (one per control plane): the seed's five steps an operator walks through, each entered only
-//! when its conditions hold (or by `force`, audited), and the pause that freezes every phase move: creating,
-//! advancing, pausing and resuming, deleting the task, and the metadata import run through it.
+//! Changes to the migration task (one per control plane, walked through the seed's five steps): create it (claiming
+//! the target), enter its next step when that step's conditions hold (or by `force`, audited), pause and resume it
+//! (a pause freezes every phase move), delete it, and run the metadata import through it.
 //!
 //! Each step's conditions are in [`super::steps`]. Phase moves and write-ratio changes are made only in `grayscale`
 //! and never while paused (see `plan::moves_allowed`); registering topics is allowed in every step. The task's
