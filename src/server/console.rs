@@ -25,43 +25,30 @@ struct Asset {
     body: &'static str,
 }
 
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+impl Asset {
+    const fn new(path: &'static str, content_type: &'static str, body: &'static str) -> Self {
+        Asset {
+            path,
+            content_type,
+            body,
+        }
+    }
+}
+
 /// Every file of the console, as served.
+#[rustfmt::skip]
 const ASSETS: &[Asset] = &[
-    Asset {
-        path: "/",
-        content_type: "text/html; charset=utf-8",
-        body: include_str!("../../console/index.html"),
-    },
-    Asset {
-        path: "/console/app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../console/app.js"),
-    },
-    Asset {
-        path: "/console/api.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../console/api.js"),
-    },
-    Asset {
-        path: "/console/views.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../console/views.js"),
-    },
-    Asset {
-        path: "/console/console.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("../../console/console.css"),
-    },
-    Asset {
-        path: "/console/vendor/uPlot.iife.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../console/vendor/uPlot.iife.min.js"),
-    },
-    Asset {
-        path: "/console/vendor/uPlot.min.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("../../console/vendor/uPlot.min.css"),
-    },
+    Asset::new("/", HTML, include_str!("../../console/index.html")),
+    Asset::new("/console/app.js", JS, include_str!("../../console/app.js")),
+    Asset::new("/console/api.js", JS, include_str!("../../console/api.js")),
+    Asset::new("/console/views.js", JS, include_str!("../../console/views.js")),
+    Asset::new("/console/console.css", CSS, include_str!("../../console/console.css")),
+    Asset::new("/console/vendor/uPlot.iife.min.js", JS, include_str!("../../console/vendor/uPlot.iife.min.js")),
+    Asset::new("/console/vendor/uPlot.min.css", CSS, include_str!("../../console/vendor/uPlot.min.css")),
 ];
 
 /// The console's routes (`/` and `/console/...`), to merge into the API's router.
@@ -77,23 +64,15 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 fn serve(a: &'static Asset) -> Response {
     let mut r = (StatusCode::OK, a.body).into_response();
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(a.content_type),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    for (name, value) in [
+        (header::CONTENT_TYPE, a.content_type),
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
     r
 }
 

@@ -34,13 +34,16 @@ use axum::response::{IntoResponse, Response};
 use axum::{RequestExt, Router};
 use serde::de::DeserializeOwned;
 
-use super::app::{ApiError, MAX_BATCH};
+use super::error::{error_body, ApiError};
 use super::registry::Registry;
 use crate::control::wire::{
     AdoptRequest, BatchMoveRequest, ClientTable, CreateTask, DlqReviewRequest, ErrorBody,
     Heartbeat, MetadataRequest, MoveRequest, OrderlyRequest, PauseRequest, RatioRequest,
     RegisterTopics, TaskAdvance,
 };
+
+/// Most topics one batch move or registration names: one table version and one synced audit line per topic.
+const MAX_BATCH: usize = 1_000;
 
 /// Largest request body of every route but the metadata import (1 MiB).
 pub const BODY_BYTES: usize = 1 << 20;
@@ -93,22 +96,7 @@ fn shown(value: &str) -> String {
 }
 
 fn invalid(message: String) -> ErrorBody {
-    ErrorBody {
-        error: "invalid_request".into(),
-        message,
-        current: None,
-        checks: Vec::new(),
-    }
-}
-
-impl ApiError {
-    /// A document refused by its limits (400).
-    pub(crate) fn invalid(body: ErrorBody) -> Self {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            body,
-        }
-    }
+    error_body("invalid_request", message)
 }
 
 /// A topic to register or to act on: RocketMQ's rule, 1..=127 characters of `[%|a-zA-Z0-9_-]`.
@@ -166,15 +154,11 @@ pub(crate) fn wait(value: Option<&str>) -> Result<Duration, ApiError> {
         // Clamped before the conversion: `from_secs_f64` panics beyond `Duration::MAX`.
         .map(|s| Duration::from_secs_f64(s.min(MAX_WAIT.as_secs_f64())))
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!(
-                    "query parameter \"wait\" = {}: must be a number of seconds within 0..={}",
-                    shown(w),
-                    MAX_WAIT.as_secs()
-                ),
-            )
+            ApiError::bad_request(format!(
+                "query parameter \"wait\" = {}: must be a number of seconds within 0..={}",
+                shown(w),
+                MAX_WAIT.as_secs()
+            ))
         })
 }
 
@@ -183,14 +167,10 @@ pub(crate) fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
     match value {
         None | Some("0" | "false") => Ok(false),
         Some("1" | "true") => Ok(true),
-        Some(v) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!(
-                "query parameter {name:?} = {}: must be 1, 0, true or false",
-                shown(v)
-            ),
-        )),
+        Some(v) => Err(ApiError::bad_request(format!(
+            "query parameter {name:?} = {}: must be 1, 0, true or false",
+            shown(v)
+        ))),
     }
 }
 
@@ -199,13 +179,9 @@ pub(crate) fn audit_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     match limit {
         None => Ok(100),
         Some(n) if n <= MAX_AUDIT_LIMIT => Ok(n),
-        Some(n) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!(
-                "query parameter \"limit\" = {n}: at most {MAX_AUDIT_LIMIT} entries per request"
-            ),
-        )),
+        Some(n) => Err(ApiError::bad_request(format!(
+            "query parameter \"limit\" = {n}: at most {MAX_AUDIT_LIMIT} entries per request"
+        ))),
     }
 }
 
@@ -256,12 +232,6 @@ impl Bounded for RegisterTopics {
     }
 }
 
-impl Bounded for MoveRequest {
-    fn check(&self) -> Result<(), ErrorBody> {
-        actor(self.actor.as_deref())
-    }
-}
-
 impl Bounded for BatchMoveRequest {
     fn check(&self) -> Result<(), ErrorBody> {
         count("field \"topics\"", self.topics.len(), MAX_BATCH_TOPICS)?;
@@ -272,29 +242,25 @@ impl Bounded for BatchMoveRequest {
     }
 }
 
-impl Bounded for RatioRequest {
-    fn check(&self) -> Result<(), ErrorBody> {
-        actor(self.actor.as_deref())
-    }
+/// Documents whose only free input is their `actor`.
+macro_rules! actor_only {
+    ($($t:ty),+) => {$(
+        impl Bounded for $t {
+            fn check(&self) -> Result<(), ErrorBody> {
+                actor(self.actor.as_deref())
+            }
+        }
+    )+};
 }
 
-impl Bounded for OrderlyRequest {
-    fn check(&self) -> Result<(), ErrorBody> {
-        actor(self.actor.as_deref())
-    }
-}
-
-impl Bounded for DlqReviewRequest {
-    fn check(&self) -> Result<(), ErrorBody> {
-        actor(self.actor.as_deref())
-    }
-}
-
-impl Bounded for TaskAdvance {
-    fn check(&self) -> Result<(), ErrorBody> {
-        actor(self.actor.as_deref())
-    }
-}
+actor_only!(
+    MoveRequest,
+    RatioRequest,
+    OrderlyRequest,
+    DlqReviewRequest,
+    TaskAdvance,
+    AdoptRequest
+);
 
 impl Bounded for CreateTask {
     fn check(&self) -> Result<(), ErrorBody> {
@@ -336,12 +302,6 @@ impl Bounded for MetadataRequest {
         for g in &self.groups {
             text("field \"groups\"", g, MAX_NAME_LEN, true)?;
         }
-        actor(self.actor.as_deref())
-    }
-}
-
-impl Bounded for AdoptRequest {
-    fn check(&self) -> Result<(), ErrorBody> {
         actor(self.actor.as_deref())
     }
 }
@@ -476,12 +436,8 @@ async fn guard(State(limit): State<usize>, mut req: Request, next: Next) -> Resp
         let mut read = Vec::new();
         while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
             let Ok(frame) = frame else {
-                return ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "request body: could not be read to its end",
-                )
-                .into_response();
+                return ApiError::bad_request("request body: could not be read to its end")
+                    .into_response();
             };
             if let Ok(data) = frame.into_data() {
                 if read.len() + data.len() > limit {
@@ -505,14 +461,10 @@ async fn guard(State(limit): State<usize>, mut req: Request, next: Next) -> Resp
     }
     if let Some(q) = req.uri().query() {
         if q.len() > MAX_QUERY_BYTES {
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!(
-                    "query string of {} bytes: at most {MAX_QUERY_BYTES}",
-                    q.len()
-                ),
-            )
+            return ApiError::bad_request(format!(
+                "query string of {} bytes: at most {MAX_QUERY_BYTES}",
+                q.len()
+            ))
             .into_response();
         }
     }
@@ -526,14 +478,7 @@ async fn guard(State(limit): State<usize>, mut req: Request, next: Next) -> Resp
                 }
             }
         }
-        Err(e) => {
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("path: {}", e.body_text()),
-            )
-            .into_response()
-        }
+        Err(e) => return ApiError::bad_request(format!("path: {}", e.body_text())).into_response(),
     }
     as_json_error(next.run(req).await).await
 }

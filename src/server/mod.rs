@@ -10,6 +10,12 @@
 //! * Mutations need `Authorization: Bearer <admin token>`; reads and heartbeats need the client token when one is
 //!   configured.
 //!
+//! Inside, data flows one way: the HTTP routes (`routes`, reading requests through `extract`) call the read-only
+//! answers (`views/`) and the changes (`moves/`: readiness gates, phase moves, topic changes, adoption, the task);
+//! the background tasks (`background/`: sampler, sealer, readiness scanner, monitoring feed, claim renewal) use the
+//! gates too; all of them work on the `App` of one running server, which holds the state (`state/`: the phase table
+//! and the task with their state file, the audit log, the divergence) and the other shared parts.
+//!
 //! ```no_run
 //! # #![recursion_limit = "512"]
 //! # async fn demo(rt: std::sync::Arc<rocketmq_client_rust::ClientRuntime>) -> Result<(), Box<dyn std::error::Error>> {
@@ -27,106 +33,39 @@
 //! # Ok(()) }
 //! ```
 
-mod adopt;
 mod app;
-mod audit;
 mod auth;
+mod background;
 mod claim;
+mod config;
 mod console;
-mod disk;
-mod divergence;
 mod encoded;
-mod gates;
-mod groups;
+mod error;
+mod extract;
 pub mod limits;
 mod metrics;
 #[doc(hidden)]
 pub mod monitor;
+mod moves;
+mod readiness;
 mod registry;
 mod routes;
-mod scanner;
-mod task;
+mod state;
 mod traffic;
-mod watch;
+mod views;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rocketmq_client_rust::ClientRuntime;
 use tokio::task::JoinHandle;
 
 pub use auth::Token;
+pub use config::{ServerConfig, TlsFiles};
 
 use crate::cluster::Cluster;
-use crate::config::ClusterConfig;
 use crate::error::{ErrorKind, MigrationError};
 use app::App;
-
-/// Certificate chain and private key (PEM files) for serving HTTPS.
-#[derive(Clone, Debug)]
-pub struct TlsFiles {
-    /// PEM certificate chain.
-    pub cert: PathBuf,
-    /// PEM private key.
-    pub key: PathBuf,
-}
-
-/// Everything `rmq-migrate serve` is configured with.
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    /// Address to listen on (default `127.0.0.1:7080`; port 0 picks a free port).
-    pub listen: SocketAddr,
-    /// The state file (default `rmq-migrate-state.json` in the working directory).
-    pub state_file: PathBuf,
-    /// The audit log (default `rmq-migrate-audit.jsonl` in the working directory).
-    pub audit_file: PathBuf,
-    /// Token that mutations need.
-    pub admin_token: Token,
-    /// Token that reads and heartbeats need; `None` leaves them open.
-    pub client_token: Option<Token>,
-    /// The source cluster (admin API access for the gates and `/v1/groups`).
-    pub source: ClusterConfig,
-    /// The target cluster.
-    pub target: ClusterConfig,
-    /// A client is live while its heartbeats arrive within this (default 15 s).
-    pub client_ttl: Duration,
-    /// Dropping a cluster from a topic's read set needs no new message on it for this long (default 30 s).
-    pub quiet_window: Duration,
-    /// How often each topic's stored message count is sampled on both clusters (default 2 s).
-    pub sample_every: Duration,
-    /// How often every topic's readiness checks are run in the background, for `GET /v1/topics` to answer from
-    /// (default 15 s).
-    pub scan_every: Duration,
-    /// How often the migration monitoring takes a point of every topic (default 10 s, a whole number of
-    /// seconds that divides 60): stored and consumed rates per cluster, backlog, shim counters. Points are kept
-    /// 6 h at this resolution, and 7 days coarser (see `GET /v1/monitor`).
-    pub monitor_every: Duration,
-    /// Serve HTTPS with these files instead of HTTP.
-    pub tls: Option<TlsFiles>,
-}
-
-impl ServerConfig {
-    /// Defaults for everything but the clusters and the admin token.
-    pub fn new(source: ClusterConfig, target: ClusterConfig, admin_token: Token) -> Self {
-        ServerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 7080)),
-            state_file: PathBuf::from("rmq-migrate-state.json"),
-            audit_file: PathBuf::from("rmq-migrate-audit.jsonl"),
-            admin_token,
-            client_token: None,
-            source,
-            target,
-            client_ttl: Duration::from_secs(15),
-            quiet_window: Duration::from_secs(30),
-            sample_every: Duration::from_secs(2),
-            scan_every: Duration::from_secs(15),
-            monitor_every: Duration::from_secs(10),
-            tls: None,
-        }
-    }
-}
 
 /// A running control plane. Dropping it does not stop it; call [`ControlServer::shutdown`].
 pub struct ControlServer {
@@ -134,7 +73,6 @@ pub struct ControlServer {
     handle: axum_server::Handle<SocketAddr>,
     serve: JoinHandle<std::io::Result<()>>,
     app: Arc<App>,
-    renewal: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for ControlServer {
@@ -185,7 +123,7 @@ impl ControlServer {
             MigrationError::new(ErrorKind::Server, None, "read bound address").with_source(e)
         })?;
         *app.name.lock() = claim::control_plane_name(addr);
-        task::claim_at_start(&app).await?;
+        background::renewal::claim_at_start(&app).await?;
         let handle = axum_server::Handle::new();
         let service =
             routes::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -221,11 +159,7 @@ impl ControlServer {
                 tokio::spawn(server.serve(service))
             }
         };
-        app.spawn_sampler();
-        app.spawn_sealer();
-        app.spawn_scanner();
-        app.spawn_monitor();
-        let renewal = task::spawn_claim_renewal(&app);
+        background::spawn(&app);
         // The connection check of both clusters, logged and kept for `/healthz`; serving does not wait for it.
         let (checked, clusters) = (
             app.clone(),
@@ -248,7 +182,6 @@ impl ControlServer {
             handle,
             serve,
             app,
-            renewal,
         })
     }
 
@@ -260,7 +193,6 @@ impl ControlServer {
     /// Serve until the server stops (an I/O error, or [`ControlServer::shutdown`] from elsewhere).
     pub async fn wait(self) -> Result<(), MigrationError> {
         let r = self.serve.await;
-        self.renewal.abort();
         self.app.close().await;
         match r {
             Ok(Ok(())) => Ok(()),
@@ -275,7 +207,6 @@ impl ControlServer {
     pub async fn shutdown(self) {
         self.handle.shutdown();
         let _ = self.serve.await;
-        self.renewal.abort();
         self.app.close().await;
         tracing::info!(addr = %self.addr, "control plane stopped");
     }

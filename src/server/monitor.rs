@@ -30,7 +30,6 @@
 #[doc(hidden)]
 pub mod bench;
 mod config;
-mod feed;
 mod interval;
 mod point;
 mod ring;
@@ -41,7 +40,6 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 pub(crate) use config::{MonitorConfig, Tier};
-pub(crate) use feed::Feed;
 pub(crate) use sample::{ClusterSample, TopicSample};
 
 use crate::control::wire::{MonitorDoc, MonitorPoint};
@@ -294,7 +292,7 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     use super::*;
-    use crate::server::audit::rfc3339;
+    use crate::server::state::audit::rfc3339;
 
     /// `secs` seconds into the test's day.
     fn t(secs: u64) -> SystemTime {

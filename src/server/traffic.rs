@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::admin::ClusterAdmin;
 use crate::cluster::Cluster;
 
 /// One topic on one cluster.
@@ -48,6 +49,26 @@ impl Traffic {
             }
             e.stored = stored;
             e.changed = now;
+        }
+    }
+
+    /// Read `topic`'s stored count on `c` through `admin` now and record it; a failed read is recorded as unknown
+    /// and returned.
+    pub(crate) async fn sample(
+        &self,
+        admin: &ClusterAdmin,
+        topic: &str,
+        c: Cluster,
+    ) -> Result<(), String> {
+        match admin.stored(topic).await {
+            Ok(stored) => {
+                self.observe(topic, c, stored);
+                Ok(())
+            }
+            Err(e) => {
+                self.unknown(topic, c);
+                Err(e)
+            }
         }
     }
 

@@ -78,6 +78,17 @@ impl Default for MonitorConfig {
 }
 
 impl MonitorConfig {
+    /// The tiers for points every `every`: fine for 6 h, coarse as the defaults (1 min for the task, 10 min per
+    /// topic, 7 days), a step of more than 3 points (at least 30 s) a gap.
+    pub(crate) fn every(every: Duration) -> MonitorConfig {
+        let d = MonitorConfig::default();
+        MonitorConfig {
+            fine: Tier::new(every, d.fine.retention),
+            max_step: d.max_step.max(every * 3),
+            ..d
+        }
+    }
+
     /// Check the tiers fit together: whole-second resolutions, each retention at least one point, coarse
     /// resolutions whole multiples of the fine one and no longer than the fine retention (a coarse point is built
     /// from the fine points it covers), and `max_step` at least the fine resolution.

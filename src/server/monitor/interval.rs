@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::sample::{ClusterSample, TopicSample};
 use crate::control::wire::{MonitorCluster, MonitorPoint};
-use crate::server::audit::rfc3339;
+use crate::server::state::audit::rfc3339;
 
 /// One cluster over one interval. `None` is a gap: unknown, not zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

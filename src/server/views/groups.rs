@@ -4,20 +4,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::http::StatusCode;
-
-use super::app::{ApiError, App};
 use crate::cluster::Cluster;
 use crate::control::wire::{GroupClients, GroupTopic, GroupsView, Namespaces, Role};
+use crate::server::app::App;
+use crate::server::error::ApiError;
 
 /// Compare the clusters' consumer groups now (asks both clusters' brokers about every group).
 pub(crate) async fn compare(app: &App) -> Result<GroupsView, ApiError> {
     let unavailable = |c: Cluster, e: String| {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "cluster_unavailable",
-            format!("could not list the {c}'s consumer groups: {e}"),
-        )
+        ApiError::unavailable(format!("could not list the {c}'s consumer groups: {e}"))
     };
     let source = app.admin[Cluster::Source.index()]
         .groups()
@@ -86,7 +81,7 @@ async fn rows(
         app.registry.broker_clients(Cluster::Source),
         app.registry.broker_clients(Cluster::Target),
     ];
-    let table = app.table();
+    let table = app.state.table();
     let mut out = Vec::new();
     for g in groups {
         let mut row = GroupClients {

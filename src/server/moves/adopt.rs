@@ -1,5 +1,5 @@
-//! `POST /v1/adopt`: resolve a divergence (see [`super::divergence`]) by publishing a table above every version a
-//! live client reported.
+//! `POST /v1/adopt`: resolve a divergence (see [`crate::server::state::divergence`]) by publishing a table above
+//! every version a live client reported.
 //!
 //! * **adopt** takes the clients' newest state: per topic, the state with the newest version over the tables the
 //!   clients ahead sent, where it is newer than the control plane's; the control plane's other topics stay.
@@ -10,25 +10,24 @@
 //! Either way the new table version is one above the newest version the control plane or any client knows, every
 //! changed topic is audited (`adopt` or `adopt_force`), and the divergence starts over.
 
-use axum::http::StatusCode;
-
-use super::app::{ApiError, App};
-use crate::control::wire::{AdoptRequest, AdoptResult, AdoptedTopic, AuditEntry, PhasesDoc};
+use crate::control::wire::{AdoptRequest, AdoptResult, AdoptedTopic};
 use crate::phase::Phase;
 use crate::route::{TopicState, DEFAULT_WRITE_RATIO};
+use crate::server::error::ApiError;
+use crate::server::state::audit::entry;
+use crate::server::state::table::{Draft, State};
 
 /// Resolve the divergence as `req` asks; refused with `not_diverged` when no live client is ahead, and (adopt)
 /// with `no_client_table` while no client ahead has sent its table yet.
 pub(crate) async fn adopt(
-    app: &App,
+    state: &State,
     req: &AdoptRequest,
     actor: &str,
 ) -> Result<AdoptResult, ApiError> {
-    let _one = app.changes().await;
-    let current = app.table();
-    let Some(view) = app.diverged() else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+    let _one = state.changes().await;
+    let current = state.table();
+    let Some(view) = state.diverged() else {
+        return Err(ApiError::conflict(
             "not_diverged",
             format!(
                 "no live client holds a newer table than this control plane (version {}): nothing to adopt",
@@ -36,10 +35,9 @@ pub(crate) async fn adopt(
             ),
         ));
     };
-    let (reported, newest) = app.divergence.reported(app.registry.ttl());
+    let (reported, newest) = state.divergence().reported(state.client_ttl());
     if !req.force && reported.topics.is_empty() && reported.version == 0 {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(ApiError::conflict(
             "no_client_table",
             format!(
                 "{} client(s) are ahead but none has sent its table yet (they do after their next heartbeat): try \
@@ -49,8 +47,9 @@ pub(crate) async fn adopt(
         ));
     }
     let version = current.version.max(newest).max(view.newest_client_version) + 1;
-    let mut next = PhasesDoc::clone(&current);
-    next.version = version;
+    let mut draft = Draft::after(&current);
+    draft.next.version = version;
+    let next = &mut draft.next;
     let mut changed = Vec::new();
     if req.force {
         for s in next.topics.values_mut() {
@@ -115,15 +114,20 @@ pub(crate) async fn adopt(
         }
     }
     let action = if req.force { "adopt_force" } else { "adopt" };
-    let mut entries: Vec<AuditEntry> = changed
-        .iter()
-        .map(|c| {
-            let mut e = app.entry(actor, action, &c.topic, c.from, Some(c.to), None, version);
-            e.forced = req.force;
-            e
-        })
-        .collect();
-    let mut summary = app.entry(actor, action, "", None, None, None, version);
+    for c in &changed {
+        draft
+            .add(entry(
+                actor,
+                action,
+                &c.topic,
+                c.from,
+                Some(c.to),
+                None,
+                draft.version(),
+            ))
+            .forced = req.force;
+    }
+    let summary = draft.add(entry(actor, action, "", None, None, None, draft.version()));
     summary.forced = req.force;
     summary.detail = Some(format!(
         "{} live client(s) held table version {} (topics up to version {newest}) while this control plane held {}; {} \
@@ -138,9 +142,8 @@ pub(crate) async fn adopt(
         },
         changed.len()
     ));
-    entries.push(summary);
-    app.commit_anyway(next, entries)?;
-    app.divergence.clear();
+    state.commit_anyway(draft)?;
+    state.divergence().clear();
     tracing::warn!(
         actor,
         force = req.force,

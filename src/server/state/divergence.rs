@@ -225,22 +225,24 @@ mod tests {
     use super::*;
     use crate::control::wire::{Role, SyncStatus};
 
+    /// `(topic, phase, version)` triples as a map of `make(phase, version)` by topic.
+    fn by_topic<T>(
+        list: &[(&str, Phase, u64)],
+        make: impl Fn(Phase, u64) -> T,
+    ) -> BTreeMap<String, T> {
+        list.iter()
+            .map(|(t, p, v)| ((*t).to_owned(), make(*p, *v)))
+            .collect()
+    }
+
     fn table(version: u64, topics: &[(&str, Phase, u64)]) -> PhasesDoc {
         PhasesDoc {
             version,
-            topics: topics
-                .iter()
-                .map(|(t, p, v)| {
-                    (
-                        (*t).to_owned(),
-                        TopicState {
-                            phase: *p,
-                            version: *v,
-                            ..TopicState::default()
-                        },
-                    )
-                })
-                .collect(),
+            topics: by_topic(topics, |phase, version| TopicState {
+                phase,
+                version,
+                ..TopicState::default()
+            }),
             dlq_reviewed: BTreeMap::new(),
         }
     }
@@ -252,18 +254,7 @@ mod tests {
             role: Role::Producer,
             group: "pg".into(),
             topics: applied.iter().map(|(t, _, _)| (*t).to_owned()).collect(),
-            applied: applied
-                .iter()
-                .map(|(t, p, v)| {
-                    (
-                        (*t).to_owned(),
-                        AppliedPhase {
-                            phase: *p,
-                            version: *v,
-                        },
-                    )
-                })
-                .collect(),
+            applied: by_topic(applied, |phase, version| AppliedPhase { phase, version }),
             counters: Default::default(),
             per_topic: BTreeMap::new(),
             status: SyncStatus::Stale,

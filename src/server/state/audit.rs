@@ -1,12 +1,17 @@
-//! The append-only audit log: one JSON line per change (and per refused move), synced before the answer goes out.
+//! The audit trail: the append-only log of one JSON line per change (and per refused move), synced before the answer
+//! goes out, the [`Journal`] the server appends through, and the lines themselves ([`entry`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
 
 use crate::control::wire::AuditEntry;
 use crate::error::{ErrorKind, MigrationError};
+use crate::phase::Phase;
 
 /// The audit log file and every entry in it (kept in memory for `GET /v1/audit`).
 pub(crate) struct AuditLog {
@@ -110,6 +115,73 @@ impl AuditLog {
     }
 }
 
+/// The audit log as the server appends to it: one change at a time, and a count of the appends that failed.
+pub(crate) struct Journal {
+    log: Mutex<AuditLog>,
+    failures: AtomicU64,
+}
+
+impl Journal {
+    /// Append through `log`.
+    pub(crate) fn new(log: AuditLog) -> Self {
+        Journal {
+            log: Mutex::new(log),
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Append `entry` (a failed append is logged and counted; the change itself stands).
+    pub(crate) fn append(&self, entry: AuditEntry) {
+        if let Err(e) = super::disk::write(|| self.log.lock().append(entry)) {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, "control plane: audit log append FAILED (the change itself is saved)");
+        }
+    }
+
+    /// Entries, oldest first, optionally for one topic, at most the last `limit`.
+    pub(crate) fn entries(&self, topic: Option<&str>, limit: usize) -> Vec<AuditEntry> {
+        self.log.lock().entries(topic, limit)
+    }
+
+    /// How many entries the log holds.
+    pub(crate) fn len(&self) -> u64 {
+        self.log.lock().next_seq() - 1
+    }
+
+    /// Appends that failed since the server started.
+    pub(crate) fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+}
+
+/// The audit line of a change applied now by `actor` at table `version` (no checks, not forced, no detail).
+pub(crate) fn entry(
+    actor: &str,
+    action: &str,
+    topic: &str,
+    from: Option<Phase>,
+    to: Option<Phase>,
+    write_ratio: Option<f64>,
+    version: u64,
+) -> AuditEntry {
+    AuditEntry {
+        seq: 0,
+        time: rfc3339(SystemTime::now()),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        topic: topic.to_owned(),
+        from,
+        to,
+        write_ratio,
+        orderly: None,
+        forced: false,
+        outcome: "applied".into(),
+        checks: Vec::new(),
+        version,
+        detail: None,
+    }
+}
+
 /// `now` as RFC 3339 UTC with milliseconds, e.g. `2026-11-25T15:04:05.123Z`.
 pub(crate) fn rfc3339(now: SystemTime) -> String {
     let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -153,26 +225,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rmq-audit-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("audit.jsonl");
-        let entry = |topic: &str| AuditEntry {
-            seq: 0,
-            time: rfc3339(SystemTime::now()),
-            actor: "test".into(),
-            action: "register".into(),
-            topic: topic.into(),
-            from: None,
-            to: None,
-            write_ratio: Some(0.5),
-            orderly: None,
-            forced: false,
-            outcome: "applied".into(),
-            checks: vec![],
-            version: 1,
-            detail: None,
-        };
+        let line = |topic: &str| entry("test", "register", topic, None, None, Some(0.5), 1);
         {
             let mut log = AuditLog::open(&path).unwrap();
-            log.append(entry("a")).unwrap();
-            log.append(entry("b")).unwrap();
+            log.append(line("a")).unwrap();
+            log.append(line("b")).unwrap();
         }
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"seq\":3,\"ti").unwrap();
@@ -183,7 +240,7 @@ mod tests {
         assert_eq!(log.next_seq(), 3);
         drop(log);
         let mut log = AuditLog::open(&path).unwrap();
-        log.append(entry("c")).unwrap();
+        log.append(line("c")).unwrap();
         drop(log);
         assert_eq!(
             AuditLog::open(&path).unwrap().entries(None, 2)[1].topic,

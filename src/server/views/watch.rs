@@ -8,7 +8,7 @@
 //! The first line goes out at once: the current table when the request's `If-None-Match` does not name it, else an
 //! empty line. A client that sees nothing within a few seconds is behind a proxy that buffers answers and falls
 //! back to long-polls (`X-Accel-Buffering: no` asks nginx not to). Lines are the bytes the long-poll answers
-//! ([`super::encoded`]): a move is still encoded once. The stream ends when the wait is over (the client asks
+//! ([`crate::server::encoded`]): a move is still encoded once. The stream ends when the wait is over (the client asks
 //! again at once, as after a long-poll that ended unchanged) or when the control plane stops.
 
 use std::convert::Infallible;
@@ -21,12 +21,12 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::watch::Receiver;
 use tokio::time::Instant;
 
-use super::app::App;
 use crate::control::wire::{PhasesDoc, WATCH_CONTENT_TYPE};
+use crate::server::encoded::EncodedTable;
 
 /// What the stream still has to do.
 struct Open {
-    app: Arc<App>,
+    encoded: Arc<EncodedTable>,
     rx: Receiver<Arc<PhasesDoc>>,
     /// The first line, until it is written.
     first: Option<Bytes>,
@@ -38,7 +38,7 @@ struct Open {
 /// The answer to a watch: `current` is the table `rx` last marked seen, written first unless the client `holds`
 /// it. A table published since is written next: the stream counts from `current`, not from what `rx` holds now.
 pub(crate) fn answer(
-    app: Arc<App>,
+    encoded: Arc<EncodedTable>,
     rx: Receiver<Arc<PhasesDoc>>,
     current: Arc<PhasesDoc>,
     holds: bool,
@@ -48,10 +48,10 @@ pub(crate) fn answer(
     let first = Some(if holds {
         Bytes::from_static(b"\n")
     } else {
-        app.encoded.line(&current)
+        encoded.line(&current)
     });
     let open = Open {
-        app,
+        encoded,
         rx,
         first,
         sent,
@@ -67,7 +67,7 @@ pub(crate) fn answer(
                     let doc = s.rx.borrow_and_update().clone();
                     if doc.version != s.sent {
                         s.sent = doc.version;
-                        let line = s.app.encoded.line(&doc);
+                        let line = s.encoded.line(&doc);
                         return Some((Ok(line), s));
                     }
                 }

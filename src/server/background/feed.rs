@@ -1,4 +1,5 @@
-//! What feeds the monitoring store each step: per topic and cluster the stored count (from the traffic sampler),
+//! The monitoring feed: every `monitor_every`, one point of every topic into the monitoring store
+//! ([`crate::server::monitor`]). What it feeds each step: per topic and cluster the stored count (from the traffic sampler),
 //! the committed offsets and backlog of the topic's consumer groups (asked of the brokers), and the shim clients'
 //! per-topic counters (from their heartbeats).
 //!
@@ -15,11 +16,11 @@ use std::time::SystemTime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::sample::{ClusterSample, TopicSample};
 use crate::cluster::Cluster;
 use crate::control::wire::{ClusterCounters, Counters};
 use crate::server::app::App;
-use crate::server::gates;
+use crate::server::monitor::{ClusterSample, TopicSample};
+use crate::server::moves::gates::Gates;
 
 /// Topics whose groups are asked about at once.
 const CONCURRENCY: usize = 8;
@@ -36,7 +37,7 @@ struct Totals {
 
 /// The feed's memory between steps.
 #[derive(Default)]
-pub(crate) struct Feed {
+struct Feed {
     /// Last counters seen per (client id, topic).
     clients: HashMap<(String, String), Counters>,
     /// Last committed offset sum per (topic, cluster, group).
@@ -74,7 +75,7 @@ fn add_counters(t: &mut Totals, now: &Counters, before: &Counters) {
 type Consumption = Result<(Vec<(String, u64)>, u64), String>;
 
 async fn consumption(app: &App, topic: &str, c: Cluster) -> Consumption {
-    let groups = gates::groups_of(app, topic, c).await?;
+    let groups = Gates::of(app).groups_of(topic, c).await?;
     let mut per_group = Vec::with_capacity(groups.len());
     let mut backlog = 0;
     for g in groups {
@@ -87,8 +88,8 @@ async fn consumption(app: &App, topic: &str, c: Cluster) -> Consumption {
 
 impl Feed {
     /// Observe everything for one step and record it into the app's monitoring store at `at`.
-    pub(crate) async fn step(&mut self, app: &Arc<App>, at: SystemTime) {
-        let table = app.table();
+    async fn step(&mut self, app: &Arc<App>, at: SystemTime) {
+        let table = app.state.table();
         let topics: Vec<String> = table.topics.keys().cloned().collect();
 
         // The shim clients' counters, as increments per topic.
@@ -190,6 +191,22 @@ impl Feed {
         store.end_tick(at);
         store.retain(|t| keep.contains(t));
     }
+}
+
+/// Take a monitoring point of every topic every `monitor_every`, until the app is dropped.
+pub(crate) fn spawn(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
+    let every = app.monitor_every;
+    let app = Arc::downgrade(app);
+    tokio::spawn(async move {
+        let mut feed = Feed::default();
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(app) = app.upgrade() else { return };
+            feed.step(&app, SystemTime::now()).await;
+        }
+    })
 }
 
 #[cfg(test)]
