@@ -25,6 +25,7 @@ use crate::route::TopicState;
 /// A non-2xx answer of the control plane: the HTTP status and its [`ErrorBody`]. Reach it from a
 /// [`MigrationError`] of kind [`ErrorKind::Refused`] or [`ErrorKind::Unauthorized`] with [`Refusal::of`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Refusal {
     /// HTTP status.
     pub status: u16,
@@ -57,6 +58,7 @@ impl std::error::Error for Refusal {}
 
 /// One registered topic in the answer to [`ControlApi::register`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Registered {
     /// The topic.
     pub topic: String,

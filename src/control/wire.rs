@@ -15,6 +15,7 @@ pub const WATCH_CONTENT_TYPE: &str = "application/x-ndjson";
 
 /// `GET /v1/phases`: the whole phase table and its version (also sent as the `ETag`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PhasesDoc {
     /// Version of the whole table; every change raises it by one.
     pub version: u64,
@@ -27,6 +28,21 @@ pub struct PhasesDoc {
 }
 
 impl PhasesDoc {
+    /// Table version `version` holding `topics`, no dead letters reviewed.
+    pub fn new(version: u64, topics: BTreeMap<String, TopicState>) -> Self {
+        PhasesDoc {
+            version,
+            topics,
+            dlq_reviewed: BTreeMap::new(),
+        }
+    }
+
+    /// Per topic, how many of the source's dead letters an operator has reviewed.
+    pub fn with_dlq_reviewed(mut self, dlq_reviewed: BTreeMap<String, u64>) -> Self {
+        self.dlq_reviewed = dlq_reviewed;
+        self
+    }
+
     /// The table as the data plane holds it.
     pub fn to_table(&self) -> PhaseTable {
         PhaseTable::from_topics(self.topics.clone())
@@ -45,6 +61,7 @@ pub fn etag(version: u64) -> String {
 
 /// `POST /v1/topics`: register topics for migration (they start `Initial`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RegisterTopics {
     /// Topic names.
     pub topics: Vec<String>,
@@ -59,9 +76,38 @@ pub struct RegisterTopics {
     pub actor: Option<String>,
 }
 
+impl RegisterTopics {
+    /// Register `topics` with the default write ratio, not orderly.
+    pub fn new(topics: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        RegisterTopics {
+            topics: topics.into_iter().map(Into::into).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The initial write ratio (`None`: the control plane's default, 0.5).
+    pub fn with_write_ratio(mut self, write_ratio: impl Into<Option<f64>>) -> Self {
+        self.write_ratio = write_ratio.into();
+        self
+    }
+
+    /// Register the topics as orderly (order-preserving cutover); default `false`.
+    pub fn with_orderly(mut self, orderly: bool) -> Self {
+        self.orderly = orderly;
+        self
+    }
+
+    /// Name who asks (recorded in the audit log).
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+}
+
 /// `PUT /v1/topics/{topic}/orderly`: mark a topic orderly or not (only while no target write has happened:
 /// `initial` or `dual_read`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OrderlyRequest {
     /// Whether the topic is orderly.
     pub orderly: bool,
@@ -70,8 +116,25 @@ pub struct OrderlyRequest {
     pub actor: Option<String>,
 }
 
+impl OrderlyRequest {
+    /// Mark the topic orderly (`true`) or not.
+    pub fn new(orderly: bool) -> Self {
+        OrderlyRequest {
+            orderly,
+            actor: None,
+        }
+    }
+
+    /// Name who asks (recorded in the audit log).
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+}
+
 /// `POST /v1/topics/{topic}/advance` and `/rollback`: a compare-and-set one step away from `expected`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MoveRequest {
     /// The phase the caller believes the topic is in; a different current phase is a conflict (409).
     pub expected: Phase,
@@ -83,8 +146,32 @@ pub struct MoveRequest {
     pub actor: Option<String>,
 }
 
+impl MoveRequest {
+    /// One step away from `expected`, not forced.
+    pub fn new(expected: Phase) -> Self {
+        MoveRequest {
+            expected,
+            force: false,
+            actor: None,
+        }
+    }
+
+    /// Move although a check fails (audited as forced); default `false`.
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Name who asks (recorded in the audit log).
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+}
+
 /// One topic of a batch move and the phase the caller believes it is in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BatchTopic {
     /// The topic.
     pub topic: String,
@@ -92,8 +179,19 @@ pub struct BatchTopic {
     pub expected: Phase,
 }
 
+impl BatchTopic {
+    /// `topic`, expected in phase `expected`.
+    pub fn new(topic: impl Into<String>, expected: Phase) -> Self {
+        BatchTopic {
+            topic: topic.into(),
+            expected,
+        }
+    }
+}
+
 /// Which topics a batch move picks when it lists none.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BatchSelector {
     /// Only topics in this phase (each expected to be in it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,9 +201,20 @@ pub struct BatchSelector {
     pub ready: bool,
 }
 
+impl BatchSelector {
+    /// Topics in `phase` (`None`: any phase), and of those only the ready ones when `ready`.
+    pub fn new(phase: impl Into<Option<Phase>>, ready: bool) -> Self {
+        BatchSelector {
+            phase: phase.into(),
+            ready,
+        }
+    }
+}
+
 /// How a batch move treats a topic that cannot move.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum BatchMode {
     /// Every topic that can move moves; the others are refused.
     #[default]
@@ -116,6 +225,7 @@ pub enum BatchMode {
 
 /// `POST /v1/topics:advance` / `POST /v1/topics:rollback`: several topics, one step each, in one table version.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BatchMoveRequest {
     /// The topics with their expected phases (or `select`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -134,8 +244,45 @@ pub struct BatchMoveRequest {
     pub actor: Option<String>,
 }
 
+impl BatchMoveRequest {
+    /// A batch of the topics listed, each with its expected phase (mode `each`, not forced).
+    pub fn listed(topics: impl IntoIterator<Item = BatchTopic>) -> Self {
+        BatchMoveRequest {
+            topics: topics.into_iter().collect(),
+            ..Default::default()
+        }
+    }
+
+    /// A batch of the topics `select` picks (mode `each`, not forced).
+    pub fn selected(select: BatchSelector) -> Self {
+        BatchMoveRequest {
+            select: Some(select),
+            ..Default::default()
+        }
+    }
+
+    /// How a topic that cannot move is treated (default [`BatchMode::Each`]).
+    pub fn with_mode(mut self, mode: BatchMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Move although a check fails (audited as forced); default `false`.
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Name who asks (recorded in the audit log).
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+}
+
 /// One topic's outcome in a batch move: moved, or refused with the error a single move would give.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BatchItemResult {
     /// The topic.
     pub topic: String,
@@ -150,6 +297,7 @@ pub struct BatchItemResult {
 
 /// The answer to a batch move.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BatchMoveResult {
     /// The mode it ran in.
     pub mode: BatchMode,
@@ -163,12 +311,29 @@ pub struct BatchMoveResult {
 
 /// `PUT /v1/topics/{topic}/write-ratio`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RatioRequest {
     /// Share of `DualReadWrite` sends that go to the target, within `0.0..=1.0`.
     pub write_ratio: f64,
     /// Who asks (recorded in the audit log).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+}
+
+impl RatioRequest {
+    /// Send `write_ratio` of `DualReadWrite` sends to the target.
+    pub fn new(write_ratio: f64) -> Self {
+        RatioRequest {
+            write_ratio,
+            actor: None,
+        }
+    }
+
+    /// Name who asks (recorded in the audit log).
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
 }
 
 /// The direction of a phase move.
@@ -183,6 +348,7 @@ pub enum Direction {
 
 /// One readiness check and its outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CheckResult {
     /// Stable check code, e.g. `target_topic_exists`, `consumers_applied`, `source_backlog_zero`.
     pub code: String,
@@ -192,8 +358,20 @@ pub struct CheckResult {
     pub detail: String,
 }
 
+impl CheckResult {
+    /// Check `code` passed or not, with what was found.
+    pub fn new(code: impl Into<String>, passed: bool, detail: impl Into<String>) -> Self {
+        CheckResult {
+            code: code.into(),
+            passed,
+            detail: detail.into(),
+        }
+    }
+}
+
 /// The answer to an accepted move, ratio change or registration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MoveResult {
     /// The topic (empty for task actions).
     #[serde(default)]
@@ -212,6 +390,7 @@ pub struct MoveResult {
 
 /// Every non-2xx answer of the control plane.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorBody {
     /// Stable error code: `unauthorized`, `unknown_topic`, `phase_mismatch`, `not_ready`, `invalid_request`, ...
     pub error: String,
@@ -225,9 +404,34 @@ pub struct ErrorBody {
     pub checks: Vec<CheckResult>,
 }
 
+impl ErrorBody {
+    /// Error `error` (a stable code) with its message; no current phase, no checks.
+    pub fn new(error: impl Into<String>, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: error.into(),
+            message: message.into(),
+            current: None,
+            checks: Vec::new(),
+        }
+    }
+
+    /// The topic's current phase (on a conflict).
+    pub fn with_current(mut self, current: impl Into<Option<Phase>>) -> Self {
+        self.current = current.into();
+        self
+    }
+
+    /// The readiness checks that refused a move.
+    pub fn with_checks(mut self, checks: Vec<CheckResult>) -> Self {
+        self.checks = checks;
+        self
+    }
+}
+
 /// What kind of client sent a heartbeat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Role {
     /// A `MigratingProducer`.
     Producer,
@@ -248,6 +452,7 @@ impl Role {
 /// How fresh a client's phase table is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SyncStatus {
     /// The last poll succeeded within the grace period.
     #[default]
@@ -271,6 +476,7 @@ impl SyncStatus {
 
 /// The phase a client has put into effect for one topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AppliedPhase {
     /// The phase.
     pub phase: Phase,
@@ -278,8 +484,16 @@ pub struct AppliedPhase {
     pub version: u64,
 }
 
+impl AppliedPhase {
+    /// `phase`, as of topic state version `version`.
+    pub fn new(phase: Phase, version: u64) -> Self {
+        AppliedPhase { phase, version }
+    }
+}
+
 /// One cluster's counters of one client since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClusterCounters {
     /// Messages sent to this cluster (producers).
     pub sent: u64,
@@ -295,6 +509,7 @@ pub struct ClusterCounters {
 
 /// Counters per cluster.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Counters {
     /// Source cluster.
     pub source: ClusterCounters,
@@ -302,10 +517,18 @@ pub struct Counters {
     pub target: ClusterCounters,
 }
 
+impl Counters {
+    /// The counters of the source and of the target.
+    pub fn new(source: ClusterCounters, target: ClusterCounters) -> Self {
+        Counters { source, target }
+    }
+}
+
 /// The client ids one shim instance's raw clients present to each cluster's brokers, exactly as the brokers list
 /// them among a group's consumer connections (`<ip>@<instance name>`). The control plane tells shim consumers
 /// from consumers outside the shim by them (check `unmanaged_consumers`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BrokerClients {
     /// Client ids on the source's brokers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -316,6 +539,11 @@ pub struct BrokerClients {
 }
 
 impl BrokerClients {
+    /// The client ids on the source and on the target.
+    pub fn new(source: Vec<String>, target: Vec<String>) -> Self {
+        BrokerClients { source, target }
+    }
+
     /// Whether no client id is listed.
     pub fn is_empty(&self) -> bool {
         self.source.is_empty() && self.target.is_empty()
@@ -333,6 +561,7 @@ impl BrokerClients {
 /// The client namespace a shim instance uses on each cluster (`None`: none). The control plane compares them
 /// with its own (check `namespaces_match`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Namespaces {
     /// On the source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -343,6 +572,11 @@ pub struct Namespaces {
 }
 
 impl Namespaces {
+    /// The namespace on the source and on the target (`None`: none).
+    pub fn new(source: Option<String>, target: Option<String>) -> Self {
+        Namespaces { source, target }
+    }
+
     /// Whether neither cluster has a namespace.
     pub fn is_empty(&self) -> bool {
         self.source.is_none() && self.target.is_none()
@@ -368,6 +602,7 @@ impl Namespaces {
 
 /// `POST /v1/clients/heartbeat`: what one producer or consumer instance has applied and done.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Heartbeat {
     /// Unique per instance and process (`<application>@<host>/<pid>/<role>-<n>` unless set).
     pub client_id: String,
@@ -410,8 +645,92 @@ pub struct Heartbeat {
     pub table_version: Option<u64>,
 }
 
+impl Heartbeat {
+    /// The heartbeat of client `client_id` of `application`, a `role` of `group`: no topics, zero counters,
+    /// status fresh, nothing pinned. Set the rest with the `with_*` methods.
+    pub fn new(
+        client_id: impl Into<String>,
+        application: impl Into<String>,
+        role: Role,
+        group: impl Into<String>,
+    ) -> Self {
+        Heartbeat {
+            client_id: client_id.into(),
+            application: application.into(),
+            role,
+            group: group.into(),
+            topics: Vec::new(),
+            applied: BTreeMap::new(),
+            counters: Counters::default(),
+            per_topic: BTreeMap::new(),
+            status: SyncStatus::default(),
+            status_reason: None,
+            pinned: Vec::new(),
+            broker_clients: BrokerClients::default(),
+            namespaces: Namespaces::default(),
+            table_version: None,
+        }
+    }
+
+    /// The topics the client sends to or subscribes to.
+    pub fn with_topics(mut self, topics: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.topics = topics.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Per topic, the phase the client has put into effect.
+    pub fn with_applied(mut self, applied: BTreeMap<String, AppliedPhase>) -> Self {
+        self.applied = applied;
+        self
+    }
+
+    /// Counters per cluster over all of the client's topics.
+    pub fn with_counters(mut self, counters: Counters) -> Self {
+        self.counters = counters;
+        self
+    }
+
+    /// Counters per cluster per topic.
+    pub fn with_per_topic(mut self, per_topic: BTreeMap<String, Counters>) -> Self {
+        self.per_topic = per_topic;
+        self
+    }
+
+    /// How fresh the client's table is, and (while stale) why: a code such as `unreachable`.
+    pub fn with_status(mut self, status: SyncStatus, reason: Option<String>) -> Self {
+        self.status = status;
+        self.status_reason = reason;
+        self
+    }
+
+    /// Topics the client is pinned to a phase for.
+    pub fn with_pinned(mut self, pinned: Vec<String>) -> Self {
+        self.pinned = pinned;
+        self
+    }
+
+    /// The client ids the client's raw clients present to each cluster's brokers (consumers).
+    pub fn with_broker_clients(mut self, broker_clients: BrokerClients) -> Self {
+        self.broker_clients = broker_clients;
+        self
+    }
+
+    /// The client namespace in use on each cluster.
+    pub fn with_namespaces(mut self, namespaces: Namespaces) -> Self {
+        self.namespaces = namespaces;
+        self
+    }
+
+    /// The version of the whole phase table the client applied.
+    pub fn with_table_version(mut self, table_version: impl Into<Option<u64>>) -> Self {
+        self.table_version = table_version.into();
+        self
+    }
+}
+
 /// The answer to `POST /v1/clients/heartbeat`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HeartbeatAnswer {
     /// Always `true` (the heartbeat was recorded).
     pub ok: bool,
@@ -426,8 +745,27 @@ pub struct HeartbeatAnswer {
     pub send_table: bool,
 }
 
+impl HeartbeatAnswer {
+    /// A recorded heartbeat (`ok`) that reported `status`, answered with table version `version`.
+    pub fn new(version: u64, status: SyncStatus) -> Self {
+        HeartbeatAnswer {
+            ok: true,
+            version,
+            status,
+            send_table: false,
+        }
+    }
+
+    /// Ask the client to send its table (it holds a newer one than the control plane).
+    pub fn with_send_table(mut self, send_table: bool) -> Self {
+        self.send_table = send_table;
+        self
+    }
+}
+
 /// `POST /v1/clients/table`: the table a client holds, sent when its heartbeat's answer asked for it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClientTable {
     /// The client id of the heartbeat that was answered `send_table`.
     pub client_id: String,
@@ -435,8 +773,19 @@ pub struct ClientTable {
     pub table: PhasesDoc,
 }
 
+impl ClientTable {
+    /// Client `client_id`'s table.
+    pub fn new(client_id: impl Into<String>, table: PhasesDoc) -> Self {
+        ClientTable {
+            client_id: client_id.into(),
+            table,
+        }
+    }
+}
+
 /// One topic a client holds at a newer version than the control plane's table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TopicAhead {
     /// The topic.
     pub topic: String,
@@ -455,6 +804,7 @@ pub struct TopicAhead {
 /// control plane's own table above every client's version), every change to the table is refused with
 /// `diverged`: the clients would ignore it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DivergenceView {
     /// The control plane's table version.
     pub table_version: u64,
@@ -474,6 +824,7 @@ pub struct DivergenceView {
 
 /// `POST /v1/adopt`: resolve a divergence.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AdoptRequest {
     /// `false`: take the newest state of every topic the clients hold (their tables merged, newest version per
     /// topic). `true`: keep the control plane's own table and publish it at a version above every client's, so
@@ -485,8 +836,22 @@ pub struct AdoptRequest {
     pub actor: Option<String>,
 }
 
+impl AdoptRequest {
+    /// Take the clients' newest table (`force = false`), or publish the control plane's own above theirs.
+    pub fn new(force: bool) -> Self {
+        AdoptRequest { force, actor: None }
+    }
+
+    /// Name who asks (recorded in the audit log).
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+}
+
 /// One topic an adoption changed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AdoptedTopic {
     /// The topic.
     pub topic: String,
@@ -501,6 +866,7 @@ pub struct AdoptedTopic {
 
 /// The answer to `POST /v1/adopt`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AdoptResult {
     /// `true` for `--force` (the control plane's own table was kept).
     pub force: bool,
@@ -515,6 +881,7 @@ pub struct AdoptResult {
 
 /// `GET /v1/clients`: one registered client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClientView {
     /// The last heartbeat.
     #[serde(flatten)]
@@ -527,6 +894,7 @@ pub struct ClientView {
 
 /// Traffic of one topic on one cluster as the control plane sees it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClusterTraffic {
     /// Messages ever written to the topic on this cluster (sum of queue max offsets); `None` when unknown.
     pub stored: Option<u64>,
@@ -541,6 +909,7 @@ pub struct ClusterTraffic {
 /// Dead letters of one consumer group per cluster (`%DLQ%<group>`; a group's dead-letter topic holds the dead
 /// letters of every topic the group reads).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupDeadLetters {
     /// The consumer group.
     pub group: String,
@@ -553,14 +922,24 @@ pub struct GroupDeadLetters {
 /// `POST /v1/topics/{topic}/dlq-reviewed`: an operator has reviewed the source's dead letters of the topic's
 /// groups (listed, resent, or judged not worth resending).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DlqReviewRequest {
     /// Who asks (recorded in the audit log).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
 }
 
+impl DlqReviewRequest {
+    /// Name who asks (recorded in the audit log).
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+}
+
 /// The answer to a dead-letter review: what was acknowledged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DlqReviewResult {
     /// The topic.
     pub topic: String,
@@ -572,6 +951,7 @@ pub struct DlqReviewResult {
 
 /// `GET /v1/topics`: one topic with its readiness.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TopicView {
     /// The topic.
     pub topic: String,
@@ -601,6 +981,7 @@ pub struct TopicView {
 
 /// One application name as each cluster's brokers know it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClusterNames {
     /// On the source.
     pub source: String,
@@ -610,6 +991,7 @@ pub struct ClusterNames {
 
 /// `GET /v1/groups`: consumer groups compared across the clusters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupsView {
     /// Non-system groups on the source.
     pub source: Vec<String>,
@@ -639,6 +1021,7 @@ pub struct GroupsView {
 
 /// The clients connected for one consumer group, per cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupClients {
     /// The consumer group.
     pub group: String,
@@ -669,6 +1052,7 @@ pub struct GroupClients {
 
 /// One topic a consumer group reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupTopic {
     /// The topic.
     pub topic: String,
@@ -743,6 +1127,7 @@ impl std::str::FromStr for TaskStep {
 
 /// One cluster as the task records it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskCluster {
     /// What the operator calls it (free text, e.g. "self-built IDC cluster").
     #[serde(default)]
@@ -759,6 +1144,7 @@ pub struct TaskCluster {
 
 /// When a step was entered, and how.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StepRecord {
     /// The step entered.
     pub step: TaskStep,
@@ -773,6 +1159,7 @@ pub struct StepRecord {
 
 /// The task is paused: no phase move or write-ratio change is made until it is resumed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Paused {
     /// Who paused it.
     pub by: String,
@@ -786,6 +1173,7 @@ pub struct Paused {
 /// The last metadata import run through the control plane (step `metadata`).
 #[cfg(feature = "admin")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MetadataRun {
     /// RFC 3339 UTC time it finished.
     pub at: String,
@@ -800,6 +1188,7 @@ pub struct MetadataRun {
 /// `GET /v1/task`: the migration task (one per control plane).
 #[cfg(feature = "admin")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskDoc {
     /// The task's name.
     pub name: String,
@@ -836,6 +1225,7 @@ pub struct TaskDoc {
 /// `GET /v1/task` answer: the task and the conditions of its next step as they hold now.
 #[cfg(feature = "admin")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskView {
     /// The task.
     pub task: TaskDoc,
@@ -849,6 +1239,7 @@ pub struct TaskView {
 
 /// `POST /v1/task`: create the migration task.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateTask {
     /// The task's name (1-64 characters).
     pub name: String,
@@ -863,8 +1254,37 @@ pub struct CreateTask {
     pub actor: Option<String>,
 }
 
+impl CreateTask {
+    /// A task named `name`, the clusters without descriptions.
+    pub fn new(name: impl Into<String>) -> Self {
+        CreateTask {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    /// What the operator calls the source.
+    pub fn with_source_description(mut self, description: impl Into<String>) -> Self {
+        self.source_description = description.into();
+        self
+    }
+
+    /// What the operator calls the target.
+    pub fn with_target_description(mut self, description: impl Into<String>) -> Self {
+        self.target_description = description.into();
+        self
+    }
+
+    /// Name who asks (recorded in the audit log).
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+}
+
 /// `POST /v1/task/advance`: enter the next step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskAdvance {
     /// The step the task must be in now.
     pub expected: TaskStep,
@@ -876,8 +1296,32 @@ pub struct TaskAdvance {
     pub actor: Option<String>,
 }
 
+impl TaskAdvance {
+    /// Enter the step after `expected`, not forced.
+    pub fn new(expected: TaskStep) -> Self {
+        TaskAdvance {
+            expected,
+            force: false,
+            actor: None,
+        }
+    }
+
+    /// Enter the next step although a condition fails (audited as forced); default `false`.
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Name who asks (recorded in the audit log).
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+}
+
 /// `POST /v1/task/pause` and `/resume`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PauseRequest {
     /// Why (pause only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -887,8 +1331,23 @@ pub struct PauseRequest {
     pub actor: Option<String>,
 }
 
+impl PauseRequest {
+    /// Why (pause only).
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Name who asks (recorded in the audit log).
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+}
+
 /// `POST /v1/task/metadata`: import topics and groups into the target through the control plane.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MetadataRequest {
     /// A metadata file (as `mqadmin exportMetadata` or `rmq-migrate export` writes it); absent: the control
     /// plane exports from the source now.
@@ -911,8 +1370,47 @@ pub struct MetadataRequest {
     pub actor: Option<String>,
 }
 
+impl MetadataRequest {
+    /// Import this metadata file (`None`: the control plane exports from the source).
+    pub fn with_file(mut self, file: impl Into<Option<serde_json::Value>>) -> Self {
+        self.file = file.into();
+        self
+    }
+
+    /// Only these topics (empty: all).
+    pub fn with_topics(mut self, topics: Vec<String>) -> Self {
+        self.topics = topics;
+        self
+    }
+
+    /// Only these groups (empty: all; with topics given and no groups, no groups).
+    pub fn with_groups(mut self, groups: Vec<String>) -> Self {
+        self.groups = groups;
+        self
+    }
+
+    /// Overwrite same-name items whose settings differ; default `false`.
+    pub fn with_overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// Plan only; default `false`.
+    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Name who asks (recorded in the audit log).
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+}
+
 /// `GET /v1/task/endpoints`: per registered topic, its shim clients and the clients outside the shim.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EndpointsView {
     /// Per topic, by name.
     pub topics: Vec<TopicEndpoints>,
@@ -920,6 +1418,7 @@ pub struct EndpointsView {
 
 /// One topic's clients.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TopicEndpoints {
     /// The topic.
     pub topic: String,
@@ -935,6 +1434,7 @@ pub struct TopicEndpoints {
 
 /// One shim client of a topic.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EndpointClient {
     /// The client id.
     pub client_id: String,
@@ -952,6 +1452,7 @@ pub struct EndpointClient {
 
 /// One line of the audit log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AuditEntry {
     /// Sequence number, from 1.
     pub seq: u64,
@@ -995,6 +1496,7 @@ pub struct AuditEntry {
 /// Migration monitoring: the time series of one topic, or of the whole task (the sum over its topics), oldest
 /// point first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MonitorDoc {
     /// The topic; absent for the whole task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1007,6 +1509,7 @@ pub struct MonitorDoc {
 
 /// One interval of a monitoring series.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MonitorPoint {
     /// Start of the interval, RFC 3339 UTC.
     pub at: String,
@@ -1023,6 +1526,7 @@ pub struct MonitorPoint {
 /// One cluster over one interval of a monitoring series. A `null` rate or backlog is a gap: unknown (the topic
 /// did not exist there, a query failed, or a total went down), not zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MonitorCluster {
     /// Messages stored per second (growth of the sum of the topic's queue max offsets).
     pub stored_per_s: Option<f64>,
