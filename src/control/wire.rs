@@ -453,6 +453,7 @@ impl Role {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[repr(u8)]
 pub enum SyncStatus {
     /// The last poll succeeded within the grace period.
     #[default]
@@ -471,6 +472,17 @@ impl SyncStatus {
             SyncStatus::Stale => "stale",
             SyncStatus::Unauthorized => "unauthorized",
         }
+    }
+
+    /// The status whose discriminant (`status as u8`) is `b`.
+    pub(crate) fn from_u8(b: u8) -> Option<SyncStatus> {
+        [
+            SyncStatus::Fresh,
+            SyncStatus::Stale,
+            SyncStatus::Unauthorized,
+        ]
+        .into_iter()
+        .find(|s| *s as u8 == b)
     }
 }
 
