@@ -509,6 +509,21 @@ impl Inner {
         }
     }
 
+    /// `POST` `body` as JSON to `path` of the control plane, with the token, giving up after `timeout`.
+    async fn post(
+        &self,
+        path: &str,
+        timeout: Duration,
+        body: &impl serde::Serialize,
+    ) -> reqwest::Result<reqwest::Response> {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .timeout(timeout)
+            .json(body);
+        self.request(req).send().await
+    }
+
     async fn fetch(&self, wait: Duration) -> Result<Fetched, Failure> {
         let (etag, watch) = {
             let st = self.state.lock();
@@ -696,16 +711,11 @@ impl Inner {
                 _ => return,
             }
         };
-        let doc = ClientTable {
-            client_id: client_id.to_owned(),
-            table: PhasesDoc::clone(&table),
-        };
-        let req = self
-            .http
-            .post(format!("{}/v1/clients/table", self.base))
-            .timeout(Duration::from_secs(30))
-            .json(&doc);
-        match self.request(req).send().await {
+        let doc = ClientTable::new(client_id, PhasesDoc::clone(&table));
+        match self
+            .post("/v1/clients/table", Duration::from_secs(30), &doc)
+            .await
+        {
             Ok(resp) if resp.status().is_success() => {
                 self.state.lock().table_sent = Some(table.version);
                 tracing::warn!(endpoint = %self.base, version = table.version,
@@ -900,12 +910,10 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
                 namespaces,
                 table_version,
             };
-            let req = me
-                .http
-                .post(format!("{}/v1/clients/heartbeat", me.base))
-                .timeout(Duration::from_secs(5))
-                .json(&hb);
-            match me.request(req).send().await {
+            match me
+                .post("/v1/clients/heartbeat", Duration::from_secs(5), &hb)
+                .await
+            {
                 Ok(resp) if resp.status().is_success() => {
                     warned = false;
                     // Older control planes answer other JSON: no request for the table then.

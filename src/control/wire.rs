@@ -8,6 +8,20 @@ use serde::{Deserialize, Serialize};
 use crate::phase::Phase;
 use crate::route::{PhaseTable, TopicState};
 
+/// Builder-style setters of a document, one per field: `with_<field>(<field>: <argument type>) = <value>;` sets
+/// `self.<field>` to `<value>` (an expression of the argument) and returns the document.
+macro_rules! setters {
+    ($( $(#[$doc:meta])* $name:ident($field:ident: $arg:ty) = $value:expr; )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $field: $arg) -> Self {
+                self.$field = $value;
+                self
+            }
+        )*
+    };
+}
+
 /// The content type of the watch stream (`GET /v1/phases?wait=<s>&watch=1`): one [`PhasesDoc`] per line of
 /// compact JSON; an empty line says the client holds the current table. A control plane without the stream
 /// answers `application/json` (one table, as a long-poll).
@@ -37,10 +51,9 @@ impl PhasesDoc {
         }
     }
 
-    /// Per topic, how many of the source's dead letters an operator has reviewed.
-    pub fn with_dlq_reviewed(mut self, dlq_reviewed: BTreeMap<String, u64>) -> Self {
-        self.dlq_reviewed = dlq_reviewed;
-        self
+    setters! {
+        /// Per topic, how many of the source's dead letters an operator has reviewed.
+        with_dlq_reviewed(dlq_reviewed: BTreeMap<String, u64>) = dlq_reviewed;
     }
 
     /// The table as the data plane holds it.
@@ -85,22 +98,13 @@ impl RegisterTopics {
         }
     }
 
-    /// The initial write ratio (`None`: the control plane's default, 0.5).
-    pub fn with_write_ratio(mut self, write_ratio: impl Into<Option<f64>>) -> Self {
-        self.write_ratio = write_ratio.into();
-        self
-    }
-
-    /// Register the topics as orderly (order-preserving cutover); default `false`.
-    pub fn with_orderly(mut self, orderly: bool) -> Self {
-        self.orderly = orderly;
-        self
-    }
-
-    /// Name who asks (recorded in the audit log).
-    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
-        self
+    setters! {
+        /// The initial write ratio (`None`: the control plane's default, 0.5).
+        with_write_ratio(write_ratio: impl Into<Option<f64>>) = write_ratio.into();
+        /// Register the topics as orderly (order-preserving cutover); default `false`.
+        with_orderly(orderly: bool) = orderly;
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
     }
 }
 
@@ -125,10 +129,9 @@ impl OrderlyRequest {
         }
     }
 
-    /// Name who asks (recorded in the audit log).
-    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
-        self
+    setters! {
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
     }
 }
 
@@ -156,16 +159,11 @@ impl MoveRequest {
         }
     }
 
-    /// Move although a check fails (audited as forced); default `false`.
-    pub fn with_force(mut self, force: bool) -> Self {
-        self.force = force;
-        self
-    }
-
-    /// Name who asks (recorded in the audit log).
-    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
-        self
+    setters! {
+        /// Move although a check fails (audited as forced); default `false`.
+        with_force(force: bool) = force;
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
     }
 }
 
@@ -261,22 +259,13 @@ impl BatchMoveRequest {
         }
     }
 
-    /// How a topic that cannot move is treated (default [`BatchMode::Each`]).
-    pub fn with_mode(mut self, mode: BatchMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Move although a check fails (audited as forced); default `false`.
-    pub fn with_force(mut self, force: bool) -> Self {
-        self.force = force;
-        self
-    }
-
-    /// Name who asks (recorded in the audit log).
-    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
-        self
+    setters! {
+        /// How a topic that cannot move is treated (default [`BatchMode::Each`]).
+        with_mode(mode: BatchMode) = mode;
+        /// Move although a check fails (audited as forced); default `false`.
+        with_force(force: bool) = force;
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
     }
 }
 
@@ -329,10 +318,9 @@ impl RatioRequest {
         }
     }
 
-    /// Name who asks (recorded in the audit log).
-    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
-        self
+    setters! {
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
     }
 }
 
@@ -415,16 +403,11 @@ impl ErrorBody {
         }
     }
 
-    /// The topic's current phase (on a conflict).
-    pub fn with_current(mut self, current: impl Into<Option<Phase>>) -> Self {
-        self.current = current.into();
-        self
-    }
-
-    /// The readiness checks that refused a move.
-    pub fn with_checks(mut self, checks: Vec<CheckResult>) -> Self {
-        self.checks = checks;
-        self
+    setters! {
+        /// The topic's current phase (on a conflict).
+        with_current(current: impl Into<Option<Phase>>) = current.into();
+        /// The readiness checks that refused a move.
+        with_checks(checks: Vec<CheckResult>) = checks;
     }
 }
 
@@ -563,10 +546,7 @@ impl BrokerClients {
 
     /// The ids on `cluster`.
     pub fn on(&self, cluster: crate::Cluster) -> &[String] {
-        match cluster {
-            crate::Cluster::Source => &self.source,
-            crate::Cluster::Target => &self.target,
-        }
+        [&self.source, &self.target][cluster.index()]
     }
 }
 
@@ -596,10 +576,7 @@ impl Namespaces {
 
     /// The namespace on `cluster`.
     pub fn on(&self, cluster: crate::Cluster) -> Option<&str> {
-        match cluster {
-            crate::Cluster::Source => self.source.as_deref(),
-            crate::Cluster::Target => self.target.as_deref(),
-        }
+        [&self.source, &self.target][cluster.index()].as_deref()
     }
 
     /// The namespaces of a client's two clusters.
@@ -684,58 +661,30 @@ impl Heartbeat {
         }
     }
 
-    /// The topics the client sends to or subscribes to.
-    pub fn with_topics(mut self, topics: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.topics = topics.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Per topic, the phase the client has put into effect.
-    pub fn with_applied(mut self, applied: BTreeMap<String, AppliedPhase>) -> Self {
-        self.applied = applied;
-        self
-    }
-
-    /// Counters per cluster over all of the client's topics.
-    pub fn with_counters(mut self, counters: Counters) -> Self {
-        self.counters = counters;
-        self
-    }
-
-    /// Counters per cluster per topic.
-    pub fn with_per_topic(mut self, per_topic: BTreeMap<String, Counters>) -> Self {
-        self.per_topic = per_topic;
-        self
+    setters! {
+        /// The topics the client sends to or subscribes to.
+        with_topics(topics: impl IntoIterator<Item = impl Into<String>>) =
+            topics.into_iter().map(Into::into).collect();
+        /// Per topic, the phase the client has put into effect.
+        with_applied(applied: BTreeMap<String, AppliedPhase>) = applied;
+        /// Counters per cluster over all of the client's topics.
+        with_counters(counters: Counters) = counters;
+        /// Counters per cluster per topic.
+        with_per_topic(per_topic: BTreeMap<String, Counters>) = per_topic;
+        /// Topics the client is pinned to a phase for.
+        with_pinned(pinned: Vec<String>) = pinned;
+        /// The client ids the client's raw clients present to each cluster's brokers (consumers).
+        with_broker_clients(broker_clients: BrokerClients) = broker_clients;
+        /// The client namespace in use on each cluster.
+        with_namespaces(namespaces: Namespaces) = namespaces;
+        /// The version of the whole phase table the client applied.
+        with_table_version(table_version: impl Into<Option<u64>>) = table_version.into();
     }
 
     /// How fresh the client's table is, and (while stale) why: a code such as `unreachable`.
     pub fn with_status(mut self, status: SyncStatus, reason: Option<String>) -> Self {
         self.status = status;
         self.status_reason = reason;
-        self
-    }
-
-    /// Topics the client is pinned to a phase for.
-    pub fn with_pinned(mut self, pinned: Vec<String>) -> Self {
-        self.pinned = pinned;
-        self
-    }
-
-    /// The client ids the client's raw clients present to each cluster's brokers (consumers).
-    pub fn with_broker_clients(mut self, broker_clients: BrokerClients) -> Self {
-        self.broker_clients = broker_clients;
-        self
-    }
-
-    /// The client namespace in use on each cluster.
-    pub fn with_namespaces(mut self, namespaces: Namespaces) -> Self {
-        self.namespaces = namespaces;
-        self
-    }
-
-    /// The version of the whole phase table the client applied.
-    pub fn with_table_version(mut self, table_version: impl Into<Option<u64>>) -> Self {
-        self.table_version = table_version.into();
         self
     }
 }
@@ -768,10 +717,9 @@ impl HeartbeatAnswer {
         }
     }
 
-    /// Ask the client to send its table (it holds a newer one than the control plane).
-    pub fn with_send_table(mut self, send_table: bool) -> Self {
-        self.send_table = send_table;
-        self
+    setters! {
+        /// Ask the client to send its table (it holds a newer one than the control plane).
+        with_send_table(send_table: bool) = send_table;
     }
 }
 
@@ -854,10 +802,9 @@ impl AdoptRequest {
         AdoptRequest { force, actor: None }
     }
 
-    /// Name who asks (recorded in the audit log).
-    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
-        self
+    setters! {
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
     }
 }
 
@@ -942,10 +889,9 @@ pub struct DlqReviewRequest {
 }
 
 impl DlqReviewRequest {
-    /// Name who asks (recorded in the audit log).
-    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
-        self
+    setters! {
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
     }
 }
 
@@ -1275,22 +1221,13 @@ impl CreateTask {
         }
     }
 
-    /// What the operator calls the source.
-    pub fn with_source_description(mut self, description: impl Into<String>) -> Self {
-        self.source_description = description.into();
-        self
-    }
-
-    /// What the operator calls the target.
-    pub fn with_target_description(mut self, description: impl Into<String>) -> Self {
-        self.target_description = description.into();
-        self
-    }
-
-    /// Name who asks (recorded in the audit log).
-    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
-        self
+    setters! {
+        /// What the operator calls the source.
+        with_source_description(source_description: impl Into<String>) = source_description.into();
+        /// What the operator calls the target.
+        with_target_description(target_description: impl Into<String>) = target_description.into();
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
     }
 }
 
@@ -1318,16 +1255,11 @@ impl TaskAdvance {
         }
     }
 
-    /// Enter the next step although a condition fails (audited as forced); default `false`.
-    pub fn with_force(mut self, force: bool) -> Self {
-        self.force = force;
-        self
-    }
-
-    /// Name who asks (recorded in the audit log).
-    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
-        self
+    setters! {
+        /// Enter the next step although a condition fails (audited as forced); default `false`.
+        with_force(force: bool) = force;
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
     }
 }
 
@@ -1344,16 +1276,11 @@ pub struct PauseRequest {
 }
 
 impl PauseRequest {
-    /// Why (pause only).
-    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
-        self.reason = Some(reason.into());
-        self
-    }
-
-    /// Name who asks (recorded in the audit log).
-    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
-        self
+    setters! {
+        /// Why (pause only).
+        with_reason(reason: impl Into<String>) = Some(reason.into());
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
     }
 }
 
@@ -1383,40 +1310,19 @@ pub struct MetadataRequest {
 }
 
 impl MetadataRequest {
-    /// Import this metadata file (`None`: the control plane exports from the source).
-    pub fn with_file(mut self, file: impl Into<Option<serde_json::Value>>) -> Self {
-        self.file = file.into();
-        self
-    }
-
-    /// Only these topics (empty: all).
-    pub fn with_topics(mut self, topics: Vec<String>) -> Self {
-        self.topics = topics;
-        self
-    }
-
-    /// Only these groups (empty: all; with topics given and no groups, no groups).
-    pub fn with_groups(mut self, groups: Vec<String>) -> Self {
-        self.groups = groups;
-        self
-    }
-
-    /// Overwrite same-name items whose settings differ; default `false`.
-    pub fn with_overwrite(mut self, overwrite: bool) -> Self {
-        self.overwrite = overwrite;
-        self
-    }
-
-    /// Plan only; default `false`.
-    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
-        self.dry_run = dry_run;
-        self
-    }
-
-    /// Name who asks (recorded in the audit log).
-    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
-        self
+    setters! {
+        /// Import this metadata file (`None`: the control plane exports from the source).
+        with_file(file: impl Into<Option<serde_json::Value>>) = file.into();
+        /// Only these topics (empty: all).
+        with_topics(topics: Vec<String>) = topics;
+        /// Only these groups (empty: all; with topics given and no groups, no groups).
+        with_groups(groups: Vec<String>) = groups;
+        /// Overwrite same-name items whose settings differ; default `false`.
+        with_overwrite(overwrite: bool) = overwrite;
+        /// Plan only; default `false`.
+        with_dry_run(dry_run: bool) = dry_run;
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
     }
 }
 
