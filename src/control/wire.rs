@@ -1457,3 +1457,74 @@ pub struct MonitorCluster {
     /// Messages the shim clients received from this cluster during the interval.
     pub received: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn j(doc: &impl Serialize) -> serde_json::Value {
+        serde_json::to_value(doc).unwrap()
+    }
+
+    #[test]
+    fn built_documents_serialize_as_the_literals_did() {
+        assert_eq!(
+            j(&RegisterTopics::new(["a", "b"]).with_orderly(true)),
+            json!({"topics": ["a", "b"], "orderly": true})
+        );
+        assert_eq!(
+            j(&RegisterTopics::new(["a"])
+                .with_write_ratio(0.3)
+                .with_actor("ops")),
+            json!({"topics": ["a"], "write_ratio": 0.3, "actor": "ops"})
+        );
+        assert_eq!(
+            j(
+                &BatchMoveRequest::selected(BatchSelector::new(Phase::Initial, true))
+                    .with_mode(BatchMode::AllOrNothing)
+                    .with_force(true)
+            ),
+            json!({"select": {"phase": "initial", "ready": true}, "mode": "all_or_nothing", "force": true})
+        );
+        assert_eq!(
+            j(&BatchMoveRequest::listed([BatchTopic::new(
+                "t",
+                Phase::DualRead
+            )])),
+            json!({"topics": [{"topic": "t", "expected": "dual_read"}], "mode": "each", "force": false})
+        );
+        assert_eq!(
+            j(&CreateTask::new("n").with_source_description("IDC")),
+            json!({"name": "n", "source_description": "IDC", "target_description": ""})
+        );
+        assert_eq!(
+            j(&MetadataRequest::default()
+                .with_file(None)
+                .with_topics(vec!["t".into()])
+                .with_dry_run(true)),
+            json!({"topics": ["t"], "overwrite": false, "dry_run": true})
+        );
+        assert_eq!(
+            j(&ErrorBody::new("http", "boom")),
+            json!({"error": "http", "message": "boom"})
+        );
+        assert_eq!(
+            j(&HeartbeatAnswer::new(7, SyncStatus::Stale)),
+            json!({"ok": true, "version": 7, "status": "stale"})
+        );
+        let hb = Heartbeat::new("id", "app", Role::Consumer, "g")
+            .with_topics(["t"])
+            .with_status(SyncStatus::Stale, Some("unreachable".into()))
+            .with_table_version(3);
+        assert_eq!(
+            j(&hb),
+            json!({
+                "client_id": "id", "application": "app", "role": "consumer", "group": "g",
+                "topics": ["t"], "applied": {}, "counters": serde_json::to_value(Counters::default()).unwrap(),
+                "status": "stale", "status_reason": "unreachable", "table_version": 3
+            })
+        );
+    }
+}
