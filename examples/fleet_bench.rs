@@ -251,29 +251,18 @@ mod fleet {
             loop {
                 let status = client.status();
                 let s = client.phases().snapshot().topic(&topic);
-                let hb = Heartbeat {
-                    client_id: client_id.clone(),
-                    application: "fleet".into(),
-                    role: Role::Producer,
-                    group: "fleet_pg".into(),
-                    topics: vec![topic.clone()],
-                    applied: BTreeMap::from([(
+                let hb = Heartbeat::new(client_id.clone(), "fleet", Role::Producer, "fleet_pg")
+                    .with_topics([&topic])
+                    .with_applied(BTreeMap::from([(
                         topic.clone(),
-                        AppliedPhase {
-                            phase: s.phase,
-                            version: s.version,
-                        },
-                    )]),
-                    counters: Default::default(),
-                    per_topic: BTreeMap::new(),
-                    status,
-                    status_reason: (status == SyncStatus::Stale)
-                        .then(|| client.status_reason().unwrap_or("").to_owned()),
-                    pinned: Vec::new(),
-                    broker_clients: Default::default(),
-                    namespaces: Default::default(),
-                    table_version: Some(client.version()),
-                };
+                        AppliedPhase::new(s.phase, s.version),
+                    )]))
+                    .with_status(
+                        status,
+                        (status == SyncStatus::Stale)
+                            .then(|| client.status_reason().unwrap_or("").to_owned()),
+                    )
+                    .with_table_version(client.version());
                 let r = http
                     .post(format!("{url}/v1/clients/heartbeat"))
                     .timeout(Duration::from_secs(5))

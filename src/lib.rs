@@ -34,7 +34,8 @@
 //!
 //! ## Control endpoint
 //! The phase table has one writer API ([`PhaseHandle::apply`] with versions, or direct `set_*` calls); the HTTP
-//! control plane of a later release writes through the same API.
+//! control plane (`rmq-migrate serve`; module `server`, feature `server`) publishes the table, and each process's
+//! [`control::ControlClient`] applies it through the same API ([`PhaseHandle::apply_table`]).
 //!
 //! ## Runtime setup
 //! Build clients on a [`MigrationRuntime`]: its listener lane is sized so push consumers are never refused

@@ -450,12 +450,11 @@ async fn run(chrome: PathBuf) {
     .await;
     files.insert("audit", shot(&page, &shots, "audit").await);
     // A task last: with one, moves are made in step grayscale only.
-    api.create_task(CreateTask {
-        name: "orders to cloud".into(),
-        source_description: "IDC".into(),
-        target_description: "cloud".into(),
-        ..Default::default()
-    })
+    api.create_task(
+        CreateTask::new("orders to cloud")
+            .with_source_description("IDC")
+            .with_target_description("cloud"),
+    )
     .await
     .unwrap();
     show_view(

@@ -25,6 +25,7 @@ use crate::route::TopicState;
 /// A non-2xx answer of the control plane: the HTTP status and its [`ErrorBody`]. Reach it from a
 /// [`MigrationError`] of kind [`ErrorKind::Refused`] or [`ErrorKind::Unauthorized`] with [`Refusal::of`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Refusal {
     /// HTTP status.
     pub status: u16,
@@ -57,6 +58,7 @@ impl std::error::Error for Refusal {}
 
 /// One registered topic in the answer to [`ControlApi::register`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Registered {
     /// The topic.
     pub topic: String,
@@ -207,12 +209,8 @@ impl ControlApi {
             });
         }
         let text = resp.text().await.unwrap_or_default();
-        let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
-            error: "http".into(),
-            message: text,
-            current: None,
-            checks: Vec::new(),
-        });
+        let body = serde_json::from_str::<ErrorBody>(&text)
+            .unwrap_or_else(|_| ErrorBody::new("http", text));
         let kind = if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             ErrorKind::Unauthorized
         } else {
@@ -242,7 +240,7 @@ impl ControlApi {
     pub async fn health_check(&self, topic: &str) -> Result<TopicView, MigrationError> {
         self.call(
             Method::POST,
-            &format!("/v1/topics/{}/health-check", segment(topic)),
+            &topic_path(topic, "/health-check"),
             None::<&()>,
         )
         .await
@@ -288,14 +286,7 @@ impl ControlApi {
             orderly,
             actor: self.actor.clone(),
         };
-        Ok(self
-            .call::<StateAnswer>(
-                Method::PUT,
-                &format!("/v1/topics/{}/orderly", segment(topic)),
-                Some(&req),
-            )
-            .await?
-            .state)
+        self.put_topic(topic, "orderly", &req).await
     }
 
     /// `POST /v1/topics/{topic}/dlq-reviewed`: acknowledge the source's dead letters of the topic's groups as
@@ -309,7 +300,7 @@ impl ControlApi {
         };
         self.call::<DlqReviewResult>(
             Method::POST,
-            &format!("/v1/topics/{}/dlq-reviewed", segment(topic)),
+            &topic_path(topic, "/dlq-reviewed"),
             Some(&req),
         )
         .await
@@ -317,12 +308,8 @@ impl ControlApi {
 
     /// `DELETE /v1/topics/{topic}` (only while `Initial`).
     pub async fn delete(&self, topic: &str) -> Result<(), MigrationError> {
-        self.call::<()>(
-            Method::DELETE,
-            &format!("/v1/topics/{}", segment(topic)),
-            None::<&()>,
-        )
-        .await
+        self.call::<()>(Method::DELETE, &topic_path(topic, ""), None::<&()>)
+            .await
     }
 
     /// `POST /v1/topics/{topic}/advance`.
@@ -359,7 +346,7 @@ impl ControlApi {
         };
         self.call(
             Method::POST,
-            &format!("/v1/topics/{}/{verb}", segment(topic)),
+            &topic_path(topic, &format!("/{verb}")),
             Some(&req),
         )
         .await
@@ -369,20 +356,26 @@ impl ControlApi {
     /// [`BatchMoveRequest`]); per-topic results. The request's actor defaults to this API's.
     pub async fn advance_batch(
         &self,
-        mut req: BatchMoveRequest,
+        req: BatchMoveRequest,
     ) -> Result<BatchMoveResult, MigrationError> {
-        req.actor = req.actor.or_else(|| self.actor.clone());
-        self.call(Method::POST, "/v1/topics:advance", Some(&req))
-            .await
+        self.move_batch("advance", req).await
     }
 
     /// `POST /v1/topics:rollback`: several topics one step back.
     pub async fn rollback_batch(
         &self,
+        req: BatchMoveRequest,
+    ) -> Result<BatchMoveResult, MigrationError> {
+        self.move_batch("rollback", req).await
+    }
+
+    async fn move_batch(
+        &self,
+        verb: &str,
         mut req: BatchMoveRequest,
     ) -> Result<BatchMoveResult, MigrationError> {
         req.actor = req.actor.or_else(|| self.actor.clone());
-        self.call(Method::POST, "/v1/topics:rollback", Some(&req))
+        self.call(Method::POST, &format!("/v1/topics:{verb}"), Some(&req))
             .await
     }
 
@@ -396,11 +389,21 @@ impl ControlApi {
             write_ratio,
             actor: self.actor.clone(),
         };
+        self.put_topic(topic, "write-ratio", &req).await
+    }
+
+    /// `PUT /v1/topics/{topic}/{setting}` with `req`: the topic's new state.
+    async fn put_topic(
+        &self,
+        topic: &str,
+        setting: &str,
+        req: &impl Serialize,
+    ) -> Result<TopicState, MigrationError> {
         Ok(self
             .call::<StateAnswer>(
                 Method::PUT,
-                &format!("/v1/topics/{}/write-ratio", segment(topic)),
-                Some(&req),
+                &topic_path(topic, &format!("/{setting}")),
+                Some(req),
             )
             .await?
             .state)
@@ -547,6 +550,11 @@ impl ControlApi {
     pub async fn delete_task(&self) -> Result<(), MigrationError> {
         self.call(Method::DELETE, "/v1/task", None::<&()>).await
     }
+}
+
+/// The path of `topic`'s resource, `/v1/topics/{topic}` followed by `rest` (e.g. `/advance`).
+fn topic_path(topic: &str, rest: &str) -> String {
+    format!("/v1/topics/{}{rest}", segment(topic))
 }
 
 /// Percent-encode a topic name for a URL path segment or query value (names may hold `%` and `|`).

@@ -193,18 +193,8 @@ impl ControlClientBuilder {
             heartbeat_every: self.heartbeat_every,
             backoff: (self.backoff_min, self.backoff_max),
             watch: self.watch,
-            state: Mutex::new(SyncState {
-                etag: None,
-                version: 0,
-                no_contact_since: None,
-                status: SyncStatus::Fresh,
-                problem: None,
-                logged: None,
-                table: None,
-                table_sent: None,
-                no_watch_until: None,
-            }),
-            status: AtomicU8::new(0),
+            state: Mutex::new(SyncState::default()),
+            status: StatusCell::new(SyncStatus::Fresh),
             reporters: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             tasks: Mutex::new(Vec::new()),
@@ -297,13 +287,15 @@ impl std::fmt::Debug for ControlClient {
     }
 }
 
+/// What the poller knows of its contact with the control plane. Its [`SyncStatus`] is kept apart, in
+/// [`Inner::status`], to be read without this lock; it is written only while this lock is held.
+#[derive(Default)]
 struct SyncState {
     etag: Option<String>,
     version: u64,
     /// Since when the client has had no contact: `None` while polls answer usable tables (a long-poll held open
     /// counts); set by the first failed poll after one ([`SyncState::no_contact`]).
     no_contact_since: Option<Instant>,
-    status: SyncStatus,
     /// Why the last poll gave no usable table (`None` after a usable answer).
     problem: Option<&'static str>,
     /// The problem last logged at WARN, and when: a reminder at most every [`LOG_REMINDER`].
@@ -348,10 +340,29 @@ struct Inner {
     backoff: (Duration, Duration),
     watch: bool,
     state: Mutex<SyncState>,
-    status: AtomicU8,
+    /// The one record of this client's status (written only while `state` is locked).
+    status: StatusCell,
     reporters: Mutex<Vec<Registered>>,
     next_id: AtomicU64,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A [`SyncStatus`] readable without a lock (by [`ControlClient::status`] and the heartbeats).
+struct StatusCell(AtomicU8);
+
+impl StatusCell {
+    fn new(status: SyncStatus) -> Self {
+        StatusCell(AtomicU8::new(status as u8))
+    }
+
+    fn get(&self) -> SyncStatus {
+        SyncStatus::from_u8(self.0.load(Ordering::Acquire))
+            .expect("a StatusCell holds only what set() stored")
+    }
+
+    fn set(&self, status: SyncStatus) {
+        self.0.store(status as u8, Ordering::Release);
+    }
 }
 
 impl Drop for Inner {
@@ -425,11 +436,7 @@ impl ControlClient {
 
     /// How fresh the table is.
     pub fn status(&self) -> SyncStatus {
-        match self.inner.status.load(Ordering::Acquire) {
-            0 => SyncStatus::Fresh,
-            1 => SyncStatus::Stale,
-            _ => SyncStatus::Unauthorized,
-        }
+        self.inner.status.get()
     }
 
     /// Why the last poll gave no usable table, as a code (`unreachable`, `http_error`, `older_table`,
@@ -500,6 +507,21 @@ impl Inner {
             Some(t) => req.header(AUTHORIZATION, format!("Bearer {t}")),
             None => req,
         }
+    }
+
+    /// `POST` `body` as JSON to `path` of the control plane, with the token, giving up after `timeout`.
+    async fn post(
+        &self,
+        path: &str,
+        timeout: Duration,
+        body: &impl serde::Serialize,
+    ) -> reqwest::Result<reqwest::Response> {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .timeout(timeout)
+            .json(body);
+        self.request(req).send().await
     }
 
     async fn fetch(&self, wait: Duration) -> Result<Fetched, Failure> {
@@ -689,16 +711,11 @@ impl Inner {
                 _ => return,
             }
         };
-        let doc = ClientTable {
-            client_id: client_id.to_owned(),
-            table: PhasesDoc::clone(&table),
-        };
-        let req = self
-            .http
-            .post(format!("{}/v1/clients/table", self.base))
-            .timeout(Duration::from_secs(30))
-            .json(&doc);
-        match self.request(req).send().await {
+        let doc = ClientTable::new(client_id, PhasesDoc::clone(&table));
+        match self
+            .post("/v1/clients/table", Duration::from_secs(30), &doc)
+            .await
+        {
             Ok(resp) if resp.status().is_success() => {
                 self.state.lock().table_sent = Some(table.version);
                 tracing::warn!(endpoint = %self.base, version = table.version,
@@ -717,13 +734,12 @@ impl Inner {
     fn good(&self) {
         let mut st = self.state.lock();
         st.no_contact_since = None;
-        if st.status == SyncStatus::Stale || st.logged.is_some() {
+        if self.status.get() == SyncStatus::Stale || st.logged.is_some() {
             tracing::info!(endpoint = %self.base, version = st.version, "control plane answers usable tables again: phase table fresh");
         }
-        st.status = SyncStatus::Fresh;
+        self.status.set(SyncStatus::Fresh);
         st.problem = None;
         st.logged = None;
-        self.status.store(0, Ordering::Release);
     }
 
     /// A poll gave no usable table (`at`: now, or when it was sent if it timed out). Logged at WARN when the
@@ -732,10 +748,9 @@ impl Inner {
         let mut st = self.state.lock();
         st.problem = Some(reason);
         let blind = st.no_contact(at);
-        let turned_stale = st.status == SyncStatus::Fresh && blind >= self.stale_after;
+        let turned_stale = self.status.get() == SyncStatus::Fresh && blind >= self.stale_after;
         if turned_stale {
-            st.status = SyncStatus::Stale;
-            self.status.store(1, Ordering::Release);
+            self.status.set(SyncStatus::Stale);
         }
         let remind = match st.logged {
             Some((r, at)) => r != reason || at.elapsed() >= LOG_REMINDER || turned_stale,
@@ -743,7 +758,7 @@ impl Inner {
         };
         if remind {
             st.logged = Some((reason, Instant::now()));
-            tracing::warn!(endpoint = %self.base, reason, detail, version = st.version, status = st.status.as_str(),
+            tracing::warn!(endpoint = %self.base, reason, detail, version = st.version, status = self.status.get().as_str(),
                 no_usable_table_for_s = blind.as_secs(),
                 "no usable phase table from the control plane; keeping the last good table and backing off");
         } else {
@@ -752,9 +767,8 @@ impl Inner {
     }
 
     fn unauthorized(&self, code: u16) {
-        let mut st = self.state.lock();
-        st.status = SyncStatus::Unauthorized;
-        self.status.store(2, Ordering::Release);
+        let st = self.state.lock();
+        self.status.set(SyncStatus::Unauthorized);
         tracing::error!(endpoint = %self.base, http_status = code, version = st.version,
             "control plane refused this client's token: polling STOPPED, keeping the last good table; fix the token and restart");
     }
@@ -859,7 +873,7 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
     loop {
         let Some(me) = inner.upgrade() else { return };
         let every = me.heartbeat_every;
-        if me.status.load(Ordering::Acquire) == 2 {
+        if me.status.get() == SyncStatus::Unauthorized {
             return;
         }
         let live: Vec<(String, Namespaces, Arc<dyn Reporter>)> = {
@@ -869,11 +883,7 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
                 .filter_map(|(id, ns, w)| w.upgrade().map(|a| (id.clone(), ns.clone(), a)))
                 .collect()
         };
-        let status = match me.status.load(Ordering::Acquire) {
-            0 => SyncStatus::Fresh,
-            1 => SyncStatus::Stale,
-            _ => SyncStatus::Unauthorized,
-        };
+        let status = me.status.get();
         let (status_reason, table_version) = {
             let st = me.state.lock();
             let reason = match status {
@@ -900,12 +910,10 @@ async fn heartbeat_loop(inner: Weak<Inner>) {
                 namespaces,
                 table_version,
             };
-            let req = me
-                .http
-                .post(format!("{}/v1/clients/heartbeat", me.base))
-                .timeout(Duration::from_secs(5))
-                .json(&hb);
-            match me.request(req).send().await {
+            match me
+                .post("/v1/clients/heartbeat", Duration::from_secs(5), &hb)
+                .await
+            {
                 Ok(resp) if resp.status().is_success() => {
                     warned = false;
                     // Older control planes answer other JSON: no request for the table then.
@@ -974,16 +982,24 @@ mod tests {
 
     fn state() -> SyncState {
         SyncState {
-            etag: None,
             version: 1,
-            no_contact_since: None,
-            status: SyncStatus::Fresh,
-            problem: None,
-            logged: None,
-            table: None,
-            table_sent: None,
-            no_watch_until: None,
+            ..SyncState::default()
         }
+    }
+
+    #[test]
+    fn the_status_cell_gives_back_every_status_it_is_set_to() {
+        let cell = StatusCell::new(SyncStatus::Fresh);
+        assert_eq!(cell.get(), SyncStatus::Fresh);
+        for s in [
+            SyncStatus::Stale,
+            SyncStatus::Unauthorized,
+            SyncStatus::Fresh,
+        ] {
+            cell.set(s);
+            assert_eq!(cell.get(), s);
+        }
+        assert_eq!(SyncStatus::from_u8(u8::MAX), None);
     }
 
     #[test]

@@ -8,6 +8,20 @@ use serde::{Deserialize, Serialize};
 use crate::phase::Phase;
 use crate::route::{PhaseTable, TopicState};
 
+/// Builder-style setters of a document, one per field: `with_<field>(<field>: <argument type>) = <value>;` sets
+/// `self.<field>` to `<value>` (an expression of the argument) and returns the document.
+macro_rules! setters {
+    ($( $(#[$doc:meta])* $name:ident($field:ident: $arg:ty) = $value:expr; )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $field: $arg) -> Self {
+                self.$field = $value;
+                self
+            }
+        )*
+    };
+}
+
 /// The content type of the watch stream (`GET /v1/phases?wait=<s>&watch=1`): one [`PhasesDoc`] per line of
 /// compact JSON; an empty line says the client holds the current table. A control plane without the stream
 /// answers `application/json` (one table, as a long-poll).
@@ -15,6 +29,7 @@ pub const WATCH_CONTENT_TYPE: &str = "application/x-ndjson";
 
 /// `GET /v1/phases`: the whole phase table and its version (also sent as the `ETag`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PhasesDoc {
     /// Version of the whole table; every change raises it by one.
     pub version: u64,
@@ -27,6 +42,20 @@ pub struct PhasesDoc {
 }
 
 impl PhasesDoc {
+    /// Table version `version` holding `topics`, no dead letters reviewed.
+    pub fn new(version: u64, topics: BTreeMap<String, TopicState>) -> Self {
+        PhasesDoc {
+            version,
+            topics,
+            dlq_reviewed: BTreeMap::new(),
+        }
+    }
+
+    setters! {
+        /// Per topic, how many of the source's dead letters an operator has reviewed.
+        with_dlq_reviewed(dlq_reviewed: BTreeMap<String, u64>) = dlq_reviewed;
+    }
+
     /// The table as the data plane holds it.
     pub fn to_table(&self) -> PhaseTable {
         PhaseTable::from_topics(self.topics.clone())
@@ -45,6 +74,7 @@ pub fn etag(version: u64) -> String {
 
 /// `POST /v1/topics`: register topics for migration (they start `Initial`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RegisterTopics {
     /// Topic names.
     pub topics: Vec<String>,
@@ -59,9 +89,29 @@ pub struct RegisterTopics {
     pub actor: Option<String>,
 }
 
+impl RegisterTopics {
+    /// Register `topics` with the default write ratio, not orderly.
+    pub fn new(topics: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        RegisterTopics {
+            topics: topics.into_iter().map(Into::into).collect(),
+            ..Default::default()
+        }
+    }
+
+    setters! {
+        /// The initial write ratio (`None`: the control plane's default, 0.5).
+        with_write_ratio(write_ratio: impl Into<Option<f64>>) = write_ratio.into();
+        /// Register the topics as orderly (order-preserving cutover); default `false`.
+        with_orderly(orderly: bool) = orderly;
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
+    }
+}
+
 /// `PUT /v1/topics/{topic}/orderly`: mark a topic orderly or not (only while no target write has happened:
 /// `initial` or `dual_read`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OrderlyRequest {
     /// Whether the topic is orderly.
     pub orderly: bool,
@@ -70,8 +120,24 @@ pub struct OrderlyRequest {
     pub actor: Option<String>,
 }
 
+impl OrderlyRequest {
+    /// Mark the topic orderly (`true`) or not.
+    pub fn new(orderly: bool) -> Self {
+        OrderlyRequest {
+            orderly,
+            actor: None,
+        }
+    }
+
+    setters! {
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
+    }
+}
+
 /// `POST /v1/topics/{topic}/advance` and `/rollback`: a compare-and-set one step away from `expected`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MoveRequest {
     /// The phase the caller believes the topic is in; a different current phase is a conflict (409).
     pub expected: Phase,
@@ -83,8 +149,27 @@ pub struct MoveRequest {
     pub actor: Option<String>,
 }
 
+impl MoveRequest {
+    /// One step away from `expected`, not forced.
+    pub fn new(expected: Phase) -> Self {
+        MoveRequest {
+            expected,
+            force: false,
+            actor: None,
+        }
+    }
+
+    setters! {
+        /// Move although a check fails (audited as forced); default `false`.
+        with_force(force: bool) = force;
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
+    }
+}
+
 /// One topic of a batch move and the phase the caller believes it is in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BatchTopic {
     /// The topic.
     pub topic: String,
@@ -92,8 +177,19 @@ pub struct BatchTopic {
     pub expected: Phase,
 }
 
+impl BatchTopic {
+    /// `topic`, expected in phase `expected`.
+    pub fn new(topic: impl Into<String>, expected: Phase) -> Self {
+        BatchTopic {
+            topic: topic.into(),
+            expected,
+        }
+    }
+}
+
 /// Which topics a batch move picks when it lists none.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BatchSelector {
     /// Only topics in this phase (each expected to be in it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,9 +199,20 @@ pub struct BatchSelector {
     pub ready: bool,
 }
 
+impl BatchSelector {
+    /// Topics in `phase` (`None`: any phase), and of those only the ready ones when `ready`.
+    pub fn new(phase: impl Into<Option<Phase>>, ready: bool) -> Self {
+        BatchSelector {
+            phase: phase.into(),
+            ready,
+        }
+    }
+}
+
 /// How a batch move treats a topic that cannot move.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum BatchMode {
     /// Every topic that can move moves; the others are refused.
     #[default]
@@ -116,6 +223,7 @@ pub enum BatchMode {
 
 /// `POST /v1/topics:advance` / `POST /v1/topics:rollback`: several topics, one step each, in one table version.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BatchMoveRequest {
     /// The topics with their expected phases (or `select`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -134,8 +242,36 @@ pub struct BatchMoveRequest {
     pub actor: Option<String>,
 }
 
+impl BatchMoveRequest {
+    /// A batch of the topics listed, each with its expected phase (mode `each`, not forced).
+    pub fn listed(topics: impl IntoIterator<Item = BatchTopic>) -> Self {
+        BatchMoveRequest {
+            topics: topics.into_iter().collect(),
+            ..Default::default()
+        }
+    }
+
+    /// A batch of the topics `select` picks (mode `each`, not forced).
+    pub fn selected(select: BatchSelector) -> Self {
+        BatchMoveRequest {
+            select: Some(select),
+            ..Default::default()
+        }
+    }
+
+    setters! {
+        /// How a topic that cannot move is treated (default [`BatchMode::Each`]).
+        with_mode(mode: BatchMode) = mode;
+        /// Move although a check fails (audited as forced); default `false`.
+        with_force(force: bool) = force;
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
+    }
+}
+
 /// One topic's outcome in a batch move: moved, or refused with the error a single move would give.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BatchItemResult {
     /// The topic.
     pub topic: String,
@@ -150,6 +286,7 @@ pub struct BatchItemResult {
 
 /// The answer to a batch move.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BatchMoveResult {
     /// The mode it ran in.
     pub mode: BatchMode,
@@ -163,12 +300,28 @@ pub struct BatchMoveResult {
 
 /// `PUT /v1/topics/{topic}/write-ratio`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RatioRequest {
     /// Share of `DualReadWrite` sends that go to the target, within `0.0..=1.0`.
     pub write_ratio: f64,
     /// Who asks (recorded in the audit log).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+}
+
+impl RatioRequest {
+    /// Send `write_ratio` of `DualReadWrite` sends to the target.
+    pub fn new(write_ratio: f64) -> Self {
+        RatioRequest {
+            write_ratio,
+            actor: None,
+        }
+    }
+
+    setters! {
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
+    }
 }
 
 /// The direction of a phase move.
@@ -183,6 +336,7 @@ pub enum Direction {
 
 /// One readiness check and its outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CheckResult {
     /// Stable check code, e.g. `target_topic_exists`, `consumers_applied`, `source_backlog_zero`.
     pub code: String,
@@ -192,8 +346,20 @@ pub struct CheckResult {
     pub detail: String,
 }
 
+impl CheckResult {
+    /// Check `code` passed or not, with what was found.
+    pub fn new(code: impl Into<String>, passed: bool, detail: impl Into<String>) -> Self {
+        CheckResult {
+            code: code.into(),
+            passed,
+            detail: detail.into(),
+        }
+    }
+}
+
 /// The answer to an accepted move, ratio change or registration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MoveResult {
     /// The topic (empty for task actions).
     #[serde(default)]
@@ -212,6 +378,7 @@ pub struct MoveResult {
 
 /// Every non-2xx answer of the control plane.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorBody {
     /// Stable error code: `unauthorized`, `unknown_topic`, `phase_mismatch`, `not_ready`, `invalid_request`, ...
     pub error: String,
@@ -225,9 +392,29 @@ pub struct ErrorBody {
     pub checks: Vec<CheckResult>,
 }
 
+impl ErrorBody {
+    /// Error `error` (a stable code) with its message; no current phase, no checks.
+    pub fn new(error: impl Into<String>, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: error.into(),
+            message: message.into(),
+            current: None,
+            checks: Vec::new(),
+        }
+    }
+
+    setters! {
+        /// The topic's current phase (on a conflict).
+        with_current(current: impl Into<Option<Phase>>) = current.into();
+        /// The readiness checks that refused a move.
+        with_checks(checks: Vec<CheckResult>) = checks;
+    }
+}
+
 /// What kind of client sent a heartbeat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Role {
     /// A `MigratingProducer`.
     Producer,
@@ -248,6 +435,8 @@ impl Role {
 /// How fresh a client's phase table is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+#[repr(u8)]
 pub enum SyncStatus {
     /// The last poll succeeded within the grace period.
     #[default]
@@ -267,10 +456,22 @@ impl SyncStatus {
             SyncStatus::Unauthorized => "unauthorized",
         }
     }
+
+    /// The status whose discriminant (`status as u8`) is `b`.
+    pub(crate) fn from_u8(b: u8) -> Option<SyncStatus> {
+        [
+            SyncStatus::Fresh,
+            SyncStatus::Stale,
+            SyncStatus::Unauthorized,
+        ]
+        .into_iter()
+        .find(|s| *s as u8 == b)
+    }
 }
 
 /// The phase a client has put into effect for one topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AppliedPhase {
     /// The phase.
     pub phase: Phase,
@@ -278,8 +479,16 @@ pub struct AppliedPhase {
     pub version: u64,
 }
 
+impl AppliedPhase {
+    /// `phase`, as of topic state version `version`.
+    pub fn new(phase: Phase, version: u64) -> Self {
+        AppliedPhase { phase, version }
+    }
+}
+
 /// One cluster's counters of one client since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClusterCounters {
     /// Messages sent to this cluster (producers).
     pub sent: u64,
@@ -295,6 +504,7 @@ pub struct ClusterCounters {
 
 /// Counters per cluster.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Counters {
     /// Source cluster.
     pub source: ClusterCounters,
@@ -302,10 +512,18 @@ pub struct Counters {
     pub target: ClusterCounters,
 }
 
+impl Counters {
+    /// The counters of the source and of the target.
+    pub fn new(source: ClusterCounters, target: ClusterCounters) -> Self {
+        Counters { source, target }
+    }
+}
+
 /// The client ids one shim instance's raw clients present to each cluster's brokers, exactly as the brokers list
 /// them among a group's consumer connections (`<ip>@<instance name>`). The control plane tells shim consumers
 /// from consumers outside the shim by them (check `unmanaged_consumers`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BrokerClients {
     /// Client ids on the source's brokers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -316,6 +534,11 @@ pub struct BrokerClients {
 }
 
 impl BrokerClients {
+    /// The client ids on the source and on the target.
+    pub fn new(source: Vec<String>, target: Vec<String>) -> Self {
+        BrokerClients { source, target }
+    }
+
     /// Whether no client id is listed.
     pub fn is_empty(&self) -> bool {
         self.source.is_empty() && self.target.is_empty()
@@ -323,16 +546,14 @@ impl BrokerClients {
 
     /// The ids on `cluster`.
     pub fn on(&self, cluster: crate::Cluster) -> &[String] {
-        match cluster {
-            crate::Cluster::Source => &self.source,
-            crate::Cluster::Target => &self.target,
-        }
+        [&self.source, &self.target][cluster.index()]
     }
 }
 
 /// The client namespace a shim instance uses on each cluster (`None`: none). The control plane compares them
 /// with its own (check `namespaces_match`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Namespaces {
     /// On the source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -343,6 +564,11 @@ pub struct Namespaces {
 }
 
 impl Namespaces {
+    /// The namespace on the source and on the target (`None`: none).
+    pub fn new(source: Option<String>, target: Option<String>) -> Self {
+        Namespaces { source, target }
+    }
+
     /// Whether neither cluster has a namespace.
     pub fn is_empty(&self) -> bool {
         self.source.is_none() && self.target.is_none()
@@ -350,10 +576,7 @@ impl Namespaces {
 
     /// The namespace on `cluster`.
     pub fn on(&self, cluster: crate::Cluster) -> Option<&str> {
-        match cluster {
-            crate::Cluster::Source => self.source.as_deref(),
-            crate::Cluster::Target => self.target.as_deref(),
-        }
+        [&self.source, &self.target][cluster.index()].as_deref()
     }
 
     /// The namespaces of a client's two clusters.
@@ -368,6 +591,7 @@ impl Namespaces {
 
 /// `POST /v1/clients/heartbeat`: what one producer or consumer instance has applied and done.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Heartbeat {
     /// Unique per instance and process (`<application>@<host>/<pid>/<role>-<n>` unless set).
     pub client_id: String,
@@ -410,8 +634,64 @@ pub struct Heartbeat {
     pub table_version: Option<u64>,
 }
 
+impl Heartbeat {
+    /// The heartbeat of client `client_id` of `application`, a `role` of `group`: no topics, zero counters,
+    /// status fresh, nothing pinned. Set the rest with the `with_*` methods.
+    pub fn new(
+        client_id: impl Into<String>,
+        application: impl Into<String>,
+        role: Role,
+        group: impl Into<String>,
+    ) -> Self {
+        Heartbeat {
+            client_id: client_id.into(),
+            application: application.into(),
+            role,
+            group: group.into(),
+            topics: Vec::new(),
+            applied: BTreeMap::new(),
+            counters: Counters::default(),
+            per_topic: BTreeMap::new(),
+            status: SyncStatus::default(),
+            status_reason: None,
+            pinned: Vec::new(),
+            broker_clients: BrokerClients::default(),
+            namespaces: Namespaces::default(),
+            table_version: None,
+        }
+    }
+
+    setters! {
+        /// The topics the client sends to or subscribes to.
+        with_topics(topics: impl IntoIterator<Item = impl Into<String>>) =
+            topics.into_iter().map(Into::into).collect();
+        /// Per topic, the phase the client has put into effect.
+        with_applied(applied: BTreeMap<String, AppliedPhase>) = applied;
+        /// Counters per cluster over all of the client's topics.
+        with_counters(counters: Counters) = counters;
+        /// Counters per cluster per topic.
+        with_per_topic(per_topic: BTreeMap<String, Counters>) = per_topic;
+        /// Topics the client is pinned to a phase for.
+        with_pinned(pinned: Vec<String>) = pinned;
+        /// The client ids the client's raw clients present to each cluster's brokers (consumers).
+        with_broker_clients(broker_clients: BrokerClients) = broker_clients;
+        /// The client namespace in use on each cluster.
+        with_namespaces(namespaces: Namespaces) = namespaces;
+        /// The version of the whole phase table the client applied.
+        with_table_version(table_version: impl Into<Option<u64>>) = table_version.into();
+    }
+
+    /// How fresh the client's table is, and (while stale) why: a code such as `unreachable`.
+    pub fn with_status(mut self, status: SyncStatus, reason: Option<String>) -> Self {
+        self.status = status;
+        self.status_reason = reason;
+        self
+    }
+}
+
 /// The answer to `POST /v1/clients/heartbeat`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HeartbeatAnswer {
     /// Always `true` (the heartbeat was recorded).
     pub ok: bool,
@@ -426,8 +706,26 @@ pub struct HeartbeatAnswer {
     pub send_table: bool,
 }
 
+impl HeartbeatAnswer {
+    /// A recorded heartbeat (`ok`) that reported `status`, answered with table version `version`.
+    pub fn new(version: u64, status: SyncStatus) -> Self {
+        HeartbeatAnswer {
+            ok: true,
+            version,
+            status,
+            send_table: false,
+        }
+    }
+
+    setters! {
+        /// Ask the client to send its table (it holds a newer one than the control plane).
+        with_send_table(send_table: bool) = send_table;
+    }
+}
+
 /// `POST /v1/clients/table`: the table a client holds, sent when its heartbeat's answer asked for it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClientTable {
     /// The client id of the heartbeat that was answered `send_table`.
     pub client_id: String,
@@ -435,8 +733,19 @@ pub struct ClientTable {
     pub table: PhasesDoc,
 }
 
+impl ClientTable {
+    /// Client `client_id`'s table.
+    pub fn new(client_id: impl Into<String>, table: PhasesDoc) -> Self {
+        ClientTable {
+            client_id: client_id.into(),
+            table,
+        }
+    }
+}
+
 /// One topic a client holds at a newer version than the control plane's table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TopicAhead {
     /// The topic.
     pub topic: String,
@@ -455,6 +764,7 @@ pub struct TopicAhead {
 /// control plane's own table above every client's version), every change to the table is refused with
 /// `diverged`: the clients would ignore it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DivergenceView {
     /// The control plane's table version.
     pub table_version: u64,
@@ -474,6 +784,7 @@ pub struct DivergenceView {
 
 /// `POST /v1/adopt`: resolve a divergence.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AdoptRequest {
     /// `false`: take the newest state of every topic the clients hold (their tables merged, newest version per
     /// topic). `true`: keep the control plane's own table and publish it at a version above every client's, so
@@ -485,8 +796,21 @@ pub struct AdoptRequest {
     pub actor: Option<String>,
 }
 
+impl AdoptRequest {
+    /// Take the clients' newest table (`force = false`), or publish the control plane's own above theirs.
+    pub fn new(force: bool) -> Self {
+        AdoptRequest { force, actor: None }
+    }
+
+    setters! {
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
+    }
+}
+
 /// One topic an adoption changed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AdoptedTopic {
     /// The topic.
     pub topic: String,
@@ -501,6 +825,7 @@ pub struct AdoptedTopic {
 
 /// The answer to `POST /v1/adopt`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AdoptResult {
     /// `true` for `--force` (the control plane's own table was kept).
     pub force: bool,
@@ -515,6 +840,7 @@ pub struct AdoptResult {
 
 /// `GET /v1/clients`: one registered client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClientView {
     /// The last heartbeat.
     #[serde(flatten)]
@@ -527,6 +853,7 @@ pub struct ClientView {
 
 /// Traffic of one topic on one cluster as the control plane sees it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClusterTraffic {
     /// Messages ever written to the topic on this cluster (sum of queue max offsets); `None` when unknown.
     pub stored: Option<u64>,
@@ -541,6 +868,7 @@ pub struct ClusterTraffic {
 /// Dead letters of one consumer group per cluster (`%DLQ%<group>`; a group's dead-letter topic holds the dead
 /// letters of every topic the group reads).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupDeadLetters {
     /// The consumer group.
     pub group: String,
@@ -553,14 +881,23 @@ pub struct GroupDeadLetters {
 /// `POST /v1/topics/{topic}/dlq-reviewed`: an operator has reviewed the source's dead letters of the topic's
 /// groups (listed, resent, or judged not worth resending).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DlqReviewRequest {
     /// Who asks (recorded in the audit log).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
 }
 
+impl DlqReviewRequest {
+    setters! {
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
+    }
+}
+
 /// The answer to a dead-letter review: what was acknowledged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DlqReviewResult {
     /// The topic.
     pub topic: String,
@@ -572,6 +909,7 @@ pub struct DlqReviewResult {
 
 /// `GET /v1/topics`: one topic with its readiness.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TopicView {
     /// The topic.
     pub topic: String,
@@ -601,6 +939,7 @@ pub struct TopicView {
 
 /// One application name as each cluster's brokers know it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClusterNames {
     /// On the source.
     pub source: String,
@@ -610,6 +949,7 @@ pub struct ClusterNames {
 
 /// `GET /v1/groups`: consumer groups compared across the clusters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupsView {
     /// Non-system groups on the source.
     pub source: Vec<String>,
@@ -639,6 +979,7 @@ pub struct GroupsView {
 
 /// The clients connected for one consumer group, per cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupClients {
     /// The consumer group.
     pub group: String,
@@ -669,6 +1010,7 @@ pub struct GroupClients {
 
 /// One topic a consumer group reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupTopic {
     /// The topic.
     pub topic: String,
@@ -743,6 +1085,7 @@ impl std::str::FromStr for TaskStep {
 
 /// One cluster as the task records it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskCluster {
     /// What the operator calls it (free text, e.g. "self-built IDC cluster").
     #[serde(default)]
@@ -759,6 +1102,7 @@ pub struct TaskCluster {
 
 /// When a step was entered, and how.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StepRecord {
     /// The step entered.
     pub step: TaskStep,
@@ -773,6 +1117,7 @@ pub struct StepRecord {
 
 /// The task is paused: no phase move or write-ratio change is made until it is resumed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Paused {
     /// Who paused it.
     pub by: String,
@@ -786,6 +1131,7 @@ pub struct Paused {
 /// The last metadata import run through the control plane (step `metadata`).
 #[cfg(feature = "admin")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MetadataRun {
     /// RFC 3339 UTC time it finished.
     pub at: String,
@@ -800,6 +1146,7 @@ pub struct MetadataRun {
 /// `GET /v1/task`: the migration task (one per control plane).
 #[cfg(feature = "admin")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskDoc {
     /// The task's name.
     pub name: String,
@@ -836,6 +1183,7 @@ pub struct TaskDoc {
 /// `GET /v1/task` answer: the task and the conditions of its next step as they hold now.
 #[cfg(feature = "admin")]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskView {
     /// The task.
     pub task: TaskDoc,
@@ -849,6 +1197,7 @@ pub struct TaskView {
 
 /// `POST /v1/task`: create the migration task.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateTask {
     /// The task's name (1-64 characters).
     pub name: String,
@@ -863,8 +1212,28 @@ pub struct CreateTask {
     pub actor: Option<String>,
 }
 
+impl CreateTask {
+    /// A task named `name`, the clusters without descriptions.
+    pub fn new(name: impl Into<String>) -> Self {
+        CreateTask {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    setters! {
+        /// What the operator calls the source.
+        with_source_description(source_description: impl Into<String>) = source_description.into();
+        /// What the operator calls the target.
+        with_target_description(target_description: impl Into<String>) = target_description.into();
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
+    }
+}
+
 /// `POST /v1/task/advance`: enter the next step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskAdvance {
     /// The step the task must be in now.
     pub expected: TaskStep,
@@ -876,8 +1245,27 @@ pub struct TaskAdvance {
     pub actor: Option<String>,
 }
 
+impl TaskAdvance {
+    /// Enter the step after `expected`, not forced.
+    pub fn new(expected: TaskStep) -> Self {
+        TaskAdvance {
+            expected,
+            force: false,
+            actor: None,
+        }
+    }
+
+    setters! {
+        /// Enter the next step although a condition fails (audited as forced); default `false`.
+        with_force(force: bool) = force;
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
+    }
+}
+
 /// `POST /v1/task/pause` and `/resume`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PauseRequest {
     /// Why (pause only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -887,8 +1275,18 @@ pub struct PauseRequest {
     pub actor: Option<String>,
 }
 
+impl PauseRequest {
+    setters! {
+        /// Why (pause only).
+        with_reason(reason: impl Into<String>) = Some(reason.into());
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
+    }
+}
+
 /// `POST /v1/task/metadata`: import topics and groups into the target through the control plane.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MetadataRequest {
     /// A metadata file (as `mqadmin exportMetadata` or `rmq-migrate export` writes it); absent: the control
     /// plane exports from the source now.
@@ -911,8 +1309,26 @@ pub struct MetadataRequest {
     pub actor: Option<String>,
 }
 
+impl MetadataRequest {
+    setters! {
+        /// Import this metadata file (`None`: the control plane exports from the source).
+        with_file(file: impl Into<Option<serde_json::Value>>) = file.into();
+        /// Only these topics (empty: all).
+        with_topics(topics: Vec<String>) = topics;
+        /// Only these groups (empty: all; with topics given and no groups, no groups).
+        with_groups(groups: Vec<String>) = groups;
+        /// Overwrite same-name items whose settings differ; default `false`.
+        with_overwrite(overwrite: bool) = overwrite;
+        /// Plan only; default `false`.
+        with_dry_run(dry_run: bool) = dry_run;
+        /// Name who asks (recorded in the audit log).
+        with_actor(actor: impl Into<String>) = Some(actor.into());
+    }
+}
+
 /// `GET /v1/task/endpoints`: per registered topic, its shim clients and the clients outside the shim.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EndpointsView {
     /// Per topic, by name.
     pub topics: Vec<TopicEndpoints>,
@@ -920,6 +1336,7 @@ pub struct EndpointsView {
 
 /// One topic's clients.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TopicEndpoints {
     /// The topic.
     pub topic: String,
@@ -935,6 +1352,7 @@ pub struct TopicEndpoints {
 
 /// One shim client of a topic.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EndpointClient {
     /// The client id.
     pub client_id: String,
@@ -952,6 +1370,7 @@ pub struct EndpointClient {
 
 /// One line of the audit log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AuditEntry {
     /// Sequence number, from 1.
     pub seq: u64,
@@ -995,6 +1414,7 @@ pub struct AuditEntry {
 /// Migration monitoring: the time series of one topic, or of the whole task (the sum over its topics), oldest
 /// point first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MonitorDoc {
     /// The topic; absent for the whole task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1007,6 +1427,7 @@ pub struct MonitorDoc {
 
 /// One interval of a monitoring series.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MonitorPoint {
     /// Start of the interval, RFC 3339 UTC.
     pub at: String,
@@ -1023,6 +1444,7 @@ pub struct MonitorPoint {
 /// One cluster over one interval of a monitoring series. A `null` rate or backlog is a gap: unknown (the topic
 /// did not exist there, a query failed, or a total went down), not zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MonitorCluster {
     /// Messages stored per second (growth of the sum of the topic's queue max offsets).
     pub stored_per_s: Option<f64>,
@@ -1034,4 +1456,75 @@ pub struct MonitorCluster {
     pub sent: u64,
     /// Messages the shim clients received from this cluster during the interval.
     pub received: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn j(doc: &impl Serialize) -> serde_json::Value {
+        serde_json::to_value(doc).unwrap()
+    }
+
+    #[test]
+    fn built_documents_serialize_as_the_literals_did() {
+        assert_eq!(
+            j(&RegisterTopics::new(["a", "b"]).with_orderly(true)),
+            json!({"topics": ["a", "b"], "orderly": true})
+        );
+        assert_eq!(
+            j(&RegisterTopics::new(["a"])
+                .with_write_ratio(0.3)
+                .with_actor("ops")),
+            json!({"topics": ["a"], "write_ratio": 0.3, "actor": "ops"})
+        );
+        assert_eq!(
+            j(
+                &BatchMoveRequest::selected(BatchSelector::new(Phase::Initial, true))
+                    .with_mode(BatchMode::AllOrNothing)
+                    .with_force(true)
+            ),
+            json!({"select": {"phase": "initial", "ready": true}, "mode": "all_or_nothing", "force": true})
+        );
+        assert_eq!(
+            j(&BatchMoveRequest::listed([BatchTopic::new(
+                "t",
+                Phase::DualRead
+            )])),
+            json!({"topics": [{"topic": "t", "expected": "dual_read"}], "mode": "each", "force": false})
+        );
+        assert_eq!(
+            j(&CreateTask::new("n").with_source_description("IDC")),
+            json!({"name": "n", "source_description": "IDC", "target_description": ""})
+        );
+        assert_eq!(
+            j(&MetadataRequest::default()
+                .with_file(None)
+                .with_topics(vec!["t".into()])
+                .with_dry_run(true)),
+            json!({"topics": ["t"], "overwrite": false, "dry_run": true})
+        );
+        assert_eq!(
+            j(&ErrorBody::new("http", "boom")),
+            json!({"error": "http", "message": "boom"})
+        );
+        assert_eq!(
+            j(&HeartbeatAnswer::new(7, SyncStatus::Stale)),
+            json!({"ok": true, "version": 7, "status": "stale"})
+        );
+        let hb = Heartbeat::new("id", "app", Role::Consumer, "g")
+            .with_topics(["t"])
+            .with_status(SyncStatus::Stale, Some("unreachable".into()))
+            .with_table_version(3);
+        assert_eq!(
+            j(&hb),
+            json!({
+                "client_id": "id", "application": "app", "role": "consumer", "group": "g",
+                "topics": ["t"], "applied": {}, "counters": serde_json::to_value(Counters::default()).unwrap(),
+                "status": "stale", "status_reason": "unreachable", "table_version": 3
+            })
+        );
+    }
 }

@@ -223,12 +223,11 @@ pub(crate) async fn register(
     orderly: bool,
 ) -> CliResult {
     let out = api(r)?
-        .register_topics(RegisterTopics {
-            topics: topics.to_vec(),
-            write_ratio: ratio,
-            orderly,
-            actor: None,
-        })
+        .register_topics(
+            RegisterTopics::new(topics)
+                .with_write_ratio(ratio)
+                .with_orderly(orderly),
+        )
         .await?;
     if r.output == Output::Json {
         return json(&out);
@@ -278,22 +277,11 @@ async fn move_batch(m: &MoveArgs, back: bool) -> CliResult {
     if !selecting && m.topics.is_empty() {
         return Err(usage("name at least one topic"));
     }
-    let mut req = BatchMoveRequest {
-        mode: if m.each {
-            BatchMode::Each
-        } else {
-            BatchMode::AllOrNothing
-        },
-        force: m.force,
-        ..Default::default()
-    };
-    if selecting {
-        req.select = Some(BatchSelector {
-            phase: m.phase,
-            ready: m.all_ready,
-        });
+    let req = if selecting {
+        BatchMoveRequest::selected(BatchSelector::new(m.phase, m.all_ready))
     } else {
         let table = api.phases().await?;
+        let mut topics = Vec::with_capacity(m.topics.len());
         for t in &m.topics {
             let phase = table.topics.get(t).map(|s| s.phase).ok_or_else(|| {
                 MigrationError::new(
@@ -302,12 +290,16 @@ async fn move_batch(m: &MoveArgs, back: bool) -> CliResult {
                     format!("topic {t:?} is not registered for migration"),
                 )
             })?;
-            req.topics.push(BatchTopic {
-                topic: t.clone(),
-                expected: phase,
-            });
+            topics.push(BatchTopic::new(t.clone(), phase));
         }
+        BatchMoveRequest::listed(topics)
     }
+    .with_mode(if m.each {
+        BatchMode::Each
+    } else {
+        BatchMode::AllOrNothing
+    })
+    .with_force(m.force);
     let r = if back {
         api.rollback_batch(req).await?
     } else {

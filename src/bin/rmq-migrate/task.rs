@@ -102,12 +102,11 @@ pub(crate) async fn run(c: TaskCommand) -> CliResult {
             target_description,
         } => {
             let v = api(&remote)?
-                .create_task(CreateTask {
-                    name,
-                    source_description,
-                    target_description,
-                    actor: None,
-                })
+                .create_task(
+                    CreateTask::new(name)
+                        .with_source_description(source_description)
+                        .with_target_description(target_description),
+                )
                 .await?;
             print_view(&remote, &v)?;
             Ok(ExitCode::SUCCESS)
@@ -199,14 +198,14 @@ async fn metadata(a: MetadataArgs) -> CliResult {
         }
     };
     let report = api(&a.remote)?
-        .run_metadata(MetadataRequest {
-            file,
-            topics: a.topics,
-            groups: a.groups,
-            overwrite: a.overwrite,
-            dry_run: a.dry_run,
-            actor: None,
-        })
+        .run_metadata(
+            MetadataRequest::default()
+                .with_file(file)
+                .with_topics(a.topics)
+                .with_groups(a.groups)
+                .with_overwrite(a.overwrite)
+                .with_dry_run(a.dry_run),
+        )
         .await?;
     if a.remote.output == Output::Json {
         print_json(&report);

@@ -516,16 +516,13 @@ fn batch_moves_report_per_topic_and_all_or_nothing_moves_none_when_one_cannot() 
         pair.create_topic(&client(), &b, 2).await.unwrap();
         pair.source.create_topic(&client(), &c, 2).await.unwrap(); // not on the target
         p.admin.register(&[&a, &b, &c], None).await.unwrap();
-        let listed = |mode| BatchMoveRequest {
-            topics: [&a, &b, &c]
-                .iter()
-                .map(|t| BatchTopic {
-                    topic: t.to_string(),
-                    expected: Phase::Initial,
-                })
-                .collect(),
-            mode,
-            ..Default::default()
+        let listed = |mode| {
+            BatchMoveRequest::listed(
+                [&a, &b, &c]
+                    .iter()
+                    .map(|t| BatchTopic::new(t.to_string(), Phase::Initial)),
+            )
+            .with_mode(mode)
         };
         let before = p.admin.phases().await.unwrap().version;
 
@@ -573,20 +570,13 @@ fn batch_moves_report_per_topic_and_all_or_nothing_moves_none_when_one_cannot() 
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let r = p
             .admin
-            .rollback_batch(BatchMoveRequest {
-                topics: vec![
-                    BatchTopic {
-                        topic: a.clone(),
-                        expected: Phase::DualRead,
-                    },
-                    BatchTopic {
-                        topic: c.clone(),
-                        expected: Phase::DualRead,
-                    },
-                ],
-                mode: BatchMode::Each,
-                ..Default::default()
-            })
+            .rollback_batch(
+                BatchMoveRequest::listed([
+                    BatchTopic::new(a.clone(), Phase::DualRead),
+                    BatchTopic::new(c.clone(), Phase::DualRead),
+                ])
+                .with_mode(BatchMode::Each),
+            )
             .await
             .unwrap();
         assert_eq!((r.moved, r.refused), (1, 1), "{r:#?}");
@@ -598,14 +588,10 @@ fn batch_moves_report_per_topic_and_all_or_nothing_moves_none_when_one_cannot() 
         for _ in 0..50 {
             let r = p
                 .admin
-                .advance_batch(BatchMoveRequest {
-                    select: Some(BatchSelector {
-                        phase: Some(Phase::Initial),
-                        ready: true,
-                    }),
-                    mode: BatchMode::Each,
-                    ..Default::default()
-                })
+                .advance_batch(
+                    BatchMoveRequest::selected(BatchSelector::new(Phase::Initial, true))
+                        .with_mode(BatchMode::Each),
+                )
                 .await
                 .unwrap();
             if r.results.iter().any(|i| i.topic == a) {

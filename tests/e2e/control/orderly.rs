@@ -46,11 +46,7 @@ fn orderly_cutover_keeps_every_keys_sequence_in_order() {
         let group = unique_name("ocg");
         pair.target.create_group(&client(), &group).await.unwrap();
         p.admin
-            .register_topics(RegisterTopics {
-                topics: vec![topic.clone()],
-                orderly: true,
-                ..Default::default()
-            })
+            .register_topics(RegisterTopics::new([&topic]).with_orderly(true))
             .await
             .unwrap();
         let ctl = p.client("orderly-app").await;

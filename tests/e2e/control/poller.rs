@@ -54,9 +54,9 @@ struct FakeServer {
 }
 
 fn doc(version: u64, topics: &[(&str, Phase, f64)]) -> PhasesDoc {
-    PhasesDoc {
+    PhasesDoc::new(
         version,
-        topics: topics
+        topics
             .iter()
             .map(|(t, phase, ratio)| {
                 (
@@ -70,8 +70,7 @@ fn doc(version: u64, topics: &[(&str, Phase, f64)]) -> PhasesDoc {
                 )
             })
             .collect::<BTreeMap<_, _>>(),
-        ..Default::default()
-    }
+    )
 }
 
 async fn phases(

@@ -63,12 +63,11 @@ fn a_task_walks_its_five_steps_with_pause_and_one_claim_per_target() {
         assert_eq!(refusal(&e).body.error, "no_task");
         let created = p
             .admin
-            .create_task(CreateTask {
-                name: "orders to cloud".into(),
-                source_description: "IDC".into(),
-                target_description: "cloud".into(),
-                actor: None,
-            })
+            .create_task(
+                CreateTask::new("orders to cloud")
+                    .with_source_description("IDC")
+                    .with_target_description("cloud"),
+            )
             .await
             .unwrap();
         assert_eq!(created.task.step, TaskStep::Connect);
@@ -76,10 +75,7 @@ fn a_task_walks_its_five_steps_with_pause_and_one_claim_per_target() {
         assert_eq!(created.next, Some(TaskStep::Metadata));
         let again = p
             .admin
-            .create_task(CreateTask {
-                name: "twice".into(),
-                ..Default::default()
-            })
+            .create_task(CreateTask::new("twice"))
             .await
             .unwrap_err();
         assert_eq!(refusal(&again).body.error, "task_exists");
@@ -89,10 +85,7 @@ fn a_task_walks_its_five_steps_with_pause_and_one_claim_per_target() {
         let mut other = plane::start(move |c| c.target = tc).await;
         let e = other
             .admin
-            .create_task(CreateTask {
-                name: "rival".into(),
-                ..Default::default()
-            })
+            .create_task(CreateTask::new("rival"))
             .await
             .unwrap_err();
         let r = refusal(&e);
@@ -148,11 +141,11 @@ fn a_task_walks_its_five_steps_with_pause_and_one_claim_per_target() {
         assert_eq!(refusal(&e).body.checks[0].code, "metadata_imported");
         let report = p
             .admin
-            .run_metadata(MetadataRequest {
-                topics: vec![topic.clone()],
-                groups: vec![group.clone()],
-                ..Default::default()
-            })
+            .run_metadata(
+                MetadataRequest::default()
+                    .with_topics(vec![topic.clone()])
+                    .with_groups(vec![group.clone()]),
+            )
             .await
             .unwrap();
         assert_eq!(report.status, ImportStatus::AllSucceeded, "{report:?}");
@@ -228,13 +221,10 @@ fn a_task_walks_its_five_steps_with_pause_and_one_claim_per_target() {
         assert_eq!(refusal(&e).body.error, "paused", "{e}");
         let e = p
             .admin
-            .advance_batch(BatchMoveRequest {
-                topics: vec![BatchTopic {
-                    topic: topic.clone(),
-                    expected: Phase::Initial,
-                }],
-                ..Default::default()
-            })
+            .advance_batch(BatchMoveRequest::listed([BatchTopic::new(
+                topic.clone(),
+                Phase::Initial,
+            )]))
             .await
             .unwrap_err();
         assert_eq!(refusal(&e).body.error, "paused", "{e}");
@@ -349,10 +339,7 @@ fn a_task_walks_its_five_steps_with_pause_and_one_claim_per_target() {
         other.restart().await;
         other
             .admin
-            .create_task(CreateTask {
-                name: "next".into(),
-                ..Default::default()
-            })
+            .create_task(CreateTask::new("next"))
             .await
             .unwrap();
         other.admin.delete_task().await.unwrap();
