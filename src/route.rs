@@ -16,8 +16,7 @@ use crate::error::{ConfigError, ConfigErrorKind};
 use crate::phase::Phase;
 use crate::pin::Pins;
 use crate::topic_map::TopicMap;
-// Old paths, until every user names `crate::topic_state`.
-pub(crate) use crate::topic_state::{validate_ratio, TopicState, DEFAULT_WRITE_RATIO};
+use crate::topic_state::{validate_ratio, TopicState};
 
 /// An immutable snapshot of every migrating topic's state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -20,7 +20,7 @@ use super::wire::{
 };
 use crate::error::{ErrorKind, MigrationError};
 use crate::phase::Phase;
-use crate::route::TopicState;
+use crate::topic_state::TopicState;
 
 /// A non-2xx answer of the control plane: the HTTP status and its [`ErrorBody`]. Reach it from a
 /// [`MigrationError`] of kind [`ErrorKind::Refused`] or [`ErrorKind::Unauthorized`] with [`Refusal::of`].

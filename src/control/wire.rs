@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::phase::Phase;
-use crate::route::{PhaseTable, TopicState};
+use crate::route::PhaseTable;
+use crate::topic_state::TopicState;
 
 /// Builder-style setters of a document, one per field: `with_<field>(<field>: <argument type>) = <value>;` sets
 /// `self.<field>` to `<value>` (an expression of the argument) and returns the document.

@@ -48,7 +48,7 @@ impl EncodedTable {
 mod tests {
     use super::*;
     use crate::phase::Phase;
-    use crate::route::TopicState;
+    use crate::topic_state::TopicState;
 
     fn doc(version: u64, phase: Phase) -> Arc<PhasesDoc> {
         let mut d = PhasesDoc {

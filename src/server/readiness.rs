@@ -10,7 +10,7 @@ use parking_lot::RwLock;
 use tokio::sync::Notify;
 
 use crate::control::wire::{CheckResult, GroupDeadLetters};
-use crate::route::TopicState;
+use crate::topic_state::TopicState;
 
 /// One topic's checks as of one scan.
 #[derive(Clone, Debug)]

@@ -22,7 +22,7 @@ use crate::control::wire::{
     Heartbeat, HeartbeatAnswer, MetadataRequest, MoveRequest, OrderlyRequest, PauseRequest,
     RatioRequest, RegisterTopics, TaskAdvance,
 };
-use crate::route::TopicState;
+use crate::topic_state::TopicState;
 
 /// Every route of the control plane, with its body limit, counting every answer.
 pub(crate) fn router(app: Arc<App>) -> Router {

@@ -11,10 +11,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::worker;
-use crate::route::TopicState;
 use crate::server::app::App;
 use crate::server::moves::gates::Gates;
 use crate::server::readiness::Scanned;
+use crate::topic_state::TopicState;
 
 /// Topics scanned at once (each scan asks both clusters' brokers several questions).
 pub(crate) const SCAN_CONCURRENCY: usize = 8;

@@ -8,11 +8,11 @@ use std::time::Duration;
 use super::worker;
 use crate::control::wire::PhasesDoc;
 use crate::phase::Phase;
-use crate::route::TopicState;
 use crate::server::app::App;
 use crate::server::moves::gates::Gates;
 use crate::server::state::audit::entry;
 use crate::server::state::table::Draft;
+use crate::topic_state::TopicState;
 
 /// Seal every orderly topic in `cutting_over` whose live producers have all applied `cutting_over` (none is still
 /// sending under an earlier state). Not before one client TTL has passed since the server started: the registry is

@@ -12,10 +12,10 @@
 
 use crate::control::wire::{AdoptRequest, AdoptResult, AdoptedTopic};
 use crate::phase::Phase;
-use crate::route::{TopicState, DEFAULT_WRITE_RATIO};
 use crate::server::error::ApiError;
 use crate::server::state::audit::entry;
 use crate::server::state::table::{Draft, State};
+use crate::topic_state::{TopicState, DEFAULT_WRITE_RATIO};
 
 /// Resolve the divergence as `req` asks; refused with `not_diverged` when no live client is ahead, and (adopt)
 /// with `no_client_table` while no client ahead has sent its table yet.

@@ -21,11 +21,11 @@ use crate::admin::ClusterAdmin;
 use crate::cluster::Cluster;
 use crate::control::wire::{AppliedPhase, CheckResult, GroupDeadLetters, Heartbeat, Role};
 use crate::phase::Phase;
-use crate::route::TopicState;
 use crate::server::app::App;
 use crate::server::registry::Registry;
 use crate::server::state::table::Published;
 use crate::server::traffic::Traffic;
+use crate::topic_state::TopicState;
 
 /// What the checks read: the clusters' admin clients, the shim clients' reports, the traffic samples, the published
 /// table and the quiet window.

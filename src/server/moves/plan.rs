@@ -9,11 +9,11 @@ use tokio::sync::MutexGuard;
 use super::gates::Gates;
 use crate::control::wire::{AuditEntry, CheckResult, Direction, MoveResult, PhasesDoc, TaskStep};
 use crate::phase::Phase;
-use crate::route::TopicState;
 use crate::server::app::App;
 use crate::server::error::ApiError;
 use crate::server::state::audit::entry;
 use crate::server::state::table::{Draft, State};
+use crate::topic_state::TopicState;
 
 /// A move checked but not made yet.
 pub(crate) struct PlannedMove {

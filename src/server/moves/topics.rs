@@ -5,12 +5,12 @@
 use crate::cluster::Cluster;
 use crate::control::wire::{CheckResult, DlqReviewResult, GroupDeadLetters};
 use crate::phase::Phase;
-use crate::route::{validate_ratio, TopicState, DEFAULT_WRITE_RATIO};
 use crate::server::app::App;
 use crate::server::error::ApiError;
 use crate::server::limits;
 use crate::server::state::audit::entry;
 use crate::server::state::table::Draft;
+use crate::topic_state::{validate_ratio, TopicState, DEFAULT_WRITE_RATIO};
 
 use super::gates::Gates;
 use super::plan::{self, refused_in, state_of};

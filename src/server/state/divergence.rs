@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use super::audit::rfc3339;
 use crate::control::wire::{AppliedPhase, DivergenceView, Heartbeat, PhasesDoc, TopicAhead};
 use crate::phase::Phase;
-use crate::route::TopicState;
+use crate::topic_state::TopicState;
 
 /// Most clients and topics a [`DivergenceView`] lists.
 const LIST_CLIENTS: usize = 10;

@@ -14,9 +14,9 @@ use super::divergence::Divergence;
 use crate::control::file::{read_json, replace_json};
 use crate::control::wire::{AuditEntry, DivergenceView, PhasesDoc, TaskDoc};
 use crate::error::MigrationError;
-use crate::route::TopicState;
 use crate::server::config::ServerConfig;
 use crate::server::error::ApiError;
+use crate::topic_state::TopicState;
 
 /// The state file: the phase table and the migration task, written together.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
