@@ -20,7 +20,7 @@ use rocketmq_migration::testkit::unique_name;
 use rocketmq_migration::{Cluster, ErrorKind, MigratingProducer, Phase, TopicState};
 
 use crate::support::clients::message;
-use crate::support::{client, eventually, run, shared};
+use crate::support::{client, eventually, run, run_without_clusters, shared};
 
 #[derive(Clone, PartialEq)]
 enum Mode {
@@ -173,7 +173,7 @@ fn builder(url: &str) -> rocketmq_migration::control::ControlClientBuilder {
 
 #[test]
 fn follows_changes_with_conditional_polls_and_ignores_older_tables() {
-    run(Duration::from_secs(60), async {
+    run_without_clusters(Duration::from_secs(60), async {
         let f = fake(doc(1, &[("orders", Phase::DualRead, 0.5)])).await;
         let c = builder(&f.url).build().await.unwrap();
         assert_eq!(c.phases().snapshot().phase("orders"), Phase::DualRead);
@@ -220,7 +220,7 @@ fn follows_changes_with_conditional_polls_and_ignores_older_tables() {
 
 #[test]
 fn errors_back_off_exponentially() {
-    run(Duration::from_secs(60), async {
+    run_without_clusters(Duration::from_secs(60), async {
         let f = fake(doc(1, &[("t", Phase::DualRead, 0.5)])).await;
         let c = builder(&f.url).build().await.unwrap();
         *f.fake.mode.lock() = Mode::Down;
@@ -322,7 +322,7 @@ fn outage_keeps_the_last_table_turns_stale_and_resyncs() {
 
 #[test]
 fn unauthorized_fails_the_build_or_stops_polling() {
-    run(Duration::from_secs(60), async {
+    run_without_clusters(Duration::from_secs(60), async {
         let f = fake(doc(1, &[("t", Phase::DualRead, 0.5)])).await;
         *f.fake.mode.lock() = Mode::Unauthorized;
         let e = builder(&f.url).token("nope").build().await.unwrap_err();
@@ -358,7 +358,7 @@ fn unauthorized_fails_the_build_or_stops_polling() {
 
 #[test]
 fn cache_file_stands_in_when_the_endpoint_is_down_at_start() {
-    run(Duration::from_secs(60), async {
+    run_without_clusters(Duration::from_secs(60), async {
         let dir = tempfile::tempdir().unwrap();
         let cache = dir.path().join("phases.json");
         let f = fake(doc(7, &[("t", Phase::CuttingOver, 0.5)])).await;
@@ -405,7 +405,7 @@ async fn polls_during(f: &FakeServer, mode: Mode, window: Duration) -> usize {
 
 #[test]
 fn answers_that_are_not_a_usable_newer_table_back_off_and_say_why() {
-    run(Duration::from_secs(90), async {
+    run_without_clusters(Duration::from_secs(90), async {
         let f = fake(doc(3, &[("t", Phase::DualRead, 0.5)])).await;
         let c = builder(&f.url).build().await.unwrap();
         assert_eq!(c.version(), 3);
@@ -478,7 +478,7 @@ fn line(d: &PhasesDoc) -> Vec<u8> {
 
 #[test]
 fn a_watch_stream_applies_each_table_however_it_is_cut_and_an_older_one_ends_it() {
-    run(Duration::from_secs(60), async {
+    run_without_clusters(Duration::from_secs(60), async {
         let f = fake(doc(1, &[("orders", Phase::DualRead, 0.5)])).await;
         let c = builder(&f.url).build().await.unwrap();
         let (v2, v3) = (
@@ -529,7 +529,7 @@ fn a_watch_stream_applies_each_table_however_it_is_cut_and_an_older_one_ends_it(
 
 #[test]
 fn a_watch_stream_that_sends_nothing_is_given_up_for_long_polls() {
-    run(Duration::from_secs(60), async {
+    run_without_clusters(Duration::from_secs(60), async {
         let f = fake(doc(1, &[("orders", Phase::DualRead, 0.5)])).await;
         *f.fake.mode.lock() = Mode::Hold;
         let c = builder(&f.url).build().await.unwrap();

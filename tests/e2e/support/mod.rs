@@ -77,6 +77,26 @@ pub fn client() -> Arc<ClientRuntime> {
 ///
 /// The future runs on a thread of its own with a 16 MiB stack: a long test's future nests deeply in a debug
 /// build, and a test thread's default stack (2 MiB) is not enough for it.
+/// [`run`] for a test that needs no cluster (a fake endpoint, a control plane alone): its own runtime, so running
+/// it alone (`cargo test --test e2e control::poller`) starts no broker.
+pub fn run_without_clusters<F: Future<Output = ()> + Send>(limit: Duration, fut: F) {
+    static LOCAL: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    let rt = LOCAL.get_or_init(|| {
+        init_tracing();
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("e2e-local")
+            .build()
+            .expect("test runtime")
+    });
+    rt.block_on(async {
+        tokio::time::timeout(limit, Box::pin(fut))
+            .await
+            .unwrap_or_else(|_| panic!("test did not finish within {limit:?}"))
+    })
+}
+
 pub fn run<F: Future<Output = ()> + Send>(limit: Duration, fut: F) {
     let s = shared();
     std::thread::scope(|scope| {
