@@ -90,9 +90,40 @@ pub(crate) struct Planned {
 }
 
 impl Planned {
+    /// A send of one message under `state`, first to `first`, running while `flight` is held.
+    pub(crate) fn new(state: TopicState, first: Cluster, flight: Flight) -> Self {
+        Planned {
+            state,
+            first,
+            flight,
+            count: 1,
+        }
+    }
+
+    /// The same send standing for `count` messages (a batch).
+    pub(crate) fn count(self, count: u64) -> Self {
+        Planned { count, ..self }
+    }
+
+    /// A copy of `payload` for the other cluster where the phase can fail over (never in `initial` or
+    /// `completed`, nor for an orderly topic); `None` elsewhere, so the common path copies nothing.
+    pub(crate) fn spare<P: Clone>(&self, payload: &P) -> Option<P> {
+        self.state.allows_failover().then(|| payload.clone())
+    }
+
     /// The route of this send, failing over as `policy` allows.
     pub(crate) fn route(&self, policy: FailoverPolicy) -> Route<'_> {
         Route::new(&self.flight, self.state, self.first, policy).count(self.count)
+    }
+
+    /// Count the outcome of this send on its topic and cluster (`ok`: it succeeded) and end its flight.
+    pub(crate) fn finish(self, ok: bool) {
+        let counts = self.flight.written().counts();
+        if ok {
+            counts.sent(self.first, self.count);
+        } else {
+            counts.failed(self.first);
+        }
     }
 }
 

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use super::dispatch::Planned;
 use super::flight::{Flight, Written};
 use super::producer_stats::ProducerStats;
 use crate::control::report::{applied_from, Report};
 use crate::control::wire::Role;
 use crate::route::PhaseHandle;
-use crate::topic_state::TopicState;
+use crate::topic_state::{draw, TopicState};
 
 /// The routing state both producers share.
 pub(crate) struct Writes {
@@ -70,6 +71,13 @@ impl Writes {
         let state = self.phases.topic(topic);
         let flight = written.start(&state);
         (state, flight)
+    }
+
+    /// A send on `topic` planned from one snapshot of its state: the first cluster is drawn by the topic's write
+    /// ratio; the plan holds the send's flight.
+    pub(crate) fn plan(&self, topic: &str) -> Planned {
+        let (state, flight) = self.route(topic);
+        Planned::new(state, state.write_cluster(draw()), flight)
     }
 
     /// The producer's counters: the sum over its topics.

@@ -32,7 +32,7 @@ pub use listener::consuming_cluster;
 use crate::client::builder::Checked;
 use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
-use crate::client::sides::Sides;
+use crate::client::sides::{Sides, Subscribed};
 use crate::client::subscriptions::{self, RawSubscriber};
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -53,6 +53,12 @@ struct Side {
     topics: BTreeMap<String, Sub>,
     // Topics whose queues this side has fetched from its name server: it can really read them.
     verified: BTreeSet<String>,
+}
+
+impl Subscribed for Side {
+    fn subscriptions(&self) -> &BTreeMap<String, Sub> {
+        &self.topics
+    }
 }
 
 struct Core {
@@ -196,10 +202,7 @@ impl MigratingPushConsumer {
 
     /// The topics each cluster's client is subscribed to right now.
     pub async fn subscribed_topics(&self, cluster: Cluster) -> Vec<String> {
-        let side = self.core.sides[cluster].lock().await;
-        side.as_ref()
-            .map(|s| s.topics.keys().cloned().collect())
-            .unwrap_or_default()
+        self.core.sides.subscribed(cluster).await
     }
 
     /// Bring both clusters' subscriptions in line with the phase table now (the consumer also does this on every
@@ -331,12 +334,7 @@ impl Core {
         want: &mut BTreeMap<String, Sub>,
         subs: &BTreeMap<String, Sub>,
     ) {
-        let held: Vec<String> = self.sides[c]
-            .lock()
-            .await
-            .as_ref()
-            .map(|s| s.topics.keys().cloned().collect())
-            .unwrap_or_default();
+        let held = self.sides.subscribed(c).await;
         let activity = &self.shared.activity;
         for (topic, mut verdict) in
             self.lingering

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use rocketmq_client_rust::DefaultLitePullConsumer;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
+use crate::client::sides::Subscribed;
 use crate::reads::Sub;
 
 /// One cluster's running raw consumer and what it reads.
@@ -16,6 +17,12 @@ pub(crate) struct Side {
     pub(crate) queues: HashSet<MessageQueue>,
     /// Topics whose queues this cluster's name server returned: it can really read them.
     pub(crate) verified: BTreeSet<String>,
+}
+
+impl Subscribed for Side {
+    fn subscriptions(&self) -> &BTreeMap<String, Sub> {
+        &self.topics
+    }
 }
 
 impl Side {

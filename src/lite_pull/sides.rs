@@ -51,12 +51,7 @@ impl Core {
         topics: &mut BTreeMap<String, Sub>,
         subs: &BTreeMap<String, Sub>,
     ) {
-        let held: Vec<String> = self.sides[c]
-            .lock()
-            .await
-            .as_ref()
-            .map(|s| s.topics.keys().cloned().collect())
-            .unwrap_or_default();
+        let held = self.sides.subscribed(c).await;
         let activity = &self.claims.shared.activity;
         for (topic, verdict) in
             self.lingering

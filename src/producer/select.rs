@@ -5,18 +5,21 @@
 //! A hash selector (`SelectMessageQueueByHash`, or any `hash(arg) % len`) gives one bucket per key, so one key
 //! stays on one cluster while the ratio holds. Then the selector picks the real queue from that cluster's list.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use cheetah_string::CheetahString;
 
-use rocketmq_client_rust::{ArcSendCallback, ClientResult, SendResult};
+use rocketmq_client_rust::{
+    ArcSendCallback, ClientError, ClientResult, DefaultMQProducer, SendResult,
+};
 use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
 use super::core::Core;
-use super::send::to_callback as selector_callback;
+use super::send::{counting, to_callback as selector_callback};
 use super::MigratingProducer;
 use crate::client::dispatch::{FailoverPolicy, Planned, Route};
 use crate::client::flight::Flight;
@@ -33,6 +36,18 @@ fn stamp_and_plan<M: MessageTrait>(
     let topic = msg.topic().clone();
     let (state, flight) = core.writes.route(topic.as_str());
     (topic, state, flight)
+}
+
+/// `send_to_queue`, with a timeout in milliseconds when one is given.
+async fn send_to_queue_within(
+    p: DefaultMQProducer,
+    (m, q): QueueSend,
+    timeout: Option<u64>,
+) -> ClientResult<Option<SendResult>> {
+    match timeout {
+        Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
+        None => p.send_to_queue(m, q).await,
+    }
 }
 
 /// A message bound for one queue.
@@ -59,9 +74,9 @@ impl MigratingProducer {
     {
         let (first, mut picked) = self.core.select(flight, state, &msg, selector, arg).await?;
         let spare_mq = picked[first.other().index()].take();
-        let mq = picked[first.index()].take().ok_or_else(|| {
-            rocketmq_client_rust::ClientError::illegal_argument("selector chose no queue")
-        })?;
+        let mq = picked[first.index()]
+            .take()
+            .ok_or_else(|| ClientError::illegal_argument("selector chose no queue"))?;
         let m = msg.into_message();
         let spare = spare_mq.map(|q| (m.clone(), q));
         Ok((first, (m, mq), spare))
@@ -101,7 +116,7 @@ impl MigratingProducer {
 
     async fn selector_send<M, S, T>(
         &self,
-        mut msg: M,
+        msg: M,
         selector: S,
         arg: T,
         timeout: Option<u64>,
@@ -111,38 +126,56 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
         T: Send + Sync,
     {
+        self.selector_routed(
+            msg,
+            selector,
+            arg,
+            |p, (m, s, a)| async move {
+                match timeout {
+                    Some(t) => p.send_with_selector_timeout(m, s, a, t).await,
+                    None => p.send_with_selector(m, s, a).await,
+                }
+            },
+            |p, q| send_to_queue_within(p, q, timeout),
+        )
+        .await
+    }
+
+    /// A selector send: where the phase cannot fail over, `keyed` sends with the application's selector on the
+    /// key's cluster; elsewhere the selector picks a queue on each cluster and `queued` sends to the first one,
+    /// failing over to the other.
+    async fn selector_routed<M, S, T, R, K, KFut, Q, QFut>(
+        &self,
+        mut msg: M,
+        selector: S,
+        arg: T,
+        keyed: K,
+        queued: Q,
+    ) -> ClientResult<R>
+    where
+        M: MessageTrait,
+        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue>,
+        K: Fn(DefaultMQProducer, (M, S, T)) -> KFut,
+        KFut: Future<Output = ClientResult<R>>,
+        Q: Fn(DefaultMQProducer, QueueSend) -> QFut,
+        QFut: Future<Output = ClientResult<R>>,
+    {
         let (_, state, flight) = stamp_and_plan(&mut msg, &self.core);
         if !state.allows_failover() {
-            let c = state.keyed_cluster();
+            let route = Route::new(
+                &flight,
+                state,
+                state.keyed_cluster(),
+                FailoverPolicy::plain(false),
+            );
             return self
                 .core
-                .dispatch(
-                    Route::new(&flight, state, c, FailoverPolicy::plain(false)),
-                    (msg, selector, arg),
-                    None,
-                    |p, (m, s, a)| async move {
-                        match timeout {
-                            Some(t) => p.send_with_selector_timeout(m, s, a, t).await,
-                            None => p.send_with_selector(m, s, a).await,
-                        }
-                    },
-                )
+                .dispatch(route, (msg, selector, arg), None, keyed)
                 .await;
         }
         let (first, payload, spare) = self.pick(&flight, &state, msg, &selector, &arg).await?;
-        self.core
-            .dispatch(
-                Route::new(&flight, state, first, FailoverPolicy::plain(true)),
-                payload,
-                spare,
-                |p, (m, q)| async move {
-                    match timeout {
-                        Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
-                        None => p.send_to_queue(m, q).await,
-                    }
-                },
-            )
-            .await
+        let route = Route::new(&flight, state, first, FailoverPolicy::plain(true));
+        self.core.dispatch(route, payload, spare, queued).await
     }
 
     /// As `DefaultMQProducer::send_with_selector_callback`; in failover phases the send runs in the background.
@@ -198,11 +231,12 @@ impl MigratingProducer {
         if !state.allows_failover() {
             let c = state.keyed_cluster();
             let p = self.core.client(c).await?;
-            let cb: ArcSendCallback = Arc::new(self.counting(c, 1, flight, f));
+            let cb = counting(Planned::new(state, c, flight), f);
             // The raw client's `_timeout` variant needs 'static selector types; route the timeout through the
             // queue-addressed path instead, with the queue the selector picks.
             return match timeout {
                 None => {
+                    let cb: ArcSendCallback = Arc::new(cb);
                     p.send_with_selector_callback(msg, selector, arg, Some(cb))
                         .await
                 }
@@ -212,38 +246,17 @@ impl MigratingProducer {
                         .queues(c, topic.as_str())
                         .await
                         .map(|list| selector(&list, &msg, &arg))?
-                        .ok_or_else(|| {
-                            rocketmq_client_rust::ClientError::illegal_argument(
-                                "selector chose no queue",
-                            )
-                        })?;
-                    p.send_to_queue_with_callback_timeout(msg, mq, move |r: Option<&SendResult>, e: Option<&rocketmq_client_rust::ClientError>| {
-                        match (r, e) {
-                            (Some(r), _) => cb.on_success(r),
-                            (_, Some(e)) => cb.on_exception(e),
-                            _ => {}
-                        }
-                    }, t)
-                    .await
+                        .ok_or_else(|| ClientError::illegal_argument("selector chose no queue"))?;
+                    p.send_to_queue_with_callback_timeout(msg, mq, cb, t).await
                 }
             };
         }
         let (first, payload, spare) = self.pick(&flight, &state, msg, &selector, &arg).await?;
         self.spawn_routed(
-            Planned {
-                state,
-                first,
-                flight,
-                count: 1,
-            },
+            Planned::new(state, first, flight),
             payload,
             spare,
-            move |p, (m, q)| async move {
-                match timeout {
-                    Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
-                    None => p.send_to_queue(m, q).await,
-                }
-            },
+            move |p, q| send_to_queue_within(p, q, timeout),
             f,
         )
     }
@@ -251,7 +264,7 @@ impl MigratingProducer {
     /// As `DefaultMQProducer::send_oneway_with_selector`.
     pub async fn send_oneway_with_selector<M, S, T>(
         &self,
-        mut msg: M,
+        msg: M,
         selector: S,
         arg: T,
     ) -> ClientResult<()>
@@ -260,27 +273,13 @@ impl MigratingProducer {
         S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync + 'static,
         T: Send + Sync + 'static,
     {
-        let (_, state, flight) = stamp_and_plan(&mut msg, &self.core);
-        if !state.allows_failover() {
-            let c = state.keyed_cluster();
-            return self
-                .core
-                .dispatch(
-                    Route::new(&flight, state, c, FailoverPolicy::plain(false)),
-                    (msg, selector, arg),
-                    None,
-                    |p, (m, s, a)| async move { p.send_oneway_with_selector(m, s, a).await },
-                )
-                .await;
-        }
-        let (first, payload, spare) = self.pick(&flight, &state, msg, &selector, &arg).await?;
-        self.core
-            .dispatch(
-                Route::new(&flight, state, first, FailoverPolicy::plain(true)),
-                payload,
-                spare,
-                |p, (m, q)| async move { p.send_oneway_to_queue(m, q).await },
-            )
-            .await
+        self.selector_routed(
+            msg,
+            selector,
+            arg,
+            |p, (m, s, a)| async move { p.send_oneway_with_selector(m, s, a).await },
+            |p, (m, q)| async move { p.send_oneway_to_queue(m, q).await },
+        )
+        .await
     }
 }

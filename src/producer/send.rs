@@ -14,12 +14,9 @@ use rocketmq_model::common::message::MessageTrait;
 
 use super::core::Core;
 use super::MigratingProducer;
-use crate::client::dispatch::{dispatch_on, FailoverPolicy, Planned, Route};
-use crate::client::flight::Flight;
+use crate::client::dispatch::{dispatch_on, FailoverPolicy, Planned};
 use crate::cluster::Cluster;
 use crate::dedupe::BATCH_KEY_PROPERTY;
-use crate::topic_state::draw;
-use crate::topic_state::TopicState;
 
 /// Stamp the UNIQ_KEY (kept if already set) and take the message as a `Message`, which can be copied for a retry.
 pub(crate) fn prepare<M: MessageTrait>(mut msg: M) -> Message {
@@ -50,6 +47,28 @@ fn runtime_handle() -> ClientResult<tokio::runtime::Handle> {
     })
 }
 
+/// A callback that counts the outcome of the `planned` send on its topic and cluster and ends the send's flight
+/// before calling `f`.
+pub(super) fn counting<F>(
+    planned: Planned,
+    f: F,
+) -> impl Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static
+where
+    F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+{
+    let planned = parking_lot::Mutex::new(Some(planned));
+    move |r, e| {
+        if let Some(planned) = planned.lock().take() {
+            planned.finish(e.is_none());
+        }
+        f(r, e)
+    }
+}
+
+/// A send callback as the raw client's callback sends take it, boxed so one path can serve every callback send.
+pub(super) type BoxedCallback =
+    Box<dyn Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static>;
+
 pub(super) fn to_callback(
     cb: Option<ArcSendCallback>,
 ) -> impl Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static {
@@ -65,12 +84,6 @@ pub(super) fn to_callback(
 }
 
 impl MigratingProducer {
-    /// The topic's state, the cluster a plain send goes to, and the guard counting the send as running.
-    fn plan(&self, topic: &CheetahString) -> (TopicState, Cluster, Flight) {
-        let (state, flight) = self.core.writes.route(topic.as_str());
-        (state, state.write_cluster(draw()), flight)
-    }
-
     /// Route one prepared message by its topic's phase, with failover where the phase allows.
     async fn routed<R, F, Fut>(
         &self,
@@ -100,15 +113,9 @@ impl MigratingProducer {
         F: Fn(C, Message) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let (state, first, flight) = self.plan(msg.topic());
-        // The failover copy, only where the phase can fail over (never in `initial` or `completed`).
-        let spare = state.allows_failover().then(|| msg.clone());
-        let route = Route::new(
-            &flight,
-            state,
-            first,
-            FailoverPolicy::plain(retry_on_timeout),
-        );
+        let planned = self.core.writes.plan(msg.topic());
+        let spare = planned.spare(&msg);
+        let route = planned.route(FailoverPolicy::plain(retry_on_timeout));
         dispatch_on(route, msg, spare, client, op).await
     }
 
@@ -140,63 +147,30 @@ impl MigratingProducer {
         F: Fn(DefaultMQProducer, Vec<Message>) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let (state, first, flight) = self.plan(&topic);
-        let spare = state.allows_failover().then(|| msgs.clone());
-        let n = msgs.len() as u64;
+        let planned = self.core.writes.plan(&topic).count(msgs.len() as u64);
+        let spare = planned.spare(&msgs);
         self.core
-            .dispatch(
-                Route::new(&flight, state, first, FailoverPolicy::plain(true)).count(n),
-                msgs,
-                spare,
-                op,
-            )
+            .dispatch(planned.route(FailoverPolicy::plain(true)), msgs, spare, op)
             .await
     }
 
-    /// The phase state of `topic`, the cluster that owns `mq`'s broker, and the send's running guard.
-    async fn queue_owner(
-        &self,
-        topic: &CheetahString,
-        mq: &MessageQueue,
-    ) -> ClientResult<(TopicState, Cluster, Flight)> {
+    /// A send on `topic` to the cluster that owns `mq`'s broker (queue-addressed sends never fail over: the
+    /// queue exists on one cluster only).
+    async fn queue_plan(&self, topic: &CheetahString, mq: &MessageQueue) -> ClientResult<Planned> {
         let (state, flight) = self.core.writes.route(topic.as_str());
         let cluster = self.core.owner_of(&state, mq).await?;
-        Ok((state, cluster, flight))
+        Ok(Planned::new(state, cluster, flight))
     }
 
-    /// The cluster that owns `mq`'s broker, its started client, and the send's running guard.
+    /// A queue-addressed send's plan and the started client of its cluster.
     async fn queue_client(
         &self,
         topic: &CheetahString,
         mq: &MessageQueue,
-    ) -> ClientResult<(Cluster, DefaultMQProducer, Flight)> {
-        let (_, cluster, flight) = self.queue_owner(topic, mq).await?;
-        Ok((cluster, self.core.client(cluster).await?, flight))
-    }
-
-    /// A callback that counts the outcome on `cluster` (for the send's topic) and ends the send's `flight`
-    /// before calling `f`.
-    pub(super) fn counting<F>(
-        &self,
-        cluster: Cluster,
-        n: u64,
-        flight: Flight,
-        f: F,
-    ) -> impl Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static
-    where
-        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
-    {
-        let topic = flight.written().clone();
-        let flight = parking_lot::Mutex::new(Some(flight));
-        move |r, e| {
-            if e.is_none() {
-                topic.counts().sent(cluster, n);
-            } else {
-                topic.counts().failed(cluster);
-            }
-            drop(flight.lock().take());
-            f(r, e)
-        }
+    ) -> ClientResult<(Planned, DefaultMQProducer)> {
+        let planned = self.queue_plan(topic, mq).await?;
+        let p = self.core.client(planned.first).await?;
+        Ok((planned, p))
     }
 
     /// Run a failover-capable send in the background and report its outcome to `f`, like an async send.
@@ -233,6 +207,33 @@ impl MigratingProducer {
             }
         });
         Ok(())
+    }
+
+    /// A callback send as `planned`: where the phase cannot fail over, `direct` hands the payload and a counting
+    /// callback to the raw client's callback send; elsewhere `routed` runs in the background with one failover
+    /// (see [`Self::spawn_routed`]) and reports to `f`.
+    async fn callback_routed<P, D, DFut, Op, Fut, F>(
+        &self,
+        planned: Planned,
+        payload: P,
+        direct: D,
+        routed: Op,
+        f: F,
+    ) -> ClientResult<()>
+    where
+        P: Clone + Send + 'static,
+        D: FnOnce(DefaultMQProducer, P, BoxedCallback) -> DFut,
+        DFut: Future<Output = ClientResult<()>>,
+        Op: Fn(DefaultMQProducer, P) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ClientResult<Option<SendResult>>> + Send,
+        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+    {
+        if !planned.state.allows_failover() {
+            let p = self.core.client(planned.first).await?;
+            return direct(p, payload, Box::new(counting(planned, f))).await;
+        }
+        let spare = Some(payload.clone());
+        self.spawn_routed(planned, payload, spare, routed, f)
     }
 
     /// Send and wait for the result, as `DefaultMQProducer::send`.
@@ -289,25 +290,16 @@ impl MigratingProducer {
     where
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
-        let (state, first, flight) = self.plan(msg.topic());
-        if !state.allows_failover() {
-            let p = self.core.client(first).await?;
-            let cb = self.counting(first, 1, flight, f);
-            return match timeout {
-                Some(t) => p.send_with_callback_timeout(msg, cb, t).await,
-                None => p.send_with_callback(msg, cb).await,
-            };
-        }
-        let spare = Some(msg.clone());
-        self.spawn_routed(
-            Planned {
-                state,
-                first,
-                flight,
-                count: 1,
-            },
+        let planned = self.core.writes.plan(msg.topic());
+        self.callback_routed(
+            planned,
             msg,
-            spare,
+            |p, m, cb| async move {
+                match timeout {
+                    Some(t) => p.send_with_callback_timeout(m, cb, t).await,
+                    None => p.send_with_callback(m, cb).await,
+                }
+            },
             move |p, m| async move {
                 match timeout {
                     Some(t) => p.send_with_timeout(m, t).await,
@@ -316,6 +308,7 @@ impl MigratingProducer {
             },
             f,
         )
+        .await
     }
 
     /// Send without waiting for a result, as `DefaultMQProducer::send_oneway`. An immediate connection failure
@@ -369,10 +362,10 @@ impl MigratingProducer {
         F: Fn(DefaultMQProducer, Message, MessageQueue) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let (state, cluster, flight) = self.queue_owner(msg.topic(), &mq).await?;
+        let planned = self.queue_plan(msg.topic(), &mq).await?;
         self.core
             .dispatch(
-                Route::new(&flight, state, cluster, FailoverPolicy::plain(false)),
+                planned.route(FailoverPolicy::plain(false)),
                 (msg, mq),
                 None,
                 |p, (m, q)| op(p, m, q),
@@ -392,8 +385,8 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let msg = prepare(msg);
-        let (cluster, p, flight) = self.queue_client(msg.topic(), &mq).await?;
-        p.send_to_queue_with_callback(msg, mq, self.counting(cluster, 1, flight, send_callback))
+        let (planned, p) = self.queue_client(msg.topic(), &mq).await?;
+        p.send_to_queue_with_callback(msg, mq, counting(planned, send_callback))
             .await
     }
 
@@ -410,14 +403,9 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let msg = prepare(msg);
-        let (cluster, p, flight) = self.queue_client(msg.topic(), &mq).await?;
-        p.send_to_queue_with_callback_timeout(
-            msg,
-            mq,
-            self.counting(cluster, 1, flight, send_callback),
-            timeout,
-        )
-        .await
+        let (planned, p) = self.queue_client(msg.topic(), &mq).await?;
+        p.send_to_queue_with_callback_timeout(msg, mq, counting(planned, send_callback), timeout)
+            .await
     }
 
     /// As `DefaultMQProducer::send_oneway_to_queue`; the queue's broker decides the cluster.
@@ -492,11 +480,10 @@ impl MigratingProducer {
         M: MessageTrait + Send + Sync,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let (state, cluster, flight) = self.queue_owner(&topic, &mq).await?;
-        let n = msgs.len() as u64;
+        let planned = self.queue_plan(&topic, &mq).await?.count(msgs.len() as u64);
         self.core
             .dispatch(
-                Route::new(&flight, state, cluster, FailoverPolicy::plain(false)).count(n),
+                planned.route(FailoverPolicy::plain(false)),
                 (msgs, mq),
                 None,
                 |p, (m, q)| async move {
@@ -543,26 +530,16 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let (state, first, flight) = self.plan(&topic);
-        let n = msgs.len() as u64;
-        if !state.allows_failover() {
-            let p = self.core.client(first).await?;
-            let cb = self.counting(first, n, flight, f);
-            return match timeout {
-                Some(t) => p.send_batch_with_callback_timeout(msgs, cb, t).await,
-                None => p.send_batch_with_callback(msgs, cb).await,
-            };
-        }
-        let spare = Some(msgs.clone());
-        self.spawn_routed(
-            Planned {
-                state,
-                first,
-                flight,
-                count: n,
-            },
+        let planned = self.core.writes.plan(&topic).count(msgs.len() as u64);
+        self.callback_routed(
+            planned,
             msgs,
-            spare,
+            |p, m, cb| async move {
+                match timeout {
+                    Some(t) => p.send_batch_with_callback_timeout(m, cb, t).await,
+                    None => p.send_batch_with_callback(m, cb).await,
+                }
+            },
             move |p, m| async move {
                 match timeout {
                     Some(t) => p.send_batch_with_timeout(m, t).await.map(Some),
@@ -571,6 +548,7 @@ impl MigratingProducer {
             },
             f,
         )
+        .await
     }
 
     /// As `DefaultMQProducer::send_batch_to_queue_with_callback`; the queue's broker decides the cluster.
@@ -585,9 +563,9 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let (cluster, p, flight) = self.queue_client(&topic, &mq).await?;
-        let n = msgs.len() as u64;
-        p.send_batch_to_queue_with_callback(msgs, mq, self.counting(cluster, n, flight, f))
+        let (planned, p) = self.queue_client(&topic, &mq).await?;
+        let planned = planned.count(msgs.len() as u64);
+        p.send_batch_to_queue_with_callback(msgs, mq, counting(planned, f))
             .await
     }
 
@@ -604,15 +582,10 @@ impl MigratingProducer {
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        let (cluster, p, flight) = self.queue_client(&topic, &mq).await?;
-        let n = msgs.len() as u64;
-        p.send_batch_to_queue_with_callback_timeout(
-            msgs,
-            mq,
-            self.counting(cluster, n, flight, f),
-            timeout,
-        )
-        .await
+        let (planned, p) = self.queue_client(&topic, &mq).await?;
+        let planned = planned.count(msgs.len() as u64);
+        p.send_batch_to_queue_with_callback_timeout(msgs, mq, counting(planned, f), timeout)
+            .await
     }
 
     /// Request/reply, as `DefaultMQProducer::request`. Fails over only when the first cluster was unreachable
@@ -643,17 +616,13 @@ impl MigratingProducer {
         M: MessageTrait + Send + Sync,
     {
         let msg = prepare(msg);
-        let (_, first, flight) = self.plan(msg.topic());
-        let p = self.core.client(first).await?;
-        let topic = flight.written().clone();
-        let flight = parking_lot::Mutex::new(Some(flight));
+        let planned = self.core.writes.plan(msg.topic());
+        let p = self.core.client(planned.first).await?;
+        let planned = parking_lot::Mutex::new(Some(planned));
         let counted = move |reply: Option<&dyn MessageTrait>, e: Option<&ClientError>| {
-            if e.is_none() {
-                topic.counts().sent(first, 1);
-            } else {
-                topic.counts().failed(first);
+            if let Some(planned) = planned.lock().take() {
+                planned.finish(e.is_none());
             }
-            drop(flight.lock().take());
             request_callback(reply, e)
         };
         p.request_with_callback(msg, counted, timeout).await

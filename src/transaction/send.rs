@@ -1,6 +1,7 @@
 //! `send_message_in_transaction` and the normal sends, routed by phase with the shared dispatch.
 
 use std::any::Any;
+use std::future::Future;
 use std::sync::Arc;
 
 use rocketmq_client_rust::{
@@ -15,11 +16,10 @@ use super::core::{RawTx, TxCore};
 use super::listener::ArgSlot;
 use super::pending::{unconfirmed, Wait};
 use super::MigratingTransactionProducer;
-use crate::client::dispatch::{dispatch_on, FailoverPolicy, Route};
+use crate::client::dispatch::{dispatch_on, FailoverPolicy};
 use crate::client::failover::{certainly_not_reached, classify};
 use crate::cluster::Cluster;
 use crate::producer::prepare;
-use crate::topic_state::draw;
 
 impl MigratingTransactionProducer {
     /// Send a half message where the topic's phase routes it, run the local transaction through the listener, and
@@ -41,27 +41,11 @@ impl MigratingTransactionProducer {
         let id = MessageClientIDSetter::get_uniq_id(&msg)
             .map(|k| k.to_string())
             .unwrap_or_default();
-        // Held until the outcome is known: the producer reports the phase applied only after it. It carries the
-        // topic's counters.
-        let (state, flight) = self.core.writes.route(msg.topic().as_str());
-        let first = state.write_cluster(draw());
-        let spare = state.allows_failover().then(|| msg.clone());
         let arg = arg.map(|a| ArgSlot(Arc::new(a)));
         let core = &self.core;
-        let route = Route {
-            flight: &flight,
-            state,
-            first,
-            policy: FailoverPolicy::NotReached,
-            count: 1,
-        };
-        dispatch_on(
-            route,
-            msg,
-            spare,
-            |c| core.client(c),
-            |raw, m| core.half_send(raw, m, arg.clone(), &id),
-        )
+        core.routed(msg, FailoverPolicy::NotReached, |raw, m| {
+            core.half_send(raw, m, arg.clone(), &id)
+        })
         .await
     }
 
@@ -87,39 +71,43 @@ impl MigratingTransactionProducer {
     }
 
     async fn plain(&self, msg: Message, timeout: Option<u64>) -> ClientResult<Option<SendResult>> {
-        // Held until the outcome is known: the producer reports the phase applied only after it. It carries the
-        // topic's counters.
-        let (state, flight) = self.core.writes.route(msg.topic().as_str());
-        let first = state.write_cluster(draw());
-        let spare = state.allows_failover().then(|| msg.clone());
-        let core = &self.core;
-        let route = Route {
-            flight: &flight,
-            state,
-            first,
-            policy: FailoverPolicy::TimeoutOrUnreachable,
-            count: 1,
-        };
-        dispatch_on(
-            route,
-            msg,
-            spare,
-            |c| core.client(c),
-            |raw: Arc<RawTx>, m| async move {
-                let request = SendRequest {
-                    message: m,
-                    destination: SendDestination::Automatic,
-                    mode: SendMode::AwaitResult,
-                    timeout_millis: timeout,
-                };
-                raw.producer.write().await.send_message(request).await
-            },
-        )
-        .await
+        self.core
+            .routed(
+                msg,
+                FailoverPolicy::TimeoutOrUnreachable,
+                |raw: Arc<RawTx>, m| async move {
+                    let request = SendRequest {
+                        message: m,
+                        destination: SendDestination::Automatic,
+                        mode: SendMode::AwaitResult,
+                        timeout_millis: timeout,
+                    };
+                    raw.producer.write().await.send_message(request).await
+                },
+            )
+            .await
     }
 }
 
 impl TxCore {
+    /// Run `op` on the cluster the phase (and write ratio) of `msg`'s topic picks, once more on the other cluster
+    /// where the phase and `policy` allow. The send's flight is held until its outcome is known (the producer
+    /// reports a phase applied only after that) and carries the topic's counters.
+    async fn routed<R, F, Fut>(
+        &self,
+        msg: Message,
+        policy: FailoverPolicy,
+        op: F,
+    ) -> ClientResult<R>
+    where
+        F: Fn(Arc<RawTx>, Message) -> Fut,
+        Fut: Future<Output = ClientResult<R>>,
+    {
+        let planned = self.writes.plan(msg.topic());
+        let spare = planned.spare(&msg);
+        dispatch_on(planned.route(policy), msg, spare, |c| self.client(c), op).await
+    }
+
     /// One half send on `raw`'s cluster, tracking the transaction while the source may check it back.
     async fn half_send(
         &self,
