@@ -95,28 +95,27 @@ impl MigratingProducer {
         F: Fn(DefaultMQProducer, Message) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        self.routed_via(msg, retry_on_timeout, |c| self.core.client(c), op)
-            .await
+        let planned = self.core.writes.plan(msg.topic());
+        self.run_planned(planned, msg, retry_on_timeout, op).await
     }
 
-    /// [`Self::routed`] with the clients from `client`: everything a send does but the raw client's work.
-    async fn routed_via<C, G, GFut, R, F, Fut>(
+    /// Run `op` with `payload` on the `planned` send's first cluster, and once more with a copy on the other
+    /// cluster where the phase allows (after a timeout too when `retry_on_timeout`).
+    async fn run_planned<P, R, F, Fut>(
         &self,
-        msg: Message,
+        planned: Planned,
+        payload: P,
         retry_on_timeout: bool,
-        client: G,
         op: F,
     ) -> ClientResult<R>
     where
-        G: Fn(Cluster) -> GFut,
-        GFut: Future<Output = ClientResult<C>>,
-        F: Fn(C, Message) -> Fut,
+        P: Clone,
+        F: Fn(DefaultMQProducer, P) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let planned = self.core.writes.plan(msg.topic());
-        let spare = planned.spare(&msg);
+        let spare = planned.spare(&payload);
         let route = planned.route(FailoverPolicy::plain(retry_on_timeout));
-        dispatch_on(route, msg, spare, client, op).await
+        self.core.dispatch(route, payload, spare, op).await
     }
 
     /// Benchmark hook, not API: the whole path of [`Self::send`] (key stamp, routing, the send's flight, the
@@ -125,33 +124,16 @@ impl MigratingProducer {
     #[cfg(feature = "testkit")]
     #[doc(hidden)]
     pub async fn send_path_without_client<M: MessageTrait>(&self, msg: M) -> ClientResult<Cluster> {
-        self.routed_via(
-            prepare(msg),
-            true,
-            |c| std::future::ready(Ok::<Cluster, ClientError>(c)),
-            |c, m| {
-                drop(m);
-                std::future::ready(Ok(c))
-            },
-        )
+        let msg = prepare(msg);
+        let planned = self.core.writes.plan(msg.topic());
+        let spare = planned.spare(&msg);
+        let route = planned.route(FailoverPolicy::plain(true));
+        let no_client = |c| std::future::ready(Ok::<Cluster, ClientError>(c));
+        dispatch_on(route, msg, spare, no_client, |c, m| {
+            drop(m);
+            std::future::ready(Ok(c))
+        })
         .await
-    }
-
-    async fn routed_batch<R, F, Fut>(
-        &self,
-        msgs: Vec<Message>,
-        topic: CheetahString,
-        op: F,
-    ) -> ClientResult<R>
-    where
-        F: Fn(DefaultMQProducer, Vec<Message>) -> Fut,
-        Fut: Future<Output = ClientResult<R>>,
-    {
-        let planned = self.core.writes.plan(&topic).count(msgs.len() as u64);
-        let spare = planned.spare(&msgs);
-        self.core
-            .dispatch(planned.route(FailoverPolicy::plain(true)), msgs, spare, op)
-            .await
     }
 
     /// A send on `topic` to the cluster that owns `mq`'s broker (queue-addressed sends never fail over: the
@@ -425,8 +407,14 @@ impl MigratingProducer {
         M: MessageTrait + Send + Sync,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        self.routed_batch(msgs, topic, |p, m| async move { p.send_batch(m).await })
-            .await
+        let planned = self.core.writes.plan(&topic).count(msgs.len() as u64);
+        self.run_planned(
+            planned,
+            msgs,
+            true,
+            |p, m| async move { p.send_batch(m).await },
+        )
+        .await
     }
 
     /// As [`MigratingProducer::send_batch`], with a timeout in milliseconds.
@@ -439,7 +427,8 @@ impl MigratingProducer {
         M: MessageTrait + Send + Sync,
     {
         let (topic, msgs) = prepare_batch(msgs);
-        self.routed_batch(msgs, topic, |p, m| async move {
+        let planned = self.core.writes.plan(&topic).count(msgs.len() as u64);
+        self.run_planned(planned, msgs, true, |p, m| async move {
             p.send_batch_with_timeout(m, timeout).await
         })
         .await
