@@ -396,25 +396,38 @@ impl ClusterAdmin {
         Ok(out)
     }
 
+    /// What `read` gives on the first master that has the item: a master answering response code `absent` does
+    /// not have it; `None` when no master has. `what` (`read topic t`) names the read in an error.
+    async fn on_first_master<T, Fut>(
+        &self,
+        what: &str,
+        absent: i32,
+        read: impl Fn(Arc<DefaultMQAdminExt>, CheetahString) -> Fut,
+    ) -> Result<Option<T>, AdminFailure>
+    where
+        Fut: std::future::Future<Output = Result<T, ClientError>>,
+    {
+        let admin = self.client().await?;
+        for m in self.masters(&admin).await? {
+            match read(admin.clone(), m.clone()).await {
+                Ok(c) => return Ok(Some(c)),
+                Err(e) if response_code(&e) == Some(absent) => {}
+                Err(e) => return Err(AdminFailure::client(format!("{what} on {m}"), &e)),
+            }
+        }
+        Ok(None)
+    }
+
     /// The config of `topic` on the first master that has it.
     pub(crate) async fn topic_config(
         &self,
         topic: &str,
     ) -> Result<Option<TopicConfig>, AdminFailure> {
-        let admin = self.client().await?;
-        for m in self.masters(&admin).await? {
-            match TopicAdmin::examine_topic_config(&*admin, m.clone(), topic.into()).await {
-                Ok(c) => return Ok(Some(c)),
-                Err(e) if response_code(&e) == Some(TOPIC_NOT_EXIST) => {}
-                Err(e) => {
-                    return Err(AdminFailure::client(
-                        format!("read topic {topic} on {m}"),
-                        &e,
-                    ))
-                }
-            }
-        }
-        Ok(None)
+        let what = format!("read topic {topic}");
+        self.on_first_master(&what, TOPIC_NOT_EXIST, |admin, m| async move {
+            TopicAdmin::examine_topic_config(&*admin, m, topic.into()).await
+        })
+        .await
     }
 
     /// The config of `group` on the first master that has it.
@@ -422,22 +435,11 @@ impl ClusterAdmin {
         &self,
         group: &str,
     ) -> Result<Option<SubscriptionGroupConfig>, AdminFailure> {
-        let admin = self.client().await?;
-        for m in self.masters(&admin).await? {
-            match ConsumerAdmin::examine_subscription_group_config(&*admin, m.clone(), group.into())
-                .await
-            {
-                Ok(c) => return Ok(Some(c)),
-                Err(e) if response_code(&e) == Some(GROUP_NOT_EXIST) => {}
-                Err(e) => {
-                    return Err(AdminFailure::client(
-                        format!("read group {group} on {m}"),
-                        &e,
-                    ))
-                }
-            }
-        }
-        Ok(None)
+        let what = format!("read group {group}");
+        self.on_first_master(&what, GROUP_NOT_EXIST, |admin, m| async move {
+            ConsumerAdmin::examine_subscription_group_config(&*admin, m, group.into()).await
+        })
+        .await
     }
 
     /// Create or update `config` on every master.

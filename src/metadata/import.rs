@@ -395,76 +395,60 @@ fn group_settings(name: &str, e: &GroupEntry) -> SubscriptionGroupConfig {
     g
 }
 
-/// The settings a topic import carries, for comparison with the target.
-fn topic_diff(want: &TopicConfig, have: &TopicConfig) -> Vec<String> {
-    let mut d = Vec::new();
-    let mut cmp = |field: &str, w: String, h: String| {
-        if w != h {
-            d.push(format!("{field} {h} -> {w}"));
-        }
-    };
-    cmp(
-        "readQueueNums",
-        want.read_queue_nums.to_string(),
-        have.read_queue_nums.to_string(),
-    );
-    cmp(
-        "writeQueueNums",
-        want.write_queue_nums.to_string(),
-        have.write_queue_nums.to_string(),
-    );
-    cmp("perm", want.perm.to_string(), have.perm.to_string());
-    cmp("order", want.order.to_string(), have.order.to_string());
-    d
+/// A compared setting of a `C`: its name and how to read it.
+type Field<C> = (&'static str, fn(&C) -> String);
+
+/// The fields among `fields` on which `have` differs from `want`, in that order, each as `<field> <have> -> <want>`.
+fn differences<C>(want: &C, have: &C, fields: &[Field<C>]) -> Vec<String> {
+    fields
+        .iter()
+        .filter_map(|(field, read)| {
+            let (w, h) = (read(want), read(have));
+            (w != h).then(|| format!("{field} {h} -> {w}"))
+        })
+        .collect()
 }
 
+/// The settings a topic import carries, for comparison with the target.
+fn topic_diff(want: &TopicConfig, have: &TopicConfig) -> Vec<String> {
+    differences(
+        want,
+        have,
+        &[
+            ("readQueueNums", |t| t.read_queue_nums.to_string()),
+            ("writeQueueNums", |t| t.write_queue_nums.to_string()),
+            ("perm", |t| t.perm.to_string()),
+            ("order", |t| t.order.to_string()),
+        ],
+    )
+}
+
+/// The settings a group import carries, for comparison with the target.
 fn group_diff(want: &SubscriptionGroupConfig, have: &SubscriptionGroupConfig) -> Vec<String> {
-    let mut d = Vec::new();
-    let mut cmp = |field: &str, w: String, h: String| {
-        if w != h {
-            d.push(format!("{field} {h} -> {w}"));
-        }
-    };
-    cmp(
-        "consumeEnable",
-        want.consume_enable().to_string(),
-        have.consume_enable().to_string(),
-    );
-    cmp(
-        "consumeFromMinEnable",
-        want.consume_from_min_enable().to_string(),
-        have.consume_from_min_enable().to_string(),
-    );
-    cmp(
-        "consumeBroadcastEnable",
-        want.consume_broadcast_enable().to_string(),
-        have.consume_broadcast_enable().to_string(),
-    );
-    cmp(
-        "consumeMessageOrderly",
-        want.consume_message_orderly().to_string(),
-        have.consume_message_orderly().to_string(),
-    );
-    cmp(
-        "retryQueueNums",
-        want.retry_queue_nums().to_string(),
-        have.retry_queue_nums().to_string(),
-    );
-    cmp(
-        "retryMaxTimes",
-        want.retry_max_times().to_string(),
-        have.retry_max_times().to_string(),
-    );
-    cmp(
-        "consumeTimeoutMinute",
-        want.consume_timeout_minute().to_string(),
-        have.consume_timeout_minute().to_string(),
-    );
-    let policy = |g: &SubscriptionGroupConfig| {
-        serde_json::to_string(g.group_retry_policy()).unwrap_or_default()
-    };
-    cmp("groupRetryPolicy", policy(want), policy(have));
-    d
+    differences(
+        want,
+        have,
+        &[
+            ("consumeEnable", |g| g.consume_enable().to_string()),
+            ("consumeFromMinEnable", |g| {
+                g.consume_from_min_enable().to_string()
+            }),
+            ("consumeBroadcastEnable", |g| {
+                g.consume_broadcast_enable().to_string()
+            }),
+            ("consumeMessageOrderly", |g| {
+                g.consume_message_orderly().to_string()
+            }),
+            ("retryQueueNums", |g| g.retry_queue_nums().to_string()),
+            ("retryMaxTimes", |g| g.retry_max_times().to_string()),
+            ("consumeTimeoutMinute", |g| {
+                g.consume_timeout_minute().to_string()
+            }),
+            ("groupRetryPolicy", |g| {
+                serde_json::to_string(g.group_retry_policy()).unwrap_or_default()
+            }),
+        ],
+    )
 }
 
 /// Why `name` is not a name a broker accepts, or `None`.

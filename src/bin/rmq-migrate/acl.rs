@@ -7,9 +7,12 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use rocketmq_migration::acl::{self, AclFile};
 use rocketmq_migration::metadata::Action;
-use rocketmq_migration::{Cluster, ConfigError, ConfigErrorKind, MigrationError, MigrationRuntime};
+use rocketmq_migration::Cluster;
 
-use crate::metadata::{precheck, ClusterArgs, Conflict};
+use crate::files::{file_error, read_text};
+use crate::metadata::{ClusterArgs, Conflict};
+use crate::ops::print_json;
+use crate::runtime::with_checked_runtime;
 use crate::{CliResult, Output};
 
 #[derive(Subcommand)]
@@ -57,16 +60,6 @@ pub(crate) async fn run(c: AclCommand) -> CliResult {
     }
 }
 
-fn file_err(path: &std::path::Path, what: &str, e: std::io::Error) -> MigrationError {
-    MigrationError::from(ConfigError::new(
-        ConfigErrorKind::InvalidValue,
-        "file",
-        path.display().to_string(),
-        what,
-    ))
-    .with_source(e)
-}
-
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut o = std::fs::OpenOptions::new();
@@ -79,21 +72,22 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 async fn export(a: ExportArgs) -> CliResult {
     let config = a.cluster.config();
     config.validate("cluster")?;
-    let runtime = MigrationRuntime::new()?;
-    if let Err(code) = precheck(Cluster::Source, &config, &runtime).await {
-        runtime.shutdown().await;
-        return Ok(code);
-    }
-    let result = acl::export(&config, runtime.client()).await;
-    runtime.shutdown().await;
-    let (mut file, left_out) = result?;
+    let exported = with_checked_runtime(Cluster::Source, &config, true, async |client| {
+        acl::export(&config, client).await
+    })
+    .await?;
+    let (mut file, left_out) = match exported {
+        Ok(exported) => exported,
+        Err(code) => return Ok(code),
+    };
     for l in &left_out {
         eprintln!("left out (an account holds topic and group permissions only): {l}");
     }
     match &a.file {
         Some(path) => {
             let text = serde_json::to_string_pretty(&file).expect("serializable");
-            write_private(path, &text).map_err(|e| file_err(path, "cannot be written", e))?;
+            write_private(path, &text)
+                .map_err(|e| file_error("file", path, "cannot be written", e))?;
             eprintln!(
                 "exported {} account(s) to {} (secrets included; keep the file safe)",
                 file.accounts.len(),
@@ -108,35 +102,28 @@ async fn export(a: ExportArgs) -> CliResult {
                     }
                 }
             }
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&file).expect("serializable")
-            );
+            print_json(&file);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 async fn import(a: ImportArgs) -> CliResult {
-    let text =
-        std::fs::read_to_string(&a.file).map_err(|e| file_err(&a.file, "cannot be read", e))?;
+    let text = read_text("file", &a.file)?;
     let file = AclFile::parse(&text, &a.file.display().to_string())?;
     let config = a.cluster.config();
     config.validate("cluster")?;
-    let runtime = MigrationRuntime::new()?;
-    if let Err(code) = precheck(Cluster::Target, &config, &runtime).await {
-        runtime.shutdown().await;
-        return Ok(code);
-    }
     let policy = a.on_conflict.policy();
-    let report = acl::import(&file, &config, runtime.client(), policy, !a.dry_run).await;
-    runtime.shutdown().await;
-    let report = report?;
+    let imported = with_checked_runtime(Cluster::Target, &config, true, async |client| {
+        acl::import(&file, &config, client, policy, !a.dry_run).await
+    })
+    .await?;
+    let report = match imported {
+        Ok(report) => report,
+        Err(code) => return Ok(code),
+    };
     if a.output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("serializable")
-        );
+        print_json(&report);
     } else {
         println!(
             "{:<32} {:<10} {:<15} REASON",

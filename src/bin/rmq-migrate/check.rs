@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 use rocketmq_migration::connection;
-use rocketmq_migration::{Cluster, MigrationRuntime};
+use rocketmq_migration::Cluster;
 
 use crate::metadata::ClusterArgs;
+use crate::ops::print_json;
+use crate::runtime::with_runtime;
 use crate::{CliResult, Output};
 
 #[derive(Args)]
@@ -21,14 +23,11 @@ pub(crate) struct CheckArgs {
 pub(crate) async fn run(a: CheckArgs) -> CliResult {
     let config = a.cluster.config();
     config.validate("cluster")?;
-    let runtime = MigrationRuntime::new()?;
-    let report = connection::check(Cluster::Source, &config, runtime.client()).await;
-    runtime.shutdown().await;
+    let report =
+        with_runtime(async |client| Ok(connection::check(Cluster::Source, &config, client).await))
+            .await?;
     if a.output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("serializable")
-        );
+        print_json(&report);
     } else {
         println!("{:<13} {:<44} {:<6} DETAIL", "STEP", "TARGET", "OK");
         for p in &report.probes {

@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use rocketmq_migration::dlq::{self, ResendOutcome};
-use rocketmq_migration::MigrationRuntime;
 
 use crate::metadata::ClusterArgs;
+use crate::ops::{json, print_json};
+use crate::runtime::with_runtime;
 use crate::{CliResult, Output, Remote};
 
 /// Exit code of `resend` when some dead letters were not sent.
@@ -88,16 +89,12 @@ pub(crate) async fn run(cmd: DlqCommand) -> CliResult {
             limit,
             output,
         } => {
-            let runtime = MigrationRuntime::new()?;
-            let letters = dlq::list(&cluster.config(), runtime.client(), &group, limit).await;
-            runtime.shutdown().await;
-            let letters = letters?;
+            let letters = with_runtime(async |client| {
+                dlq::list(&cluster.config(), client, &group, limit).await
+            })
+            .await?;
             if output == Output::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&letters).expect("serializable")
-                );
-                return Ok(ExitCode::SUCCESS);
+                return json(&letters);
             }
             println!(
                 "{:<24} {:>8} {:<32} {:<34} {:<20} {:>9}",
@@ -127,11 +124,7 @@ pub(crate) async fn run(cmd: DlqCommand) -> CliResult {
                 .review_dead_letters(&topic)
                 .await?;
             if remote.output == Output::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&r).expect("serializable")
-                );
-                return Ok(ExitCode::SUCCESS);
+                return json(&r);
             }
             println!(
                 "{topic}: {} dead letter(s) on the source acknowledged as reviewed",
@@ -156,29 +149,26 @@ async fn resend(a: ResendArgs) -> CliResult {
         &a.target_access_key,
         &a.target_secret_key,
     );
-    let runtime = MigrationRuntime::new()?;
-    let out = dlq::resend(
-        &source,
-        &target,
-        runtime.client(),
-        &a.group,
-        a.topic.as_deref(),
-        a.from_offset,
-        a.limit,
-        a.dry_run,
-    )
-    .await;
-    runtime.shutdown().await;
-    let out = out?;
+    let out = with_runtime(async |client| {
+        dlq::resend(
+            &source,
+            &target,
+            client,
+            &a.group,
+            a.topic.as_deref(),
+            a.from_offset,
+            a.limit,
+            a.dry_run,
+        )
+        .await
+    })
+    .await?;
     let failed = out
         .iter()
         .filter(|r| !matches!(r.outcome, ResendOutcome::Sent(_) | ResendOutcome::WouldSend))
         .count();
     if a.output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&out).expect("serializable")
-        );
+        print_json(&out);
     } else {
         for r in &out {
             let what = match &r.outcome {

@@ -12,8 +12,10 @@ mod acl;
 mod check;
 mod demo;
 mod dlq;
+mod files;
 mod metadata;
 mod ops;
+mod runtime;
 mod serve;
 mod task;
 

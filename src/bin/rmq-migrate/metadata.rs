@@ -2,21 +2,21 @@
 //! clusters' admin APIs (no control plane needed).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use rocketmq_migration::connection;
 use rocketmq_migration::metadata::{
     self, Action, ConflictPolicy, ExportOptions, ImportOptions, ImportStatus, NamespaceMode,
     Selection, SourceFacts,
 };
 use rocketmq_migration::release;
-use rocketmq_migration::{
-    Cluster, ClusterConfig, ConfigError, ConfigErrorKind, MigrationError, MigrationRuntime,
-};
+use rocketmq_migration::{Cluster, ClusterConfig, MigrationError};
 
+use crate::files::{file_error, read_text};
+use crate::ops::print_json;
+use crate::runtime::{with_checked_runtime, with_runtime};
 use crate::{CliResult, Output};
 
 /// Exit code while a backlog remains (`backlog`) or the clusters differ (`compare`).
@@ -159,34 +159,14 @@ pub(crate) struct ImportArgs {
 }
 
 /// Names from `--topics-from` / `--groups-from`: one per line, blank lines and `#` comments ignored.
-fn names_from(field: &str, path: &PathBuf) -> Result<Vec<String>, MigrationError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| config_err(field, path.display().to_string(), "cannot be read", e))?;
+fn names_from(field: &str, path: &Path) -> Result<Vec<String>, MigrationError> {
+    let text = read_text(field, path)?;
     Ok(text
         .lines()
         .map(|l| l.split('#').next().unwrap_or("").trim())
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect())
-}
-
-/// Run the connection check against `cluster`; `Err` with the cause's exit code when it fails.
-pub(crate) async fn precheck(
-    side: Cluster,
-    cluster: &ClusterConfig,
-    runtime: &MigrationRuntime,
-) -> Result<(), ExitCode> {
-    let report = connection::check(side, cluster, runtime.client()).await;
-    match report.cause {
-        None => Ok(()),
-        Some(cause) => {
-            eprintln!(
-                "rmq-migrate: connection check of the {side} ({}) failed: {}",
-                cluster.name_server_addr, report.summary
-            );
-            Err(ExitCode::from(cause.exit_code()))
-        }
-    }
 }
 
 #[derive(Args)]
@@ -236,39 +216,26 @@ pub(crate) struct CompareArgs {
     output: Output,
 }
 
-fn config_err(field: &str, value: String, reason: &str, e: std::io::Error) -> MigrationError {
-    MigrationError::from(ConfigError::new(
-        ConfigErrorKind::InvalidValue,
-        field,
-        value,
-        reason,
-    ))
-    .with_source(e)
-}
-
 pub(crate) async fn export(a: ExportArgs) -> CliResult {
-    let runtime = MigrationRuntime::new()?;
     let opts = ExportOptions {
         cluster_name: a.cluster_name.clone(),
         include_retry_and_dlq: a.include_retry_dlq,
     };
     let source = in_namespace(a.cluster.config(), &a.namespace);
     source.validate("cluster")?;
-    if !a.no_check {
-        if let Err(code) = precheck(Cluster::Source, &source, &runtime).await {
-            runtime.shutdown().await;
-            return Ok(code);
-        }
-    }
-    let file = metadata::export(&source, runtime.client(), &opts).await;
-    runtime.shutdown().await;
-    let file = file?;
+    let exported = with_checked_runtime(Cluster::Source, &source, !a.no_check, async |client| {
+        metadata::export(&source, client, &opts).await
+    })
+    .await?;
+    let file = match exported {
+        Ok(file) => file,
+        Err(code) => return Ok(code),
+    };
     let text = serde_json::to_string_pretty(&file).expect("serializable");
     match &a.file {
         Some(path) => {
-            std::fs::write(path, text).map_err(|e| {
-                config_err("file", path.display().to_string(), "cannot be written", e)
-            })?;
+            std::fs::write(path, text)
+                .map_err(|e| file_error("file", path, "cannot be written", e))?;
             eprintln!(
                 "exported {} topics and {} groups to {} ({} system items left out)",
                 file.topic_config_table.len(),
@@ -283,8 +250,7 @@ pub(crate) async fn export(a: ExportArgs) -> CliResult {
 }
 
 pub(crate) async fn import(a: ImportArgs) -> CliResult {
-    let text = std::fs::read_to_string(&a.file)
-        .map_err(|e| config_err("file", a.file.display().to_string(), "cannot be read", e))?;
+    let text = read_text("file", &a.file)?;
     let file = metadata::parse(&text, &a.file.display().to_string())?;
     let mut topics = a.topics.clone();
     let mut groups = a.groups.clone();
@@ -317,54 +283,44 @@ pub(crate) async fn import(a: ImportArgs) -> CliResult {
         ..ImportOptions::default()
     };
     opts.validate()?;
-    let runtime = MigrationRuntime::new()?;
     let target = a.cluster.config();
-    if !a.no_check {
-        if let Err(code) = precheck(Cluster::Target, &target, &runtime).await {
-            runtime.shutdown().await;
-            return Ok(code);
+    let imported = with_checked_runtime(Cluster::Target, &target, !a.no_check, async |client| {
+        if let Some(addr) = &a.source_namesrv {
+            let source = cluster(addr, &a.source_access_key, &a.source_secret_key);
+            opts.source = Some(SourceFacts::read(&source, client.clone()).await?);
         }
-    }
-    if let Some(addr) = &a.source_namesrv {
-        let source = cluster(addr, &a.source_access_key, &a.source_secret_key);
-        match SourceFacts::read(&source, runtime.client()).await {
-            Ok(facts) => opts.source = Some(facts),
-            Err(e) => {
-                runtime.shutdown().await;
-                return Err(e);
-            }
-        }
-    }
-    let total = (file.topic_config_table.len() + file.subscription_group_table.len()) as u64;
-    let bar = if a.output == Output::Table && std::io::stderr().is_terminal() && total > 20 {
-        let b = ProgressBar::new(total);
-        b.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} items {msg}").expect("template"),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
+        let total = (file.topic_config_table.len() + file.subscription_group_table.len()) as u64;
+        let bar = if a.output == Output::Table && std::io::stderr().is_terminal() && total > 20 {
+            let b = ProgressBar::new(total);
+            b.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} items {msg}").expect("template"),
+            );
+            b
+        } else {
+            ProgressBar::hidden()
+        };
+        let report = if a.dry_run {
+            metadata::plan(&file, &target, client, &opts).await
+        } else {
+            metadata::import(&file, &target, client, &opts, &|done, _| {
+                bar.set_position(done as u64)
+            })
+            .await
+        };
+        bar.finish_and_clear();
+        report
+    })
+    .await?;
+    let report = match imported {
+        Ok(report) => report,
+        Err(code) => return Ok(code),
     };
-    let report = if a.dry_run {
-        metadata::plan(&file, &target, runtime.client(), &opts).await
-    } else {
-        metadata::import(&file, &target, runtime.client(), &opts, &|done, _| {
-            bar.set_position(done as u64)
-        })
-        .await
-    };
-    bar.finish_and_clear();
-    runtime.shutdown().await;
-    let report = report?;
     if a.output == Output::Json {
         let mut shown = report.clone();
         if a.only_failed {
             shown.items.retain(|i| i.action == Action::Fail);
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&shown).expect("serializable")
-        );
+        print_json(&shown);
     } else {
         println!(
             "{:<6} {:<40} {:<40} {:<12} {:<10} {:<15} {:<24} REASON",
@@ -416,23 +372,14 @@ pub(crate) async fn import(a: ImportArgs) -> CliResult {
 }
 
 pub(crate) async fn backlog(a: BacklogArgs) -> CliResult {
-    let runtime = MigrationRuntime::new()?;
     let cluster = in_namespace(a.cluster.config(), &a.namespace);
-    let rows = release::backlog(
-        &cluster,
-        runtime.client(),
-        a.group.as_deref(),
-        a.topic.as_deref(),
-    )
-    .await;
-    runtime.shutdown().await;
-    let rows = rows?;
+    let rows = with_runtime(async |client| {
+        release::backlog(&cluster, client, a.group.as_deref(), a.topic.as_deref()).await
+    })
+    .await?;
     let remaining: u64 = rows.iter().map(|r| r.unconsumed).sum();
     if a.output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).expect("serializable")
-        );
+        print_json(&rows);
     } else {
         println!(
             "{:<40} {:<40} {:<11} {:>12}",
@@ -462,42 +409,32 @@ pub(crate) async fn backlog(a: BacklogArgs) -> CliResult {
 }
 
 pub(crate) async fn compare(a: CompareArgs) -> CliResult {
-    let runtime = MigrationRuntime::new()?;
     let opts = ExportOptions::default();
-    let source = metadata::export(
-        &in_namespace(
-            cluster(
-                &a.source_namesrv,
-                &a.source_access_key,
-                &a.source_secret_key,
-            ),
-            &a.source_namespace,
+    let source = in_namespace(
+        cluster(
+            &a.source_namesrv,
+            &a.source_access_key,
+            &a.source_secret_key,
         ),
-        runtime.client(),
-        &opts,
-    )
-    .await;
-    let target = metadata::export(
-        &in_namespace(
-            cluster(
-                &a.target_namesrv,
-                &a.target_access_key,
-                &a.target_secret_key,
-            ),
-            &a.target_namespace,
+        &a.source_namespace,
+    );
+    let target = in_namespace(
+        cluster(
+            &a.target_namesrv,
+            &a.target_access_key,
+            &a.target_secret_key,
         ),
-        runtime.client(),
-        &opts,
-    )
-    .await;
-    runtime.shutdown().await;
-    let (source, target) = (source?, target?);
+        &a.target_namespace,
+    );
+    let (source, target) = with_runtime(async |client| {
+        let source = metadata::export(&source, client.clone(), &opts).await;
+        let target = metadata::export(&target, client, &opts).await;
+        Ok((source?, target?))
+    })
+    .await?;
     let c = metadata::compare(&source, &target);
     if a.output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&c).expect("serializable")
-        );
+        print_json(&c);
     } else {
         println!(
             "topics missing on the target: {}",

@@ -4,42 +4,23 @@ use std::process::ExitCode;
 
 use rocketmq_migration::control::wire::{CheckResult, RegisterTopics};
 use rocketmq_migration::control::ControlApi;
-use rocketmq_migration::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
+use rocketmq_migration::{ErrorKind, MigrationError};
 use serde::Serialize;
 
+use crate::files::{file_error, read_text};
 use crate::{CliResult, MoveArgs, Output, Remote};
 
 pub(crate) fn api(r: &Remote) -> Result<ControlApi, MigrationError> {
     let token = match (&r.token, &r.token_file) {
         (Some(t), _) => Some(t.clone()),
-        (None, Some(path)) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| {
-                    MigrationError::from(ConfigError::new(
-                        ConfigErrorKind::InvalidValue,
-                        "token_file",
-                        path.display().to_string(),
-                        "cannot be read",
-                    ))
-                    .with_source(e)
-                })?
-                .trim()
-                .to_owned(),
-        ),
+        (None, Some(path)) => Some(read_text("token_file", path)?.trim().to_owned()),
         (None, None) => None,
     };
     let api = match &r.ca_cert {
         None => ControlApi::new(&r.endpoint, token)?,
         Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| {
-                MigrationError::from(ConfigError::new(
-                    ConfigErrorKind::InvalidValue,
-                    "ca_cert",
-                    path.display().to_string(),
-                    "cannot be read",
-                ))
-                .with_source(e)
-            })?;
+            let pem = std::fs::read(path)
+                .map_err(|e| file_error("ca_cert", path, "cannot be read", e))?;
             ControlApi::with_ca(&r.endpoint, token, &pem)?
         }
     };
@@ -54,7 +35,8 @@ pub(crate) fn print_json<T: Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
 }
 
-fn json<T: Serialize>(v: &T) -> CliResult {
+/// Print `v` as pretty JSON (`--output json`), a success.
+pub(crate) fn json<T: Serialize>(v: &T) -> CliResult {
     print_json(v);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,7 @@
 //! `rmq-migrate serve`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use rocketmq_migration::{
     ClusterConfig, ConfigError, ConfigErrorKind, MigrationError, MigrationRuntime,
 };
 
+use crate::files::read_text;
 use crate::CliResult;
 
 #[derive(Args)]
@@ -82,16 +83,8 @@ pub(crate) struct ServeArgs {
     tls_key: Option<PathBuf>,
 }
 
-fn read_token(field: &str, path: &PathBuf) -> Result<Token, MigrationError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        MigrationError::from(ConfigError::new(
-            ConfigErrorKind::InvalidValue,
-            field,
-            path.display().to_string(),
-            "cannot be read",
-        ))
-        .with_source(e)
-    })?;
+fn read_token(field: &str, path: &Path) -> Result<Token, MigrationError> {
+    let text = read_text(field, path)?;
     Token::new(text).ok_or_else(|| {
         ConfigError::new(
             ConfigErrorKind::InvalidValue,

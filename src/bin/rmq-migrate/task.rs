@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use rocketmq_migration::control::wire::{
-    CheckResult, CreateTask, MetadataRequest, TaskDoc, TaskStep, TaskView,
+    CheckResult, CreateTask, MetadataRequest, Paused, TaskDoc, TaskStep, TaskView,
 };
 use rocketmq_migration::{ConfigError, ConfigErrorKind, MigrationError};
 
@@ -246,18 +246,21 @@ fn print_task(r: &Remote, t: &TaskDoc) -> CliResult {
     }
     println!("task {:?}: step {}", t.name, t.step);
     match &t.paused {
-        Some(p) => println!(
-            "PAUSED by {} at {}{}",
-            p.by,
-            p.at,
-            p.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        ),
+        Some(p) => println!("{}", paused(p)),
         None => println!("not paused"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `PAUSED by <who> at <when>[: <reason>]`.
+fn paused(p: &Paused) -> String {
+    let reason = p.reason.as_deref().map(|r| format!(": {r}"));
+    format!(
+        "PAUSED by {} at {}{}",
+        p.by,
+        p.at,
+        reason.unwrap_or_default()
+    )
 }
 
 fn print_view(r: &Remote, v: &TaskView) -> Result<(), MigrationError> {
@@ -312,15 +315,7 @@ fn print_view(r: &Remote, v: &TaskView) -> Result<(), MigrationError> {
         );
     }
     if let Some(p) = &t.paused {
-        println!(
-            "PAUSED by {} at {}{}: phase moves are refused",
-            p.by,
-            p.at,
-            p.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        );
+        println!("{}: phase moves are refused", paused(p));
     }
     if let Some(m) = &t.metadata {
         println!(
