@@ -23,6 +23,7 @@ use crate::admin::{describe, response_code, ClusterAdmin, TOPIC_NOT_EXIST};
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::due::{dlq_topic, property, SCAN_LIMIT};
+use crate::error::ToolErrorKind;
 use crate::error::{ErrorKind, MigrationError};
 
 /// One dead letter as stored on the source.
@@ -80,7 +81,7 @@ pub struct Resent {
 
 fn admin_error(cluster: &ClusterConfig, e: String) -> MigrationError {
     MigrationError::new(
-        ErrorKind::Admin,
+        ToolErrorKind::Admin,
         None,
         format!("dead letters on {}: {e}", cluster.name_server_addr),
     )

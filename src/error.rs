@@ -87,6 +87,11 @@ impl fmt::Display for ConfigError {
 impl StdError for ConfigError {}
 
 /// What kind of runtime failure a [`MigrationError`] reports.
+///
+/// All kinds but [`ErrorKind::Tool`] are the SDK's: what the four migrating clients, the control client and the
+/// control API return. The operator tools (metadata, ACL and dead-letter migration, `backlog`, the control plane
+/// server, the embedded test cluster) report [`ErrorKind::Tool`] with a [`ToolErrorKind`] of their own, so the
+/// tools' kinds can grow without the SDK's changing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -98,8 +103,6 @@ pub enum ErrorKind {
     Subscribe,
     /// The operation needs a started client and the shim is not started (or already shut down).
     NotStarted,
-    /// The embedded test cluster failed (test kit only).
-    Cluster,
     /// The control plane could not be reached or answered with something unusable (and no cache file could stand
     /// in for it).
     Control,
@@ -110,15 +113,31 @@ pub enum ErrorKind {
     Refused,
     /// Reading or writing a state, audit or cache file failed.
     Storage,
-    /// A metadata file is malformed; the context names the item and field.
-    Metadata,
-    /// A cluster's admin API failed (listing, reading or writing topics, groups or offsets).
-    Admin,
-    /// The control plane server failed to bind, to load its TLS material, or to reach a cluster's admin API.
-    Server,
     /// A message queue could not be mapped to one cluster by its broker name: no cluster's route has that broker,
     /// or both clusters have a broker of that name. The context names the queue.
     QueueCluster,
+    /// An operator tool failed (never returned by the migrating clients); the tool's own kind says how.
+    Tool(ToolErrorKind),
+}
+
+/// How an operator tool failed: the kinds of [`ErrorKind::Tool`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ToolErrorKind {
+    /// A metadata or ACL file is malformed; the context names the item and field.
+    Metadata,
+    /// A cluster's admin API failed (listing, reading or writing topics, groups, offsets or ACL accounts).
+    Admin,
+    /// The control plane server failed to bind, to load its TLS material, or to reach a cluster's admin API.
+    Server,
+    /// The embedded test cluster failed (test kit only).
+    Cluster,
+}
+
+impl From<ToolErrorKind> for ErrorKind {
+    fn from(kind: ToolErrorKind) -> Self {
+        ErrorKind::Tool(kind)
+    }
 }
 
 /// A runtime failure of the shim, with the cluster it happened on.
@@ -132,9 +151,13 @@ pub struct MigrationError {
 
 impl MigrationError {
     /// An error of `kind`, about `cluster` when it concerns one, with a human-readable context.
-    pub fn new(kind: ErrorKind, cluster: Option<Cluster>, context: impl Into<String>) -> Self {
+    pub fn new(
+        kind: impl Into<ErrorKind>,
+        cluster: Option<Cluster>,
+        context: impl Into<String>,
+    ) -> Self {
         MigrationError {
-            kind,
+            kind: kind.into(),
             cluster,
             context: context.into(),
             source: None,
@@ -222,5 +245,15 @@ mod tests {
             ConfigError::missing("source").to_string(),
             "`source` is required"
         );
+    }
+
+    #[test]
+    fn tool_failures_have_their_own_kinds_under_tool() {
+        let e = MigrationError::new(ToolErrorKind::Metadata, None, "topic `a`: bad perm");
+        assert_eq!(e.kind(), ErrorKind::Tool(ToolErrorKind::Metadata));
+        assert_ne!(e.kind(), ErrorKind::Config);
+        assert_eq!(e.to_string(), "topic `a`: bad perm");
+        let sdk = MigrationError::new(ErrorKind::Start, Some(Cluster::Target), "start consumer");
+        assert!(!matches!(sdk.kind(), ErrorKind::Tool(_)));
     }
 }

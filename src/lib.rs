@@ -83,7 +83,7 @@ pub use config::ClusterConfig;
 pub use consumer::{
     consuming_cluster, ConsumerStats, MigratingPushConsumer, MigratingPushConsumerBuilder,
 };
-pub use error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
+pub use error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError, ToolErrorKind};
 pub use linger::{LingerSettings, DEFAULT_LINGER_MAX, DEFAULT_LINGER_QUIET};
 pub use lite_pull::{MigratingLitePullConsumer, MigratingLitePullConsumerBuilder};
 pub use phase::{Phase, ReadSet, WritePlan};

@@ -22,7 +22,7 @@ use crate::admin::ClusterAdmin;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::due::retry_topic;
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 
 /// What a [`Backlog`] row counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +76,7 @@ pub async fn backlog(
     admin.close().await;
     let fail = |e: String| {
         MigrationError::new(
-            ErrorKind::Admin,
+            ToolErrorKind::Admin,
             None,
             format!("backlog on {}: {e}", cluster.name_server_addr),
         )

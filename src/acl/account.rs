@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 
 /// One account.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +65,7 @@ impl AclFile {
     pub fn parse(text: &str, source: &str) -> Result<AclFile, MigrationError> {
         let file: AclFile = serde_yaml::from_str(text).map_err(|e| {
             MigrationError::new(
-                ErrorKind::Metadata,
+                ToolErrorKind::Metadata,
                 None,
                 format!("{source}: not an ACL file (accounts with accessKey, secretKey, ...): {e}"),
             )
@@ -107,7 +107,7 @@ impl AclFile {
             Ok(file)
         } else {
             Err(MigrationError::new(
-                ErrorKind::Metadata,
+                ToolErrorKind::Metadata,
                 None,
                 format!(
                     "{source}: {} problem(s) (nothing was imported): {}",

@@ -22,7 +22,7 @@ pub use account::{Account, AclFile};
 use crate::admin::{describe, trouble_of, ClusterAdmin};
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 use crate::metadata::{Action, Cause, ConflictPolicy};
 
 /// One account's plan or result.
@@ -62,7 +62,7 @@ impl AclReport {
 
 fn admin_err(cluster: &ClusterConfig, what: String) -> MigrationError {
     MigrationError::new(
-        ErrorKind::Admin,
+        ToolErrorKind::Admin,
         None,
         format!("{} {what}", cluster.name_server_addr),
     )

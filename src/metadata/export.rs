@@ -10,7 +10,7 @@ use super::system::{group_left_out, topic_left_out, OwnNames};
 use crate::admin::ClusterAdmin;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 
 /// What to export.
 #[derive(Clone, Debug, Default)]
@@ -37,7 +37,7 @@ pub async fn export(
     let admin = ClusterAdmin::new(Cluster::Source, cluster.clone(), runtime);
     let fail = |what: &str, e: String| {
         MigrationError::new(
-            ErrorKind::Admin,
+            ToolErrorKind::Admin,
             None,
             format!("export from {}: {what}: {e}", cluster.name_server_addr),
         )

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 
 /// Permission bits a topic may carry: priority, read, write, inherit.
 const PERM_MASK: i64 = 0b1111;
@@ -224,7 +224,7 @@ impl Problems<'_> {
 /// assert!(err.to_string().contains("topicConfigTable[\"orders\"].readQueueNums = -1"), "{err}");
 /// ```
 pub fn parse(text: &str, source: &str) -> Result<MetadataFile, MigrationError> {
-    let fail = |what: String| MigrationError::new(ErrorKind::Metadata, None, what);
+    let fail = |what: String| MigrationError::new(ToolErrorKind::Metadata, None, what);
     let root: Value = serde_json::from_str(text).map_err(|e| {
         fail(format!(
             "{source}: not JSON (line {}, column {})",

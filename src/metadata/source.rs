@@ -9,7 +9,7 @@ use rocketmq_client_rust::ClientRuntime;
 use crate::admin::ClusterAdmin;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 
 /// Facts read from the source cluster for an import.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl SourceFacts {
         admin.close().await;
         let fail = |what: &str, e: String| {
             MigrationError::new(
-                ErrorKind::Admin,
+                ToolErrorKind::Admin,
                 Some(Cluster::Source),
                 format!("ask the source {} {what}: {e}", cluster.name_server_addr),
             )

@@ -64,7 +64,7 @@ pub use auth::Token;
 pub use config::{ServerConfig, TlsFiles};
 
 use crate::cluster::Cluster;
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 use app::App;
 
 /// A running control plane. Dropping it does not stop it; call [`ControlServer::shutdown`].
@@ -99,8 +99,8 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 
 impl ControlServer {
     /// Load the state file and audit log, bind, and serve in the background. Fails with
-    /// [`ErrorKind::Storage`] when a file cannot be read and [`ErrorKind::Server`] when the address cannot be bound
-    /// or the TLS files cannot be loaded.
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) when a file cannot be read and [`ToolErrorKind::Server`]
+    /// when the address cannot be bound or the TLS files cannot be loaded.
     pub async fn start(
         config: ServerConfig,
         runtime: Arc<ClientRuntime>,
@@ -110,17 +110,18 @@ impl ControlServer {
         let app = App::open(&config, runtime.clone())?;
         let listener = bind(config.listen).map_err(|e| {
             MigrationError::new(
-                ErrorKind::Server,
+                ToolErrorKind::Server,
                 None,
                 format!("bind control plane to {}", config.listen),
             )
             .with_source(e)
         })?;
         listener.set_nonblocking(true).map_err(|e| {
-            MigrationError::new(ErrorKind::Server, None, "set listener non-blocking").with_source(e)
+            MigrationError::new(ToolErrorKind::Server, None, "set listener non-blocking")
+                .with_source(e)
         })?;
         let addr = listener.local_addr().map_err(|e| {
-            MigrationError::new(ErrorKind::Server, None, "read bound address").with_source(e)
+            MigrationError::new(ToolErrorKind::Server, None, "read bound address").with_source(e)
         })?;
         *app.name.lock() = claim::control_plane_name(addr);
         background::renewal::claim_at_start(&app).await?;
@@ -128,7 +129,8 @@ impl ControlServer {
         let service =
             routes::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let bind_err = |e: std::io::Error| {
-            MigrationError::new(ErrorKind::Server, None, format!("serve on {addr}")).with_source(e)
+            MigrationError::new(ToolErrorKind::Server, None, format!("serve on {addr}"))
+                .with_source(e)
         };
         let serve = match &config.tls {
             None => {
@@ -143,7 +145,7 @@ impl ControlServer {
                         .await
                         .map_err(|e| {
                             MigrationError::new(
-                                ErrorKind::Server,
+                                ToolErrorKind::Server,
                                 None,
                                 format!(
                                     "load TLS certificate {} and key {}",
@@ -196,9 +198,11 @@ impl ControlServer {
         self.app.close().await;
         match r {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(MigrationError::new(ErrorKind::Server, None, "serve").with_source(e)),
+            Ok(Err(e)) => {
+                Err(MigrationError::new(ToolErrorKind::Server, None, "serve").with_source(e))
+            }
             Err(e) => {
-                Err(MigrationError::new(ErrorKind::Server, None, "server task").with_source(e))
+                Err(MigrationError::new(ToolErrorKind::Server, None, "server task").with_source(e))
             }
         }
     }

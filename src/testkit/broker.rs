@@ -11,7 +11,7 @@ use rocketmq_runtime::RuntimeContext;
 use rocketmq_store::MessageStoreConfig;
 
 use super::ports::{free_port, free_port_pair};
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 
 /// Test brokers scan for undecided transactional half messages every second (the broker's default is 30 s), so
 /// transaction check-backs arrive within seconds.
@@ -139,7 +139,7 @@ impl BrokerSpec {
         };
         ValidatedBrokerConfig::try_from_parts(bc, msc).map_err(|e| {
             MigrationError::new(
-                ErrorKind::Cluster,
+                ToolErrorKind::Cluster,
                 None,
                 format!("broker {}: invalid config", self.broker_name),
             )
@@ -157,7 +157,7 @@ impl EmbeddedBroker {
     pub(crate) async fn start(spec: &BrokerSpec, generation: u32) -> Result<Self, MigrationError> {
         let err = |what: &str| {
             MigrationError::new(
-                ErrorKind::Cluster,
+                ToolErrorKind::Cluster,
                 None,
                 format!("broker {} ({}): {what}", spec.broker_name, spec.addr()),
             )

@@ -11,7 +11,7 @@ use rocketmq_protocol::protocol::subscription::subscription_group_config::Subscr
 use super::broker::{BrokerSpec, EmbeddedBroker, TestAuth};
 use super::namesrv::EmbeddedNamesrv;
 use crate::config::ClusterConfig;
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 
 /// A namesrv and one broker running in this process, on free loopback ports, with a temporary store.
 ///
@@ -55,7 +55,7 @@ impl EmbeddedCluster {
             .tempdir_in(&parent)
             .map_err(|e| {
                 MigrationError::new(
-                    ErrorKind::Cluster,
+                    ToolErrorKind::Cluster,
                     None,
                     format!(
                         "cluster {name}: cannot create its store directory in {} (set {} to another directory)",
@@ -161,7 +161,7 @@ impl EmbeddedCluster {
     ) -> Result<(), MigrationError> {
         let err = |what: &str| {
             MigrationError::new(
-                ErrorKind::Cluster,
+                ToolErrorKind::Cluster,
                 None,
                 format!("cluster {}: create topic {topic}: {what}", self.name),
             )
@@ -209,7 +209,7 @@ impl EmbeddedCluster {
     ) -> Result<(), MigrationError> {
         let err = |what: &str| {
             MigrationError::new(
-                ErrorKind::Cluster,
+                ToolErrorKind::Cluster,
                 None,
                 format!("cluster {}: create group {group}: {what}", self.name),
             )

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::ports::free_port;
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 
 pub(crate) struct EmbeddedNamesrv {
     pub(crate) addr: String,
@@ -24,7 +24,11 @@ pub(crate) struct EmbeddedNamesrv {
 impl EmbeddedNamesrv {
     pub(crate) async fn start(name: &str, root: &Path) -> Result<Self, MigrationError> {
         let err = |what: &str| {
-            MigrationError::new(ErrorKind::Cluster, None, format!("namesrv {name}: {what}"))
+            MigrationError::new(
+                ToolErrorKind::Cluster,
+                None,
+                format!("namesrv {name}: {what}"),
+            )
         };
         let port = free_port()?;
         let dir = root.join("namesrv");

@@ -2,10 +2,10 @@
 
 use std::net::TcpListener;
 
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 
 fn bind_err(e: std::io::Error) -> MigrationError {
-    MigrationError::new(ErrorKind::Cluster, None, "no free loopback port").with_source(e)
+    MigrationError::new(ToolErrorKind::Cluster, None, "no free loopback port").with_source(e)
 }
 
 /// A loopback port that was free a moment ago.
@@ -24,7 +24,7 @@ pub fn free_port_pair() -> Result<u16, MigrationError> {
         }
     }
     Err(MigrationError::new(
-        ErrorKind::Cluster,
+        ToolErrorKind::Cluster,
         None,
         "no free loopback port pair (p, p-2) after 1000 tries",
     ))

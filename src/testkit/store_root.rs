@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{ErrorKind, MigrationError};
+use crate::error::{MigrationError, ToolErrorKind};
 
 /// The environment variable naming the parent directory of embedded clusters' temp dirs.
 pub const TESTKIT_DIR_ENV: &str = "RMQ_TESTKIT_DIR";
@@ -92,7 +92,7 @@ pub(crate) fn parent_dir() -> Result<PathBuf, MigrationError> {
         }
     }
     Err(MigrationError::new(
-        ErrorKind::Cluster,
+        ToolErrorKind::Cluster,
         None,
         format!(
             "no directory where an embedded broker would accept writes (it refuses them above 90 % used; the test \

@@ -10,7 +10,7 @@ use rocketmq_migration::metadata::{
     NamespaceMode, Selection, TopicEntry,
 };
 use rocketmq_migration::testkit::{unique_name, EmbeddedCluster};
-use rocketmq_migration::ErrorKind;
+use rocketmq_migration::{ErrorKind, ToolErrorKind};
 use rocketmq_model::common::config::TopicConfig;
 use rocketmq_protocol::protocol::subscription::subscription_group_config::SubscriptionGroupConfig;
 
@@ -460,7 +460,7 @@ fn a_hand_written_mqadmin_file_imports_and_a_malformed_one_creates_nothing() {
             .replace("\"readQueueNums\": 16", "\"readQueueNums\": -16")
             .replace("fixture_", "fixtureBad_");
         let e = metadata::parse(&bad, "bad.json").unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Metadata);
+        assert_eq!(e.kind(), ErrorKind::Tool(ToolErrorKind::Metadata));
         assert!(
             e.to_string()
                 .contains("topicConfigTable[\"fixtureBad_Orders\"].readQueueNums = -16"),

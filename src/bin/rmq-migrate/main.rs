@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rocketmq_migration::{ErrorKind, MigrationError, Phase};
+use rocketmq_migration::{ErrorKind, MigrationError, Phase, ToolErrorKind};
 
 #[derive(Parser)]
 #[command(
@@ -284,7 +284,7 @@ async fn main() -> ExitCode {
             ExitCode::from(match e.kind() {
                 ErrorKind::Refused => 3,
                 ErrorKind::Unauthorized => 4,
-                ErrorKind::Config | ErrorKind::Metadata => 2,
+                ErrorKind::Config | ErrorKind::Tool(ToolErrorKind::Metadata) => 2,
                 _ => 1,
             })
         }

@@ -23,7 +23,7 @@ pub(crate) async fn claim_at_start(app: &App) -> Result<(), MigrationError> {
     match claim_running(app).await {
         None | Some((_, Ok(()))) => Ok(()),
         Some((task, Err(ClaimError::Held(other)))) => Err(MigrationError::new(
-            crate::ErrorKind::Server,
+            crate::ToolErrorKind::Server,
             None,
             format!(
                 "task {:?}: the target is claimed by {other}; one migration task per target (stop that control \
