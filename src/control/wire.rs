@@ -1352,15 +1352,15 @@ pub struct TopicEndpoints {
 }
 
 /// One shim client of a topic.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct EndpointClient {
     /// The client id.
     pub client_id: String,
     /// The application.
     pub application: String,
-    /// `producer` or `consumer`.
-    pub role: String,
+    /// Producer or consumer.
+    pub role: Role,
     /// Its group.
     pub group: String,
     /// Heartbeats arrive within the TTL.

@@ -153,7 +153,7 @@ pub(crate) async fn run(c: TaskCommand) -> CliResult {
                     for c in &t.clients {
                         println!(
                             "  {:<9} {:<24} {:<24} {} last heartbeat {} ms ago{}",
-                            c.role,
+                            c.role.as_str(),
                             c.group,
                             c.application,
                             c.client_id,

@@ -234,7 +234,7 @@ pub(crate) async fn endpoints(app: &App) -> EndpointsView {
             .map(|v| EndpointClient {
                 client_id: v.heartbeat.client_id.clone(),
                 application: v.heartbeat.application.clone(),
-                role: v.heartbeat.role.as_str().to_owned(),
+                role: v.heartbeat.role,
                 group: v.heartbeat.group.clone(),
                 live: v.live,
                 last_seen_ms: v.last_seen_ms,

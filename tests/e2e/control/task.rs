@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rocketmq_client_rust::MQPushConsumer;
 use rocketmq_migration::control::wire::{
-    BatchMoveRequest, BatchTopic, CreateTask, MetadataRequest, TaskStep,
+    BatchMoveRequest, BatchTopic, CreateTask, MetadataRequest, Role, TaskStep,
 };
 use rocketmq_migration::control::ControlApi;
 use rocketmq_migration::metadata::ImportStatus;
@@ -204,8 +204,14 @@ fn a_task_walks_its_five_steps_with_pause_and_one_claim_per_target() {
         let endpoints = p.admin.endpoints().await.unwrap();
         let mine = &endpoints.topics[0];
         assert!(mine.switched, "{mine:?}");
-        assert!(mine.clients.iter().any(|c| c.role == "producer" && c.live));
-        assert!(mine.clients.iter().any(|c| c.role == "consumer" && c.live));
+        assert!(mine
+            .clients
+            .iter()
+            .any(|c| c.role == Role::Producer && c.live));
+        assert!(mine
+            .clients
+            .iter()
+            .any(|c| c.role == Role::Consumer && c.live));
 
         // Step 4: grayscale. A pause refuses every move (one topic or a batch) until resumed.
         let paused = p.admin.pause(Some("change freeze")).await.unwrap();
