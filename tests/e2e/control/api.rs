@@ -1,4 +1,5 @@
-//! The control plane's HTTP API against a real server on 127.0.0.1:0 (and the shared clusters for its gates).
+//! The control plane's HTTP API against a real server on 127.0.0.1:0 (and the shared clusters for its gates; the
+//! tests of tokens and TLS alone run without clusters).
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use rocketmq_migration::testkit::unique_name;
 use rocketmq_migration::{ErrorKind, Phase};
 
 use crate::support::plane::{self, refusal, rollback_when_ready, ADMIN_TOKEN};
-use crate::support::{client, run, shared};
+use crate::support::{client, run, run_without_clusters, shared};
 
 /// A topic that exists on both clusters.
 async fn topic() -> String {
@@ -84,9 +85,9 @@ fn phases_carry_an_etag_answer_304_and_long_polls_wake_on_change() {
 
 #[test]
 fn mutations_without_the_admin_token_get_401_and_change_nothing() {
-    run(Duration::from_secs(90), async {
-        let p = plane::start(|_| {}).await;
-        let t = topic().await;
+    run_without_clusters(Duration::from_secs(90), async {
+        let p = plane::start_alone(|_| {}).await;
+        let t = unique_name("ctl");
         p.admin.register(&[&t], None).await.unwrap();
         let before = p.admin.phases().await.unwrap();
 
@@ -134,8 +135,8 @@ fn mutations_without_the_admin_token_get_401_and_change_nothing() {
 
 #[test]
 fn client_token_guards_reads_when_configured() {
-    run(Duration::from_secs(60), async {
-        let p = plane::start(|c| {
+    run_without_clusters(Duration::from_secs(60), async {
+        let p = plane::start_alone(|c| {
             c.client_token = rocketmq_migration::server::Token::new("reader");
         })
         .await;
@@ -367,14 +368,14 @@ fn health_and_metrics_are_served() {
 
 #[test]
 fn tls_serves_the_api_over_https() {
-    run(Duration::from_secs(60), async {
+    run_without_clusters(Duration::from_secs(60), async {
         let dir = tempfile::tempdir().unwrap();
         let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
             .unwrap();
         let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
         std::fs::write(&cert_path, cert.cert.pem()).unwrap();
         std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
-        let p = plane::start(|c| {
+        let p = plane::start_alone(|c| {
             c.tls = Some(TlsFiles {
                 cert: cert_path.clone(),
                 key: key_path.clone(),

@@ -73,10 +73,6 @@ pub fn client() -> Arc<ClientRuntime> {
     shared().client.client()
 }
 
-/// Run `fut` on the shared runtime (where the shared clusters live), failing the test after `limit`.
-///
-/// The future runs on a thread of its own with a 16 MiB stack: a long test's future nests deeply in a debug
-/// build, and a test thread's default stack (2 MiB) is not enough for it.
 /// [`run`] for a test that needs no cluster (a fake endpoint, a control plane alone): its own runtime, so running
 /// it alone (`cargo test --test e2e control::poller`) starts no broker.
 pub fn run_without_clusters<F: Future<Output = ()> + Send>(limit: Duration, fut: F) {
@@ -97,6 +93,10 @@ pub fn run_without_clusters<F: Future<Output = ()> + Send>(limit: Duration, fut:
     })
 }
 
+/// Run `fut` on the shared runtime (where the shared clusters live), failing the test after `limit`.
+///
+/// The future runs on a thread of its own with a 16 MiB stack: a long test's future nests deeply in a debug
+/// build, and a test thread's default stack (2 MiB) is not enough for it.
 pub fn run<F: Future<Output = ()> + Send>(limit: Duration, fut: F) {
     let s = shared();
     std::thread::scope(|scope| {

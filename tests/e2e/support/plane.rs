@@ -1,12 +1,15 @@
 //! A control plane server for one test: its own state dir, a free loopback port, short windows.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use rocketmq_client_rust::ClientRuntime;
 
 use rocketmq_migration::control::wire::MoveResult;
 use rocketmq_migration::control::{ControlApi, ControlClient, Refusal};
 use rocketmq_migration::server::{ControlServer, ServerConfig, Token};
-use rocketmq_migration::{ErrorKind, MigrationError, Phase};
+use rocketmq_migration::{ClusterConfig, ErrorKind, MigrationError, MigrationRuntime, Phase};
 
 pub const ADMIN_TOKEN: &str = "e2e-admin-token";
 
@@ -16,17 +19,33 @@ pub struct Plane {
     pub url: String,
     pub admin: ControlApi,
     pub _dir: tempfile::TempDir,
+    runtime: Arc<ClientRuntime>,
 }
 
 /// Start a server for the shared clusters with test-sized windows; `tweak` adjusts the config first.
 pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> Plane {
     let pair = &super::shared().pair;
+    let (source, target) = (pair.source.cluster_config(), pair.target.cluster_config());
+    start_on(source, target, super::client(), tweak).await
+}
+
+/// Start a server whose clusters are not there (closed loopback ports), for tests of the HTTP API alone (tokens,
+/// TLS, input checks): with [`super::run_without_clusters`] they start no broker. Its readiness checks fail.
+pub async fn start_alone(tweak: impl FnOnce(&mut ServerConfig)) -> Plane {
+    static RUNTIME: OnceLock<MigrationRuntime> = OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| MigrationRuntime::new().expect("client runtime"));
+    let nowhere = |port: u16| ClusterConfig::new(format!("127.0.0.1:{port}"));
+    start_on(nowhere(1), nowhere(2), runtime.client(), tweak).await
+}
+
+async fn start_on(
+    source: ClusterConfig,
+    target: ClusterConfig,
+    runtime: Arc<ClientRuntime>,
+    tweak: impl FnOnce(&mut ServerConfig),
+) -> Plane {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = ServerConfig::new(
-        pair.source.cluster_config(),
-        pair.target.cluster_config(),
-        Token::new(ADMIN_TOKEN).unwrap(),
-    );
+    let mut config = ServerConfig::new(source, target, Token::new(ADMIN_TOKEN).unwrap());
     config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.state_file = dir.path().join("state.json");
     config.audit_file = dir.path().join("audit.jsonl");
@@ -35,7 +54,7 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> Plane {
     config.sample_every = Duration::from_millis(250);
     config.scan_every = Duration::from_millis(250);
     tweak(&mut config);
-    let server = ControlServer::start(config.clone(), super::client())
+    let server = ControlServer::start(config.clone(), runtime.clone())
         .await
         .expect("control plane starts");
     let addr = server.local_addr();
@@ -56,6 +75,7 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> Plane {
         url,
         admin,
         _dir: dir,
+        runtime,
     }
 }
 
@@ -71,7 +91,7 @@ impl Plane {
         self.stop().await;
         let mut last = None;
         for _ in 0..50 {
-            match ControlServer::start(self.config.clone(), super::client()).await {
+            match ControlServer::start(self.config.clone(), self.runtime.clone()).await {
                 Ok(s) => {
                     self.server = Some(s);
                     return;
