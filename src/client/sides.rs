@@ -1,13 +1,12 @@
 //! Each cluster's running raw client of a migrating client, `None` while it is not running (it starts when a
 //! topic first needs its cluster and may stop once none does), each behind its own async lock.
 
-use std::collections::BTreeMap;
 use std::ops::Index;
 
 use tokio::sync::Mutex;
 
+use super::subscriptions::Subscribed;
 use crate::cluster::Cluster;
-use crate::reads::Sub;
 
 /// One slot per cluster, indexed by [`Cluster`].
 pub(crate) struct Sides<S>([Mutex<Option<S>>; 2]);
@@ -33,12 +32,6 @@ impl<S> Index<Cluster> for Sides<S> {
     fn index(&self, cluster: Cluster) -> &Self::Output {
         &self.0[cluster.index()]
     }
-}
-
-/// A running side that subscribes to topics.
-pub(crate) trait Subscribed {
-    /// The topics its client is subscribed to, with their subscriptions.
-    fn subscriptions(&self) -> &BTreeMap<String, Sub>;
 }
 
 impl<S: Subscribed> Sides<S> {

@@ -3,13 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rocketmq_client_rust::{
-    ClientError, ClientResult, DefaultLitePullConsumer, DefaultMQPushConsumer,
-};
+use rocketmq_client_rust::{ClientResult, DefaultLitePullConsumer, DefaultMQPushConsumer};
 
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use crate::cluster::Cluster;
+use crate::error::{ErrorKind, MigrationError};
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
 
 /// The subscribe calls of a raw consumer, as [`sync`] makes them.
@@ -62,17 +61,31 @@ impl RawSubscriber for DefaultLitePullConsumer {
         self.fetch_message_queues(topic).await
     }
 }
+/// One cluster's running side of a consumer: its raw consumer and what that is subscribed to.
+pub(crate) trait Subscribed {
+    /// The raw consumer.
+    type Raw: RawSubscriber;
+    /// The topics its client is subscribed to, with their subscriptions.
+    fn subscriptions(&self) -> &BTreeMap<String, Sub>;
+    /// The raw consumer, its subscriptions and the topics whose routes it has seen, to change together.
+    fn parts_mut(
+        &mut self,
+    ) -> (
+        &mut Self::Raw,
+        &mut BTreeMap<String, Sub>,
+        &mut BTreeSet<String>,
+    );
+}
 
-/// Bring `consumer`'s subscriptions (`topics`; `verified`: those whose routes it has seen) in line with `want`.
-/// Logged as `group`'s client of `cluster`. A failed subscribe ends the pass with the topic and the error; what
-/// was done before it stays done (and recorded), the rest is tried again at the next pass.
-pub(crate) async fn sync<C: RawSubscriber>(
-    consumer: &mut C,
-    topics: &mut BTreeMap<String, Sub>,
-    verified: &mut BTreeSet<String>,
+/// Bring `side`'s subscriptions in line with `want` (a topic dropped is no longer verified either). Logged as
+/// `group`'s client of `cluster`. A failed subscribe ends the pass with a [`ErrorKind::Subscribe`] error naming
+/// the topic; what was done before it stays done (and recorded), the rest is tried again at the next pass.
+pub(crate) async fn sync<S: Subscribed>(
+    side: &mut S,
     want: BTreeMap<String, Sub>,
     (group, cluster): (&str, Cluster),
-) -> Result<(), (String, ClientError)> {
+) -> Result<(), MigrationError> {
+    let (consumer, topics, verified) = side.parts_mut();
     let stale: Vec<String> = topics
         .keys()
         .filter(|t| !want.contains_key(*t))
@@ -87,7 +100,11 @@ pub(crate) async fn sync<C: RawSubscriber>(
     for (topic, sub) in want {
         if topics.get(&topic) != Some(&sub) {
             if let Err(e) = consumer.subscribe_to(&topic, &sub).await {
-                return Err((topic, e));
+                let context = format!("subscribe {topic}");
+                return Err(
+                    MigrationError::new(ErrorKind::Subscribe, Some(cluster), context)
+                        .with_source(e),
+                );
             }
             tracing::info!(group, %cluster, topic, "subscribed");
             topics.insert(topic, sub);

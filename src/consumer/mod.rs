@@ -32,7 +32,8 @@ pub use listener::consuming_cluster;
 use crate::client::builder::Checked;
 use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
-use crate::client::sides::{Sides, Subscribed};
+use crate::client::sides::Sides;
+use crate::client::subscriptions::Subscribed;
 use crate::client::subscriptions::{self, RawSubscriber};
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -56,8 +57,20 @@ struct Side {
 }
 
 impl Subscribed for Side {
+    type Raw = DefaultMQPushConsumer;
+
     fn subscriptions(&self) -> &BTreeMap<String, Sub> {
         &self.topics
+    }
+
+    fn parts_mut(
+        &mut self,
+    ) -> (
+        &mut DefaultMQPushConsumer,
+        &mut BTreeMap<String, Sub>,
+        &mut BTreeSet<String>,
+    ) {
+        (&mut self.consumer, &mut self.topics, &mut self.verified)
     }
 }
 
@@ -479,19 +492,7 @@ impl Core {
                 });
                 Ok(())
             }
-            Some(side) => {
-                let who = (self.group.as_str(), c);
-                subscriptions::sync(
-                    &mut side.consumer,
-                    &mut side.topics,
-                    &mut side.verified,
-                    want,
-                    who,
-                )
-                .await
-                .map_err(|(topic, e)| fail(format!("subscribe {topic}")).with_source(e))?;
-                Ok(())
-            }
+            Some(side) => subscriptions::sync(side, want, (self.group.as_str(), c)).await,
         }
     }
 

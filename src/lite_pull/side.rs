@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use rocketmq_client_rust::DefaultLitePullConsumer;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
-use crate::client::sides::Subscribed;
+use crate::client::subscriptions::Subscribed;
 use crate::reads::Sub;
 
 /// One cluster's running raw consumer and what it reads.
@@ -20,8 +20,20 @@ pub(crate) struct Side {
 }
 
 impl Subscribed for Side {
+    type Raw = DefaultLitePullConsumer;
+
     fn subscriptions(&self) -> &BTreeMap<String, Sub> {
         &self.topics
+    }
+
+    fn parts_mut(
+        &mut self,
+    ) -> (
+        &mut DefaultLitePullConsumer,
+        &mut BTreeMap<String, Sub>,
+        &mut BTreeSet<String>,
+    ) {
+        (&mut self.consumer, &mut self.topics, &mut self.verified)
     }
 }
 

@@ -93,16 +93,7 @@ impl Core {
         let Some(side) = guard.as_mut() else {
             return Ok(());
         };
-        let who = (self.group.as_str(), c);
-        subscriptions::sync(
-            &mut side.consumer,
-            &mut side.topics,
-            &mut side.verified,
-            topics,
-            who,
-        )
-        .await
-        .map_err(|(topic, e)| fail(format!("subscribe {topic}")).with_source(e))?;
+        subscriptions::sync(side, topics, (self.group.as_str(), c)).await?;
         if side.queues != queues {
             if queues.is_empty() {
                 // The raw consumer refuses an empty assignment: a side left without queues is closed.
