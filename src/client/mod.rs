@@ -1,6 +1,6 @@
 //! The machinery the four clients share: the builders' common settings and checks, the producers' mirrored raw
 //! settings, the route of one send with failover, the sends in flight and the topics written, and the merge state
-//! both consumers read through.
+//! both consumers read through, each cluster's raw client slot and how a raw client is started.
 
 pub(crate) mod builder;
 pub(crate) mod consumer_report;
@@ -13,5 +13,6 @@ pub(crate) mod merge;
 pub(crate) mod producer_settings;
 pub(crate) mod producer_stats;
 pub(crate) mod sides;
+pub(crate) mod start;
 pub(crate) mod subscriptions;
 pub(crate) mod writes;

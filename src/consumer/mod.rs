@@ -33,6 +33,7 @@ use crate::client::builder::Checked;
 use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
 use crate::client::sides::Sides;
+use crate::client::start::start;
 use crate::client::subscriptions::Subscribed;
 use crate::client::subscriptions::{self, RawSubscriber};
 use crate::cluster::Cluster;
@@ -472,13 +473,17 @@ impl Core {
                     }
                     UserListener::Orderly(_) => consumer.register_message_listener_orderly(merge),
                 }
-                if let Err(e) = consumer.start().await {
-                    consumer.shutdown().await;
-                    return Err(
-                        MigrationError::new(ErrorKind::Start, Some(c), "start consumer")
-                            .with_source(e),
-                    );
-                }
+                let namesrv = self.clusters[c.index()].name_server_addr.as_str();
+                start(
+                    &mut consumer,
+                    "migrating push consumer",
+                    (&self.group, c),
+                    namesrv,
+                )
+                .await
+                .map_err(|e| {
+                    MigrationError::new(ErrorKind::Start, Some(c), "start consumer").with_source(e)
+                })?;
                 if self.suspended.load(Ordering::Acquire) {
                     consumer.suspend().await;
                 }

@@ -8,6 +8,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use super::core::{Core, Mode};
 use super::side::Side;
+use crate::client::start::start;
 use crate::client::subscriptions;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
@@ -116,20 +117,25 @@ impl Core {
 
     /// Start `c`'s raw consumer with nothing to read yet.
     pub(crate) async fn start_side(&self, c: Cluster) -> Result<Side, MigrationError> {
-        let (consumer, client_id) = self
+        let (mut consumer, client_id) = self
             .settings
             .build_raw(&self.runtime, &self.group, c, &self.clusters[c.index()])
             .map_err(|e| {
                 MigrationError::new(ErrorKind::Start, Some(c), "build lite pull consumer")
                     .with_source(e)
             })?;
-        if let Err(e) = consumer.start().await {
-            consumer.shutdown().await;
-            return Err(
-                MigrationError::new(ErrorKind::Start, Some(c), "start lite pull consumer")
-                    .with_source(e),
-            );
-        }
+        let namesrv = self.clusters[c.index()].name_server_addr.as_str();
+        start(
+            &mut consumer,
+            "migrating lite pull consumer",
+            (&self.group, c),
+            namesrv,
+        )
+        .await
+        .map_err(|e| {
+            MigrationError::new(ErrorKind::Start, Some(c), "start lite pull consumer")
+                .with_source(e)
+        })?;
         tracing::info!(group = %self.group, cluster = %c, client_id, "lite pull client started");
         self.client_ids.lock()[c.index()] = Some(client_id);
         Ok(Side {

@@ -14,6 +14,7 @@ use tokio::sync::OnceCell;
 
 use crate::client::dispatch::{dispatch_on, Route};
 use crate::client::producer_settings::ProducerSettings;
+use crate::client::start::start;
 use crate::client::writes::Writes;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -52,19 +53,10 @@ impl Core {
             .get_or_try_init(|| async {
                 let cfg = &self.clusters[cluster.index()];
                 let mut p = self.settings.build_plain(&self.runtime, &self.group, cfg);
-                match p.start().await {
-                    Ok(()) => {
-                        tracing::info!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr,
-                            "migrating producer: client started");
-                        Ok(p)
-                    }
-                    Err(e) => {
-                        tracing::warn!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr, error = ?e,
-                            "migrating producer: client failed to start");
-                        p.shutdown().await;
-                        Err(e)
-                    }
-                }
+                let namesrv = cfg.name_server_addr.as_str();
+                start(&mut p, "migrating producer", (&self.group, cluster), namesrv).await?;
+                tracing::info!(group = %self.group, %cluster, namesrv, "migrating producer: client started");
+                Ok::<_, ClientError>(p)
             })
             .await?;
         Ok(p.clone())

@@ -13,6 +13,7 @@ use super::listener::{ClusterListener, Shared};
 use super::stats::TransactionStats;
 use crate::client::producer_settings::ProducerSettings;
 use crate::client::sides::Sides;
+use crate::client::start::start;
 use crate::client::writes::Writes;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -67,25 +68,22 @@ impl TxCore {
         let mut p = self
             .settings
             .build_transactional(&self.runtime, &self.group, cfg, listener);
-        match p.start().await {
-            Ok(()) => {
-                tracing::info!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr,
-                    "migrating transaction producer: client started");
-                let c = Arc::new(RawTx {
-                    cluster,
-                    producer: tokio::sync::RwLock::new(p),
-                });
-                *slot = Some(c.clone());
-                self.shared.counters.running[cluster.index()].store(true, Ordering::Release);
-                Ok(c)
-            }
-            Err(e) => {
-                tracing::warn!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr, error = ?e,
-                    "migrating transaction producer: client failed to start");
-                p.shutdown().await;
-                Err(e)
-            }
-        }
+        let namesrv = cfg.name_server_addr.as_str();
+        start(
+            &mut p,
+            "migrating transaction producer",
+            (&self.group, cluster),
+            namesrv,
+        )
+        .await?;
+        tracing::info!(group = %self.group, %cluster, namesrv, "migrating transaction producer: client started");
+        let c = Arc::new(RawTx {
+            cluster,
+            producer: tokio::sync::RwLock::new(p),
+        });
+        *slot = Some(c.clone());
+        self.shared.counters.running[cluster.index()].store(true, Ordering::Release);
+        Ok(c)
     }
 
     /// Shut down `cluster`'s raw producer, if running; waits for sends in progress on it. Whether one ran.

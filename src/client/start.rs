@@ -1,0 +1,58 @@
+//! Starting one cluster's raw client, the same way for the four clients: a raw client that fails to start is shut
+//! down again (it may already hold threads and connections) and the failure is logged with the client's group,
+//! cluster and name server before it is returned.
+
+use rocketmq_client_rust::{
+    ClientResult, DefaultLitePullConsumer, DefaultMQProducer, DefaultMQPushConsumer,
+    TransactionMQProducer,
+};
+
+use crate::cluster::Cluster;
+
+/// The start and shutdown calls of a raw client.
+#[allow(async_fn_in_trait)]
+pub(crate) trait RawClient {
+    /// Start it.
+    async fn start_raw(&mut self) -> ClientResult<()>;
+    /// Shut it down.
+    async fn shutdown_raw(&mut self);
+}
+
+/// Start `client`, the raw client of `what` (e.g. "migrating producer") of `group` on `cluster`, whose name server
+/// is `namesrv`. One that fails to start is shut down again and the failure logged at WARN; the caller logs the
+/// success with what it knows of the client.
+pub(crate) async fn start<C: RawClient>(
+    client: &mut C,
+    what: &str,
+    (group, cluster): (&str, Cluster),
+    namesrv: &str,
+) -> ClientResult<()> {
+    let started = client.start_raw().await;
+    if let Err(e) = &started {
+        tracing::warn!(group, %cluster, namesrv, error = ?e, "{what}: client failed to start");
+        client.shutdown_raw().await;
+    }
+    started
+}
+
+/// `RawClient` for raw clients whose own `start` and `shutdown` have these signatures.
+macro_rules! raw_client {
+    ($($raw:ty),+) => {$(
+        impl RawClient for $raw {
+            async fn start_raw(&mut self) -> ClientResult<()> {
+                self.start().await
+            }
+
+            async fn shutdown_raw(&mut self) {
+                self.shutdown().await
+            }
+        }
+    )+};
+}
+
+raw_client!(
+    DefaultMQProducer,
+    TransactionMQProducer,
+    DefaultMQPushConsumer,
+    DefaultLitePullConsumer
+);
