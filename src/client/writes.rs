@@ -180,6 +180,33 @@ mod tests {
     }
 
     #[test]
+    fn a_planned_send_copies_for_failover_only_where_the_phase_can_and_counts_its_outcome() {
+        let phases = PhaseHandle::new();
+        phases.set_phase("dual", Phase::DualRead).unwrap();
+        phases.set_phase("done", Phase::Completed).unwrap();
+        let w = Writes::new(phases, BTreeSet::new());
+
+        let p = w.plan("fresh").count(3);
+        assert_eq!((p.first, p.count), (Cluster::Source, 3));
+        assert_eq!(p.spare(&"m"), None, "initial: no failover, no copy");
+        p.finish(true);
+
+        let p = w.plan("dual");
+        assert_eq!(p.first, Cluster::Source);
+        assert_eq!(p.spare(&"m"), Some("m"), "dual_read: a copy for the target");
+        p.finish(false);
+
+        let p = w.plan("done");
+        assert_eq!(p.first, Cluster::Target);
+        assert_eq!(p.spare(&"m"), None, "completed: no failover, no copy");
+        p.finish(true);
+
+        let stats = w.stats();
+        assert_eq!(stats.sent, [3, 1]);
+        assert_eq!(stats.failed, [1, 0]);
+    }
+
+    #[test]
     fn an_operation_without_a_send_notes_the_topic_uncounted() {
         let w = Writes::new(PhaseHandle::new(), BTreeSet::new());
         assert_eq!(w.state_of("q").phase, Phase::Initial);
