@@ -125,6 +125,17 @@ impl Planned {
             counts.failed(self.first);
         }
     }
+
+    /// [`Self::finish`] for a raw client's callback (called through `&self`): the first call counts the outcome
+    /// and ends the flight, any later one does nothing.
+    pub(crate) fn finish_once(self) -> impl Fn(bool) + Send + Sync + 'static {
+        let planned = parking_lot::Mutex::new(Some(self));
+        move |ok| {
+            if let Some(planned) = planned.lock().take() {
+                planned.finish(ok);
+            }
+        }
+    }
 }
 
 /// Run `op` with the client of `route.first`; where the phase and `route.policy` allow, run it once more with the

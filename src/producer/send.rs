@@ -56,11 +56,9 @@ pub(super) fn counting<F>(
 where
     F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
 {
-    let planned = parking_lot::Mutex::new(Some(planned));
+    let finish = planned.finish_once();
     move |r, e| {
-        if let Some(planned) = planned.lock().take() {
-            planned.finish(e.is_none());
-        }
+        finish(e.is_none());
         f(r, e)
     }
 }
@@ -607,11 +605,9 @@ impl MigratingProducer {
         let msg = prepare(msg);
         let planned = self.core.writes.plan(msg.topic());
         let p = self.core.client(planned.first).await?;
-        let planned = parking_lot::Mutex::new(Some(planned));
+        let finish = planned.finish_once();
         let counted = move |reply: Option<&dyn MessageTrait>, e: Option<&ClientError>| {
-            if let Some(planned) = planned.lock().take() {
-                planned.finish(e.is_none());
-            }
+            finish(e.is_none());
             request_callback(reply, e)
         };
         p.request_with_callback(msg, counted, timeout).await
