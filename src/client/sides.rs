@@ -5,7 +5,12 @@ use std::ops::Index;
 
 use tokio::sync::Mutex;
 
-use super::subscriptions::Subscribed;
+use std::collections::BTreeSet;
+
+use rocketmq_model::common::message::message_queue::MessageQueue;
+
+use super::side::Side;
+use super::subscriptions::RawSubscriber;
 use crate::cluster::Cluster;
 
 /// One slot per cluster, indexed by [`Cluster`].
@@ -34,14 +39,30 @@ impl<S> Index<Cluster> for Sides<S> {
     }
 }
 
-impl<S: Subscribed> Sides<S> {
+impl<R: RawSubscriber> Sides<Side<R>> {
     /// The topics `cluster`'s client is subscribed to now, sorted (none while it is not running).
     pub(crate) async fn subscribed(&self, cluster: Cluster) -> Vec<String> {
         self[cluster]
             .lock()
             .await
             .as_ref()
-            .map(|s| s.subscriptions().keys().cloned().collect())
+            .map(|s| s.topics.keys().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Each running side's verified topics, after verifying what it reads that is not yet (see
+    /// [`Side::verify_pending`]; logged as `group`'s), handing each route found to `seen`.
+    pub(crate) async fn verified(
+        &self,
+        group: &str,
+        mut seen: impl FnMut(Cluster, &[MessageQueue]),
+    ) -> [BTreeSet<String>; 2] {
+        let mut verified: [BTreeSet<String>; 2] = Default::default();
+        for c in Cluster::BOTH {
+            if let Some(side) = self[c].lock().await.as_mut() {
+                verified[c.index()] = side.verify_pending((group, c), |qs| seen(c, qs)).await;
+            }
+        }
+        verified
     }
 }

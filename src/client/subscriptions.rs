@@ -1,12 +1,13 @@
 //! Bringing one cluster's raw consumer's subscriptions in line with what it should read (both consumers): what is
 //! no longer wanted is unsubscribed, what is new or changed is subscribed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rocketmq_client_rust::{ClientResult, DefaultLitePullConsumer, DefaultMQPushConsumer};
 
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
+use super::side::Side;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
@@ -61,31 +62,20 @@ impl RawSubscriber for DefaultLitePullConsumer {
         self.fetch_message_queues(topic).await
     }
 }
-/// One cluster's running side of a consumer: its raw consumer and what that is subscribed to.
-pub(crate) trait Subscribed {
-    /// The raw consumer.
-    type Raw: RawSubscriber;
-    /// The topics its client is subscribed to, with their subscriptions.
-    fn subscriptions(&self) -> &BTreeMap<String, Sub>;
-    /// The raw consumer, its subscriptions and the topics whose routes it has seen, to change together.
-    fn parts_mut(
-        &mut self,
-    ) -> (
-        &mut Self::Raw,
-        &mut BTreeMap<String, Sub>,
-        &mut BTreeSet<String>,
-    );
-}
-
 /// Bring `side`'s subscriptions in line with `want` (a topic dropped is no longer verified either). Logged as
 /// `group`'s client of `cluster`. A failed subscribe ends the pass with a [`ErrorKind::Subscribe`] error naming
 /// the topic; what was done before it stays done (and recorded), the rest is tried again at the next pass.
-pub(crate) async fn sync<S: Subscribed>(
-    side: &mut S,
+pub(crate) async fn sync<R: RawSubscriber>(
+    side: &mut Side<R>,
     want: BTreeMap<String, Sub>,
     (group, cluster): (&str, Cluster),
 ) -> Result<(), MigrationError> {
-    let (consumer, topics, verified) = side.parts_mut();
+    let Side {
+        consumer,
+        topics,
+        verified,
+        ..
+    } = side;
     let stale: Vec<String> = topics
         .keys()
         .filter(|t| !want.contains_key(*t))

@@ -10,7 +10,7 @@ mod builder;
 pub(crate) mod holdback;
 pub(crate) mod listener;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +34,6 @@ use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
 use crate::client::sides::Sides;
 use crate::client::start::start;
-use crate::client::subscriptions::Subscribed;
 use crate::client::subscriptions::{self, RawSubscriber};
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -49,31 +48,8 @@ use listener::{MergeListener, UserListener};
 /// How often a held orderly topic's source is checked for "sealed and drained".
 const DRAIN_CHECK_EVERY: Duration = Duration::from_millis(500);
 
-/// One cluster's running raw consumer and what it is subscribed to.
-struct Side {
-    consumer: DefaultMQPushConsumer,
-    topics: BTreeMap<String, Sub>,
-    // Topics whose queues this side has fetched from its name server: it can really read them.
-    verified: BTreeSet<String>,
-}
-
-impl Subscribed for Side {
-    type Raw = DefaultMQPushConsumer;
-
-    fn subscriptions(&self) -> &BTreeMap<String, Sub> {
-        &self.topics
-    }
-
-    fn parts_mut(
-        &mut self,
-    ) -> (
-        &mut DefaultMQPushConsumer,
-        &mut BTreeMap<String, Sub>,
-        &mut BTreeSet<String>,
-    ) {
-        (&mut self.consumer, &mut self.topics, &mut self.verified)
-    }
-}
+/// One cluster's running raw push consumer and what it is subscribed to.
+type Side = crate::client::side::Side<DefaultMQPushConsumer>;
 
 struct Core {
     runtime: Arc<ClientRuntime>,
@@ -276,27 +252,7 @@ impl Core {
     /// Report a topic's phase as applied only once every cluster it reads has answered for the topic's queues (a
     /// started client alone proves nothing: it starts even when its name server is unreachable).
     async fn record_applied(&self, snapshot: &PhaseTable, subs: &BTreeMap<String, Sub>) {
-        let mut verified: [BTreeSet<String>; 2] = Default::default();
-        for c in Cluster::BOTH {
-            let mut guard = self.sides[c].lock().await;
-            let Some(side) = guard.as_mut() else { continue };
-            let pending: Vec<String> = side
-                .topics
-                .keys()
-                .filter(|t| !side.verified.contains(*t))
-                .cloned()
-                .collect();
-            for topic in pending {
-                let who = (self.group.as_str(), c);
-                if subscriptions::verify(&mut side.consumer, &topic, who)
-                    .await
-                    .is_some()
-                {
-                    side.verified.insert(topic);
-                }
-            }
-            verified[c.index()] = side.verified.clone();
-        }
+        let verified = self.sides.verified(&self.group, |_, _| {}).await;
         let mut applied = self.applied.lock();
         let next = reads::applied_table(snapshot, |t| subs.contains_key(t), &verified, &applied);
         *applied = Arc::new(next);
@@ -490,11 +446,7 @@ impl Core {
                 tracing::info!(group = %self.group, cluster = %c, client_id, topics = ?want.keys().collect::<Vec<_>>(),
                     "consumer client started");
                 self.client_ids.lock()[c.index()] = Some(client_id);
-                *guard = Some(Side {
-                    consumer,
-                    topics: want,
-                    verified: BTreeSet::new(),
-                });
+                *guard = Some(Side::new(consumer, want));
                 Ok(())
             }
             Some(side) => subscriptions::sync(side, want, (self.group.as_str(), c)).await,

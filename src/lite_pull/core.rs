@@ -16,7 +16,6 @@ use tokio::time::Instant;
 use super::brokers::BrokerMap;
 use super::builder::LitePullSettings;
 use super::claims::{self, Claims};
-use super::side::Side;
 use crate::client::consumer_report;
 use crate::client::sides::Sides;
 use crate::cluster::Cluster;
@@ -26,6 +25,9 @@ use crate::error::{ErrorKind, MigrationError};
 use crate::linger::{LingerSettings, Lingering};
 use crate::reads::Sub;
 use crate::route::{PhaseHandle, PhaseTable};
+
+/// One cluster's running raw lite pull consumer and what it reads (subscribed topics or assigned queues).
+pub(crate) type Side = crate::client::side::Side<DefaultLitePullConsumer>;
 
 /// A shim error as the client error the raw consumer's API returns (logged: the raw API's errors carry little).
 pub(crate) fn client_err(e: MigrationError) -> ClientError {

@@ -13,7 +13,6 @@ mod builder;
 mod claims;
 mod core;
 mod poll;
-mod side;
 mod sides;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

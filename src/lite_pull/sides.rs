@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
+use super::core::Side;
 use super::core::{Core, Mode};
-use super::side::Side;
 use crate::client::start::start;
 use crate::client::subscriptions;
 use crate::cluster::Cluster;
@@ -138,12 +138,7 @@ impl Core {
         })?;
         tracing::info!(group = %self.group, cluster = %c, client_id, "lite pull client started");
         self.client_ids.lock()[c.index()] = Some(client_id);
-        Ok(Side {
-            consumer,
-            topics: BTreeMap::new(),
-            queues: HashSet::new(),
-            verified: BTreeSet::new(),
-        })
+        Ok(Side::new(consumer, BTreeMap::new()))
     }
 
     /// Commit what poll took from `c` (with auto-commit on), then shut its client down.
@@ -168,24 +163,10 @@ impl Core {
 
     /// Report a topic's phase as applied only once every cluster it reads has answered for the topic's queues.
     async fn record_applied(&self, snapshot: &crate::route::PhaseTable) {
-        let mut verified: [BTreeSet<String>; 2] = Default::default();
-        for c in Cluster::BOTH {
-            let mut guard = self.sides[c].lock().await;
-            let Some(side) = guard.as_mut() else { continue };
-            let pending: Vec<String> = side
-                .topic_names()
-                .into_iter()
-                .filter(|t| !side.verified.contains(t))
-                .collect();
-            for topic in pending {
-                let who = (self.group.as_str(), c);
-                if let Some(qs) = subscriptions::verify(&mut side.consumer, &topic, who).await {
-                    self.brokers.learn(c, &qs);
-                    side.verified.insert(topic);
-                }
-            }
-            verified[c.index()] = side.verified.clone();
-        }
+        let verified = self
+            .sides
+            .verified(&self.group, |c, qs| self.brokers.learn(c, qs))
+            .await;
         let read = self.read_topics();
         let mut applied = self.applied.lock();
         let next = reads::applied_table(snapshot, |t| read.contains(t), &verified, &applied);
