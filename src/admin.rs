@@ -363,21 +363,17 @@ impl ClusterAdmin {
         &self,
         cluster_name: Option<&str>,
     ) -> Result<BTreeMap<String, Vec<TopicConfig>>, String> {
-        let admin = self.client().await?;
-        let mut out = BTreeMap::new();
-        for (broker, addr) in self.masters_of(&admin, cluster_name).await? {
-            let w = TopicAdmin::get_all_topic_config(&*admin, addr.clone(), 10_000)
-                .await
-                .map_err(|e| {
-                    format!("list topic configs on {broker} ({addr}): {}", describe(&e))
-                })?;
-            let configs = w
-                .topic_config_table()
-                .map(|t| t.values().cloned().collect())
-                .unwrap_or_default();
-            out.insert(broker, configs);
-        }
-        Ok(out)
+        self.on_every_master(
+            cluster_name,
+            "list topic configs",
+            |admin, addr| async move {
+                let w = TopicAdmin::get_all_topic_config(&*admin, addr, 10_000).await?;
+                Ok(w.topic_config_table()
+                    .map(|t| t.values().cloned().collect())
+                    .unwrap_or_default())
+            },
+        )
+        .await
     }
 
     /// Every subscription group config on every master (of `cluster_name`, or all), by broker name.
@@ -385,13 +381,31 @@ impl ClusterAdmin {
         &self,
         cluster_name: Option<&str>,
     ) -> Result<BTreeMap<String, Vec<SubscriptionGroupConfig>>, String> {
+        self.on_every_master(cluster_name, "list groups", |admin, addr| async move {
+            let w = ConsumerAdmin::get_all_subscription_group(&*admin, addr, 10_000).await?;
+            Ok(w.subscription_group_table.into_values().collect())
+        })
+        .await
+    }
+
+    /// What `read` gives on every master (of `cluster_name`, or all), by broker name. `what` (`list groups`)
+    /// names the read in an error, with the broker and its address.
+    async fn on_every_master<T, Fut>(
+        &self,
+        cluster_name: Option<&str>,
+        what: &str,
+        read: impl Fn(Arc<DefaultMQAdminExt>, CheetahString) -> Fut,
+    ) -> Result<BTreeMap<String, T>, String>
+    where
+        Fut: std::future::Future<Output = Result<T, ClientError>>,
+    {
         let admin = self.client().await?;
         let mut out = BTreeMap::new();
         for (broker, addr) in self.masters_of(&admin, cluster_name).await? {
-            let w = ConsumerAdmin::get_all_subscription_group(&*admin, addr.clone(), 10_000)
+            let got = read(admin.clone(), addr.clone())
                 .await
-                .map_err(|e| format!("list groups on {broker} ({addr}): {}", describe(&e)))?;
-            out.insert(broker, w.subscription_group_table.into_values().collect());
+                .map_err(|e| format!("{what} on {broker} ({addr}): {}", describe(&e)))?;
+            out.insert(broker, got);
         }
         Ok(out)
     }

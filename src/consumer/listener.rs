@@ -240,6 +240,32 @@ impl MessageListenerConcurrently for MergeListener {
 }
 
 impl MergeListener {
+    /// Hand a batch's `fresh` messages to the user's listener through `consume` (with none to hand, the batch
+    /// succeeded as `done`), counting them as delivered, and settle `claim` with the outcome (`succeeded` says
+    /// which statuses are a success); a failure is counted. Returns the listener's status and whether it succeeded.
+    fn consume_fresh<S>(
+        &self,
+        fresh: &[&MessageExt],
+        claim: Claim<'_, '_>,
+        done: S,
+        succeeded: impl Fn(&S) -> bool,
+        consume: impl FnOnce(&[&MessageExt]) -> ClientResult<S>,
+    ) -> (ClientResult<S>, bool) {
+        let counters = &self.shared.counters;
+        let status = if fresh.is_empty() {
+            Ok(done)
+        } else {
+            Counters::add(&counters.delivered[self.cluster.index()], fresh.len());
+            consume(fresh)
+        };
+        let ok = status.as_ref().is_ok_and(&succeeded);
+        claim.finish(ok);
+        if !ok {
+            Counters::add(&counters.failures, 1);
+        }
+        (status, ok)
+    }
+
     fn consume_concurrently(
         &self,
         user: &dyn MessageListenerConcurrently,
@@ -252,16 +278,14 @@ impl MergeListener {
             return user.consume_message(msgs, ctx);
         };
         let (fresh, claim, in_flight) = triage(self.cluster, &self.shared, dedupe, msgs);
-        let status = if fresh.is_empty() {
-            Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)
-        } else {
-            Counters::add(&counters.delivered[self.cluster.index()], fresh.len());
-            user.consume_message(&fresh[..], ctx)
-        };
-        let ok = matches!(status, Ok(ConsumeConcurrentlyStatus::ConsumeSuccess));
-        claim.finish(ok);
+        let (status, ok) = self.consume_fresh(
+            &fresh,
+            claim,
+            ConsumeConcurrentlyStatus::ConsumeSuccess,
+            |s| matches!(s, ConsumeConcurrentlyStatus::ConsumeSuccess),
+            |fresh| user.consume_message(fresh, ctx),
+        );
         if !ok {
-            Counters::add(&counters.failures, 1);
             return status;
         }
         if in_flight {
@@ -315,19 +339,20 @@ impl MessageListenerOrderly for MergeListener {
             Counters::add(&counters.in_flight, 1);
             return Ok(ConsumeOrderlyStatus::SuspendCurrentQueueAMoment);
         }
-        let status = if fresh.is_empty() {
-            Ok(ConsumeOrderlyStatus::Success)
-        } else {
-            Counters::add(&counters.delivered[self.cluster.index()], fresh.len());
-            user.consume_message(&fresh[..], ctx)
-        };
-        let ok = matches!(status, Ok(ConsumeOrderlyStatus::Success));
         #[allow(deprecated)]
-        let ok = ok || matches!(status, Ok(ConsumeOrderlyStatus::Commit));
-        claim.finish(ok);
-        if !ok {
-            Counters::add(&counters.failures, 1);
-        }
-        status
+        let succeeded = |s: &ConsumeOrderlyStatus| {
+            matches!(
+                s,
+                ConsumeOrderlyStatus::Success | ConsumeOrderlyStatus::Commit
+            )
+        };
+        self.consume_fresh(
+            &fresh,
+            claim,
+            ConsumeOrderlyStatus::Success,
+            succeeded,
+            |fresh| user.consume_message(fresh, ctx),
+        )
+        .0
     }
 }
