@@ -265,6 +265,31 @@ impl Lingering {
             .collect()
     }
 
+    /// Act on the reviewed `verdicts` of `c` (see [`Lingering::review`]): each topic kept goes back into `want`,
+    /// subscribed as the application subscribes it (`subs`); the others end (see [`Lingering::settle`]).
+    pub(crate) fn apply<S: Clone>(
+        &self,
+        c: Cluster,
+        verdicts: Vec<(String, Verdict)>,
+        (want, subs): (
+            &mut std::collections::BTreeMap<String, S>,
+            &std::collections::BTreeMap<String, S>,
+        ),
+        activity: &Activity,
+    ) {
+        for (topic, verdict) in verdicts {
+            match &verdict {
+                Verdict::Keep(why) => {
+                    tracing::debug!(cluster = %c, topic, why, "still lingering");
+                    if let Some(sub) = subs.get(&topic) {
+                        want.insert(topic, sub.clone());
+                    }
+                }
+                _ => self.settle(c, &topic, &verdict, activity),
+            }
+        }
+    }
+
     /// End lingering `topic` on `c` with a log line saying why.
     pub(crate) fn settle(&self, c: Cluster, topic: &str, verdict: &Verdict, activity: &Activity) {
         match verdict {
@@ -387,5 +412,34 @@ mod tests {
             lingering.verdict(Cluster::Target, "t", &activity, &off),
             Verdict::Release
         );
+    }
+
+    #[test]
+    fn a_reviewed_topic_kept_stays_wanted_and_a_released_one_ends() {
+        use std::collections::BTreeMap;
+        let activity = Activity::default();
+        let lingering = Lingering::default();
+        let settings = LingerSettings {
+            quiet: Duration::from_secs(60),
+            max: Duration::from_secs(600),
+        };
+        let c = Cluster::Source;
+        let subs: BTreeMap<String, u8> =
+            [("kept".to_owned(), 1), ("released".to_owned(), 2)].into();
+        let mut want = BTreeMap::new();
+        // Both held on `c`, neither wanted there any more: both begin lingering, both kept (not quiet yet).
+        let held = ["kept".to_owned(), "released".to_owned()];
+        let mut verdicts = lingering.review(c, &want, held.iter(), &subs, &activity, &settings);
+        assert_eq!(verdicts.len(), 2);
+        assert!(verdicts.iter().all(|(_, v)| matches!(v, Verdict::Keep(_))));
+        // The caller overrules one (as the push consumer does after looking at the retry topic).
+        verdicts
+            .iter_mut()
+            .filter(|(t, _)| t == "released")
+            .for_each(|(_, v)| *v = Verdict::Release);
+        lingering.apply(c, verdicts, (&mut want, &subs), &activity);
+        assert_eq!(want, BTreeMap::from([("kept".to_owned(), 1)]));
+        assert!(lingering.contains(c, "kept"));
+        assert!(!lingering.contains(c, "released"));
     }
 }

@@ -8,6 +8,7 @@ use rocketmq_client_rust::{
 };
 
 use crate::cluster::Cluster;
+use crate::config::ClusterConfig;
 
 /// The start and shutdown calls of a raw client.
 #[allow(async_fn_in_trait)]
@@ -18,15 +19,16 @@ pub(crate) trait RawClient {
     async fn shutdown_raw(&mut self);
 }
 
-/// Start `client`, the raw client of `what` (e.g. "migrating producer") of `group` on `cluster`, whose name server
-/// is `namesrv`. One that fails to start is shut down again and the failure logged at WARN; the caller logs the
+/// Start `client`, the raw client of `what` (e.g. "migrating producer") of `group` on `cluster`, configured as
+/// `config`. One that fails to start is shut down again and the failure logged at WARN; the caller logs the
 /// success with what it knows of the client.
 pub(crate) async fn start<C: RawClient>(
     client: &mut C,
     what: &str,
     (group, cluster): (&str, Cluster),
-    namesrv: &str,
+    config: &ClusterConfig,
 ) -> ClientResult<()> {
+    let namesrv = config.name_server_addr.as_str();
     let started = client.start_raw().await;
     if let Err(e) = &started {
         tracing::warn!(group, %cluster, namesrv, error = ?e, "{what}: client failed to start");

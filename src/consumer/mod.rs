@@ -306,28 +306,25 @@ impl Core {
     ) {
         let held = self.sides.subscribed(c).await;
         let activity = &self.shared.activity;
-        for (topic, mut verdict) in
+        let mut verdicts =
             self.lingering
-                .review(c, want, held.iter(), subs, activity, &self.linger)
-        {
-            if verdict == Verdict::Release && self.shared.retries.is_some() {
-                // Every instance's retries: the group's retry topic on this cluster must be consumed too.
-                verdict = match self.drained(c, &format!("%RETRY%{}", self.group)).await {
-                    Ok(None) => Verdict::Release,
-                    Ok(Some(behind)) => Verdict::Keep(format!("retry topic behind at {behind}")),
-                    Err(e) => Verdict::Keep(format!("cannot read the retry topic's offsets: {e}")),
-                };
-            }
-            match &verdict {
-                Verdict::Keep(why) => {
-                    tracing::debug!(group = %self.group, cluster = %c, topic, why, "still lingering");
-                    if let Some(sub) = subs.get(&topic) {
-                        want.insert(topic, sub.clone());
-                    }
+                .review(c, want, held.iter(), subs, activity, &self.linger);
+        let releases = |v: &Verdict| *v == Verdict::Release;
+        if self.shared.retries.is_some() && verdicts.iter().any(|(_, v)| releases(v)) {
+            // Every instance's retries: the group's retry topic on this cluster must be consumed too (one look
+            // for all the topics about to be released).
+            let behind = match self.drained(c, &format!("%RETRY%{}", self.group)).await {
+                Ok(None) => None,
+                Ok(Some(behind)) => Some(format!("retry topic behind at {behind}")),
+                Err(e) => Some(format!("cannot read the retry topic's offsets: {e}")),
+            };
+            if let Some(why) = behind {
+                for (_, v) in verdicts.iter_mut().filter(|(_, v)| releases(v)) {
+                    *v = Verdict::Keep(why.clone());
                 }
-                _ => self.lingering.settle(c, &topic, &verdict, activity),
             }
         }
+        self.lingering.apply(c, verdicts, (want, subs), activity);
     }
 
     /// `None` when this group has consumed every message of `topic` on the source, else the first queue behind
@@ -406,12 +403,9 @@ impl Core {
                         "no message listener registered",
                     ));
                 };
-                let (mut consumer, client_id) = self.settings.build_raw(
-                    &self.runtime,
-                    &self.group,
-                    c,
-                    &self.clusters[c.index()],
-                );
+                let cfg = &self.clusters[c.index()];
+                let (mut consumer, client_id) =
+                    self.settings.build_raw(&self.runtime, &self.group, c, cfg);
                 for (topic, sub) in &want {
                     consumer
                         .subscribe_to(topic, sub)
@@ -429,12 +423,11 @@ impl Core {
                     }
                     UserListener::Orderly(_) => consumer.register_message_listener_orderly(merge),
                 }
-                let namesrv = self.clusters[c.index()].name_server_addr.as_str();
                 start(
                     &mut consumer,
                     "migrating push consumer",
                     (&self.group, c),
-                    namesrv,
+                    cfg,
                 )
                 .await
                 .map_err(|e| {

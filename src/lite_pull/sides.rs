@@ -12,7 +12,6 @@ use crate::client::start::start;
 use crate::client::subscriptions;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
-use crate::linger::Verdict;
 use crate::reads::{self, Sub};
 
 impl Core {
@@ -54,19 +53,10 @@ impl Core {
     ) {
         let held = self.sides.subscribed(c).await;
         let activity = &self.claims.shared.activity;
-        for (topic, verdict) in
-            self.lingering
-                .review(c, topics, held.iter(), subs, activity, &self.linger)
-        {
-            match &verdict {
-                Verdict::Keep(_) => {
-                    if let Some(sub) = subs.get(&topic) {
-                        topics.insert(topic, sub.clone());
-                    }
-                }
-                _ => self.lingering.settle(c, &topic, &verdict, activity),
-            }
-        }
+        let verdicts = self
+            .lingering
+            .review(c, topics, held.iter(), subs, activity, &self.linger);
+        self.lingering.apply(c, verdicts, (topics, subs), activity);
     }
 
     async fn reconcile_side(
@@ -117,19 +107,19 @@ impl Core {
 
     /// Start `c`'s raw consumer with nothing to read yet.
     pub(crate) async fn start_side(&self, c: Cluster) -> Result<Side, MigrationError> {
+        let cfg = &self.clusters[c.index()];
         let (mut consumer, client_id) = self
             .settings
-            .build_raw(&self.runtime, &self.group, c, &self.clusters[c.index()])
+            .build_raw(&self.runtime, &self.group, c, cfg)
             .map_err(|e| {
                 MigrationError::new(ErrorKind::Start, Some(c), "build lite pull consumer")
                     .with_source(e)
             })?;
-        let namesrv = self.clusters[c.index()].name_server_addr.as_str();
         start(
             &mut consumer,
             "migrating lite pull consumer",
             (&self.group, c),
-            namesrv,
+            cfg,
         )
         .await
         .map_err(|e| {

@@ -53,9 +53,9 @@ impl Core {
             .get_or_try_init(|| async {
                 let cfg = &self.clusters[cluster.index()];
                 let mut p = self.settings.build_plain(&self.runtime, &self.group, cfg);
-                let namesrv = cfg.name_server_addr.as_str();
-                start(&mut p, "migrating producer", (&self.group, cluster), namesrv).await?;
-                tracing::info!(group = %self.group, %cluster, namesrv, "migrating producer: client started");
+                start(&mut p, "migrating producer", (&self.group, cluster), cfg).await?;
+                tracing::info!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr,
+                    "migrating producer: client started");
                 Ok::<_, ClientError>(p)
             })
             .await?;

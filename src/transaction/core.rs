@@ -68,15 +68,15 @@ impl TxCore {
         let mut p = self
             .settings
             .build_transactional(&self.runtime, &self.group, cfg, listener);
-        let namesrv = cfg.name_server_addr.as_str();
         start(
             &mut p,
             "migrating transaction producer",
             (&self.group, cluster),
-            namesrv,
+            cfg,
         )
         .await?;
-        tracing::info!(group = %self.group, %cluster, namesrv, "migrating transaction producer: client started");
+        tracing::info!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr,
+            "migrating transaction producer: client started");
         let c = Arc::new(RawTx {
             cluster,
             producer: tokio::sync::RwLock::new(p),
