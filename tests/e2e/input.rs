@@ -9,7 +9,7 @@ use crate::support;
 
 #[test]
 fn builders_without_a_cluster_name_the_missing_field() {
-    let rt = support::client();
+    let rt = support::client_without_clusters();
     let err = MigratingProducer::builder(rt.clone())
         .producer_group("pg")
         .target(ClusterConfig::new("127.0.0.1:9876"))

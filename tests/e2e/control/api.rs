@@ -26,8 +26,8 @@ async fn topic() -> String {
 
 #[test]
 fn phases_carry_an_etag_answer_304_and_long_polls_wake_on_change() {
-    run(Duration::from_secs(90), async {
-        let p = plane::start(|_| {}).await;
+    run_without_clusters(Duration::from_secs(90), async {
+        let p = plane::start_alone(|_| {}).await;
         let http = reqwest::Client::new();
         let url = format!("{}/v1/phases", p.url);
         let r = http.get(&url).send().await.unwrap();
@@ -323,8 +323,8 @@ fn state_and_audit_survive_a_restart() {
 
 #[test]
 fn health_and_metrics_are_served() {
-    run(Duration::from_secs(60), async {
-        let p = plane::start(|_| {}).await;
+    run_without_clusters(Duration::from_secs(60), async {
+        let p = plane::start_alone(|_| {}).await;
         let t = unique_name("m");
         p.admin.register(&[&t], Some(0.3)).await.unwrap();
         let http = reqwest::Client::new();
@@ -640,8 +640,8 @@ async fn phases_answered(url: &str, status: u16) -> u64 {
 
 #[test]
 fn a_client_follows_changes_on_one_open_watch_stream_and_a_long_poll_client_beside_it() {
-    run(Duration::from_secs(90), async {
-        let p = plane::start(|_| {}).await;
+    run_without_clusters(Duration::from_secs(90), async {
+        let p = plane::start_alone(|_| {}).await;
         let base = unique_name("watch");
         p.admin.register(&[&base], None).await.unwrap();
         let watching = rocketmq_migration::control::ControlClient::builder(&p.url)

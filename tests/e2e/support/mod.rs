@@ -73,6 +73,14 @@ pub fn client() -> Arc<ClientRuntime> {
     shared().client.client()
 }
 
+/// A client runtime of its own, for tests that need no cluster: unlike [`client`], it starts no broker.
+pub fn client_without_clusters() -> Arc<ClientRuntime> {
+    static RUNTIME: OnceLock<MigrationRuntime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| MigrationRuntime::new().expect("client runtime"))
+        .client()
+}
+
 /// [`run`] for a test that needs no cluster (a fake endpoint, a control plane alone): its own runtime, so running
 /// it alone (`cargo test --test e2e control::poller`) starts no broker.
 pub fn run_without_clusters<F: Future<Output = ()> + Send>(limit: Duration, fut: F) {

@@ -1,7 +1,7 @@
 //! A control plane server for one test: its own state dir, a free loopback port, short windows.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rocketmq_client_rust::ClientRuntime;
@@ -9,7 +9,7 @@ use rocketmq_client_rust::ClientRuntime;
 use rocketmq_migration::control::wire::MoveResult;
 use rocketmq_migration::control::{ControlApi, ControlClient, Refusal};
 use rocketmq_migration::server::{ControlServer, ServerConfig, Token};
-use rocketmq_migration::{ClusterConfig, ErrorKind, MigrationError, MigrationRuntime, Phase};
+use rocketmq_migration::{ClusterConfig, ErrorKind, MigrationError, Phase};
 
 pub const ADMIN_TOKEN: &str = "e2e-admin-token";
 
@@ -32,10 +32,14 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> Plane {
 /// Start a server whose clusters are not there (closed loopback ports), for tests of the HTTP API alone (tokens,
 /// TLS, input checks): with [`super::run_without_clusters`] they start no broker. Its readiness checks fail.
 pub async fn start_alone(tweak: impl FnOnce(&mut ServerConfig)) -> Plane {
-    static RUNTIME: OnceLock<MigrationRuntime> = OnceLock::new();
-    let runtime = RUNTIME.get_or_init(|| MigrationRuntime::new().expect("client runtime"));
     let nowhere = |port: u16| ClusterConfig::new(format!("127.0.0.1:{port}"));
-    start_on(nowhere(1), nowhere(2), runtime.client(), tweak).await
+    start_on(
+        nowhere(1),
+        nowhere(2),
+        super::client_without_clusters(),
+        tweak,
+    )
+    .await
 }
 
 async fn start_on(
