@@ -124,6 +124,8 @@ impl ConsumerSettings {
 /// the phase table to follow and the dedupe hook.
 ///
 /// Not mirrored: `name_server_addr` (per cluster, in [`ClusterConfig`]) and `nameserver_discovery` (per cluster).
+///
+/// [`MigratingPushConsumer`]: crate::MigratingPushConsumer
 pub struct MigratingPushConsumerBuilder {
     common: Common,
     dedupe: DedupeChoice,

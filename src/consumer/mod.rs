@@ -1,10 +1,4 @@
 //! `MigratingPushConsumer`: a drop-in for `DefaultMQPushConsumer` that reads every cluster a topic's phase reads.
-//!
-//! One raw push consumer per cluster, same group on both. Subscriptions follow each topic's read set: entering a
-//! read-both phase subscribes on the target (a new target group starts from the first offset); reaching
-//! `Completed` drops the source subscription, and a cluster's client is shut down once no topic reads it;
-//! rollbacks subscribe again. Deliveries from both clusters pass a [`crate::dedupe::Deduplicator`] before the
-//! application's listener.
 
 mod builder;
 pub(crate) mod holdback;
@@ -76,6 +70,14 @@ struct Core {
 
 /// A push consumer for two clusters that follows each topic's read set. Implements `MQPushConsumer` and
 /// `MQConsumer`, so code written against those traits compiles unchanged.
+///
+/// # Reading both clusters
+///
+/// One raw push consumer per cluster, same group on both. Subscriptions follow each topic's read set: entering a
+/// read-both phase subscribes on the target (a new target group starts from the first offset); reaching
+/// `Completed` drops the source subscription, and a cluster's client is shut down once no topic reads it;
+/// rollbacks subscribe again. Deliveries from both clusters pass a [`crate::dedupe::Deduplicator`] before the
+/// application's listener.
 ///
 /// ```no_run
 /// # #![recursion_limit = "512"]

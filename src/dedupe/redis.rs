@@ -1,33 +1,4 @@
 //! A [`Deduplicator`] kept in Redis, shared by every instance of a consumer group.
-//!
-//! # Keys and values
-//!
-//! One Redis string per message key: `<key_prefix>:<application>:<topic>:<key>`, for example
-//! `rmq-dedupe:billing:Orders:7F0000011B2C18B4AAC2...`. RocketMQ topic names contain no `:`, and the application
-//! name is checked to contain none either, so two (application, topic, key) triples never share a Redis key.
-//!
-//! * `consuming:<token>` while a delivery is being consumed, with the short `consuming_ttl` (a listener that
-//!   never returned — a crashed instance — lets another delivery take the key over after it). `<token>` is
-//!   random per [`RedisDeduplicator`], so an abort only removes its own claim.
-//! * `consumed` once consumed, with the longer `consumed_ttl`: later deliveries of the key are duplicates.
-//!
-//! # Calls
-//!
-//! * `begin`: `SET <k> consuming:<token> NX PX <consuming_ttl>`; when the key exists, `GET` it: `consumed` is a
-//!   [`Begin::Duplicate`], `consuming:*` a [`Begin::InFlight`]. When the key vanished between the two
-//!   (expired or aborted), the `SET` is tried again.
-//! * `commit`: `SET <k> consumed PX <consumed_ttl>`.
-//! * `abort`: a Lua compare-and-delete: the key is deleted only while it still holds this instance's
-//!   `consuming:<token>`, never a consumed mark or another instance's claim.
-//!
-//! # When Redis cannot be reached
-//!
-//! The [`RedisFailurePolicy`] is a required setting: [`FailOpen`](RedisFailurePolicy::FailOpen) consumes (a
-//! message stored on both clusters may then reach the listener twice), [`FailClosed`](RedisFailurePolicy::FailClosed)
-//! answers [`Begin::Unavailable`] and the consumer retries the delivery later (nothing is consumed while Redis is
-//! down). Either way the failure is counted ([`RedisDeduplicator::stats`]) and logged at WARN, at most once per
-//! [`WARN_INTERVAL`] per deduplicator. A failed `commit` or `abort` is counted and logged the same way; the
-//! consuming mark then expires after `consuming_ttl`.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -336,7 +307,7 @@ struct WarnGate {
 
 /// A [`Deduplicator`] in Redis, shared by every consumer instance (process) of a group that points at the same
 /// Redis and application name: a message stored on both clusters and delivered to two instances reaches a listener
-/// once. See the [module docs](self) for the key layout and the commands.
+/// once.
 ///
 /// Calls are synchronous (they run on the listener threads): each is one or two round trips on a reused
 /// connection, bounded by `connect_timeout` and `io_timeout`. When Redis cannot be reached the configured
@@ -347,6 +318,35 @@ struct WarnGate {
 /// it here would need a runtime to block on from listener threads, and one stuck command would stall every
 /// thread behind it; a blocking connection per caller keeps each call's time bounded by its own socket timeouts.
 /// A connection that failed (I/O error, timeout) is dropped, never reused with an unread reply in it.
+///
+/// # Keys and values
+///
+/// One Redis string per message key: `<key_prefix>:<application>:<topic>:<key>`, for example
+/// `rmq-dedupe:billing:Orders:7F0000011B2C18B4AAC2...`. RocketMQ topic names contain no `:`, and the application
+/// name is checked to contain none either, so two (application, topic, key) triples never share a Redis key.
+///
+/// * `consuming:<token>` while a delivery is being consumed, with the short `consuming_ttl` (a listener that
+///   never returned — a crashed instance — lets another delivery take the key over after it). `<token>` is
+///   random per [`RedisDeduplicator`], so an abort only removes its own claim.
+/// * `consumed` once consumed, with the longer `consumed_ttl`: later deliveries of the key are duplicates.
+///
+/// # Calls
+///
+/// * `begin`: `SET <k> consuming:<token> NX PX <consuming_ttl>`; when the key exists, `GET` it: `consumed` is a
+///   [`Begin::Duplicate`], `consuming:*` a [`Begin::InFlight`]. When the key vanished between the two
+///   (expired or aborted), the `SET` is tried again.
+/// * `commit`: `SET <k> consumed PX <consumed_ttl>`.
+/// * `abort`: a Lua compare-and-delete: the key is deleted only while it still holds this instance's
+///   `consuming:<token>`, never a consumed mark or another instance's claim.
+///
+/// # When Redis cannot be reached
+///
+/// The [`RedisFailurePolicy`] is a required setting: [`FailOpen`](RedisFailurePolicy::FailOpen) consumes (a
+/// message stored on both clusters may then reach the listener twice), [`FailClosed`](RedisFailurePolicy::FailClosed)
+/// answers [`Begin::Unavailable`] and the consumer retries the delivery later (nothing is consumed while Redis is
+/// down). Either way the failure is counted ([`RedisDeduplicator::stats`]) and logged at WARN, at most once per
+/// [`WARN_INTERVAL`] per deduplicator. A failed `commit` or `abort` is counted and logged the same way; the
+/// consuming mark then expires after `consuming_ttl`.
 ///
 /// ```no_run
 /// use std::sync::Arc;

@@ -126,6 +126,8 @@ impl LitePullSettings {
 ///
 /// Not mirrored: `name_server_addr`, `namespace` and `nameserver_discovery` (per cluster, in [`ClusterConfig`]),
 /// `connect_broker_by_user` / `default_broker_id` (a broker id means nothing across two clusters).
+///
+/// [`MigratingLitePullConsumer`]: crate::MigratingLitePullConsumer
 pub struct MigratingLitePullConsumerBuilder {
     common: Common,
     dedupe: DedupeChoice,
@@ -193,6 +195,8 @@ impl MigratingLitePullConsumerBuilder {
 
     /// Commit polled offsets (and count returned keys as consumed) automatically (default: true). See
     /// [`MigratingLitePullConsumer`] for when a key counts as consumed either way.
+    ///
+    /// [`MigratingLitePullConsumer`]: crate::MigratingLitePullConsumer
     pub fn auto_commit(mut self, enable: bool) -> Self {
         self.auto_commit = enable;
         self

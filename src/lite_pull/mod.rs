@@ -1,12 +1,5 @@
 //! `MigratingLitePullConsumer`: a drop-in for `DefaultLitePullConsumer` that reads every cluster a topic's phase
 //! reads.
-//!
-//! One raw lite pull consumer per cluster, same group on both. Subscriptions (or assigned queues) follow each
-//! topic's read set: entering a read-both phase subscribes on the target (a new target group starts from the
-//! first offset); `Completed` drops the source and `Initial` the target; a cluster's client is shut down once no
-//! topic reads it. `poll` merges what both return; offsets are committed on the cluster each message came from;
-//! keys pass a [`crate::dedupe::Deduplicator`] (see [`MigratingLitePullConsumer`] for when a key counts as
-//! consumed).
 
 mod brokers;
 mod builder;
@@ -67,6 +60,14 @@ use core::{client_err, Core, Mode};
 /// **Queues** identify their cluster by broker name, learned from each cluster's route: `seek`, `assign`,
 /// `pause`, `committed`, ... fail with an [`ErrorKind::QueueCluster`] error (the client error's source) naming the
 /// queue when no cluster reading the topic has that broker, or both clusters have a broker of that name.
+///
+/// # Reading both clusters
+///
+/// One raw lite pull consumer per cluster, same group on both. Subscriptions (or assigned queues) follow each
+/// topic's read set: entering a read-both phase subscribes on the target (a new target group starts from the
+/// first offset); `Completed` drops the source and `Initial` the target; a cluster's client is shut down once no
+/// topic reads it. `poll` merges what both return; offsets are committed on the cluster each message came from;
+/// keys pass a [`crate::dedupe::Deduplicator`] (when a key counts as consumed: above).
 ///
 /// ```no_run
 /// # #![recursion_limit = "512"]

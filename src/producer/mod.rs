@@ -1,12 +1,4 @@
 //! `MigratingProducer`: a drop-in for `DefaultMQProducer` that writes to the cluster the topic's phase names.
-//!
-//! * `Initial`, `DualRead`: source. `CuttingOver`, `Completed`: target. `DualReadWrite`: a random draw against the
-//!   topic's write ratio; selector sends are key-sticky (see [`MigratingProducer::send_with_selector`]).
-//! * Every message gets its `UNIQ_KEY` before the first attempt, so a copy on either cluster carries one key.
-//! * Failover: where consumers read both clusters (`DualRead`, `DualReadWrite`, `CuttingOver`), a send that fails
-//!   with a timeout or an unreachable/route-less cluster is retried once on the other cluster. Never in
-//!   `Initial` or `Completed`.
-//! * The target client starts on first use, so the shim can be adopted before the target is reachable.
 
 mod builder;
 mod core;
@@ -37,6 +29,16 @@ use core::{Core, QueueCache};
 ///
 /// It has the inherent send methods of `DefaultMQProducer` 1.0.0 with the same names and signatures; an
 /// application changes only the constructor. Clones share one producer, like `DefaultMQProducer`'s.
+///
+/// # Routing and failover
+///
+/// * `Initial`, `DualRead`: source. `CuttingOver`, `Completed`: target. `DualReadWrite`: a random draw against the
+///   topic's write ratio; selector sends are key-sticky (see [`MigratingProducer::send_with_selector`]).
+/// * Every message gets its `UNIQ_KEY` before the first attempt, so a copy on either cluster carries one key.
+/// * Failover: where consumers read both clusters (`DualRead`, `DualReadWrite`, `CuttingOver`), a send that fails
+///   with a timeout or an unreachable/route-less cluster is retried once on the other cluster. Never in
+///   `Initial` or `Completed`.
+/// * The target client starts on first use, so the shim can be adopted before the target is reachable.
 ///
 /// ```no_run
 /// # #![recursion_limit = "512"]

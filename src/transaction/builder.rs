@@ -40,6 +40,9 @@ pub(crate) struct Linger {
 ///
 /// The group is used on both clusters: a broker checks a half message back with a producer of this group
 /// connected to the cluster that holds it.
+///
+/// [`MigratingTransactionProducer`]: crate::MigratingTransactionProducer
+/// [`ClusterConfig`]: crate::ClusterConfig
 pub struct MigratingTransactionProducerBuilder {
     common: Common,
     listener: Option<Arc<dyn TransactionListener>>,
@@ -75,6 +78,8 @@ impl MigratingTransactionProducerBuilder {
     /// The source-side producer stays up at least this long after [`MigratingTransactionProducer::start`], even
     /// when every topic is `Completed`, to answer check-backs for half messages that an earlier process of the
     /// same group left on the source (this process does not know them). Default [`DEFAULT_MIN_LINGER`].
+    ///
+    /// [`MigratingTransactionProducer::start`]: crate::MigratingTransactionProducer::start
     pub fn min_linger(mut self, min_linger: Duration) -> Self {
         self.linger.min = min_linger;
         self

@@ -1,37 +1,5 @@
 //! `MigratingTransactionProducer`: a drop-in for `TransactionMQProducer` that writes to the cluster the topic's
 //! phase names, and keeps the source side alive for the broker's transaction check-backs.
-//!
-//! * **Routing.** A half message goes where a normal send of its topic would go (the same [`TopicState`] decision
-//!   as [`MigratingProducer`](crate::MigratingProducer): source in `Initial`/`DualRead`, the write-ratio split in
-//!   `DualReadWrite`, target in `CuttingOver`/`Completed`). Its `UNIQ_KEY` (also its transaction id) is stamped
-//!   once, before the first attempt.
-//! * **Failed half sends.** A half send fails over to the other cluster (only where the phase allows failover)
-//!   *only when the first cluster certainly was not reached* — the client could not start or connect, or there was
-//!   no route. Never after a timeout or a connection error mid-request: the first half message may be stored, and
-//!   the broker would check it back while the second one is committed, so one business transaction could become
-//!   two messages (or a commit on one cluster and a rollback on the other).
-//! * **Check-backs.** A broker checks a half message back with a producer of the group connected to *that*
-//!   cluster. Both clusters' raw producers share the application's listener, wrapped per cluster so every
-//!   check-back is counted per cluster ([`TransactionStats`]). Source half messages are tracked as *pending* while
-//!   their local state was `Unknown` at send time (until a check-back answers commit or rollback), while the
-//!   half send is in flight, and for [`unconfirmed_grace`](MigratingTransactionProducerBuilder::unconfirmed_grace)
-//!   after a commit/rollback decided at send time (the raw client ends a transaction one-way, so the broker never
-//!   confirms it) or after a half send that failed after possibly reaching the broker.
-//! * **Source retirement.** The source-side raw producer stays started while any of this producer's topics is not
-//!   yet `Completed` (`CuttingOver` still fails over to the source) or source transactions are pending, and at
-//!   least [`min_linger`](MigratingTransactionProducerBuilder::min_linger) after start (check-backs for half
-//!   messages an *earlier* process of the group left on the source reach whichever producer of the group is
-//!   connected; this process answers them through the listener and counts them as `foreign_checks`). When neither
-//!   holds it is shut down (INFO). Waiting for pending transactions is bounded by
-//!   [`max_linger`](MigratingTransactionProducerBuilder::max_linger): then a WARN names the undecided transaction
-//!   ids and the source side shuts down anyway (the broker keeps asking other members of the group, and gives up
-//!   after its `transactionCheckMax`). If a topic moves back from `Completed`, the next send to the source starts a
-//!   fresh source-side producer.
-//! * **Normal sends** ([`send`](MigratingTransactionProducer::send),
-//!   [`send_with_timeout`](MigratingTransactionProducer::send_with_timeout)) route and fail over exactly like
-//!   `MigratingProducer`'s. They go through the same raw transactional producer (a second producer of the group
-//!   would receive check-backs without a listener), whose normal sends take `&mut self`: normal sends on one
-//!   cluster therefore run one at a time.
 
 mod builder;
 mod core;
@@ -70,7 +38,42 @@ use stats::TxCounters;
 ///
 /// It has `TransactionMQProducer` 1.0.0's inherent methods (`start`, `shutdown`, `send_message_in_transaction`)
 /// with the same signatures, plus the normal sends `send` and `send_with_timeout`. Clones share one producer.
-/// See the [module documentation](self) for routing, failover and when the source side shuts down.
+///
+/// # Routing, failover and the source side
+///
+/// * **Routing.** A half message goes where a normal send of its topic would go (the same [`TopicState`] decision
+///   as [`MigratingProducer`](crate::MigratingProducer): source in `Initial`/`DualRead`, the write-ratio split in
+///   `DualReadWrite`, target in `CuttingOver`/`Completed`). Its `UNIQ_KEY` (also its transaction id) is stamped
+///   once, before the first attempt.
+/// * **Failed half sends.** A half send fails over to the other cluster (only where the phase allows failover)
+///   *only when the first cluster certainly was not reached* — the client could not start or connect, or there was
+///   no route. Never after a timeout or a connection error mid-request: the first half message may be stored, and
+///   the broker would check it back while the second one is committed, so one business transaction could become
+///   two messages (or a commit on one cluster and a rollback on the other).
+/// * **Check-backs.** A broker checks a half message back with a producer of the group connected to *that*
+///   cluster. Both clusters' raw producers share the application's listener, wrapped per cluster so every
+///   check-back is counted per cluster ([`TransactionStats`]). Source half messages are tracked as *pending* while
+///   their local state was `Unknown` at send time (until a check-back answers commit or rollback), while the
+///   half send is in flight, and for [`unconfirmed_grace`](MigratingTransactionProducerBuilder::unconfirmed_grace)
+///   after a commit/rollback decided at send time (the raw client ends a transaction one-way, so the broker never
+///   confirms it) or after a half send that failed after possibly reaching the broker.
+/// * **Source retirement.** The source-side raw producer stays started while any of this producer's topics is not
+///   yet `Completed` (`CuttingOver` still fails over to the source) or source transactions are pending, and at
+///   least [`min_linger`](MigratingTransactionProducerBuilder::min_linger) after start (check-backs for half
+///   messages an *earlier* process of the group left on the source reach whichever producer of the group is
+///   connected; this process answers them through the listener and counts them as `foreign_checks`). When neither
+///   holds it is shut down (INFO). Waiting for pending transactions is bounded by
+///   [`max_linger`](MigratingTransactionProducerBuilder::max_linger): then a WARN names the undecided transaction
+///   ids and the source side shuts down anyway (the broker keeps asking other members of the group, and gives up
+///   after its `transactionCheckMax`). If a topic moves back from `Completed`, the next send to the source starts a
+///   fresh source-side producer.
+/// * **Normal sends** ([`send`](MigratingTransactionProducer::send),
+///   [`send_with_timeout`](MigratingTransactionProducer::send_with_timeout)) route and fail over exactly like
+///   `MigratingProducer`'s. They go through the same raw transactional producer (a second producer of the group
+///   would receive check-backs without a listener), whose normal sends take `&mut self`: normal sends on one
+///   cluster therefore run one at a time.
+///
+/// [`TopicState`]: crate::TopicState
 ///
 /// ```no_run
 /// # #![recursion_limit = "512"]

@@ -27,7 +27,7 @@ impl MigratingTransactionProducer {
     /// `execute_local_transaction` unchanged.
     ///
     /// Fails over to the other cluster only where the phase allows it and the first cluster was certainly not
-    /// reached (see the [module documentation](super)).
+    /// reached (see [`MigratingTransactionProducer`]).
     pub async fn send_message_in_transaction<T, M>(
         &self,
         msg: M,
