@@ -346,6 +346,12 @@ impl Lingering {
 mod tests {
     use super::*;
 
+    /// No activity, nothing lingering, and settings of `quiet` and `max`.
+    fn fresh(quiet: Duration, max: Duration) -> (Activity, Lingering, LingerSettings) {
+        let settings = LingerSettings { quiet, max };
+        (Activity::default(), Lingering::default(), settings)
+    }
+
     #[test]
     fn retry_delays_follow_the_broker_levels() {
         assert_eq!(retry_delay(0), Duration::from_secs(10));
@@ -356,12 +362,8 @@ mod tests {
 
     #[test]
     fn a_topic_lingers_while_a_retry_is_outstanding_and_until_quiet() {
-        let activity = Activity::default();
-        let lingering = Lingering::default();
-        let settings = LingerSettings {
-            quiet: Duration::from_millis(50),
-            max: Duration::from_secs(60),
-        };
+        let (activity, lingering, settings) =
+            fresh(Duration::from_millis(50), Duration::from_secs(60));
         let c = Cluster::Source;
         assert_eq!(
             lingering.verdict(c, "t", &activity, &settings),
@@ -417,12 +419,8 @@ mod tests {
     #[test]
     fn a_reviewed_topic_kept_stays_wanted_and_a_released_one_ends() {
         use std::collections::BTreeMap;
-        let activity = Activity::default();
-        let lingering = Lingering::default();
-        let settings = LingerSettings {
-            quiet: Duration::from_secs(60),
-            max: Duration::from_secs(600),
-        };
+        let (activity, lingering, settings) =
+            fresh(Duration::from_secs(60), Duration::from_secs(600));
         let c = Cluster::Source;
         let subs: BTreeMap<String, u8> =
             [("kept".to_owned(), 1), ("released".to_owned(), 2)].into();

@@ -7,6 +7,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use super::subscriptions::{self, RawSubscriber};
 use crate::cluster::Cluster;
+use crate::error::{ErrorKind, MigrationError};
 use crate::reads::Sub;
 
 /// One cluster's running raw consumer `R` and what it reads.
@@ -47,6 +48,43 @@ impl<R> Side<R> {
 }
 
 impl<R: RawSubscriber> Side<R> {
+    /// Bring its subscriptions in line with `want` (a topic dropped is no longer verified either). Logged as
+    /// `group`'s client of `cluster`. A failed subscribe ends the pass with a [`ErrorKind::Subscribe`] error
+    /// naming the topic; what was done before it stays done (and recorded), the rest is tried again at the next
+    /// pass.
+    pub(crate) async fn sync(
+        &mut self,
+        want: BTreeMap<String, Sub>,
+        (group, cluster): (&str, Cluster),
+    ) -> Result<(), MigrationError> {
+        let stale: Vec<String> = self
+            .topics
+            .keys()
+            .filter(|t| !want.contains_key(*t))
+            .cloned()
+            .collect();
+        for topic in stale {
+            self.consumer.unsubscribe_from(&topic).await;
+            self.topics.remove(&topic);
+            self.verified.remove(&topic);
+            tracing::info!(group, %cluster, topic, "unsubscribed");
+        }
+        for (topic, sub) in want {
+            if self.topics.get(&topic) != Some(&sub) {
+                if let Err(e) = self.consumer.subscribe_to(&topic, &sub).await {
+                    let context = format!("subscribe {topic}");
+                    return Err(
+                        MigrationError::new(ErrorKind::Subscribe, Some(cluster), context)
+                            .with_source(e),
+                    );
+                }
+                tracing::info!(group, %cluster, topic, "subscribed");
+                self.topics.insert(topic, sub);
+            }
+        }
+        Ok(())
+    }
+
     /// Look up the route of every topic it reads that is not verified yet (see [`subscriptions::verify`]; logged
     /// as `group`'s client of `cluster`), handing each route found to `seen`. Returns the topics verified now.
     pub(crate) async fn verify_pending(

@@ -1,15 +1,11 @@
-//! Bringing one cluster's raw consumer's subscriptions in line with what it should read (both consumers): what is
-//! no longer wanted is unsubscribed, what is new or changed is subscribed.
-
-use std::collections::BTreeMap;
+//! The subscribe calls of both raw consumers ([`RawSubscriber`]), through which a [`super::side::Side`] changes
+//! what it reads, and the route check that tells whether a cluster can really read a topic ([`verify`]).
 
 use rocketmq_client_rust::{ClientResult, DefaultLitePullConsumer, DefaultMQPushConsumer};
 
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
-use super::side::Side;
 use crate::cluster::Cluster;
-use crate::error::{ErrorKind, MigrationError};
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
 
 /// The subscribe calls of a raw consumer, as [`sync`] makes them.
@@ -62,47 +58,6 @@ impl RawSubscriber for DefaultLitePullConsumer {
         self.fetch_message_queues(topic).await
     }
 }
-/// Bring `side`'s subscriptions in line with `want` (a topic dropped is no longer verified either). Logged as
-/// `group`'s client of `cluster`. A failed subscribe ends the pass with a [`ErrorKind::Subscribe`] error naming
-/// the topic; what was done before it stays done (and recorded), the rest is tried again at the next pass.
-pub(crate) async fn sync<R: RawSubscriber>(
-    side: &mut Side<R>,
-    want: BTreeMap<String, Sub>,
-    (group, cluster): (&str, Cluster),
-) -> Result<(), MigrationError> {
-    let Side {
-        consumer,
-        topics,
-        verified,
-        ..
-    } = side;
-    let stale: Vec<String> = topics
-        .keys()
-        .filter(|t| !want.contains_key(*t))
-        .cloned()
-        .collect();
-    for topic in stale {
-        consumer.unsubscribe_from(&topic).await;
-        topics.remove(&topic);
-        verified.remove(&topic);
-        tracing::info!(group, %cluster, topic, "unsubscribed");
-    }
-    for (topic, sub) in want {
-        if topics.get(&topic) != Some(&sub) {
-            if let Err(e) = consumer.subscribe_to(&topic, &sub).await {
-                let context = format!("subscribe {topic}");
-                return Err(
-                    MigrationError::new(ErrorKind::Subscribe, Some(cluster), context)
-                        .with_source(e),
-                );
-            }
-            tracing::info!(group, %cluster, topic, "subscribed");
-            topics.insert(topic, sub);
-        }
-    }
-    Ok(())
-}
-
 /// `topic`'s queues on `consumer`'s cluster, when its name server answers with some within [`VERIFY_TIMEOUT`]:
 /// only then can the cluster really read the topic. Otherwise `None`, with a WARN saying why (logged as
 /// `group`'s client of `cluster`): the topic's new phase is not reported as applied until a later pass succeeds.

@@ -28,7 +28,7 @@ use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
 use crate::client::sides::Sides;
 use crate::client::start::start;
-use crate::client::subscriptions::{self, RawSubscriber};
+use crate::client::subscriptions::RawSubscriber;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::control::report::{Report, Reporter};
@@ -444,7 +444,7 @@ impl Core {
                 *guard = Some(Side::new(consumer, want));
                 Ok(())
             }
-            Some(side) => subscriptions::sync(side, want, (self.group.as_str(), c)).await,
+            Some(side) => side.sync(want, (self.group.as_str(), c)).await,
         }
     }
 

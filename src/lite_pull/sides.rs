@@ -9,7 +9,6 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use super::core::Side;
 use super::core::{Core, Mode};
 use crate::client::start::start;
-use crate::client::subscriptions;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
 use crate::reads::{self, Sub};
@@ -84,7 +83,7 @@ impl Core {
         let Some(side) = guard.as_mut() else {
             return Ok(());
         };
-        subscriptions::sync(side, topics, (self.group.as_str(), c)).await?;
+        side.sync(topics, (self.group.as_str(), c)).await?;
         if side.queues != queues {
             if queues.is_empty() {
                 // The raw consumer refuses an empty assignment: a side left without queues is closed.
