@@ -265,11 +265,12 @@ impl Lingering {
             .collect()
     }
 
-    /// Act on the reviewed `verdicts` of `c` (see [`Lingering::review`]): each topic kept goes back into `want`,
-    /// subscribed as the application subscribes it (`subs`); the others end (see [`Lingering::settle`]).
+    /// Act on the reviewed `verdicts` of `c` (see [`Lingering::review`]; logged as `group`'s): each topic kept
+    /// goes back into `want`, subscribed as the application subscribes it (`subs`); the others end (see
+    /// [`Lingering::settle`]).
     pub(crate) fn apply<S: Clone>(
         &self,
-        c: Cluster,
+        (group, c): (&str, Cluster),
         verdicts: Vec<(String, Verdict)>,
         (want, subs): (
             &mut std::collections::BTreeMap<String, S>,
@@ -280,23 +281,29 @@ impl Lingering {
         for (topic, verdict) in verdicts {
             match &verdict {
                 Verdict::Keep(why) => {
-                    tracing::debug!(cluster = %c, topic, why, "still lingering");
+                    tracing::debug!(group, cluster = %c, topic, why, "still lingering");
                     if let Some(sub) = subs.get(&topic) {
                         want.insert(topic, sub.clone());
                     }
                 }
-                _ => self.settle(c, &topic, &verdict, activity),
+                _ => self.settle((group, c), &topic, &verdict, activity),
             }
         }
     }
 
-    /// End lingering `topic` on `c` with a log line saying why.
-    pub(crate) fn settle(&self, c: Cluster, topic: &str, verdict: &Verdict, activity: &Activity) {
+    /// End lingering `topic` on `c` with a log line (as `group`'s) saying why.
+    fn settle(
+        &self,
+        (group, c): (&str, Cluster),
+        topic: &str,
+        verdict: &Verdict,
+        activity: &Activity,
+    ) {
         match verdict {
             Verdict::Keep(_) => return,
-            Verdict::Release => tracing::info!(cluster = %c, topic,
+            Verdict::Release => tracing::info!(group, cluster = %c, topic,
                 "nothing more is due on this cluster: stopped reading the topic there"),
-            Verdict::GiveUp(left) => tracing::warn!(cluster = %c, topic, left = %left,
+            Verdict::GiveUp(left) => tracing::warn!(group, cluster = %c, topic, left = %left,
                 "maximum linger reached: stopped reading the topic on this cluster with messages possibly still \
                  due there (rmq-migrate backlog shows them)"),
         }
@@ -435,7 +442,7 @@ mod tests {
             .iter_mut()
             .filter(|(t, _)| t == "released")
             .for_each(|(_, v)| *v = Verdict::Release);
-        lingering.apply(c, verdicts, (&mut want, &subs), &activity);
+        lingering.apply(("g", c), verdicts, (&mut want, &subs), &activity);
         assert_eq!(want, BTreeMap::from([("kept".to_owned(), 1)]));
         assert!(lingering.contains(c, "kept"));
         assert!(!lingering.contains(c, "released"));

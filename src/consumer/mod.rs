@@ -326,7 +326,8 @@ impl Core {
                 }
             }
         }
-        self.lingering.apply(c, verdicts, (want, subs), activity);
+        self.lingering
+            .apply((&self.group, c), verdicts, (want, subs), activity);
     }
 
     /// `None` when this group has consumed every message of `topic` on the source, else the first queue behind

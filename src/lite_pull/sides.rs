@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
-use super::core::Side;
-use super::core::{Core, Mode};
+use super::core::{Core, Mode, Side};
 use crate::client::start::start;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
@@ -55,7 +54,8 @@ impl Core {
         let verdicts = self
             .lingering
             .review(c, topics, held.iter(), subs, activity, &self.linger);
-        self.lingering.apply(c, verdicts, (topics, subs), activity);
+        self.lingering
+            .apply((&self.group, c), verdicts, (topics, subs), activity);
     }
 
     async fn reconcile_side(
