@@ -2,6 +2,7 @@
 //! settings, the route of one send with failover, the sends in flight and the topics written, and the merge state
 //! both consumers read through, each cluster's raw client slot and how a raw client is started.
 
+pub(crate) mod brokers;
 pub(crate) mod builder;
 pub(crate) mod consumer_report;
 pub(crate) mod consumer_settings;

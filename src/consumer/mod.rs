@@ -4,7 +4,7 @@ mod builder;
 pub(crate) mod holdback;
 pub(crate) mod listener;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +23,7 @@ pub use crate::client::consumer_stats::ConsumerStats;
 pub use builder::MigratingPushConsumerBuilder;
 pub use listener::consuming_cluster;
 
+use crate::client::brokers::BrokerMap;
 use crate::client::builder::Checked;
 use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
@@ -57,8 +58,8 @@ struct Core {
     sides: Sides<Side>,
     started: AtomicBool,
     suspended: AtomicBool,
-    // broker name -> cluster, learned when a side starts and from fetched queues.
-    brokers: Mutex<HashMap<String, Cluster>>,
+    // Broker name -> cluster, learned from each side's route checks and from fetched queues.
+    brokers: BrokerMap,
     // The table the subscriptions were last fully reconciled with (reported to the control plane as applied).
     applied: Mutex<Arc<PhaseTable>>,
     linger: LingerSettings,
@@ -165,7 +166,7 @@ impl MigratingPushConsumer {
                 sides: Sides::default(),
                 started: AtomicBool::new(false),
                 suspended: AtomicBool::new(false),
-                brokers: Mutex::new(HashMap::new()),
+                brokers: BrokerMap::default(),
                 applied: Mutex::new(Arc::new(PhaseTable::default())),
                 linger,
                 lingering: Lingering::default(),
@@ -254,7 +255,10 @@ impl Core {
     /// Report a topic's phase as applied only once every cluster it reads has answered for the topic's queues (a
     /// started client alone proves nothing: it starts even when its name server is unreachable).
     async fn record_applied(&self, snapshot: &PhaseTable, subs: &BTreeMap<String, Sub>) {
-        let verified = self.sides.verified(&self.group, |_, _| {}).await;
+        let verified = self
+            .sides
+            .verified(&self.group, |c, qs| self.brokers.learn(c, qs))
+            .await;
         let mut applied = self.applied.lock();
         let next = reads::applied_table(snapshot, |t| subs.contains_key(t), &verified, &applied);
         *applied = Arc::new(next);
@@ -468,8 +472,8 @@ impl MQConsumer for MigratingPushConsumer {
         delay_level: i32,
         broker_name: &str,
     ) -> ClientResult<()> {
-        let known = self.core.brokers.lock().get(broker_name).copied();
-        let clusters: Vec<Cluster> = match known {
+        // A broker of this name on one cluster only: that cluster; unknown or on both: each running side.
+        let clusters: Vec<Cluster> = match self.core.brokers.owner(broker_name) {
             Some(c) => vec![c],
             None => Cluster::BOTH.to_vec(),
         };
@@ -503,10 +507,7 @@ impl MQConsumer for MigratingPushConsumer {
             if let Some(side) = side.as_mut() {
                 any = true;
                 let queues = side.consumer.fetch_subscribe_message_queues(topic).await?;
-                let mut brokers = self.core.brokers.lock();
-                for q in &queues {
-                    brokers.insert(q.broker_name().to_string(), c);
-                }
+                self.core.brokers.learn(c, &queues);
                 all.extend(queues);
             }
         }

@@ -13,9 +13,9 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::brokers::BrokerMap;
 use super::builder::LitePullSettings;
 use super::claims::{self, Claims};
+use crate::client::brokers::BrokerMap;
 use crate::client::consumer_report;
 use crate::client::sides::Sides;
 use crate::cluster::Cluster;

@@ -1,7 +1,6 @@
 //! `MigratingLitePullConsumer`: a drop-in for `DefaultLitePullConsumer` that reads every cluster a topic's phase
 //! reads.
 
-mod brokers;
 mod builder;
 mod claims;
 mod core;
@@ -22,6 +21,7 @@ use tokio::time::Instant;
 
 pub use builder::MigratingLitePullConsumerBuilder;
 
+use crate::client::brokers::BrokerMap;
 use crate::client::sides::Sides;
 use crate::cluster::Cluster;
 use crate::consumer::ConsumerStats;
@@ -29,7 +29,6 @@ use crate::error::{ErrorKind, MigrationError};
 use crate::linger::Lingering;
 use crate::reads::{self, Sub};
 use crate::route::{PhaseHandle, PhaseTable};
-use brokers::BrokerMap;
 use builder::Parts;
 use claims::Claims;
 use core::{client_err, Core, Mode};

@@ -1,4 +1,5 @@
-//! Which cluster a message queue belongs to, told by its broker name and learned from each cluster's routes.
+//! Which cluster a message queue belongs to, told by its broker name and learned from each cluster's routes (both
+//! consumers: the lite pull consumer's queue calls, the push consumer's `send_message_back`).
 
 use std::collections::HashMap;
 
@@ -43,6 +44,14 @@ impl BrokerMap {
                 }
                 Some(_) => {}
             }
+        }
+    }
+
+    /// The one cluster whose route has a broker named `broker`; `None` when none does yet, or both do.
+    pub(crate) fn owner(&self, broker: &str) -> Option<Cluster> {
+        match self.names.lock().get(broker) {
+            Some(Owner::One(c)) => Some(*c),
+            _ => None,
         }
     }
 
@@ -96,5 +105,8 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::QueueCluster);
         assert!(e.to_string().contains("\"nowhere\""), "{e}");
         assert!(!m.knows(&q("nowhere")));
+        assert_eq!(m.owner("a"), Some(Cluster::Source));
+        assert_eq!(m.owner("shared"), None, "ambiguous: no one owner");
+        assert_eq!(m.owner("nowhere"), None);
     }
 }
