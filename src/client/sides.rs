@@ -50,6 +50,17 @@ impl<R: RawSubscriber> Sides<Side<R>> {
             .unwrap_or_default()
     }
 
+    /// The topics `cluster`'s client reads now, subscribed or with assigned queues, sorted (none while it is not
+    /// running).
+    pub(crate) async fn reading(&self, cluster: Cluster) -> Vec<String> {
+        self[cluster]
+            .lock()
+            .await
+            .as_ref()
+            .map(|s| s.topic_names().into_iter().collect())
+            .unwrap_or_default()
+    }
+
     /// Each running side's verified topics, after verifying what it reads that is not yet (see
     /// [`Side::verify_pending`]; logged as `group`'s), handing each route found to `seen`.
     pub(crate) async fn verified(

@@ -195,7 +195,7 @@ impl MigratingPushConsumer {
 
     /// The topics each cluster's client is subscribed to right now.
     pub async fn subscribed_topics(&self, cluster: Cluster) -> Vec<String> {
-        self.core.sides.subscribed(cluster).await
+        self.core.sides.reading(cluster).await
     }
 
     /// Bring both clusters' subscriptions in line with the phase table now (the consumer also does this on every

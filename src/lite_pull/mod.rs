@@ -174,18 +174,7 @@ impl MigratingLitePullConsumer {
 
     /// The topics `cluster`'s client reads right now (subscribed, or with assigned queues).
     pub async fn subscribed_topics(&self, cluster: Cluster) -> Vec<String> {
-        let side = self.core.sides[cluster].lock().await;
-        side.as_ref()
-            .map(|s| {
-                s.topics
-                    .keys()
-                    .cloned()
-                    .chain(s.queues.iter().map(|q| q.topic_str().to_owned()))
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.core.sides.reading(cluster).await
     }
 
     /// The cluster `message_queue` belongs to (by its broker name, from the clusters' routes).
