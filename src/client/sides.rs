@@ -1,13 +1,11 @@
 //! Each cluster's running raw client of a migrating client, `None` while it is not running (it starts when a
 //! topic first needs its cluster and may stop once none does), each behind its own async lock.
 
+use std::collections::BTreeSet;
 use std::ops::Index;
 
-use tokio::sync::Mutex;
-
-use std::collections::BTreeSet;
-
 use rocketmq_model::common::message::message_queue::MessageQueue;
+use tokio::sync::Mutex;
 
 use super::side::Side;
 use super::subscriptions::RawSubscriber;
