@@ -232,8 +232,8 @@ impl Lingering {
 
     /// Review what `c`'s client reads now (`held`) against what the phases want there (`want`): a held topic the
     /// phases dropped from `c` while the application still subscribes it (`subs`) begins lingering; a lingering
-    /// topic back in `want` stops. Returns every lingering topic of `c` with its verdict; the caller keeps the
-    /// `Keep` ones in its wanted set, and ends the others (see [`Lingering::settle`]).
+    /// topic back in `want` stops. Returns every lingering topic of `c` with its verdict, for the caller to
+    /// act on with [`Lingering::apply`] (which keeps the `Keep` ones in its wanted set and ends the others).
     pub(crate) fn review<'h, S>(
         &self,
         c: Cluster,
@@ -266,8 +266,8 @@ impl Lingering {
     }
 
     /// Act on the reviewed `verdicts` of `c` (see [`Lingering::review`]; logged as `group`'s): each topic kept
-    /// goes back into `want`, subscribed as the application subscribes it (`subs`); the others end (see
-    /// [`Lingering::settle`]).
+    /// goes back into `want`, subscribed as the application subscribes it (`subs`); the others end, with a log
+    /// line saying why.
     pub(crate) fn apply<S: Clone>(
         &self,
         (group, c): (&str, Cluster),
@@ -279,35 +279,22 @@ impl Lingering {
         activity: &Activity,
     ) {
         for (topic, verdict) in verdicts {
-            match &verdict {
+            match verdict {
                 Verdict::Keep(why) => {
                     tracing::debug!(group, cluster = %c, topic, why, "still lingering");
                     if let Some(sub) = subs.get(&topic) {
                         want.insert(topic, sub.clone());
                     }
+                    continue;
                 }
-                _ => self.settle((group, c), &topic, &verdict, activity),
+                Verdict::Release => tracing::info!(group, cluster = %c, topic,
+                    "nothing more is due on this cluster: stopped reading the topic there"),
+                Verdict::GiveUp(left) => tracing::warn!(group, cluster = %c, topic, left = %left,
+                    "maximum linger reached: stopped reading the topic on this cluster with messages possibly still \
+                     due there (rmq-migrate backlog shows them)"),
             }
+            self.end(c, &topic, activity);
         }
-    }
-
-    /// End lingering `topic` on `c` with a log line (as `group`'s) saying why.
-    fn settle(
-        &self,
-        (group, c): (&str, Cluster),
-        topic: &str,
-        verdict: &Verdict,
-        activity: &Activity,
-    ) {
-        match verdict {
-            Verdict::Keep(_) => return,
-            Verdict::Release => tracing::info!(group, cluster = %c, topic,
-                "nothing more is due on this cluster: stopped reading the topic there"),
-            Verdict::GiveUp(left) => tracing::warn!(group, cluster = %c, topic, left = %left,
-                "maximum linger reached: stopped reading the topic on this cluster with messages possibly still \
-                 due there (rmq-migrate backlog shows them)"),
-        }
-        self.end(c, topic, activity);
     }
 
     /// The verdict for `topic` on `c` from this instance's own view (the push consumer also asks the broker

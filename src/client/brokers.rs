@@ -39,7 +39,8 @@ impl BrokerMap {
                 }
                 Some(Owner::One(c)) if c != cluster => {
                     tracing::error!(broker, "both clusters have a broker of this name: its queues cannot be \
-                        addressed (seek, assign, pause, commit by queue); rename one cluster's broker");
+                        told apart by cluster (a lite pull consumer cannot seek, assign, pause or commit them by \
+                        queue; a push consumer's send-back tries both clusters); rename one cluster's broker");
                     names.insert(broker.to_owned(), Owner::Both);
                 }
                 Some(_) => {}
