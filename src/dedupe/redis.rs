@@ -551,9 +551,10 @@ impl RedisDeduplicator {
         Ok(Begin::InFlight)
     }
 
-    /// Count and log (rate-limited) a failed call.
-    fn failed(&self, op: &str, rkey: &str, e: &StoreError, outcome: &str) {
+    /// Count a failed call in `store_errors` and in its own `counter`, and log it (rate-limited).
+    fn failed(&self, op: &str, counter: &AtomicU64, rkey: &str, e: &StoreError, outcome: &str) {
         bump(&self.counters.store_errors);
+        bump(counter);
         let suppressed = {
             let mut w = self.warn.lock();
             let now = Instant::now();
@@ -610,13 +611,13 @@ impl Deduplicator for RedisDeduplicator {
             }
             Err(e) => match self.config.policy {
                 RedisFailurePolicy::FailOpen => {
-                    bump(&c.failed_open);
-                    self.failed("begin", &rkey, &e, "consumed without dedupe (fail-open)");
+                    let outcome = "consumed without dedupe (fail-open)";
+                    self.failed("begin", &c.failed_open, &rkey, &e, outcome);
                     Begin::Proceed
                 }
                 RedisFailurePolicy::FailClosed => {
-                    bump(&c.failed_closed);
-                    self.failed("begin", &rkey, &e, "delivery retried later (fail-closed)");
+                    let outcome = "delivery retried later (fail-closed)";
+                    self.failed("begin", &c.failed_closed, &rkey, &e, outcome);
                     Begin::Unavailable
                 }
             },
@@ -635,13 +636,8 @@ impl Deduplicator for RedisDeduplicator {
                 .query(conn)
         });
         if let Err(e) = r {
-            bump(&self.counters.commit_errors);
-            self.failed(
-                "commit",
-                &rkey,
-                &e,
-                "consumed mark not written: a later copy may be consumed again",
-            );
+            let outcome = "consumed mark not written: a later copy may be consumed again";
+            self.failed("commit", &self.counters.commit_errors, &rkey, &e, outcome);
         }
     }
 
@@ -654,13 +650,8 @@ impl Deduplicator for RedisDeduplicator {
                 .invoke(conn as &mut dyn ConnectionLike)
         });
         if let Err(e) = r {
-            bump(&self.counters.abort_errors);
-            self.failed(
-                "abort",
-                &rkey,
-                &e,
-                "consuming mark left: it expires after consuming_ttl",
-            );
+            let outcome = "consuming mark left: it expires after consuming_ttl";
+            self.failed("abort", &self.counters.abort_errors, &rkey, &e, outcome);
         }
     }
 }

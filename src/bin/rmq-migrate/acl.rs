@@ -10,7 +10,7 @@ use rocketmq_migration::metadata::Action;
 use rocketmq_migration::Cluster;
 
 use crate::files::{file_error, read_text};
-use crate::metadata::{ClusterArgs, Conflict};
+use crate::metadata::{action_counts, dry_run_mark, ApplyArgs, ClusterArgs};
 use crate::ops::print_json;
 use crate::runtime::with_checked_runtime;
 use crate::{CliResult, Output};
@@ -38,16 +38,10 @@ pub(crate) struct ExportArgs {
 #[derive(Args)]
 pub(crate) struct ImportArgs {
     #[command(flatten)]
-    cluster: ClusterArgs,
+    apply: ApplyArgs,
     /// plain_acl.yml, or a file written by `acl export`.
     #[arg(long, short)]
     file: PathBuf,
-    /// Print the plan; change nothing.
-    #[arg(long)]
-    dry_run: bool,
-    /// Accounts on the target with other settings.
-    #[arg(long, value_enum, default_value_t = Conflict::Skip)]
-    on_conflict: Conflict,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
@@ -111,11 +105,11 @@ async fn export(a: ExportArgs) -> CliResult {
 async fn import(a: ImportArgs) -> CliResult {
     let text = read_text("file", &a.file)?;
     let file = AclFile::parse(&text, &a.file.display().to_string())?;
-    let config = a.cluster.config();
+    let config = a.apply.cluster.config();
     config.validate("cluster")?;
-    let policy = a.on_conflict.policy();
+    let policy = a.apply.on_conflict.policy();
     let imported = with_checked_runtime(Cluster::Target, &config, true, async |client| {
-        acl::import(&file, &config, client, policy, !a.dry_run).await
+        acl::import(&file, &config, client, policy, !a.apply.dry_run).await
     })
     .await?;
     let report = match imported {
@@ -138,19 +132,11 @@ async fn import(a: ImportArgs) -> CliResult {
                 r.reason
             );
         }
-        let n = |act: Action| report.accounts.iter().filter(|r| r.action == act).count();
+        let actions: Vec<Action> = report.accounts.iter().map(|r| r.action).collect();
         println!(
-            "{}{} create, {} update, {} unchanged, {} skip, {} failed",
-            if report.dry_run {
-                "DRY RUN (nothing changed) — "
-            } else {
-                ""
-            },
-            n(Action::Create),
-            n(Action::Update),
-            n(Action::Unchanged),
-            n(Action::Skip),
-            n(Action::Fail)
+            "{}{}",
+            dry_run_mark(report.dry_run),
+            action_counts(&actions)
         );
     }
     let failed = report.failed();

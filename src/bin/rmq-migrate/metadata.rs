@@ -95,25 +95,55 @@ impl Conflict {
     }
 }
 
+/// An import summary's opening words when it was a dry run.
+pub(crate) fn dry_run_mark(dry_run: bool) -> &'static str {
+    if dry_run {
+        "DRY RUN (nothing changed) — "
+    } else {
+        ""
+    }
+}
+
+/// An import summary's counts of each action.
+pub(crate) fn action_counts(actions: &[Action]) -> String {
+    let n = |act: Action| actions.iter().filter(|a| **a == act).count();
+    format!(
+        "{} create, {} update, {} unchanged, {} skip, {} failed",
+        n(Action::Create),
+        n(Action::Update),
+        n(Action::Unchanged),
+        n(Action::Skip),
+        n(Action::Fail)
+    )
+}
+
+/// What both imports (`import`, `acl import`) take besides their file: the target cluster, a dry run and what
+/// to do with same-name items.
+#[derive(Args)]
+pub(crate) struct ApplyArgs {
+    #[command(flatten)]
+    pub(crate) cluster: ClusterArgs,
+    /// Print the plan; change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Same-name items (accounts, for `acl import`) with other settings on the target.
+    #[arg(long, value_enum, default_value_t = Conflict::Skip)]
+    pub(crate) on_conflict: Conflict,
+}
+
 #[derive(Args)]
 pub(crate) struct ImportArgs {
     #[command(flatten)]
-    cluster: ClusterArgs,
+    apply: ApplyArgs,
     /// The metadata file (ours or `mqadmin exportMetadata`'s).
     #[arg(long, short)]
     file: PathBuf,
-    /// Print the plan; change nothing.
-    #[arg(long)]
-    dry_run: bool,
     /// Smallest queue count on the target.
     #[arg(long, default_value_t = 3)]
     min_queues: u32,
     /// Largest queue count on the target.
     #[arg(long, default_value_t = 16)]
     max_queues: u32,
-    /// Same-name items with other settings.
-    #[arg(long, value_enum, default_value_t = Conflict::Skip)]
-    on_conflict: Conflict,
     /// Specified-namespace mode: import into this namespace (`<namespace>%<name>`; default: cluster-migration
     /// mode, namespaces from the names).
     #[arg(long)]
@@ -277,13 +307,13 @@ pub(crate) async fn import(a: ImportArgs) -> CliResult {
         } else {
             Selection::All
         },
-        on_conflict: a.on_conflict.policy(),
+        on_conflict: a.apply.on_conflict.policy(),
         include: a.include.iter().cloned().collect(),
         include_retry_and_dlq: a.include_retry_dlq,
         ..ImportOptions::default()
     };
     opts.validate()?;
-    let target = a.cluster.config();
+    let target = a.apply.cluster.config();
     let imported = with_checked_runtime(Cluster::Target, &target, !a.no_check, async |client| {
         if let Some(addr) = &a.source_namesrv {
             let source = cluster(addr, &a.source_access_key, &a.source_secret_key);
@@ -299,7 +329,7 @@ pub(crate) async fn import(a: ImportArgs) -> CliResult {
         } else {
             ProgressBar::hidden()
         };
-        let report = if a.dry_run {
+        let report = if a.apply.dry_run {
             metadata::plan(&file, &target, client, &opts).await
         } else {
             metadata::import(&file, &target, client, &opts, &|done, _| {
@@ -343,20 +373,12 @@ pub(crate) async fn import(a: ImportArgs) -> CliResult {
                 i.reason
             );
         }
-        let count = |act: Action| report.items.iter().filter(|i| i.action == act).count();
+        let actions: Vec<Action> = report.items.iter().map(|i| i.action).collect();
         println!(
-            "{}{:?}: {} create, {} update, {} unchanged, {} skip, {} failed{}",
-            if report.dry_run {
-                "DRY RUN (nothing changed) — "
-            } else {
-                ""
-            },
+            "{}{:?}: {}{}",
+            dry_run_mark(report.dry_run),
             report.status,
-            count(Action::Create),
-            count(Action::Update),
-            count(Action::Unchanged),
-            count(Action::Skip),
-            count(Action::Fail),
+            action_counts(&actions),
             if report.changes == 0 && !report.dry_run {
                 " — nothing changed: the target already matches"
             } else {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use rocketmq_migration::control::wire::{CheckResult, RegisterTopics};
 use rocketmq_migration::control::ControlApi;
-use rocketmq_migration::{ErrorKind, MigrationError};
+use rocketmq_migration::{ErrorKind, MigrationError, TopicState};
 use serde::Serialize;
 
 use crate::files::{file_error, read_text};
@@ -190,7 +190,7 @@ pub(crate) async fn status(r: &Remote) -> CliResult {
 }
 
 /// The phase, with `orderly` and `sealed` marks: `cutting_over [o,s]`.
-fn phase_flags(s: &rocketmq_migration::TopicState) -> String {
+fn phase_flags(s: &TopicState) -> String {
     match (s.orderly, s.sealed) {
         (false, _) => s.phase.as_str().to_owned(),
         (true, false) => format!("{} [o]", s.phase.as_str()),
@@ -385,26 +385,26 @@ pub(crate) async fn move_topic(m: &MoveArgs, back: bool) -> CliResult {
 
 pub(crate) async fn orderly(r: &Remote, topic: &str, orderly: bool) -> CliResult {
     let state = api(r)?.set_orderly(topic, orderly).await?;
-    if r.output == Output::Json {
-        return json(&state);
-    }
-    println!(
-        "{topic}: orderly {} (version {})",
-        if state.orderly { "on" } else { "off" },
-        state.version
-    );
-    Ok(ExitCode::SUCCESS)
+    let on = if state.orderly { "on" } else { "off" };
+    let line = format!("{topic}: orderly {on} (version {})", state.version);
+    setting_changed(r, &state, &line)
 }
 
 pub(crate) async fn ratio(r: &Remote, topic: &str, ratio: f64) -> CliResult {
     let state = api(r)?.set_write_ratio(topic, ratio).await?;
-    if r.output == Output::Json {
-        return json(&state);
-    }
-    println!(
+    let line = format!(
         "{topic}: write ratio {} (version {})",
         state.write_ratio, state.version
     );
+    setting_changed(r, &state, &line)
+}
+
+/// A topic's state after one of its settings changed: as JSON, or `line`.
+fn setting_changed(r: &Remote, state: &TopicState, line: &str) -> CliResult {
+    if r.output == Output::Json {
+        return json(state);
+    }
+    println!("{line}");
     Ok(ExitCode::SUCCESS)
 }
 
