@@ -197,22 +197,84 @@ fn copy_of(m: &MessageExt, topic: &str) -> Result<Message, String> {
     Ok(msg)
 }
 
-/// Send `group`'s dead letters on `source` to their original topic on `target` (or only those of `topic`, when
-/// given; a dead letter without a known original topic goes to `topic` if given, else is skipped). From
-/// `from_offset` per queue (default: the first), at most `limit`. `dry_run` sends nothing.
-#[allow(clippy::too_many_arguments)]
+/// Which dead letters [`resend`] sends, and whether it sends them: built from [`ResendRequest::new`].
+///
+/// ```
+/// use rocketmq_migration::dlq::ResendRequest;
+///
+/// // Report what would be sent of the first 100 dead letters of `order-consumers` first sent to `orders`.
+/// let req = ResendRequest::new("order-consumers").topic("orders").limit(100).dry_run(true);
+/// assert_eq!(req.topic.as_deref(), Some("orders"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResendRequest {
+    /// The consumer group whose dead-letter topic `%DLQ%<group>` is read.
+    pub group: String,
+    /// Only dead letters first sent to this topic; a dead letter without a known original topic goes here too.
+    /// `None`: every dead letter goes to its original topic, one without a known original topic is skipped.
+    pub topic: Option<String>,
+    /// Where to start in each dead-letter queue (`None`: at its first offset).
+    pub from_offset: Option<i64>,
+    /// At most this many dead letters (default [`ResendRequest::DEFAULT_LIMIT`]).
+    pub limit: usize,
+    /// Send nothing: report what would be sent (default: false).
+    pub dry_run: bool,
+}
+
+impl ResendRequest {
+    /// The default [`ResendRequest::limit`] (the CLI's `--limit` default too).
+    pub const DEFAULT_LIMIT: usize = 10_000;
+
+    /// Every dead letter of `group` from the start, at most [`ResendRequest::DEFAULT_LIMIT`], sent.
+    pub fn new(group: impl Into<String>) -> Self {
+        ResendRequest {
+            group: group.into(),
+            topic: None,
+            from_offset: None,
+            limit: Self::DEFAULT_LIMIT,
+            dry_run: false,
+        }
+    }
+
+    /// Only dead letters first sent to `topic` (and those without a known original topic, sent to `topic`).
+    pub fn topic(mut self, topic: impl Into<String>) -> Self {
+        self.topic = Some(topic.into());
+        self
+    }
+
+    /// Start each dead-letter queue at `offset` (to continue after an earlier run's offsets).
+    pub fn from_offset(mut self, offset: i64) -> Self {
+        self.from_offset = Some(offset);
+        self
+    }
+
+    /// At most `limit` dead letters.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Send nothing when `dry_run`: report what would be sent.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+}
+
+/// Send the dead letters `req` selects on `source` to their original topic on `target` (see
+/// [`ResendRequest::topic`] for which topic that is), each reported; with [`ResendRequest::dry_run`] nothing is
+/// sent.
 pub async fn resend(
     source: &ClusterConfig,
     target: &ClusterConfig,
     runtime: Arc<ClientRuntime>,
-    group: &str,
-    topic: Option<&str>,
-    from_offset: Option<i64>,
-    limit: usize,
-    dry_run: bool,
+    req: &ResendRequest,
 ) -> Result<Vec<Resent>, MigrationError> {
     source.validate("source")?;
     target.validate("target")?;
+    let (group, topic, dry_run) = (req.group.as_str(), req.topic.as_deref(), req.dry_run);
+    let (from_offset, limit) = (req.from_offset, req.limit);
     let admin = ClusterAdmin::new(Cluster::Source, source.clone(), runtime.clone());
     let letters = read(&admin, group, from_offset, limit).await;
     admin.close().await;

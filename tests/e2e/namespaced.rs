@@ -375,11 +375,9 @@ fn a_namespaced_groups_dead_letters_are_counted_listed_and_resent_by_short_names
             &source,
             &pair.target.cluster_config().namespace("MQ_INST_elsewhere"),
             client(),
-            &group,
-            None,
-            None,
-            10,
-            true,
+            &rocketmq_migration::dlq::ResendRequest::new(&group)
+                .limit(10)
+                .dry_run(true),
         )
         .await
         .unwrap();

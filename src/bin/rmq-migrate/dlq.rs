@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use rocketmq_migration::dlq::{self, ResendOutcome};
+use rocketmq_migration::dlq::{self, ResendOutcome, ResendRequest};
 
 use crate::metadata::ClusterArgs;
 use crate::ops::{json, print_json};
@@ -71,7 +71,7 @@ pub(crate) struct ResendArgs {
     #[arg(long)]
     from_offset: Option<i64>,
     /// At most this many.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = ResendRequest::DEFAULT_LIMIT)]
     limit: usize,
     /// Report what would be sent; send nothing.
     #[arg(long)]
@@ -138,6 +138,17 @@ pub(crate) async fn run(cmd: DlqCommand) -> CliResult {
     }
 }
 
+impl ResendArgs {
+    fn request(&self) -> ResendRequest {
+        let mut req = ResendRequest::new(&self.group)
+            .limit(self.limit)
+            .dry_run(self.dry_run);
+        req.topic = self.topic.clone();
+        req.from_offset = self.from_offset;
+        req
+    }
+}
+
 async fn resend(a: ResendArgs) -> CliResult {
     let source = crate::metadata::cluster(
         &a.source_namesrv,
@@ -149,20 +160,9 @@ async fn resend(a: ResendArgs) -> CliResult {
         &a.target_access_key,
         &a.target_secret_key,
     );
-    let out = with_runtime(async |client| {
-        dlq::resend(
-            &source,
-            &target,
-            client,
-            &a.group,
-            a.topic.as_deref(),
-            a.from_offset,
-            a.limit,
-            a.dry_run,
-        )
-        .await
-    })
-    .await?;
+    let out =
+        with_runtime(async |client| dlq::resend(&source, &target, client, &a.request()).await)
+            .await?;
     let failed = out
         .iter()
         .filter(|r| !matches!(r.outcome, ResendOutcome::Sent(_) | ResendOutcome::WouldSend))

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use rocketmq_client_rust::{ConsumeConcurrentlyStatus, MQPushConsumer};
-use rocketmq_migration::dlq::{self, ResendOutcome};
+use rocketmq_migration::dlq::{self, ResendOutcome, ResendRequest};
 use rocketmq_migration::{Cluster, Phase};
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_single::Message;
@@ -139,7 +139,8 @@ fn dead_letters_are_counted_reviewed_and_resent_to_the_target() {
         assert_eq!(l.keys.as_deref(), Some("order-42"));
         assert_eq!(l.tags.as_deref(), Some("Pay"));
         assert_eq!(l.properties.get("orderId").map(String::as_str), Some("42"));
-        let dry = dlq::resend(&source, &target, client(), &group, None, None, 100, true)
+        let select = ResendRequest::new(&group).limit(100);
+        let dry = dlq::resend(&source, &target, client(), &select.clone().dry_run(true))
             .await
             .unwrap();
         assert_eq!(dry.len(), 1);
@@ -148,18 +149,9 @@ fn dead_letters_are_counted_reviewed_and_resent_to_the_target() {
 
         // The application's bug is fixed; the dead letter goes to the target, where the consumer reads it.
         refuse.store(false, Ordering::Release);
-        let sent = dlq::resend(
-            &source,
-            &target,
-            client(),
-            &group,
-            Some(&topic),
-            None,
-            100,
-            false,
-        )
-        .await
-        .unwrap();
+        let sent = dlq::resend(&source, &target, client(), &select.topic(&topic))
+            .await
+            .unwrap();
         assert!(
             matches!(sent[0].outcome, ResendOutcome::Sent(_)),
             "{sent:?}"
