@@ -143,8 +143,7 @@ async fn read(
                 &client,
                 addr,
                 mq,
-                from,
-                o.get_max_offset(),
+                from..o.get_max_offset(),
                 &mut budget,
                 |m| found.push((letter(group, m), m.clone())),
             )

@@ -139,7 +139,7 @@ impl ClusterAdmin {
                 let wait = crate::linger::level_delay(level).as_millis() as i64;
                 let mut found = Scheduled::default();
                 let short = self
-                    .scan(&admin, &addr, &mq, min, max, &mut budget, |m| {
+                    .scan(&admin, &addr, &mq, min..max, &mut budget, |m| {
                         if m.store_timestamp + wait > due_after {
                             count_for(m, topic, &mut found)
                         }
@@ -153,7 +153,7 @@ impl ClusterAdmin {
                 let mq = MessageQueue::from_parts(SCHEDULE_TOPIC, broker.as_str(), level - 1);
                 let mut found = Scheduled::default();
                 let short = self
-                    .scan(&admin, &addr, &mq, done, max, &mut budget, |m| {
+                    .scan(&admin, &addr, &mq, done..max, &mut budget, |m| {
                         count_for(m, topic, &mut found)
                     })
                     .await?;
@@ -242,7 +242,7 @@ impl ClusterAdmin {
         let mut seen: HashSet<String> = HashSet::new();
         let mut found = Scheduled::default();
         let short = self
-            .scan(admin, addr, &mq, min, max, budget, |m| {
+            .scan(admin, addr, &mq, min..max, budget, |m| {
                 let due: Option<i64> = property(m, "TIMER_OUT_MS").and_then(|v| v.parse().ok());
                 let Some(due) = due.filter(|d| *d > due_after) else {
                     return;
@@ -264,20 +264,18 @@ impl ClusterAdmin {
         Ok(())
     }
 
-    /// Read `mq` from `from` to `to` (exclusive) on `addr`, calling `each` per message, within `budget`
-    /// messages. Returns why reading stopped short, if it did.
-    #[allow(clippy::too_many_arguments)]
+    /// Read `mq`'s offsets `offsets` on `addr`, calling `each` per message, within `budget` messages. Returns why
+    /// reading stopped short, if it did.
     pub(crate) async fn scan(
         &self,
         admin: &rocketmq_client_rust::DefaultMQAdminExt,
         addr: &CheetahString,
         mq: &MessageQueue,
-        from: i64,
-        to: i64,
+        offsets: std::ops::Range<i64>,
         budget: &mut u64,
         mut each: impl FnMut(&MessageExt),
     ) -> Result<Option<String>, String> {
-        let mut offset = from;
+        let (mut offset, to) = (offsets.start, offsets.end);
         let at = |offset: i64| {
             format!(
                 "{} queue {} on {} at offset {offset}",

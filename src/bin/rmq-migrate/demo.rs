@@ -200,7 +200,8 @@ pub(crate) async fn run(a: DemoArgs) -> CliResult {
     println!("lost = {lost}   ({:.1} s)", started.elapsed().as_secs_f64());
 
     if a.hold {
-        hold(&a, &pair, &rt, &control, &api, &url, &token, &mut lanes).await?;
+        let console = (url.as_str(), token.as_str());
+        hold(&a, &pair, &rt, (&control, &api), console, &mut lanes).await?;
     }
 
     for mut l in lanes {
@@ -256,16 +257,13 @@ fn send_steadily(
 }
 
 /// `demo --hold`: after the walk, fresh topics in `initial` with their own clients, steady traffic on every topic,
-/// and the console's address and admin token printed, until Ctrl-C.
-#[allow(clippy::too_many_arguments)]
+/// and the console's address and admin token (`console`) printed, until Ctrl-C.
 async fn hold(
     a: &DemoArgs,
     pair: &ClusterPair,
     rt: &Arc<rocketmq_client_rust::ClientRuntime>,
-    control: &ControlClient,
-    api: &ControlApi,
-    url: &str,
-    token: &str,
+    (control, api): (&ControlClient, &ControlApi),
+    (url, token): (&str, &str),
     lanes: &mut Vec<Lane>,
 ) -> Result<(), MigrationError> {
     let mut fresh = Vec::new();
