@@ -25,6 +25,7 @@ use crate::config::ClusterConfig;
 use crate::due::{dlq_topic, property, SCAN_LIMIT};
 use crate::error::ToolErrorKind;
 use crate::error::{ErrorKind, MigrationError};
+use crate::setters::setters;
 
 /// One dead letter as stored on the source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,28 +237,15 @@ impl ResendRequest {
         }
     }
 
-    /// Only dead letters first sent to `topic` (and those without a known original topic, sent to `topic`).
-    pub fn topic(mut self, topic: impl Into<String>) -> Self {
-        self.topic = Some(topic.into());
-        self
-    }
-
-    /// Start each dead-letter queue at `offset` (to continue after an earlier run's offsets).
-    pub fn from_offset(mut self, offset: i64) -> Self {
-        self.from_offset = Some(offset);
-        self
-    }
-
-    /// At most `limit` dead letters.
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = limit;
-        self
-    }
-
-    /// Send nothing when `dry_run`: report what would be sent.
-    pub fn dry_run(mut self, dry_run: bool) -> Self {
-        self.dry_run = dry_run;
-        self
+    setters! {
+        /// Only dead letters first sent to `topic` (and those without a known original topic, sent to `topic`).
+        topic(topic: impl Into<String>) = Some(topic.into());
+        /// Start each dead-letter queue at `from_offset` (to continue after an earlier run's offsets).
+        from_offset(from_offset: i64) = Some(from_offset);
+        /// At most `limit` dead letters.
+        limit(limit: usize) = limit;
+        /// Send nothing when `dry_run`: report what would be sent.
+        dry_run(dry_run: bool) = dry_run;
     }
 }
 

@@ -74,6 +74,7 @@ mod reads;
 #[cfg(feature = "admin")]
 pub mod release;
 mod route;
+mod setters;
 mod topic_map;
 mod topic_state;
 mod transaction;

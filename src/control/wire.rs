@@ -7,21 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::phase::Phase;
 use crate::route::PhaseTable;
+use crate::setters::setters;
 use crate::topic_state::TopicState;
-
-/// Builder-style setters of a document, one per field: `with_<field>(<field>: <argument type>) = <value>;` sets
-/// `self.<field>` to `<value>` (an expression of the argument) and returns the document.
-macro_rules! setters {
-    ($( $(#[$doc:meta])* $name:ident($field:ident: $arg:ty) = $value:expr; )*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name(mut self, $field: $arg) -> Self {
-                self.$field = $value;
-                self
-            }
-        )*
-    };
-}
 
 /// The content type of the watch stream (`GET /v1/phases?wait=<s>&watch=1`): one [`PhasesDoc`] per line of
 /// compact JSON; an empty line says the client holds the current table. A control plane without the stream
