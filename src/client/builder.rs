@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rocketmq_client_rust::ClientRuntime;
 
 use crate::config::ClusterConfig;
-use crate::control::report::Reporter;
+use crate::control::report::{ClientKind, Reporter};
 use crate::control::ControlClient;
 use crate::dedupe::{Deduplicator, KeyExtractor, MemoryDeduplicator, UniqKey};
 use crate::error::{ConfigError, ConfigErrorKind, MigrationError};
@@ -87,10 +87,10 @@ impl Common {
 }
 
 impl Checked {
-    /// Register `core` with the control plane as a client of `role`, when the builder was given one.
-    pub(crate) fn register(&self, role: &str, core: Arc<dyn Reporter>) {
+    /// Register `core` with the control plane as a client of `kind`, when the builder was given one.
+    pub(crate) fn register(&self, kind: ClientKind, core: Arc<dyn Reporter>) {
         if let Some(control) = &self.control {
-            control.register(role, &self.group, &self.clusters, &core);
+            control.register(kind, &self.group, &self.clusters, &core);
         }
     }
 }

@@ -32,7 +32,7 @@ use crate::client::start::start;
 use crate::client::subscriptions::RawSubscriber;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
-use crate::control::report::{Report, Reporter};
+use crate::control::report::{ClientKind, Report, Reporter};
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::{LingerSettings, Lingering, Verdict};
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
@@ -174,7 +174,7 @@ impl MigratingPushConsumer {
             }),
             watcher: None,
         };
-        checked.register("consumer", consumer.core.clone());
+        checked.register(ClientKind::PushConsumer, consumer.core.clone());
         consumer
     }
 

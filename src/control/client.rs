@@ -35,7 +35,7 @@ use reqwest::StatusCode;
 use tokio::task::JoinHandle;
 
 use super::file::{read_json, replace_json};
-use super::report::Reporter;
+use super::report::{ClientKind, Reporter};
 use super::wire::{
     ClientTable, Heartbeat, HeartbeatAnswer, Namespaces, PhasesDoc, SyncStatus, WATCH_CONTENT_TYPE,
 };
@@ -466,14 +466,14 @@ impl ControlClient {
     /// Report `reporter` in heartbeats until it is dropped (held weakly); logs and returns its client id.
     pub(crate) fn register(
         &self,
-        role: &str,
+        kind: ClientKind,
         group: &str,
         clusters: &[crate::ClusterConfig; 2],
         reporter: &Arc<dyn Reporter>,
     ) -> String {
         let n = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let id = format!(
-            "{}@{}/{}/{role}-{group}-{n}",
+            "{}@{}/{}/{kind}-{group}-{n}",
             self.inner.application,
             hostname(),
             std::process::id()
@@ -483,7 +483,7 @@ impl ControlClient {
             Namespaces::of(clusters),
             Arc::downgrade(reporter),
         ));
-        tracing::info!(client_id = %id, endpoint = %self.inner.base, "{role} reports to the control plane");
+        tracing::info!(client_id = %id, endpoint = %self.inner.base, "{kind} reports to the control plane");
         id
     }
 }

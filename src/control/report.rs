@@ -20,6 +20,38 @@ pub(crate) struct Report {
     pub(crate) broker_clients: BrokerClients,
 }
 
+/// Which of the four clients registers with the control plane: named in its client id
+/// (`<application>@<host>/<pid>/<kind>-<group>-<n>`) and in the log line of its registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClientKind {
+    /// A `MigratingProducer`.
+    Producer,
+    /// A `MigratingTransactionProducer`.
+    TransactionProducer,
+    /// A `MigratingPushConsumer`.
+    PushConsumer,
+    /// A `MigratingLitePullConsumer`.
+    LitePullConsumer,
+}
+
+impl ClientKind {
+    /// The name in client ids: `producer`, `transaction-producer`, `consumer` or `lite-pull-consumer`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Producer => "producer",
+            ClientKind::TransactionProducer => "transaction-producer",
+            ClientKind::PushConsumer => "consumer",
+            ClientKind::LitePullConsumer => "lite-pull-consumer",
+        }
+    }
+}
+
+impl std::fmt::Display for ClientKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Implemented by the producer and consumer cores; the control client holds them weakly.
 pub(crate) trait Reporter: Send + Sync {
     /// The client's current report.

@@ -25,6 +25,7 @@ use crate::client::brokers::BrokerMap;
 use crate::client::sides::Sides;
 use crate::cluster::Cluster;
 use crate::consumer::ConsumerStats;
+use crate::control::report::ClientKind;
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::Lingering;
 use crate::reads::{self, Sub};
@@ -152,7 +153,7 @@ impl MigratingLitePullConsumer {
             watcher: Mutex::new(None),
         };
         p.checked
-            .register("lite-pull-consumer", consumer.core.clone());
+            .register(ClientKind::LitePullConsumer, consumer.core.clone());
         consumer
     }
 

@@ -21,6 +21,7 @@ use crate::client::builder::Checked;
 use crate::client::producer_settings::ProducerSettings;
 use crate::client::writes::Writes;
 use crate::cluster::Cluster;
+use crate::control::report::ClientKind;
 use crate::error::MigrationError;
 use crate::route::PhaseHandle;
 use core::{Core, QueueCache};
@@ -104,7 +105,7 @@ impl MigratingProducer {
                 writes: Writes::new(checked.phases.clone(), BTreeSet::new()),
             }),
         };
-        checked.register("producer", producer.core.clone());
+        checked.register(ClientKind::Producer, producer.core.clone());
         producer
     }
 

@@ -26,6 +26,7 @@ pub use stats::TransactionStats;
 use crate::client::sides::Sides;
 use crate::client::writes::Writes;
 use crate::cluster::Cluster;
+use crate::control::report::ClientKind;
 use crate::error::MigrationError;
 use crate::route::PhaseHandle;
 use builder::Parts;
@@ -164,7 +165,7 @@ impl MigratingTransactionProducer {
                 writes: Writes::new(checked.phases.clone(), topics),
             }),
         };
-        checked.register("transaction-producer", producer.core.clone());
+        checked.register(ClientKind::TransactionProducer, producer.core.clone());
         producer
     }
 
