@@ -34,21 +34,15 @@ pub(crate) enum ClientKind {
     LitePullConsumer,
 }
 
-impl ClientKind {
-    /// The name in client ids: `producer`, `transaction-producer`, `consumer` or `lite-pull-consumer`.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
+/// The name in client ids: `producer`, `transaction-producer`, `consumer` or `lite-pull-consumer`.
+impl std::fmt::Display for ClientKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
             ClientKind::Producer => "producer",
             ClientKind::TransactionProducer => "transaction-producer",
             ClientKind::PushConsumer => "consumer",
             ClientKind::LitePullConsumer => "lite-pull-consumer",
-        }
-    }
-}
-
-impl std::fmt::Display for ClientKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        })
     }
 }
 
