@@ -8,7 +8,8 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use crate::cluster::Cluster;
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
 
-/// The subscribe calls of a raw consumer, as [`sync`] makes them.
+/// The subscribe calls of a raw consumer, as [`Side::sync`](super::side::Side::sync) makes them, and its route
+/// lookup, as [`verify`] makes it.
 #[allow(async_fn_in_trait)]
 pub(crate) trait RawSubscriber {
     /// Subscribe `topic` as `sub` says.
