@@ -1,5 +1,6 @@
 //! `setters!`: the by-value setters of the public documents and requests code outside the crate builds (they are
-//! `#[non_exhaustive]`, so a constructor plus these setters is how such code fills them in).
+//! `#[non_exhaustive]`, so a constructor plus these setters is how such code fills them in), and the plain setters
+//! of the builders.
 
 /// Builder-style setters, one per field: `<name>(<field>: <argument type>) = <value>;` sets `self.<field>` to
 /// `<value>` (an expression of the argument) and returns `self`. Doc comments before each line become the

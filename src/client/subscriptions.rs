@@ -20,45 +20,40 @@ pub(crate) trait RawSubscriber {
     async fn route_queues(&mut self, topic: &str) -> ClientResult<Vec<MessageQueue>>;
 }
 
-impl RawSubscriber for DefaultMQPushConsumer {
-    async fn subscribe_to(&mut self, topic: &str, sub: &Sub) -> ClientResult<()> {
-        match sub {
-            Sub::Expression(e) => {
-                self.subscribe(topic, reads::tag_expression(e).as_ref())
-                    .await
+/// [`RawSubscriber`] for a raw consumer type whose tag-expression subscribe is `$subscribe` and whose route lookup
+/// is `$route` (the two raw consumers name them differently; the rest is the same).
+macro_rules! raw_subscriber {
+    ($raw:ty, $subscribe:ident, $route:ident) => {
+        impl RawSubscriber for $raw {
+            async fn subscribe_to(&mut self, topic: &str, sub: &Sub) -> ClientResult<()> {
+                match sub {
+                    Sub::Expression(e) => self.$subscribe(topic, &*reads::tag_expression(e)).await,
+                    Sub::Selector(s) => self.subscribe_with_selector(topic, s.clone()).await,
+                }
             }
-            Sub::Selector(s) => self.subscribe_with_selector(topic, s.clone()).await,
+
+            async fn unsubscribe_from(&mut self, topic: &str) {
+                self.unsubscribe(topic).await
+            }
+
+            async fn route_queues(&mut self, topic: &str) -> ClientResult<Vec<MessageQueue>> {
+                self.$route(topic).await
+            }
         }
-    }
-
-    async fn unsubscribe_from(&mut self, topic: &str) {
-        self.unsubscribe(topic).await
-    }
-
-    async fn route_queues(&mut self, topic: &str) -> ClientResult<Vec<MessageQueue>> {
-        self.fetch_subscribe_message_queues(topic).await
-    }
+    };
 }
 
-impl RawSubscriber for DefaultLitePullConsumer {
-    async fn subscribe_to(&mut self, topic: &str, sub: &Sub) -> ClientResult<()> {
-        match sub {
-            Sub::Expression(e) => {
-                self.subscribe_with_expression(topic, &reads::tag_expression(e))
-                    .await
-            }
-            Sub::Selector(s) => self.subscribe_with_selector(topic, s.clone()).await,
-        }
-    }
+raw_subscriber!(
+    DefaultMQPushConsumer,
+    subscribe,
+    fetch_subscribe_message_queues
+);
+raw_subscriber!(
+    DefaultLitePullConsumer,
+    subscribe_with_expression,
+    fetch_message_queues
+);
 
-    async fn unsubscribe_from(&mut self, topic: &str) {
-        self.unsubscribe(topic).await
-    }
-
-    async fn route_queues(&mut self, topic: &str) -> ClientResult<Vec<MessageQueue>> {
-        self.fetch_message_queues(topic).await
-    }
-}
 /// `topic`'s queues on `consumer`'s cluster, when its name server answers with some within [`VERIFY_TIMEOUT`]:
 /// only then can the cluster really read the topic. Otherwise `None`, with a WARN saying why (logged as
 /// `group`'s client of `cluster`): the topic's new phase is not reported as applied until a later pass succeeds.

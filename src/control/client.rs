@@ -41,6 +41,7 @@ use super::wire::{
 };
 use crate::error::{ConfigError, ConfigErrorKind, ErrorKind, MigrationError};
 use crate::route::PhaseHandle;
+use crate::setters::setters;
 
 /// Builder of a [`ControlClient`].
 #[derive(Debug)]
@@ -61,72 +62,39 @@ pub struct ControlClientBuilder {
 }
 
 impl ControlClientBuilder {
-    /// Bearer token for reads and heartbeats (the server's client token, when it has one).
-    pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
-        self
-    }
-
-    /// Application name, part of every client id and heartbeat (default `app`).
-    pub fn application(mut self, application: impl Into<String>) -> Self {
-        self.application = application.into();
-        self
-    }
-
-    /// Write every good table to this file and start from it when the endpoint is down at start.
-    pub fn cache_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.cache_file = Some(path.into());
-        self
-    }
-
-    /// Keep this handle in line (default: a new one; get it with [`ControlClient::phases`]).
-    pub fn phases(mut self, phases: PhaseHandle) -> Self {
-        self.phases = Some(phases);
-        self
-    }
-
-    /// Pin topics of this instance to phases, ignoring the control plane for them (batch releases). The pins are
-    /// reported in heartbeats. Ignored when [`ControlClientBuilder::phases`] supplies a handle (pin that one with
-    /// [`PhaseHandle::with_pins`]).
-    pub fn pins(mut self, pins: crate::Pins) -> Self {
-        self.pins = Some(pins);
-        self
-    }
-
-    /// How long one long-poll waits for a change (default 30 s, at most 60 s); each poll asks for a wait drawn
-    /// between 80 % and 100 % of it, so clients woken together drift apart. Polls that come back unchanged are
-    /// at least [`MIN_POLL_INTERVAL`] apart, so a short or zero wait (or a server that does not long-poll) never
-    /// makes a client hammer the endpoint.
-    pub fn poll_wait(mut self, wait: Duration) -> Self {
-        self.poll_wait = wait.min(Duration::from_secs(60));
-        self
-    }
-
-    /// Without contact for this long the status turns STALE (default 30 s): counted from the first poll that gave
-    /// no usable table (from when it was sent, if it timed out); a long-poll held open by the server is contact.
-    pub fn stale_after(mut self, grace: Duration) -> Self {
-        self.stale_after = grace;
-        self
-    }
-
-    /// Heartbeat period (default 5 s; keep it well under the server's client TTL).
-    pub fn heartbeat_every(mut self, every: Duration) -> Self {
-        self.heartbeat_every = every;
-        self
+    setters! {
+        /// Bearer token for reads and heartbeats (the server's client token, when it has one).
+        token(token: impl Into<String>) = Some(token.into());
+        /// Application name, part of every client id and heartbeat (default `app`).
+        application(application: impl Into<String>) = application.into();
+        /// Write every good table to this file and start from it when the endpoint is down at start.
+        cache_file(cache_file: impl Into<PathBuf>) = Some(cache_file.into());
+        /// Keep this handle in line (default: a new one; get it with [`ControlClient::phases`]).
+        phases(phases: PhaseHandle) = Some(phases);
+        /// Pin topics of this instance to phases, ignoring the control plane for them (batch releases). The pins are
+        /// reported in heartbeats. Ignored when [`ControlClientBuilder::phases`] supplies a handle (pin that one with
+        /// [`PhaseHandle::with_pins`]).
+        pins(pins: crate::Pins) = Some(pins);
+        /// How long one long-poll waits for a change (default 30 s, at most 60 s); each poll asks for a wait drawn
+        /// between 80 % and 100 % of it, so clients woken together drift apart. Polls that come back unchanged are
+        /// at least [`MIN_POLL_INTERVAL`] apart, so a short or zero wait (or a server that does not long-poll) never
+        /// makes a client hammer the endpoint.
+        poll_wait(poll_wait: Duration) = poll_wait.min(Duration::from_secs(60));
+        /// Without contact for this long the status turns STALE (default 30 s): counted from the first poll that gave
+        /// no usable table (from when it was sent, if it timed out); a long-poll held open by the server is contact.
+        stale_after(stale_after: Duration) = stale_after;
+        /// Heartbeat period (default 5 s; keep it well under the server's client TTL).
+        heartbeat_every(heartbeat_every: Duration) = heartbeat_every;
+        /// Whether to ask for the watch stream (default `true`): each new table arrives on the open answer of a poll,
+        /// without a new request. `false` long-polls only (one answer per poll), e.g. behind a proxy known to buffer
+        /// answers; a client also falls back to long-polls by itself when the stream's first line does not arrive.
+        watch(watch: bool) = watch;
     }
 
     /// Retry delays after errors: from `min`, doubling, capped at `max`, each with jitter (default 250 ms..30 s).
     pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
         self.backoff_min = min;
         self.backoff_max = max.max(min);
-        self
-    }
-
-    /// Whether to ask for the watch stream (default `true`): each new table arrives on the open answer of a poll,
-    /// without a new request. `false` long-polls only (one answer per poll), e.g. behind a proxy known to buffer
-    /// answers; a client also falls back to long-polls by itself when the stream's first line does not arrive.
-    pub fn watch(mut self, watch: bool) -> Self {
-        self.watch = watch;
         self
     }
 

@@ -20,6 +20,7 @@ use crate::client::merge::MergeShared;
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
 use crate::error::{ConfigError, ConfigErrorKind, MigrationError};
+use crate::setters::setters;
 
 /// `DefaultLitePullConsumer`'s defaults for the settings this shim applies itself.
 pub(crate) const DEFAULT_POLL_TIMEOUT_MILLIS: u64 = 5000;
@@ -187,25 +188,16 @@ impl MigratingLitePullConsumerBuilder {
         self
     }
 
-    /// How long `poll()` waits for messages (default 5000 ms), as `DefaultLitePullConsumer`.
-    pub fn poll_timeout_millis(mut self, timeout: u64) -> Self {
-        self.poll_timeout_millis = timeout;
-        self
-    }
-
-    /// Commit polled offsets (and count returned keys as consumed) automatically (default: true). See
-    /// [`MigratingLitePullConsumer`] for when a key counts as consumed either way.
-    ///
-    /// [`MigratingLitePullConsumer`]: crate::MigratingLitePullConsumer
-    pub fn auto_commit(mut self, enable: bool) -> Self {
-        self.auto_commit = enable;
-        self
-    }
-
-    /// The interval between automatic commits (default 5000 ms, at least 1000 ms; `build` refuses less).
-    pub fn auto_commit_interval_millis(mut self, interval: u64) -> Self {
-        self.auto_commit_interval_millis = interval;
-        self
+    setters! {
+        /// How long `poll()` waits for messages (default 5000 ms), as `DefaultLitePullConsumer`.
+        poll_timeout_millis(poll_timeout_millis: u64) = poll_timeout_millis;
+        /// Commit polled offsets (and count returned keys as consumed) automatically (default: true). See
+        /// [`MigratingLitePullConsumer`] for when a key counts as consumed either way.
+        ///
+        /// [`MigratingLitePullConsumer`]: crate::MigratingLitePullConsumer
+        auto_commit(auto_commit: bool) = auto_commit;
+        /// The interval between automatic commits (default 5000 ms, at least 1000 ms; `build` refuses less).
+        auto_commit_interval_millis(auto_commit_interval_millis: u64) = auto_commit_interval_millis;
     }
 
     /// Checked parts for [`MigratingLitePullConsumer`](super::MigratingLitePullConsumer)'s `build`.
