@@ -5,8 +5,10 @@ Reads every `.rs` file of the crate rooted at `src/lib.rs` (default) and draws a
 each module it names: `use` trees and inline paths starting with `crate::`, `super::` or `self::`, and paths
 through a child module the file declares (`mod x;` then `x::...`). A re-export in a facade (`pub use` in a
 `mod.rs` or `lib.rs`) is not a dependency of the facade; `mod` declarations are not either; test modules
-(`#[cfg(test)] mod ...`) and comments are left out. Prints each cycle (strongly connected group of modules) with
-the edges that close it and exits 1 when there is one, 0 when there is none.
+(`#[cfg(test)] mod ...`) and comments are left out. Then the same between the crate's areas (its top-level
+modules: `client`, `consumer`, `server`, ...), so that data flows one way between them too: the shared client core
+uses none of the four clients, the clients use the core. Prints each cycle (strongly connected group of modules,
+or of areas) with the edges that close it and exits 1 when there is one, 0 when there is none.
 
 Usage: tools/module_cycles.py [SRC_DIR]   (default: src; the binary crates under src/bin are left out)
 """
@@ -134,6 +136,10 @@ for mod, path in files.items():
                 deps.setdefault(t, m.group(1))
     edges[mod] = deps
 
+def name_of(m):
+    return "crate" + "".join("::" + p for p in m)
+
+
 # Tarjan's strongly connected components.
 index, low, stack, on, sccs, n = {}, {}, [], set(), [], [0]
 sys.setrecursionlimit(10000)
@@ -165,21 +171,35 @@ def visit(v):
 for v in sorted(edges):
     if v not in index:
         visit(v)
+file_sccs = sccs
+file_edges = edges
+
+# The same between the crate's areas (its top-level modules: `client`, `consumer`, `server`, ...): an area may use
+# another only if that one does not use it back, directly or through others.
+area_edges = {}
+for a, deps in edges.items():
+    for b, how in deps.items():
+        if a[:1] and b[:1] and a[:1] != b[:1]:
+            area_edges.setdefault(a[:1], {}).setdefault(b[:1], f"{name_of(a)} -> {name_of(b)} ({how})")
+edges = area_edges
+index, low, stack, on, sccs, n = {}, {}, [], set(), [], [0]
+for v in sorted(edges):
+    if v not in index:
+        visit(v)
+area_sccs = sccs
 
 
-def name(m):
-    return "crate" + "".join("::" + p for p in m)
-
-
-if not sccs:
-    print(f"no module cycles ({len(files)} modules)")
+if not file_sccs and not area_sccs:
+    areas = len({m[:1] for m in files if m})
+    print(f"no module cycles ({len(files)} modules, {areas} areas)")
     sys.exit(0)
-for comp in sccs:
-    members = set(comp)
-    print("cycle: " + ", ".join(sorted(name(m) for m in comp)))
-    for a in sorted(comp):
-        for b, how in sorted(edges[a].items()):
-            if b in members:
-                print(f"  {name(a)} -> {name(b)}   ({how})")
-print(f"{len(sccs)} cycle(s) among {len(files)} modules")
+for kind, found in (("cycle", file_sccs), ("area cycle", area_sccs)):
+    for comp in found:
+        members = set(comp)
+        print(f"{kind}: " + ", ".join(sorted(name_of(m) for m in comp)))
+        for a in sorted(comp):
+            for b, how in sorted((file_edges if kind == "cycle" else area_edges)[a].items()):
+                if b in members:
+                    print(f"  {name_of(a)} -> {name_of(b)}   ({how})")
+print(f"{len(file_sccs)} cycle(s) among {len(files)} modules, {len(area_sccs)} among areas")
 sys.exit(1)

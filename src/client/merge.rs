@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::builder::DedupeChoice;
 use super::consumer_stats::{Counters, TopicCounts};
 use crate::config::ClusterConfig;
-use crate::consumer::holdback::Holdback;
 use crate::dedupe::{Deduplicator, KeyExtractor};
 use crate::linger::Activity;
 
@@ -17,8 +16,6 @@ pub(crate) struct MergeShared {
     pub(crate) counters: Counters,
     /// The same counts (received, duplicates) per topic read.
     pub(crate) topics: TopicCounts,
-    /// Orderly-cutover hold-back of target messages (push consumers; the lite pull consumer has none).
-    pub(crate) holdback: Option<Holdback>,
     /// Deliveries and outstanding retries per cluster, for lingering after a cluster leaves a read set.
     pub(crate) activity: Activity,
     /// Clustering push consumers: the deliveries a message gets before the broker moves it to the dead letters
@@ -31,7 +28,6 @@ impl MergeShared {
     pub(crate) fn new(
         dedupe: DedupeChoice,
         clusters: &[ClusterConfig; 2],
-        holdback: Option<Holdback>,
         retries: Option<i32>,
     ) -> Self {
         let (dedupe, key) = dedupe.resolve();
@@ -40,7 +36,6 @@ impl MergeShared {
             key,
             counters: Counters::default(),
             topics: TopicCounts::for_clusters(&clusters[0], &clusters[1]),
-            holdback,
             activity: Activity::default(),
             retries,
         }

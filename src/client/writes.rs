@@ -1,10 +1,14 @@
-//! What a producer, plain or transactional, keeps about the topics it writes: the phase table it routes by, and
-//! per topic written its send counters and sends in flight; and the heartbeat report built from them.
+//! How a producer, plain or transactional, prepares a message ([`prepare`]) and what it keeps about the topics it
+//! writes: the phase table it routes by, and per topic written its send counters and sends in flight; and the
+//! heartbeat report built from them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
+use rocketmq_model::common::message::message_single::Message;
+use rocketmq_model::common::message::MessageTrait;
 
 use super::dispatch::Planned;
 use super::flight::{Flight, Written};
@@ -13,6 +17,12 @@ use crate::control::report::{applied_from, Report};
 use crate::control::wire::Role;
 use crate::route::PhaseHandle;
 use crate::topic_state::{draw, TopicState};
+
+/// Stamp the UNIQ_KEY (kept if already set) and take the message as a `Message`, which can be copied for a retry.
+pub(crate) fn prepare<M: MessageTrait>(mut msg: M) -> Message {
+    MessageClientIDSetter::set_uniq_id(&mut msg);
+    msg.into_message()
+}
 
 /// The routing state both producers share.
 pub(crate) struct Writes {

@@ -11,7 +11,6 @@ use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 use rocketmq_transport::api::RPCHook;
 
-use super::holdback::Holdback;
 use crate::client::builder::{
     common_builder, dedupe_setters, mirrored_settings, Checked, Common, DedupeChoice,
 };
@@ -163,8 +162,7 @@ impl MigratingPushConsumerBuilder {
         let checked = self.common.check("consumer_group")?;
         let retries = (!self.settings.read.broadcasting())
             .then(|| self.settings.mirrored.max_reconsume_times.unwrap_or(-1));
-        let holdback = Some(Holdback::new(checked.phases.clone()));
-        let shared = MergeShared::new(self.dedupe, &checked.clusters, holdback, retries);
+        let shared = MergeShared::new(self.dedupe, &checked.clusters, retries);
         Ok((checked, self.settings, shared))
     }
 }

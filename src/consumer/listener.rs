@@ -10,7 +10,7 @@ use rocketmq_client_rust::{
 };
 use rocketmq_model::common::message::message_ext::MessageExt;
 
-use super::holdback::HOLD_RETRY;
+use super::holdback::{Holdback, HOLD_RETRY};
 use crate::client::consumer_stats::Counters;
 use crate::client::merge::MergeShared;
 use crate::cluster::Cluster;
@@ -186,6 +186,8 @@ fn triage<'a, 'm, 'd>(
 pub(crate) struct MergeListener {
     pub(crate) cluster: Cluster,
     pub(crate) shared: Arc<MergeShared>,
+    /// The consumer's orderly-cutover hold-back of target messages.
+    pub(crate) holdback: Arc<Holdback>,
     pub(crate) user: UserListener,
 }
 
@@ -309,12 +311,10 @@ impl MessageListenerOrderly for MergeListener {
         if self.cluster == Cluster::Target {
             // Order-preserving cutover: an orderly topic's target messages wait for the sealed, drained source.
             // Suspending keeps this batch at the head of its queue; nothing is reordered.
-            if let Some(m) = msgs.iter().find(|m| {
-                self.shared
-                    .holdback
-                    .as_ref()
-                    .is_some_and(|h| h.holds(m.topic().as_str()))
-            }) {
+            if let Some(m) = msgs
+                .iter()
+                .find(|m| self.holdback.holds(m.topic().as_str()))
+            {
                 Counters::add(&self.shared.counters.held, msgs.len());
                 tracing::trace!(topic = %m.topic(), queue = m.queue_id, n = msgs.len(),
                     "target messages held until the source is sealed and drained");

@@ -38,6 +38,7 @@ use crate::linger::{LingerSettings, Lingering, Verdict};
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
 use crate::route::{PhaseHandle, PhaseTable};
 use builder::ConsumerSettings;
+use holdback::Holdback;
 use listener::{MergeListener, UserListener};
 
 /// How often a held orderly topic's source is checked for "sealed and drained".
@@ -53,6 +54,8 @@ struct Core {
     phases: PhaseHandle,
     settings: ConsumerSettings,
     shared: Arc<MergeShared>,
+    // Orderly cutover: which orderly topics' target messages wait for the sealed, drained source.
+    holdback: Arc<Holdback>,
     subscriptions: Mutex<BTreeMap<String, Sub>>,
     listener: Mutex<Option<UserListener>>,
     sides: Sides<Side>,
@@ -136,6 +139,7 @@ impl MigratingPushConsumer {
         Some(MergeListener {
             cluster,
             shared: self.core.shared.clone(),
+            holdback: self.core.holdback.clone(),
             user,
         })
     }
@@ -161,6 +165,7 @@ impl MigratingPushConsumer {
                 phases,
                 settings,
                 shared: Arc::new(shared),
+                holdback: Arc::new(Holdback::new(checked.phases.clone())),
                 subscriptions: Mutex::new(BTreeMap::new()),
                 listener: Mutex::new(None),
                 sides: Sides::default(),
@@ -270,11 +275,8 @@ impl Core {
         if !matches!(*self.listener.lock(), Some(UserListener::Orderly(_))) {
             return false;
         }
-        let Some(holdback) = &self.shared.holdback else {
-            return false;
-        };
         let topics: Vec<String> = self.subscriptions.lock().keys().cloned().collect();
-        let held = holdback.held(&topics);
+        let held = self.holdback.held(&topics);
         let mut still_held = false;
         for (topic, version, sealed) in held {
             if !sealed {
@@ -284,7 +286,7 @@ impl Core {
             }
             match self.source_drained(&topic).await {
                 Ok(None) => {
-                    holdback.release(&topic, version);
+                    self.holdback.release(&topic, version);
                     tracing::info!(group = %self.group, topic, version,
                         "orderly topic: source sealed and drained; delivering target messages");
                 }
@@ -422,6 +424,7 @@ impl Core {
                 let merge = MergeListener {
                     cluster: c,
                     shared: self.shared.clone(),
+                    holdback: self.holdback.clone(),
                     user: user.clone(),
                 };
                 match user {

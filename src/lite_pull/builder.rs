@@ -212,7 +212,7 @@ impl MigratingLitePullConsumerBuilder {
             )
             .into());
         }
-        let shared = MergeShared::new(self.dedupe, &checked.clusters, None, None);
+        let shared = MergeShared::new(self.dedupe, &checked.clusters, None);
         Ok(Parts {
             checked,
             settings: self.settings,

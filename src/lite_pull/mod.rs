@@ -22,9 +22,9 @@ use tokio::time::Instant;
 pub use builder::MigratingLitePullConsumerBuilder;
 
 use crate::client::brokers::BrokerMap;
+use crate::client::consumer_stats::ConsumerStats;
 use crate::client::sides::Sides;
 use crate::cluster::Cluster;
-use crate::consumer::ConsumerStats;
 use crate::control::report::ClientKind;
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::Lingering;

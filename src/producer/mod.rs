@@ -15,7 +15,6 @@ use tokio::sync::OnceCell;
 
 pub use crate::client::producer_stats::ProducerStats;
 pub use builder::MigratingProducerBuilder;
-pub(crate) use send::prepare;
 
 use crate::client::builder::Checked;
 use crate::client::producer_settings::ProducerSettings;

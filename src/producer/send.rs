@@ -15,14 +15,9 @@ use rocketmq_model::common::message::MessageTrait;
 use super::core::Core;
 use super::MigratingProducer;
 use crate::client::dispatch::{dispatch_on, FailoverPolicy, Planned};
+use crate::client::writes::prepare;
 use crate::cluster::Cluster;
 use crate::dedupe::BATCH_KEY_PROPERTY;
-
-/// Stamp the UNIQ_KEY (kept if already set) and take the message as a `Message`, which can be copied for a retry.
-pub(crate) fn prepare<M: MessageTrait>(mut msg: M) -> Message {
-    MessageClientIDSetter::set_uniq_id(&mut msg);
-    msg.into_message()
-}
 
 /// As [`prepare`] for each message, plus a copy of its key in [`BATCH_KEY_PROPERTY`]: the broker stores every
 /// message of a batch under the batch's `UNIQ_KEY`, and dedupe needs each message's own.

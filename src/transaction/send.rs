@@ -18,8 +18,8 @@ use super::pending::{unconfirmed, Wait};
 use super::MigratingTransactionProducer;
 use crate::client::dispatch::{dispatch_on, FailoverPolicy};
 use crate::client::failover::{certainly_not_reached, classify};
+use crate::client::writes::prepare;
 use crate::cluster::Cluster;
-use crate::producer::prepare;
 
 impl MigratingTransactionProducer {
     /// Send a half message where the topic's phase routes it, run the local transaction through the listener, and

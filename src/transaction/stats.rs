@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::Serialize;
 
+use crate::client::producer_stats::ProducerStats;
 use crate::cluster::Cluster;
-use crate::producer::ProducerStats;
 
 /// A snapshot of a [`MigratingTransactionProducer`](super::MigratingTransactionProducer)'s transaction counters;
 /// arrays are per cluster (`[source, target]`).
