@@ -6,9 +6,11 @@ each module it names: `use` trees and inline paths starting with `crate::`, `sup
 through a child module the file declares (`mod x;` then `x::...`). A re-export in a facade (`pub use` in a
 `mod.rs` or `lib.rs`) is not a dependency of the facade; `mod` declarations are not either; test modules
 (`#[cfg(test)] mod ...`) and comments are left out. Then the same between the crate's areas (its top-level
-modules: `client`, `consumer`, `server`, ...), so that data flows one way between them too: the shared client core
-uses none of the four clients, the clients use the core. Prints each cycle (strongly connected group of modules,
-or of areas) with the edges that close it and exits 1 when there is one, 0 when there is none.
+modules: `client`, `consumer`, `server`, ...) and between the siblings of every directory module
+(`server::views`, `server::moves`, ...), each with everything below it, so that data flows one way between them
+too: the shared client core uses none of the four clients, the clients use the core. Prints each cycle (strongly
+connected group of modules, or of siblings) with the edges that close it and exits 1 when there is one, 0 when
+there is none.
 
 Usage: tools/module_cycles.py [SRC_DIR]   (default: src; the binary crates under src/bin are left out)
 """
@@ -174,26 +176,34 @@ for v in sorted(edges):
 file_sccs = sccs
 file_edges = edges
 
-# The same between the crate's areas (its top-level modules: `client`, `consumer`, `server`, ...): an area may use
-# another only if that one does not use it back, directly or through others.
-area_edges = {}
-for a, deps in edges.items():
+# The same between siblings at every level: a directory module's children (files and subdirectories, each with
+# everything below it) may use each other only one way, so that data flows one way between the crate's areas
+# (`client` -> `consumer` but not back) and between the parts of one area (`server::views` -> `server::moves`).
+siblings = {}
+for a, deps in file_edges.items():
     for b, how in deps.items():
-        if a[:1] and b[:1] and a[:1] != b[:1]:
-            area_edges.setdefault(a[:1], {}).setdefault(b[:1], f"{name_of(a)} -> {name_of(b)} ({how})")
-edges = area_edges
-index, low, stack, on, sccs, n = {}, {}, [], set(), [], [0]
-for v in sorted(edges):
-    if v not in index:
-        visit(v)
-area_sccs = sccs
+        k = 0
+        while k < min(len(a), len(b)) and a[k] == b[k]:
+            k += 1
+        if k < len(a) and k < len(b):
+            siblings.setdefault(a[:k], {}).setdefault(a[: k + 1], {}).setdefault(
+                b[: k + 1], f"{name_of(a)} -> {name_of(b)}: {how}"
+            )
+area_sccs, area_edges = [], {}
+for parent in sorted(siblings):
+    edges = siblings[parent]
+    area_edges.update(edges)
+    index, low, stack, on, sccs, n = {}, {}, [], set(), [], [0]
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    area_sccs += sccs
 
 
 if not file_sccs and not area_sccs:
-    areas = len({m[:1] for m in files if m})
-    print(f"no module cycles ({len(files)} modules, {areas} areas)")
+    print(f"no module cycles ({len(files)} modules; none between siblings either)")
     sys.exit(0)
-for kind, found in (("cycle", file_sccs), ("area cycle", area_sccs)):
+for kind, found in (("cycle", file_sccs), ("sibling cycle", area_sccs)):
     for comp in found:
         members = set(comp)
         print(f"{kind}: " + ", ".join(sorted(name_of(m) for m in comp)))
@@ -201,5 +211,5 @@ for kind, found in (("cycle", file_sccs), ("area cycle", area_sccs)):
             for b, how in sorted((file_edges if kind == "cycle" else area_edges)[a].items()):
                 if b in members:
                     print(f"  {name_of(a)} -> {name_of(b)}   ({how})")
-print(f"{len(file_sccs)} cycle(s) among {len(files)} modules, {len(area_sccs)} among areas")
+print(f"{len(file_sccs)} cycle(s) among {len(files)} modules, {len(area_sccs)} between siblings")
 sys.exit(1)
