@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rocketmq_client_rust::ClientRuntime;
 
+use super::base::ClientBase;
 use crate::config::ClusterConfig;
 use crate::control::report::{ClientKind, Reporter};
 use crate::control::ControlClient;
@@ -26,10 +27,8 @@ pub(crate) struct Common {
 
 /// [`Common`] after `build`'s checks: a group that is not blank and two valid clusters.
 pub(crate) struct Checked {
-    pub(crate) runtime: Arc<ClientRuntime>,
-    pub(crate) group: String,
-    /// Source, then target.
-    pub(crate) clusters: [ClusterConfig; 2],
+    /// Group, clusters and runtime.
+    pub(crate) base: ClientBase,
     pub(crate) phases: PhaseHandle,
     pub(crate) control: Option<ControlClient>,
 }
@@ -64,9 +63,11 @@ impl Common {
             return Err(e.into());
         }
         Ok(Checked {
-            runtime: self.runtime,
-            group,
-            clusters: [source, target],
+            base: ClientBase {
+                runtime: self.runtime,
+                group,
+                clusters: [source, target],
+            },
             phases: self.phases.unwrap_or_default(),
             control: self.control,
         })
@@ -90,7 +91,7 @@ impl Checked {
     /// Register `core` with the control plane as a client of `kind`, when the builder was given one.
     pub(crate) fn register(&self, kind: ClientKind, core: Arc<dyn Reporter>) {
         if let Some(control) = &self.control {
-            control.register(kind, &self.group, &self.clusters, &core);
+            control.register(kind, &self.base.group, &self.base.clusters, &core);
         }
     }
 }

@@ -1,7 +1,9 @@
-//! The machinery the four clients share: the builders' common settings and checks, the producers' mirrored raw
-//! settings, the route of one send with failover, the sends in flight and the topics written, and the merge state
-//! both consumers read through, each cluster's raw client slot and how a raw client is started.
+//! The machinery the four clients share: what every client is (group, clusters, runtime), the builders' common
+//! settings and checks, the producers' mirrored raw settings, the route of one send with failover, the sends in
+//! flight and the topics written, and the merge state both consumers read through, each cluster's raw client slot
+//! and how a raw client is started.
 
+pub(crate) mod base;
 pub(crate) mod brokers;
 pub(crate) mod builder;
 pub(crate) mod consumer_report;

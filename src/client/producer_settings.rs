@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use rocketmq_client_rust::{
-    ClientConfig, ClientRuntime, DefaultMQProducer, TransactionListener, TransactionMQProducer,
+    ClientConfig, DefaultMQProducer, TransactionListener, TransactionMQProducer,
 };
 use rocketmq_protocol::common::compression::compressor::Compressor;
 use rocketmq_transport::api::RPCHook;
 
+use super::base::ClientBase;
 use super::builder::mirrored_settings;
-use crate::config::ClusterConfig;
+use crate::cluster::Cluster;
 
 // Types are written out in full: the setters are expanded in the builders' modules.
 mirrored_settings! {
@@ -93,15 +94,16 @@ pub(crate) struct ProducerSettings {
     pub(crate) check: CheckSettings,
 }
 
-/// A raw producer builder for `$cluster` with these settings' client config, group, mirrored settings, hook and
-/// compressor (both raw builders have these setters; they are different types).
+/// A raw producer builder for `$base`'s group on `$cluster` with these settings' client config, mirrored settings,
+/// hook and compressor (both raw builders have these setters; they are different types).
 macro_rules! raw_builder {
-    ($settings:expr, $b:expr, $group:expr, $cluster:expr) => {{
-        let (s, cluster) = ($settings, $cluster);
+    ($settings:expr, $b:expr, $base:expr, $cluster:expr) => {{
+        let (s, base) = ($settings, $base);
+        let cluster = base.cluster($cluster);
         let mut b = $b;
         b = b.client_config(cluster.client_config(s.client_config.as_ref()));
         b = b.name_server_addr(cluster.name_server_addr.clone());
-        b = b.producer_group($group.to_owned());
+        b = b.producer_group(base.group.clone());
         b = apply_send!(s.send, b);
         if let Some(hook) = cluster.rpc_hook(s.rpc_hook.as_ref()) {
             b = b.rpc_hook(hook);
@@ -119,36 +121,22 @@ impl ProducerSettings {
         self.send.topics.iter().flatten().map(|t| t.to_string())
     }
 
-    /// A raw producer for `cluster`.
-    pub(crate) fn build_plain(
-        &self,
-        runtime: &Arc<ClientRuntime>,
-        group: &str,
-        cluster: &ClusterConfig,
-    ) -> DefaultMQProducer {
-        let b = raw_builder!(
-            self,
-            DefaultMQProducer::builder(runtime.clone()),
-            group,
-            cluster
-        );
+    /// A raw producer of `base`'s group for `cluster`.
+    pub(crate) fn build_plain(&self, base: &ClientBase, cluster: Cluster) -> DefaultMQProducer {
+        let b = DefaultMQProducer::builder(base.runtime.clone());
+        let b = raw_builder!(self, b, base, cluster);
         apply_batch!(self.batch, b).build()
     }
 
-    /// A raw transactional producer for `cluster` with `listener`.
+    /// A raw transactional producer of `base`'s group for `cluster` with `listener`.
     pub(crate) fn build_transactional(
         &self,
-        runtime: &Arc<ClientRuntime>,
-        group: &str,
-        cluster: &ClusterConfig,
+        base: &ClientBase,
+        cluster: Cluster,
         listener: impl TransactionListener,
     ) -> TransactionMQProducer {
-        let b = raw_builder!(
-            self,
-            TransactionMQProducer::builder(runtime.clone()),
-            group,
-            cluster
-        );
+        let b = TransactionMQProducer::builder(base.runtime.clone());
+        let b = raw_builder!(self, b, base, cluster);
         apply_check!(self.check, b)
             .transaction_listener(listener)
             .build()

@@ -7,8 +7,8 @@ use rocketmq_client_rust::{
     TransactionMQProducer,
 };
 
+use super::base::ClientBase;
 use crate::cluster::Cluster;
-use crate::config::ClusterConfig;
 
 /// The start and shutdown calls of a raw client.
 #[allow(async_fn_in_trait)]
@@ -19,16 +19,17 @@ pub(crate) trait RawClient {
     async fn shutdown_raw(&mut self);
 }
 
-/// Start `client`, the raw client of `what` (e.g. "migrating producer") of `group` on `cluster`, configured as
-/// `config`. One that fails to start is shut down again and the failure logged at WARN; the caller logs the
-/// success with what it knows of the client.
+/// Start `client`, the raw client of `what` (e.g. "migrating producer") of `base`'s group on `cluster`. One that
+/// fails to start is shut down again and the failure logged at WARN; the caller logs the success with what it
+/// knows of the client.
 pub(crate) async fn start<C: RawClient>(
     client: &mut C,
     what: &str,
-    (group, cluster): (&str, Cluster),
-    config: &ClusterConfig,
+    base: &ClientBase,
+    cluster: Cluster,
 ) -> ClientResult<()> {
-    let namesrv = config.name_server_addr.as_str();
+    let group = base.group.as_str();
+    let namesrv = base.cluster(cluster).name_server_addr.as_str();
     let started = client.start_raw().await;
     if let Err(e) = &started {
         tracing::warn!(group, %cluster, namesrv, error = ?e, "{what}: client failed to start");

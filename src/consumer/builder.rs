@@ -11,13 +11,13 @@ use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 use rocketmq_transport::api::RPCHook;
 
+use crate::client::base::ClientBase;
 use crate::client::builder::{
     common_builder, dedupe_setters, mirrored_settings, Checked, Common, DedupeChoice,
 };
 use crate::client::consumer_settings::{apply_read, read_setters, ReadSettings};
 use crate::client::merge::MergeShared;
 use crate::cluster::Cluster;
-use crate::config::ClusterConfig;
 use crate::error::MigrationError;
 
 mirrored_settings! {
@@ -91,24 +91,23 @@ pub(crate) struct ConsumerSettings {
 }
 
 impl ConsumerSettings {
-    /// A raw consumer of `group` for `side` and the client id the brokers list it under.
+    /// A raw consumer of `base`'s group for `side` and the client id the brokers list it under.
     pub(crate) fn build_raw(
         &self,
-        runtime: &Arc<ClientRuntime>,
-        group: &str,
+        base: &ClientBase,
         side: Cluster,
-        cluster: &ClusterConfig,
     ) -> (DefaultMQPushConsumer, String) {
+        let cluster = base.cluster(side);
         let mut cfg = cluster.client_config(self.client_config.as_ref());
         cfg.instance_name = self
             .read
             .instance_name(cfg.instance_name.as_str(), side)
             .into();
         let client_id = cfg.build_mq_client_id();
-        let mut b = DefaultMQPushConsumer::builder(runtime.clone())
+        let mut b = DefaultMQPushConsumer::builder(base.runtime.clone())
             .client_config(cfg)
             .name_server_addr(cluster.name_server_addr.clone())
-            .consumer_group(group.to_owned());
+            .consumer_group(base.group.clone());
         b = apply_read!(self.read, b, side);
         b = apply_push!(self.mirrored, b);
         let hook = cluster.rpc_hook(self.read.rpc_hook.as_ref());
@@ -125,6 +124,7 @@ impl ConsumerSettings {
 /// Not mirrored: `name_server_addr` (per cluster, in [`ClusterConfig`]) and `nameserver_discovery` (per cluster).
 ///
 /// [`MigratingPushConsumer`]: crate::MigratingPushConsumer
+/// [`ClusterConfig`]: crate::ClusterConfig
 pub struct MigratingPushConsumerBuilder {
     common: Common,
     dedupe: DedupeChoice,
@@ -145,13 +145,15 @@ impl MigratingPushConsumerBuilder {
         }
     }
 
-    /// Base client settings for both clusters; the name server and namespace come from each [`ClusterConfig`].
+    /// Base client settings for both clusters; the name server and namespace come from each
+    /// [`ClusterConfig`](crate::ClusterConfig).
     pub fn client_config(mut self, client_config: ClientConfig) -> Self {
         self.settings.client_config = Some(client_config);
         self
     }
 
-    /// An RPC hook for both clusters; a cluster with credentials in its [`ClusterConfig`] uses those instead.
+    /// An RPC hook for both clusters; a cluster with credentials in its [`ClusterConfig`](crate::ClusterConfig)
+    /// uses those instead.
     pub fn rpc_hook(mut self, rpc_hook: Option<Arc<dyn RPCHook>>) -> Self {
         self.settings.read.rpc_hook = rpc_hook;
         self
@@ -162,7 +164,7 @@ impl MigratingPushConsumerBuilder {
         let checked = self.common.check("consumer_group")?;
         let retries = (!self.settings.read.broadcasting())
             .then(|| self.settings.mirrored.max_reconsume_times.unwrap_or(-1));
-        let shared = MergeShared::new(self.dedupe, &checked.clusters, retries);
+        let shared = MergeShared::new(self.dedupe, &checked.base.clusters, retries);
         Ok((checked, self.settings, shared))
     }
 }

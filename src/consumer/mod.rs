@@ -23,6 +23,7 @@ pub use crate::client::consumer_stats::ConsumerStats;
 pub use builder::MigratingPushConsumerBuilder;
 pub use listener::consuming_cluster;
 
+use crate::client::base::ClientBase;
 use crate::client::brokers::BrokerMap;
 use crate::client::builder::Checked;
 use crate::client::consumer_report;
@@ -31,7 +32,6 @@ use crate::client::sides::Sides;
 use crate::client::start::start;
 use crate::client::subscriptions::RawSubscriber;
 use crate::cluster::Cluster;
-use crate::config::ClusterConfig;
 use crate::control::report::{ClientKind, Report, Reporter};
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::{LingerSettings, Lingering, Verdict};
@@ -48,9 +48,8 @@ const DRAIN_CHECK_EVERY: Duration = Duration::from_millis(500);
 type Side = crate::client::side::Side<DefaultMQPushConsumer>;
 
 struct Core {
-    runtime: Arc<ClientRuntime>,
-    group: String,
-    clusters: [ClusterConfig; 2],
+    // Group, clusters and runtime.
+    base: ClientBase,
     phases: PhaseHandle,
     settings: ConsumerSettings,
     shared: Arc<MergeShared>,
@@ -111,7 +110,7 @@ pub struct MigratingPushConsumer {
 impl std::fmt::Debug for MigratingPushConsumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MigratingPushConsumer")
-            .field("group", &self.core.group)
+            .field("group", &self.core.base.group)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -151,18 +150,10 @@ impl MigratingPushConsumer {
 
     fn from_parts(checked: Checked, settings: ConsumerSettings, shared: MergeShared) -> Self {
         let linger = settings.read.linger;
-        let (runtime, group, clusters, phases) = (
-            checked.runtime.clone(),
-            checked.group.clone(),
-            checked.clusters.clone(),
-            checked.phases.clone(),
-        );
         let consumer = MigratingPushConsumer {
             core: Arc::new(Core {
-                runtime,
-                group,
-                clusters,
-                phases,
+                base: checked.base.clone(),
+                phases: checked.phases.clone(),
                 settings,
                 shared: Arc::new(shared),
                 holdback: Arc::new(Holdback::new(checked.phases.clone())),
@@ -226,7 +217,7 @@ impl Reporter for Core {
         let ids = self.client_ids.lock().clone();
         consumer_report::report(
             &self.shared,
-            &self.group,
+            &self.base.group,
             topics,
             &applied,
             &self.phases,
@@ -247,7 +238,7 @@ impl Core {
             let mut want = reads::for_cluster(&subs, &snapshot, c);
             self.keep_lingering(c, &mut want, &subs).await;
             if let Err(e) = self.reconcile_side(c, want).await {
-                tracing::warn!(group = %self.group, cluster = %c, error = %e, "subscription change failed; will retry");
+                tracing::warn!(group = %self.base.group, cluster = %c, error = %e, "subscription change failed; will retry");
                 first_err.get_or_insert(e);
             }
         }
@@ -262,7 +253,7 @@ impl Core {
     async fn record_applied(&self, snapshot: &PhaseTable, subs: &BTreeMap<String, Sub>) {
         let verified = self
             .sides
-            .verified(&self.group, |c, qs| self.brokers.learn(c, qs))
+            .verified(&self.base.group, |c, qs| self.brokers.learn(c, qs))
             .await;
         let mut applied = self.applied.lock();
         let next = reads::applied_table(snapshot, |t| subs.contains_key(t), &verified, &applied);
@@ -280,22 +271,22 @@ impl Core {
         let mut still_held = false;
         for (topic, version, sealed) in held {
             if !sealed {
-                tracing::debug!(group = %self.group, topic, "orderly topic: holding target messages until the source is sealed");
+                tracing::debug!(group = %self.base.group, topic, "orderly topic: holding target messages until the source is sealed");
                 still_held = true;
                 continue;
             }
             match self.source_drained(&topic).await {
                 Ok(None) => {
                     self.holdback.release(&topic, version);
-                    tracing::info!(group = %self.group, topic, version,
+                    tracing::info!(group = %self.base.group, topic, version,
                         "orderly topic: source sealed and drained; delivering target messages");
                 }
                 Ok(Some(behind)) => {
-                    tracing::debug!(group = %self.group, topic, behind, "orderly topic: source not drained yet");
+                    tracing::debug!(group = %self.base.group, topic, behind, "orderly topic: source not drained yet");
                     still_held = true;
                 }
                 Err(e) => {
-                    tracing::warn!(group = %self.group, topic, error = %e,
+                    tracing::warn!(group = %self.base.group, topic, error = %e,
                         "orderly topic: cannot check the source's offsets; target messages stay held");
                     still_held = true;
                 }
@@ -321,7 +312,10 @@ impl Core {
         if self.shared.retries.is_some() && verdicts.iter().any(|(_, v)| releases(v)) {
             // Every instance's retries: the group's retry topic on this cluster must be consumed too (one look
             // for all the topics about to be released).
-            let behind = match self.drained(c, &format!("%RETRY%{}", self.group)).await {
+            let behind = match self
+                .drained(c, &format!("%RETRY%{}", self.base.group))
+                .await
+            {
                 Ok(None) => None,
                 Ok(Some(behind)) => Some(format!("retry topic behind at {behind}")),
                 Err(e) => Some(format!("cannot read the retry topic's offsets: {e}")),
@@ -333,7 +327,7 @@ impl Core {
             }
         }
         self.lingering
-            .apply((&self.group, c), verdicts, (want, subs), activity);
+            .apply((&self.base.group, c), verdicts, (want, subs), activity);
     }
 
     /// `None` when this group has consumed every message of `topic` on the source, else the first queue behind
@@ -400,7 +394,7 @@ impl Core {
                 if let Some(mut side) = guard.take() {
                     self.client_ids.lock()[c.index()] = None;
                     side.consumer.shutdown().await;
-                    tracing::info!(group = %self.group, cluster = %c, "no topic reads this cluster any more: client shut down");
+                    tracing::info!(group = %self.base.group, cluster = %c, "no topic reads this cluster any more: client shut down");
                 }
                 Ok(())
             }
@@ -412,9 +406,7 @@ impl Core {
                         "no message listener registered",
                     ));
                 };
-                let cfg = &self.clusters[c.index()];
-                let (mut consumer, client_id) =
-                    self.settings.build_raw(&self.runtime, &self.group, c, cfg);
+                let (mut consumer, client_id) = self.settings.build_raw(&self.base, c);
                 for (topic, sub) in &want {
                     consumer
                         .subscribe_to(topic, sub)
@@ -433,26 +425,22 @@ impl Core {
                     }
                     UserListener::Orderly(_) => consumer.register_message_listener_orderly(merge),
                 }
-                start(
-                    &mut consumer,
-                    "migrating push consumer",
-                    (&self.group, c),
-                    cfg,
-                )
-                .await
-                .map_err(|e| {
-                    MigrationError::new(ErrorKind::Start, Some(c), "start consumer").with_source(e)
-                })?;
+                start(&mut consumer, "migrating push consumer", &self.base, c)
+                    .await
+                    .map_err(|e| {
+                        MigrationError::new(ErrorKind::Start, Some(c), "start consumer")
+                            .with_source(e)
+                    })?;
                 if self.suspended.load(Ordering::Acquire) {
                     consumer.suspend().await;
                 }
-                tracing::info!(group = %self.group, cluster = %c, client_id, topics = ?want.keys().collect::<Vec<_>>(),
+                tracing::info!(group = %self.base.group, cluster = %c, client_id, topics = ?want.keys().collect::<Vec<_>>(),
                     "consumer client started");
                 self.client_ids.lock()[c.index()] = Some(client_id);
                 *guard = Some(Side::new(consumer, want));
                 Ok(())
             }
-            Some(side) => side.sync(want, (self.group.as_str(), c)).await,
+            Some(side) => side.sync(want, (self.base.group.as_str(), c)).await,
         }
     }
 
@@ -461,7 +449,7 @@ impl Core {
             if let Some(mut side) = self.sides[c].lock().await.take() {
                 self.client_ids.lock()[c.index()] = None;
                 side.consumer.shutdown().await;
-                tracing::info!(group = %self.group, cluster = %c, "consumer client shut down");
+                tracing::info!(group = %self.base.group, cluster = %c, "consumer client shut down");
             }
         }
     }

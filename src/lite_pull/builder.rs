@@ -12,13 +12,13 @@ use rocketmq_model::common::message::message_enum::MessageRequestMode;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 use rocketmq_transport::api::RPCHook;
 
+use crate::client::base::ClientBase;
 use crate::client::builder::{
     common_builder, dedupe_setters, mirrored_settings, Checked, Common, DedupeChoice,
 };
 use crate::client::consumer_settings::{apply_read, read_setters, ReadSettings};
 use crate::client::merge::MergeShared;
 use crate::cluster::Cluster;
-use crate::config::ClusterConfig;
 use crate::error::{ConfigError, ConfigErrorKind, MigrationError};
 use crate::setters::setters;
 
@@ -32,7 +32,7 @@ mirrored_settings! {
     /// The settings of `DefaultLitePullConsumer::builder` mirrored one to one.
     struct PullSettings via apply_pull, pull_setters {
         /// Same as `DefaultLitePullConsumer::builder().client_options(..)`, for both clusters (the name server and
-        /// namespace come from each [`ClusterConfig`]).
+        /// namespace come from each [`ClusterConfig`](crate::ClusterConfig)).
         client_options: ClientOptions,
         /// Same as `DefaultLitePullConsumer::builder().client_ip(..)`.
         client_ip: String,
@@ -87,26 +87,23 @@ pub(crate) struct LitePullSettings {
 }
 
 impl LitePullSettings {
-    /// A raw consumer of `group` for `side` and the client id the brokers list it under. Auto-commit is always
+    /// A raw consumer of `base`'s group for `side` and the client id the brokers list it under. Auto-commit is always
     /// off on the raw consumers: the shim commits (see [`crate::MigratingLitePullConsumer`]).
     pub(crate) fn build_raw(
         &self,
-        runtime: &Arc<ClientRuntime>,
-        group: &str,
+        base: &ClientBase,
         side: Cluster,
-        cluster: &ClusterConfig,
     ) -> ClientResult<(DefaultLitePullConsumer, String)> {
-        let mut b = apply_pull!(
-            self.mirrored,
-            DefaultLitePullConsumer::builder(runtime.clone())
-        );
+        let cluster = base.cluster(side);
+        let b = DefaultLitePullConsumer::builder(base.runtime.clone());
+        let mut b = apply_pull!(self.mirrored, b);
         b = b.name_server_addr(cluster.name_server_addr.clone());
         if let Some(ns) = &cluster.namespace {
             b = b.namespace(ns.clone());
         }
         let name = self.instance_name.as_deref().unwrap_or("DEFAULT");
         b = b.instance_name(self.read.instance_name(name, side));
-        b = b.consumer_group(group.to_owned());
+        b = b.consumer_group(base.group.clone());
         b = apply_read!(self.read, b, side);
         if let Some(hook) = cluster.rpc_hook(self.read.rpc_hook.as_ref()) {
             b = b.rpc_hook(hook);
@@ -129,6 +126,7 @@ impl LitePullSettings {
 /// `connect_broker_by_user` / `default_broker_id` (a broker id means nothing across two clusters).
 ///
 /// [`MigratingLitePullConsumer`]: crate::MigratingLitePullConsumer
+/// [`ClusterConfig`]: crate::ClusterConfig
 pub struct MigratingLitePullConsumerBuilder {
     common: Common,
     dedupe: DedupeChoice,
@@ -176,7 +174,8 @@ impl MigratingLitePullConsumerBuilder {
         self
     }
 
-    /// An RPC hook for both clusters; a cluster with credentials in its [`ClusterConfig`] uses those instead.
+    /// An RPC hook for both clusters; a cluster with credentials in its [`ClusterConfig`](crate::ClusterConfig)
+    /// uses those instead.
     pub fn rpc_hook(mut self, hook: Arc<dyn RPCHook>) -> Self {
         self.settings.read.rpc_hook = Some(hook);
         self
@@ -212,7 +211,7 @@ impl MigratingLitePullConsumerBuilder {
             )
             .into());
         }
-        let shared = MergeShared::new(self.dedupe, &checked.clusters, None);
+        let shared = MergeShared::new(self.dedupe, &checked.base.clusters, None);
         Ok(Parts {
             checked,
             settings: self.settings,
@@ -227,18 +226,22 @@ impl MigratingLitePullConsumerBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ClusterConfig;
 
     #[test]
     fn the_reported_client_id_is_the_one_brokers_list() {
         let rt = crate::MigrationRuntime::new().expect("runtime");
         let settings = LitePullSettings::default();
+        let base = ClientBase {
+            runtime: rt.client(),
+            group: "lp_id_cg".to_owned(),
+            clusters: [
+                ClusterConfig::new("127.0.0.1:1"),
+                ClusterConfig::new("127.0.0.1:2"),
+            ],
+        };
         let (consumer, id) = settings
-            .build_raw(
-                &rt.client(),
-                "lp_id_cg",
-                Cluster::Target,
-                &ClusterConfig::new("127.0.0.1:1"),
-            )
+            .build_raw(&base, Cluster::Target)
             .expect("valid settings");
         assert_eq!(id, consumer.client_config().build_mq_client_id());
         assert!(id.ends_with("-target@STREAM"), "{id}");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, DefaultLitePullConsumer};
+use rocketmq_client_rust::{ClientError, ClientResult, DefaultLitePullConsumer};
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::sync::mpsc;
@@ -15,11 +15,11 @@ use tokio::time::Instant;
 
 use super::builder::LitePullSettings;
 use super::claims::{self, Claims};
+use crate::client::base::ClientBase;
 use crate::client::brokers::BrokerMap;
 use crate::client::consumer_report;
 use crate::client::sides::Sides;
 use crate::cluster::Cluster;
-use crate::config::ClusterConfig;
 use crate::control::report::{Report, Reporter};
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::{LingerSettings, Lingering};
@@ -50,9 +50,8 @@ pub(crate) enum Mode {
 }
 
 pub(crate) struct Core {
-    pub(crate) runtime: Arc<ClientRuntime>,
-    pub(crate) group: String,
-    pub(crate) clusters: [ClusterConfig; 2],
+    /// Group, clusters and runtime.
+    pub(crate) base: ClientBase,
     pub(crate) phases: PhaseHandle,
     pub(crate) settings: LitePullSettings,
     pub(crate) claims: Claims,
@@ -198,7 +197,7 @@ impl Core {
         if offsets.is_empty() {
             return;
         }
-        tracing::debug!(group = %self.group, cluster = %c, queues = offsets.len(), "commit");
+        tracing::debug!(group = %self.base.group, cluster = %c, queues = offsets.len(), "commit");
         raw.commit_with_map(offsets, persist).await;
     }
 
@@ -269,6 +268,13 @@ impl Reporter for Core {
         let applied = self.applied.lock().clone();
         let ids = self.client_ids.lock().clone();
         let shared = &self.claims.shared;
-        consumer_report::report(shared, &self.group, topics, &applied, &self.phases, &ids)
+        consumer_report::report(
+            shared,
+            &self.base.group,
+            topics,
+            &applied,
+            &self.phases,
+            &ids,
+        )
     }
 }

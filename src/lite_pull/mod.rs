@@ -100,7 +100,7 @@ pub struct MigratingLitePullConsumer {
 impl std::fmt::Debug for MigratingLitePullConsumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MigratingLitePullConsumer")
-            .field("group", &self.core.group)
+            .field("group", &self.core.base.group)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -124,9 +124,7 @@ impl MigratingLitePullConsumer {
         let linger = p.settings.read.linger;
         let consumer = MigratingLitePullConsumer {
             core: Arc::new(Core {
-                runtime: p.checked.runtime.clone(),
-                group: p.checked.group.clone(),
-                clusters: p.checked.clusters.clone(),
+                base: p.checked.base.clone(),
                 phases: p.checked.phases.clone(),
                 settings: p.settings,
                 claims: Claims::new(p.shared),
@@ -560,7 +558,7 @@ impl MigratingLitePullConsumer {
 
     /// The consumer group.
     pub fn consumer_group(&self) -> String {
-        self.core.group.clone()
+        self.core.base.group.clone()
     }
 }
 

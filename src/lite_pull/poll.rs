@@ -135,7 +135,7 @@ impl Core {
             *next = now + Duration::from_millis(self.auto_commit_interval.load(Ordering::Acquire));
         }
         if let Err(e) = self.commit_all().await {
-            tracing::warn!(group = %self.group, error = %e, "auto-commit failed; will retry at the next interval");
+            tracing::warn!(group = %self.base.group, error = %e, "auto-commit failed; will retry at the next interval");
         }
     }
 }

@@ -31,7 +31,7 @@ impl Core {
                     .flatten()
                     .collect();
             if let Err(e) = self.reconcile_side(c, topics, queues).await {
-                tracing::warn!(group = %self.group, cluster = %c, error = %e, "lite pull: change failed; will retry");
+                tracing::warn!(group = %self.base.group, cluster = %c, error = %e, "lite pull: change failed; will retry");
                 first_err.get_or_insert(e);
             }
         }
@@ -55,7 +55,7 @@ impl Core {
             .lingering
             .review(c, topics, held.iter(), subs, activity, &self.linger);
         self.lingering
-            .apply((&self.group, c), verdicts, (topics, subs), activity);
+            .apply((&self.base.group, c), verdicts, (topics, subs), activity);
     }
 
     async fn reconcile_side(
@@ -71,7 +71,7 @@ impl Core {
             if guard.as_ref().is_some_and(Side::reads_anything) {
                 if let Some(side) = guard.take() {
                     self.close_side(c, side).await;
-                    tracing::info!(group = %self.group, cluster = %c,
+                    tracing::info!(group = %self.base.group, cluster = %c,
                         "no topic reads this cluster any more: lite pull client shut down");
                 }
             }
@@ -83,7 +83,7 @@ impl Core {
         let Some(side) = guard.as_mut() else {
             return Ok(());
         };
-        side.sync(topics, (self.group.as_str(), c)).await?;
+        side.sync(topics, (self.base.group.as_str(), c)).await?;
         if side.queues != queues {
             if queues.is_empty() {
                 // The raw consumer refuses an empty assignment: a side left without queues is closed.
@@ -96,7 +96,7 @@ impl Core {
                 .assign(queues.iter().cloned().collect())
                 .await
                 .map_err(|e| fail(format!("assign {} queues", queues.len())).with_source(e))?;
-            tracing::info!(group = %self.group, cluster = %c, queues = queues.len(), "lite pull: assigned");
+            tracing::info!(group = %self.base.group, cluster = %c, queues = queues.len(), "lite pull: assigned");
             side.verified
                 .retain(|t| queues.iter().any(|q| q.topic_str() == t));
             side.queues = queues;
@@ -106,26 +106,17 @@ impl Core {
 
     /// Start `c`'s raw consumer with nothing to read yet.
     pub(crate) async fn start_side(&self, c: Cluster) -> Result<Side, MigrationError> {
-        let cfg = &self.clusters[c.index()];
-        let (mut consumer, client_id) = self
-            .settings
-            .build_raw(&self.runtime, &self.group, c, cfg)
-            .map_err(|e| {
-                MigrationError::new(ErrorKind::Start, Some(c), "build lite pull consumer")
-                    .with_source(e)
-            })?;
-        start(
-            &mut consumer,
-            "migrating lite pull consumer",
-            (&self.group, c),
-            cfg,
-        )
-        .await
-        .map_err(|e| {
-            MigrationError::new(ErrorKind::Start, Some(c), "start lite pull consumer")
+        let (mut consumer, client_id) = self.settings.build_raw(&self.base, c).map_err(|e| {
+            MigrationError::new(ErrorKind::Start, Some(c), "build lite pull consumer")
                 .with_source(e)
         })?;
-        tracing::info!(group = %self.group, cluster = %c, client_id, "lite pull client started");
+        start(&mut consumer, "migrating lite pull consumer", &self.base, c)
+            .await
+            .map_err(|e| {
+                MigrationError::new(ErrorKind::Start, Some(c), "start lite pull consumer")
+                    .with_source(e)
+            })?;
+        tracing::info!(group = %self.base.group, cluster = %c, client_id, "lite pull client started");
         self.client_ids.lock()[c.index()] = Some(client_id);
         Ok(Side::new(consumer, BTreeMap::new()))
     }
@@ -145,7 +136,7 @@ impl Core {
             let side = self.sides[c].lock().await.take();
             if let Some(side) = side {
                 self.close_side(c, side).await;
-                tracing::info!(group = %self.group, cluster = %c, "lite pull client shut down");
+                tracing::info!(group = %self.base.group, cluster = %c, "lite pull client shut down");
             }
         }
     }
@@ -154,7 +145,7 @@ impl Core {
     async fn record_applied(&self, snapshot: &crate::route::PhaseTable) {
         let verified = self
             .sides
-            .verified(&self.group, |c, qs| self.brokers.learn(c, qs))
+            .verified(&self.base.group, |c, qs| self.brokers.learn(c, qs))
             .await;
         let read = self.read_topics();
         let mut applied = self.applied.lock();

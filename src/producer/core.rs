@@ -8,16 +8,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, DefaultMQProducer};
+use rocketmq_client_rust::{ClientError, ClientResult, DefaultMQProducer};
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::sync::OnceCell;
 
+use crate::client::base::ClientBase;
 use crate::client::dispatch::{dispatch_on, Route};
 use crate::client::producer_settings::ProducerSettings;
 use crate::client::start::start;
 use crate::client::writes::Writes;
 use crate::cluster::Cluster;
-use crate::config::ClusterConfig;
 use crate::control::report::{Report, Reporter};
 
 /// Fetch time and queue list, per cluster and topic.
@@ -31,9 +31,8 @@ pub(crate) struct QueueCache {
 }
 
 pub(crate) struct Core {
-    pub(crate) runtime: Arc<ClientRuntime>,
-    pub(crate) group: String,
-    pub(crate) clusters: [ClusterConfig; 2],
+    /// Group, clusters and runtime.
+    pub(crate) base: ClientBase,
     pub(crate) settings: ProducerSettings,
     pub(crate) clients: [OnceCell<DefaultMQProducer>; 2],
     pub(crate) started: AtomicBool,
@@ -51,10 +50,10 @@ impl Core {
         let cell = &self.clients[cluster.index()];
         let p = cell
             .get_or_try_init(|| async {
-                let cfg = &self.clusters[cluster.index()];
-                let mut p = self.settings.build_plain(&self.runtime, &self.group, cfg);
-                start(&mut p, "migrating producer", (&self.group, cluster), cfg).await?;
-                tracing::info!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr,
+                let cfg = self.base.cluster(cluster);
+                let mut p = self.settings.build_plain(&self.base, cluster);
+                start(&mut p, "migrating producer", &self.base, cluster).await?;
+                tracing::info!(group = %self.base.group, %cluster, namesrv = %cfg.name_server_addr,
                     "migrating producer: client started");
                 Ok::<_, ClientError>(p)
             })
@@ -81,6 +80,6 @@ impl Core {
 
 impl Reporter for Core {
     fn report(&self) -> Report {
-        self.writes.report(&self.group)
+        self.writes.report(&self.base.group)
     }
 }

@@ -67,11 +67,11 @@ pub struct MigratingProducer {
 
 impl std::fmt::Debug for MigratingProducer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MigratingProducer")
-            .field("group", &self.core.group)
-            .field("source", &self.core.clusters[0].name_server_addr)
-            .field("target", &self.core.clusters[1].name_server_addr)
-            .field("stats", &self.core.writes.stats())
+        let stats = self.core.writes.stats();
+        self.core
+            .base
+            .debug(f, "MigratingProducer")
+            .field("stats", &stats)
             .finish()
     }
 }
@@ -93,9 +93,7 @@ impl MigratingProducer {
     fn from_parts(checked: Checked, settings: ProducerSettings) -> Self {
         let producer = MigratingProducer {
             core: Arc::new(Core {
-                runtime: checked.runtime.clone(),
-                group: checked.group.clone(),
-                clusters: checked.clusters.clone(),
+                base: checked.base.clone(),
                 settings,
                 clients: [OnceCell::new(), OnceCell::new()],
                 started: AtomicBool::new(false),
@@ -123,7 +121,7 @@ impl MigratingProducer {
         for c in Cluster::BOTH {
             if let Some(p) = self.core.clients[c.index()].get() {
                 p.clone().shutdown().await;
-                tracing::info!(group = %self.core.group, cluster = %c, "migrating producer: client shut down");
+                tracing::info!(group = %self.core.base.group, cluster = %c, "migrating producer: client shut down");
             }
         }
     }

@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, TransactionMQProducer};
+use rocketmq_client_rust::{ClientError, ClientResult, TransactionMQProducer};
 
 use super::builder::Linger;
 use super::listener::{ClusterListener, Shared};
 use super::stats::TransactionStats;
+use crate::client::base::ClientBase;
 use crate::client::producer_settings::ProducerSettings;
 use crate::client::sides::Sides;
 use crate::client::start::start;
 use crate::client::writes::Writes;
 use crate::cluster::Cluster;
-use crate::config::ClusterConfig;
 use crate::control::report::{Report, Reporter};
 
 /// One cluster's started raw producer. Transactions take the lock shared; normal sends (which take `&mut self`
@@ -27,9 +27,8 @@ pub(crate) struct RawTx {
 }
 
 pub(crate) struct TxCore {
-    pub(crate) runtime: Arc<ClientRuntime>,
-    pub(crate) group: String,
-    pub(crate) clusters: [ClusterConfig; 2],
+    /// Group, clusters and runtime.
+    pub(crate) base: ClientBase,
     pub(crate) settings: ProducerSettings,
     pub(crate) linger: Linger,
     pub(crate) shared: Arc<Shared>,
@@ -60,22 +59,22 @@ impl TxCore {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let cfg = &self.clusters[cluster.index()];
+        let cfg = self.base.cluster(cluster);
         let listener = ClusterListener {
             cluster,
             shared: self.shared.clone(),
         };
         let mut p = self
             .settings
-            .build_transactional(&self.runtime, &self.group, cfg, listener);
+            .build_transactional(&self.base, cluster, listener);
         start(
             &mut p,
             "migrating transaction producer",
-            (&self.group, cluster),
-            cfg,
+            &self.base,
+            cluster,
         )
         .await?;
-        tracing::info!(group = %self.group, %cluster, namesrv = %cfg.name_server_addr,
+        tracing::info!(group = %self.base.group, %cluster, namesrv = %cfg.name_server_addr,
             "migrating transaction producer: client started");
         let c = Arc::new(RawTx {
             cluster,
@@ -94,7 +93,7 @@ impl TxCore {
         };
         self.shared.counters.running[cluster.index()].store(false, Ordering::Release);
         c.producer.write().await.shutdown().await;
-        tracing::info!(group = %self.group, %cluster, "migrating transaction producer: client shut down");
+        tracing::info!(group = %self.base.group, %cluster, "migrating transaction producer: client shut down");
         true
     }
 
@@ -112,6 +111,6 @@ impl TxCore {
 
 impl Reporter for TxCore {
     fn report(&self) -> Report {
-        self.writes.report(&self.group)
+        self.writes.report(&self.base.group)
     }
 }

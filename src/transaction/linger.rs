@@ -56,13 +56,13 @@ impl TxCore {
             return;
         }
         let since = *waiting_since.get_or_insert_with(|| {
-            tracing::info!(group = %self.group, pending = pending.len(), max_linger = ?self.linger.max,
+            tracing::info!(group = %self.base.group, pending = pending.len(), max_linger = ?self.linger.max,
                 "every topic is Completed; the source-side transaction producer stays up for check-backs");
             now
         });
         if now.duration_since(since) >= self.linger.max {
             let ids: Vec<&str> = pending.iter().map(|(id, _)| id.as_str()).collect();
-            tracing::warn!(group = %self.group, max_linger = ?self.linger.max, transaction_ids = ?ids,
+            tracing::warn!(group = %self.base.group, max_linger = ?self.linger.max, transaction_ids = ?ids,
                 "source transactions still undecided after the maximum linger; shutting the source side down \
                  (the source broker checks them back with another producer of the group, if any, until its \
                  transactionCheckMax)");
@@ -80,7 +80,7 @@ impl TxCore {
         }
         if self.stop_client(Cluster::Source).await {
             self.shared.counters.retired();
-            tracing::info!(group = %self.group, reason = why,
+            tracing::info!(group = %self.base.group, reason = why,
                 "source-side transaction producer retired");
         }
     }

@@ -114,11 +114,11 @@ pub struct MigratingTransactionProducer {
 
 impl std::fmt::Debug for MigratingTransactionProducer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MigratingTransactionProducer")
-            .field("group", &self.core.group)
-            .field("source", &self.core.clusters[0].name_server_addr)
-            .field("target", &self.core.clusters[1].name_server_addr)
-            .field("stats", &self.core.stats())
+        let stats = self.core.stats();
+        self.core
+            .base
+            .debug(f, "MigratingTransactionProducer")
+            .field("stats", &stats)
             .finish()
     }
 }
@@ -145,16 +145,14 @@ impl MigratingTransactionProducer {
         } = parts;
         let topics: BTreeSet<String> = settings.topics().collect();
         let shared = Arc::new(Shared {
-            group: checked.group.clone(),
+            group: checked.base.group.clone(),
             user: listener,
             pending: Pending::default(),
             counters: TxCounters::default(),
         });
         let producer = MigratingTransactionProducer {
             core: Arc::new(TxCore {
-                runtime: checked.runtime.clone(),
-                group: checked.group.clone(),
-                clusters: checked.clusters.clone(),
+                base: checked.base.clone(),
                 settings,
                 linger,
                 shared,
@@ -197,7 +195,7 @@ impl MigratingTransactionProducer {
         self.core.stopped.store(true, Ordering::Release);
         let pending = self.core.shared.pending.live(Instant::now());
         if !pending.is_empty() {
-            tracing::warn!(group = %self.core.group, pending = ?pending,
+            tracing::warn!(group = %self.core.base.group, pending = ?pending,
                 "transaction producer shut down with undecided source transactions (id, topic)");
         }
         for c in Cluster::BOTH {

@@ -138,7 +138,7 @@ impl TxCore {
                     .unwrap_or(LocalTransactionState::Unknown);
                 if state == LocalTransactionState::Unknown {
                     self.shared.counters.unknown_at_send(cluster);
-                    tracing::info!(group = %self.group, %cluster, topic, transaction_id = id,
+                    tracing::info!(group = %self.base.group, %cluster, topic, transaction_id = id,
                         "local transaction Unknown; the broker will check it back");
                 }
                 if tracked {
@@ -155,7 +155,7 @@ impl TxCore {
                     // Nothing stored (not reached, or refused by the broker): no check-back will come.
                     pending.remove(id);
                 } else {
-                    tracing::warn!(group = %self.group, %cluster, topic, transaction_id = id, error = ?e,
+                    tracing::warn!(group = %self.base.group, %cluster, topic, transaction_id = id, error = ?e,
                         "half send failed after possibly reaching the source; kept pending for check-backs");
                     pending.settle(id, unconfirmed(grace));
                 }

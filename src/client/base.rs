@@ -1,0 +1,75 @@
+//! [`ClientBase`]: what each of the four clients is, whatever its flavour: its group, the two clusters it migrates
+//! between, and the runtime its raw clients run on. The builders' checks produce it; each client's core holds it.
+
+use std::sync::Arc;
+
+use rocketmq_client_rust::ClientRuntime;
+
+use crate::cluster::Cluster;
+use crate::config::ClusterConfig;
+
+/// A client's group, clusters and runtime.
+#[derive(Clone)]
+pub(crate) struct ClientBase {
+    /// The runtime its raw clients run on (the argument the raw builders take).
+    pub(crate) runtime: Arc<ClientRuntime>,
+    /// The producer or consumer group, the same on both clusters.
+    pub(crate) group: String,
+    /// Source, then target.
+    pub(crate) clusters: [ClusterConfig; 2],
+}
+
+impl ClientBase {
+    /// The connection settings of `c`.
+    pub(crate) fn cluster(&self, c: Cluster) -> &ClusterConfig {
+        &self.clusters[c.index()]
+    }
+
+    /// `name { group, source, target, .. }` (the clusters by name server) for a client's `Debug`.
+    pub(crate) fn debug<'a, 'b>(
+        &self,
+        f: &'a mut std::fmt::Formatter<'b>,
+        name: &str,
+    ) -> std::fmt::DebugStruct<'a, 'b> {
+        let mut d = f.debug_struct(name);
+        d.field("group", &self.group)
+            .field("source", &self.clusters[0].name_server_addr)
+            .field("target", &self.clusters[1].name_server_addr);
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client whose `Debug` is its base's.
+    struct Shown(ClientBase);
+
+    impl std::fmt::Debug for Shown {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.debug(f, "Client").finish_non_exhaustive()
+        }
+    }
+
+    #[test]
+    fn a_client_shows_its_group_and_name_servers_but_not_its_credentials() {
+        let rt = crate::MigrationRuntime::new().expect("runtime");
+        let base = ClientBase {
+            runtime: rt.client(),
+            group: "orders_pg".to_owned(),
+            clusters: [
+                ClusterConfig::new("10.0.0.1:9876").credentials("ak", "source-secret"),
+                ClusterConfig::new("10.1.0.1:9876"),
+            ],
+        };
+        assert_eq!(
+            base.cluster(Cluster::Target).name_server_addr,
+            "10.1.0.1:9876"
+        );
+        assert_eq!(
+            format!("{:?}", Shown(base)),
+            r#"Client { group: "orders_pg", source: "10.0.0.1:9876", target: "10.1.0.1:9876", .. }"#
+        );
+    }
+}
