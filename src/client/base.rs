@@ -1,6 +1,7 @@
 //! [`ClientBase`]: what each of the four clients is, whatever its flavour: its group, the two clusters it migrates
 //! between, and the runtime its raw clients run on. The builders' checks produce it; each client's core holds it.
 
+use std::fmt::{Debug, DebugStruct, Formatter};
 use std::sync::Arc;
 
 use rocketmq_client_rust::ClientRuntime;
@@ -30,13 +31,26 @@ impl ClientBase {
         &self,
         f: &'a mut std::fmt::Formatter<'b>,
         name: &str,
-    ) -> std::fmt::DebugStruct<'a, 'b> {
-        let mut d = f.debug_struct(name);
-        d.field("group", &self.group)
-            .field("source", &self.clusters[0].name_server_addr)
-            .field("target", &self.clusters[1].name_server_addr);
-        d
+    ) -> DebugStruct<'a, 'b> {
+        let [source, target] = &self.clusters;
+        let clusters: (&dyn Debug, &dyn Debug) =
+            (&source.name_server_addr, &target.name_server_addr);
+        debug_client(f, name, &self.group, clusters)
     }
+}
+
+/// `name { group, source, target, .. }`: how a client, or a builder, starts its `Debug`.
+pub(crate) fn debug_client<'a, 'b>(
+    f: &'a mut Formatter<'b>,
+    name: &str,
+    group: &dyn Debug,
+    (source, target): (&dyn Debug, &dyn Debug),
+) -> DebugStruct<'a, 'b> {
+    let mut d = f.debug_struct(name);
+    d.field("group", group)
+        .field("source", source)
+        .field("target", target);
+    d
 }
 
 #[cfg(test)]

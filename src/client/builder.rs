@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rocketmq_client_rust::ClientRuntime;
 
-use super::base::ClientBase;
+use super::base::{debug_client, ClientBase};
 use crate::config::ClusterConfig;
 use crate::control::report::{ClientKind, Reporter};
 use crate::control::ControlClient;
@@ -79,11 +79,7 @@ impl Common {
         f: &'a mut std::fmt::Formatter<'b>,
         name: &str,
     ) -> std::fmt::DebugStruct<'a, 'b> {
-        let mut d = f.debug_struct(name);
-        d.field("group", &self.group)
-            .field("source", &self.source)
-            .field("target", &self.target);
-        d
+        debug_client(f, name, &self.group, (&self.source, &self.target))
     }
 }
 
