@@ -29,7 +29,7 @@ impl ClientBase {
     /// `name { group, source, target, .. }` (the clusters by name server) for a client's `Debug`.
     pub(crate) fn debug<'a, 'b>(
         &self,
-        f: &'a mut std::fmt::Formatter<'b>,
+        f: &'a mut Formatter<'b>,
         name: &str,
     ) -> DebugStruct<'a, 'b> {
         let [source, target] = &self.clusters;
@@ -60,8 +60,8 @@ mod tests {
     /// A client whose `Debug` is its base's.
     struct Shown(ClientBase);
 
-    impl std::fmt::Debug for Shown {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    impl Debug for Shown {
+        fn fmt(&self, f: &mut Formatter<'_>) -> std::fmt::Result {
             self.0.debug(f, "Client").finish_non_exhaustive()
         }
     }
