@@ -53,6 +53,51 @@ pub(crate) fn debug_client<'a, 'b>(
     d
 }
 
+/// `Debug` for one of the four clients: `Name { group, source, target, stats, .. }` from its core's
+/// [`ClientBase`] and its `stats()`; credentials are never shown.
+macro_rules! client_debug {
+    ($client:ident) => {
+        impl std::fmt::Debug for $client {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let stats = self.stats();
+                self.core
+                    .base
+                    .debug(f, stringify!($client))
+                    .field("stats", &stats)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+pub(crate) use client_debug;
+
+/// The accessors both consumers share: the phase table they follow, and each cluster's client (running, and what
+/// it reads), from the core's `phases` and `sides`.
+macro_rules! consumer_accessors {
+    ($consumer:ident) => {
+        impl $consumer {
+            /// The phase table this consumer follows.
+            pub fn phases(&self) -> &$crate::PhaseHandle {
+                &self.core.phases
+            }
+
+            /// Whether the client of `cluster` is running.
+            pub fn is_connected(&self, cluster: $crate::Cluster) -> bool {
+                self.core.sides.is_running(cluster)
+            }
+
+            /// The topics `cluster`'s client reads right now (subscribed, or for a lite pull consumer also with
+            /// assigned queues).
+            pub async fn subscribed_topics(&self, cluster: $crate::Cluster) -> Vec<String> {
+                self.core.sides.reading(cluster).await
+            }
+        }
+    };
+}
+
+pub(crate) use consumer_accessors;
+
 #[cfg(test)]
 mod tests {
     use super::*;

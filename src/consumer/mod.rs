@@ -24,6 +24,7 @@ pub use builder::MigratingPushConsumerBuilder;
 pub use listener::consuming_cluster;
 
 use crate::client::base::ClientBase;
+use crate::client::base::{client_debug, consumer_accessors};
 use crate::client::brokers::BrokerMap;
 use crate::client::builder::Checked;
 use crate::client::consumer_report;
@@ -107,14 +108,8 @@ pub struct MigratingPushConsumer {
     watcher: Option<JoinHandle<()>>,
 }
 
-impl std::fmt::Debug for MigratingPushConsumer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MigratingPushConsumer")
-            .field("group", &self.core.base.group)
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
-    }
-}
+client_debug!(MigratingPushConsumer);
+consumer_accessors!(MigratingPushConsumer);
 
 impl MigratingPushConsumerBuilder {
     /// Validate and build. Nothing connects until `start`.
@@ -177,21 +172,6 @@ impl MigratingPushConsumer {
     /// Counters of deliveries per cluster and of suppressed duplicates.
     pub fn stats(&self) -> ConsumerStats {
         self.core.shared.counters.snapshot()
-    }
-
-    /// The phase table this consumer follows.
-    pub fn phases(&self) -> &PhaseHandle {
-        &self.core.phases
-    }
-
-    /// Whether the client of `cluster` is running.
-    pub fn is_connected(&self, cluster: Cluster) -> bool {
-        self.core.sides.is_running(cluster)
-    }
-
-    /// The topics each cluster's client is subscribed to right now.
-    pub async fn subscribed_topics(&self, cluster: Cluster) -> Vec<String> {
-        self.core.sides.reading(cluster).await
     }
 
     /// Bring both clusters' subscriptions in line with the phase table now (the consumer also does this on every

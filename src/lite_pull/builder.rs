@@ -12,6 +12,7 @@ use rocketmq_model::common::message::message_enum::MessageRequestMode;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 use rocketmq_transport::api::RPCHook;
 
+use super::timing::PollSettings;
 use crate::client::base::ClientBase;
 use crate::client::builder::{
     common_builder, dedupe_setters, mirrored_settings, Checked, Common, DedupeChoice,
@@ -19,14 +20,8 @@ use crate::client::builder::{
 use crate::client::consumer_settings::{apply_read, read_setters, ReadSettings};
 use crate::client::merge::MergeShared;
 use crate::cluster::Cluster;
-use crate::error::{ConfigError, ConfigErrorKind, MigrationError};
+use crate::error::MigrationError;
 use crate::setters::setters;
-
-/// `DefaultLitePullConsumer`'s defaults for the settings this shim applies itself.
-pub(crate) const DEFAULT_POLL_TIMEOUT_MILLIS: u64 = 5000;
-pub(crate) const DEFAULT_AUTO_COMMIT_INTERVAL_MILLIS: u64 = 5000;
-/// The raw consumer's lower bound for the auto-commit interval.
-const MIN_AUTO_COMMIT_INTERVAL_MILLIS: u64 = 1000;
 
 mirrored_settings! {
     /// The settings of `DefaultLitePullConsumer::builder` mirrored one to one.
@@ -130,9 +125,7 @@ impl LitePullSettings {
 pub struct MigratingLitePullConsumerBuilder {
     common: Common,
     dedupe: DedupeChoice,
-    poll_timeout_millis: u64,
-    auto_commit: bool,
-    auto_commit_interval_millis: u64,
+    poll: PollSettings,
     pub(crate) settings: LitePullSettings,
 }
 
@@ -141,16 +134,10 @@ pub(crate) struct Parts {
     pub(crate) checked: Checked,
     pub(crate) settings: LitePullSettings,
     pub(crate) shared: MergeShared,
-    pub(crate) poll_timeout_millis: u64,
-    pub(crate) auto_commit: bool,
-    pub(crate) auto_commit_interval_millis: u64,
+    pub(crate) poll: PollSettings,
 }
 
-common_builder!(
-    MigratingLitePullConsumerBuilder,
-    consumer_group,
-    auto_commit
-);
+common_builder!(MigratingLitePullConsumerBuilder, consumer_group, poll);
 dedupe_setters!(MigratingLitePullConsumerBuilder);
 read_setters!(MigratingLitePullConsumerBuilder);
 pull_setters!(MigratingLitePullConsumerBuilder, mirrored);
@@ -160,9 +147,7 @@ impl MigratingLitePullConsumerBuilder {
         MigratingLitePullConsumerBuilder {
             common: Common::new(runtime),
             dedupe: DedupeChoice::default(),
-            poll_timeout_millis: DEFAULT_POLL_TIMEOUT_MILLIS,
-            auto_commit: true,
-            auto_commit_interval_millis: DEFAULT_AUTO_COMMIT_INTERVAL_MILLIS,
+            poll: PollSettings::default(),
             settings: LitePullSettings::default(),
         }
     }
@@ -188,6 +173,7 @@ impl MigratingLitePullConsumerBuilder {
     }
 
     setters! {
+        in poll;
         /// How long `poll()` waits for messages (default 5000 ms), as `DefaultLitePullConsumer`.
         poll_timeout_millis(poll_timeout_millis: u64) = poll_timeout_millis;
         /// Commit polled offsets (and count returned keys as consumed) automatically (default: true). See
@@ -202,23 +188,13 @@ impl MigratingLitePullConsumerBuilder {
     /// Checked parts for [`MigratingLitePullConsumer`](super::MigratingLitePullConsumer)'s `build`.
     pub(super) fn check(self) -> Result<Parts, MigrationError> {
         let checked = self.common.check("consumer_group")?;
-        if self.auto_commit_interval_millis < MIN_AUTO_COMMIT_INTERVAL_MILLIS {
-            return Err(ConfigError::new(
-                ConfigErrorKind::InvalidValue,
-                "auto_commit_interval_millis",
-                self.auto_commit_interval_millis.to_string(),
-                "must be at least 1000 ms (the raw consumer's minimum)",
-            )
-            .into());
-        }
+        self.poll.check()?;
         let shared = MergeShared::new(self.dedupe, &checked.base.clusters, None);
         Ok(Parts {
             checked,
             settings: self.settings,
             shared,
-            poll_timeout_millis: self.poll_timeout_millis,
-            auto_commit: self.auto_commit,
-            auto_commit_interval_millis: self.auto_commit_interval_millis,
+            poll: self.poll,
         })
     }
 }

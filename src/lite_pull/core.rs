@@ -2,7 +2,7 @@
 //! results of the raw polls, paused queues), its shutdown and commits, and its report to the control plane.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::builder::LitePullSettings;
 use super::claims::{self, Claims};
+use super::timing::PollControls;
 use crate::client::base::ClientBase;
 use crate::client::brokers::BrokerMap;
 use crate::client::consumer_report;
@@ -63,10 +64,8 @@ pub(crate) struct Core {
     pub(crate) sides: Sides<Side>,
     pub(crate) started: AtomicBool,
     pub(crate) applied: Mutex<Arc<PhaseTable>>,
-    pub(crate) poll_timeout: AtomicU64,
-    pub(crate) auto_commit: AtomicBool,
-    pub(crate) auto_commit_interval: AtomicU64,
-    pub(crate) next_auto_commit: Mutex<Instant>,
+    /// Poll timeout and auto-commit, as the application set them last.
+    pub(crate) poll: PollControls,
     pub(crate) results_tx: mpsc::UnboundedSender<Batch>,
     // Held for the whole of a poll (and a seek): one poll at a time, as the raw consumer.
     pub(crate) results_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Batch>>,

@@ -6,9 +6,10 @@ mod claims;
 mod core;
 mod poll;
 mod sides;
+mod timing;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -17,10 +18,10 @@ use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 pub use builder::MigratingLitePullConsumerBuilder;
 
+use crate::client::base::{client_debug, consumer_accessors};
 use crate::client::brokers::BrokerMap;
 use crate::client::consumer_stats::ConsumerStats;
 use crate::client::sides::Sides;
@@ -29,10 +30,11 @@ use crate::control::report::ClientKind;
 use crate::error::{ErrorKind, MigrationError};
 use crate::linger::Lingering;
 use crate::reads::{self, Sub};
-use crate::route::{PhaseHandle, PhaseTable};
+use crate::route::PhaseTable;
 use builder::Parts;
 use claims::Claims;
 use core::{client_err, Core, Mode};
+use timing::PollControls;
 
 /// A lite pull consumer for two clusters that follows each topic's read set. Same method names and signatures
 /// as `DefaultLitePullConsumer` (every method takes `&self`).
@@ -97,14 +99,8 @@ pub struct MigratingLitePullConsumer {
     watcher: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl std::fmt::Debug for MigratingLitePullConsumer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MigratingLitePullConsumer")
-            .field("group", &self.core.base.group)
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
-    }
-}
+client_debug!(MigratingLitePullConsumer);
+consumer_accessors!(MigratingLitePullConsumer);
 
 impl MigratingLitePullConsumerBuilder {
     /// Validate and build. Nothing connects until `start`.
@@ -135,10 +131,7 @@ impl MigratingLitePullConsumer {
                 sides: Sides::default(),
                 started: AtomicBool::new(false),
                 applied: Mutex::new(Arc::new(PhaseTable::default())),
-                poll_timeout: AtomicU64::new(p.poll_timeout_millis),
-                auto_commit: AtomicBool::new(p.auto_commit),
-                auto_commit_interval: AtomicU64::new(p.auto_commit_interval_millis),
-                next_auto_commit: Mutex::new(Instant::now()),
+                poll: PollControls::new(p.poll),
                 results_tx: tx,
                 results_rx: tokio::sync::Mutex::new(rx),
                 polling: Arc::new([AtomicBool::new(false), AtomicBool::new(false)]),
@@ -159,21 +152,6 @@ impl MigratingLitePullConsumer {
     /// duplicates, and messages held back because their key was in flight (`in_flight_retries`).
     pub fn stats(&self) -> ConsumerStats {
         self.core.claims.shared.counters.snapshot()
-    }
-
-    /// The phase table this consumer follows.
-    pub fn phases(&self) -> &PhaseHandle {
-        &self.core.phases
-    }
-
-    /// Whether the client of `cluster` is running.
-    pub fn is_connected(&self, cluster: Cluster) -> bool {
-        self.core.sides.is_running(cluster)
-    }
-
-    /// The topics `cluster`'s client reads right now (subscribed, or with assigned queues).
-    pub async fn subscribed_topics(&self, cluster: Cluster) -> Vec<String> {
-        self.core.sides.reading(cluster).await
     }
 
     /// The cluster `message_queue` belongs to (by its broker name, from the clusters' routes).
@@ -315,8 +293,7 @@ impl MigratingLitePullConsumer {
 
     /// Poll with the configured poll timeout (`poll_timeout_millis`, default 5000 ms).
     pub async fn poll(&self) -> Vec<MessageExt> {
-        self.poll_with_timeout(self.core.poll_timeout.load(Ordering::Acquire))
-            .await
+        self.poll_with_timeout(self.core.poll.poll_timeout()).await
     }
 
     /// Poll both clusters for up to `timeout` milliseconds; see [`MigratingLitePullConsumer`].
@@ -331,9 +308,7 @@ impl MigratingLitePullConsumer {
 
     /// [`Self::poll`] without copying the messages.
     pub async fn poll_zero_copy(&self) -> Vec<Arc<MessageExt>> {
-        self.core
-            .poll(self.core.poll_timeout.load(Ordering::Acquire))
-            .await
+        self.core.poll(self.core.poll.poll_timeout()).await
     }
 
     /// [`Self::poll_with_timeout`] without copying the messages.
@@ -343,14 +318,12 @@ impl MigratingLitePullConsumer {
 
     /// The default poll timeout in milliseconds.
     pub async fn poll_timeout_millis(&self) -> u64 {
-        self.core.poll_timeout.load(Ordering::Acquire)
+        self.core.poll.poll_timeout()
     }
 
     /// Set the default poll timeout in milliseconds.
     pub async fn set_poll_timeout_millis(&self, timeout_millis: u64) {
-        self.core
-            .poll_timeout
-            .store(timeout_millis, Ordering::Release);
+        self.core.poll.set_poll_timeout(timeout_millis);
     }
 
     /// The queues of `topic` on every cluster the topic's phase reads (starting a cluster's client if needed).
@@ -459,31 +432,22 @@ impl MigratingLitePullConsumer {
 
     /// Whether auto-commit is on.
     pub async fn is_auto_commit(&self) -> bool {
-        self.core.auto_commit.load(Ordering::Acquire)
+        self.core.poll.auto_commit()
     }
 
     /// Turn auto-commit on or off.
     pub async fn set_auto_commit(&self, auto_commit: bool) {
-        self.core.auto_commit.store(auto_commit, Ordering::Release);
+        self.core.poll.set_auto_commit(auto_commit);
     }
 
     /// The auto-commit interval in milliseconds.
     pub async fn auto_commit_interval_millis(&self) -> u64 {
-        self.core.auto_commit_interval.load(Ordering::Acquire)
+        self.core.poll.interval()
     }
 
     /// Set the auto-commit interval; values under 1000 ms are ignored, as by the raw consumer (logged).
     pub async fn set_auto_commit_interval_millis(&self, interval_millis: u64) {
-        if interval_millis < 1000 {
-            tracing::warn!(
-                interval_millis,
-                "auto-commit interval under 1000 ms ignored"
-            );
-            return;
-        }
-        self.core
-            .auto_commit_interval
-            .store(interval_millis, Ordering::Release);
+        self.core.poll.set_interval(interval_millis);
     }
 
     /// Stop fetching from `message_queues` (each on its cluster). From the return of this call, `poll` returns

@@ -22,7 +22,7 @@ impl Core {
         if !self.started.load(Ordering::Acquire) {
             return Vec::new();
         }
-        let auto = self.auto_commit.load(Ordering::Acquire);
+        let auto = self.poll.auto_commit();
         if auto {
             self.maybe_auto_commit().await;
         }
@@ -126,13 +126,8 @@ impl Core {
 
     /// Commit both clusters when the auto-commit interval has passed.
     async fn maybe_auto_commit(&self) {
-        let now = Instant::now();
-        {
-            let mut next = self.next_auto_commit.lock();
-            if now < *next {
-                return;
-            }
-            *next = now + Duration::from_millis(self.auto_commit_interval.load(Ordering::Acquire));
+        if !self.poll.commit_due(Instant::now()) {
+            return;
         }
         if let Err(e) = self.commit_all().await {
             tracing::warn!(group = %self.base.group, error = %e, "auto-commit failed; will retry at the next interval");

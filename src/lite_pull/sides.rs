@@ -124,7 +124,7 @@ impl Core {
     /// Commit what poll took from `c` (with auto-commit on), then shut its client down.
     async fn close_side(&self, c: Cluster, side: Side) {
         self.client_ids.lock()[c.index()] = None;
-        if self.auto_commit.load(Ordering::Acquire) {
+        if self.poll.auto_commit() {
             self.commit_cluster(c, &side.consumer, |_, _| true, None, false)
                 .await;
         }

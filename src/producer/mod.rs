@@ -16,6 +16,7 @@ use tokio::sync::OnceCell;
 pub use crate::client::producer_stats::ProducerStats;
 pub use builder::MigratingProducerBuilder;
 
+use crate::client::base::client_debug;
 use crate::client::builder::Checked;
 use crate::client::producer_settings::ProducerSettings;
 use crate::client::writes::Writes;
@@ -65,16 +66,7 @@ pub struct MigratingProducer {
     core: Arc<Core>,
 }
 
-impl std::fmt::Debug for MigratingProducer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let stats = self.core.writes.stats();
-        self.core
-            .base
-            .debug(f, "MigratingProducer")
-            .field("stats", &stats)
-            .finish()
-    }
-}
+client_debug!(MigratingProducer);
 
 impl MigratingProducerBuilder {
     /// Validate and build. Nothing connects until [`MigratingProducer::start`].

@@ -23,6 +23,7 @@ pub use builder::{
 };
 pub use stats::TransactionStats;
 
+use crate::client::base::client_debug;
 use crate::client::sides::Sides;
 use crate::client::writes::Writes;
 use crate::cluster::Cluster;
@@ -112,16 +113,7 @@ pub struct MigratingTransactionProducer {
     core: Arc<TxCore>,
 }
 
-impl std::fmt::Debug for MigratingTransactionProducer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let stats = self.core.stats();
-        self.core
-            .base
-            .debug(f, "MigratingTransactionProducer")
-            .field("stats", &stats)
-            .finish()
-    }
-}
+client_debug!(MigratingTransactionProducer);
 
 impl MigratingTransactionProducerBuilder {
     /// Validate and build. Nothing connects until [`MigratingTransactionProducer::start`].
