@@ -13,7 +13,8 @@
 //!
 //! or, whatever is left, after `max` (logged at WARN naming what was left). See [`LingerSettings`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -234,12 +235,12 @@ impl Lingering {
     /// phases dropped from `c` while the application still subscribes it (`subs`) begins lingering; a lingering
     /// topic back in `want` stops. Returns every lingering topic of `c` with its verdict, for the caller to
     /// act on with [`Lingering::apply`] (which keeps the `Keep` ones in its wanted set and ends the others).
-    pub(crate) fn review<'h, S>(
+    fn review<'h, S>(
         &self,
         c: Cluster,
-        want: &std::collections::BTreeMap<String, S>,
+        want: &BTreeMap<String, S>,
         held: impl Iterator<Item = &'h String>,
-        subs: &std::collections::BTreeMap<String, S>,
+        subs: &BTreeMap<String, S>,
         activity: &Activity,
         settings: &LingerSettings,
     ) -> Vec<(String, Verdict)> {
@@ -268,14 +269,11 @@ impl Lingering {
     /// Act on the reviewed `verdicts` of `c` (see [`Lingering::review`]; logged as `group`'s): each topic kept
     /// goes back into `want`, subscribed as the application subscribes it (`subs`); the others end, with a log
     /// line saying why.
-    pub(crate) fn apply<S: Clone>(
+    fn apply<S: Clone>(
         &self,
         (group, c): (&str, Cluster),
         verdicts: Vec<(String, Verdict)>,
-        (want, subs): (
-            &mut std::collections::BTreeMap<String, S>,
-            &std::collections::BTreeMap<String, S>,
-        ),
+        (want, subs): (&mut BTreeMap<String, S>, &BTreeMap<String, S>),
         activity: &Activity,
     ) {
         for (topic, verdict) in verdicts {
@@ -295,6 +293,32 @@ impl Lingering {
             }
             self.end(c, &topic, activity);
         }
+    }
+
+    /// One linger pass on `c`: [`review`](Self::review) what its client reads now (`held`), let `hold` keep the
+    /// topics about to be released (asked only when there are some; it names why, as the push consumer does
+    /// while its group's retry topic there is not consumed), then [`apply`](Self::apply) the verdicts.
+    pub(crate) async fn pass<'h, S, Fut>(
+        &self,
+        (group, c): (&str, Cluster),
+        held: impl Iterator<Item = &'h String>,
+        (want, subs): (&mut BTreeMap<String, S>, &BTreeMap<String, S>),
+        (activity, settings): (&Activity, &LingerSettings),
+        hold: impl FnOnce() -> Fut,
+    ) where
+        S: Clone,
+        Fut: Future<Output = Option<String>>,
+    {
+        let mut verdicts = self.review(c, want, held, subs, activity, settings);
+        let releases = |v: &Verdict| *v == Verdict::Release;
+        if verdicts.iter().any(|(_, v)| releases(v)) {
+            if let Some(why) = hold().await {
+                for (_, v) in verdicts.iter_mut().filter(|(_, v)| releases(v)) {
+                    *v = Verdict::Keep(why.clone());
+                }
+            }
+        }
+        self.apply((group, c), verdicts, (want, subs), activity);
     }
 
     /// The verdict for `topic` on `c` from this instance's own view (the push consumer also asks the broker

@@ -2,6 +2,7 @@
 //! topic first needs its cluster and may stop once none does), each behind its own async lock.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::ops::Index;
 
 use rocketmq_model::common::message::message_queue::MessageQueue;
@@ -10,6 +11,7 @@ use tokio::sync::Mutex;
 use super::side::Side;
 use super::subscriptions::RawSubscriber;
 use crate::cluster::Cluster;
+use crate::error::MigrationError;
 
 /// One slot per cluster, indexed by [`Cluster`].
 pub(crate) struct Sides<S>([Mutex<Option<S>>; 2]);
@@ -74,4 +76,25 @@ impl<R: RawSubscriber> Sides<Side<R>> {
         }
         verified
     }
+}
+
+/// Bring each cluster's client in line with `side(c)`, the source first; a failure is logged at WARN as `group`'s
+/// with `what` and the other cluster is still brought in line. Returns the first failure.
+pub(crate) async fn on_each_cluster<F, Fut>(
+    group: &str,
+    what: &str,
+    mut side: F,
+) -> Result<(), MigrationError>
+where
+    F: FnMut(Cluster) -> Fut,
+    Fut: Future<Output = Result<(), MigrationError>>,
+{
+    let mut first_err = None;
+    for c in Cluster::BOTH {
+        if let Err(e) = side(c).await {
+            tracing::warn!(group, cluster = %c, error = %e, "{what}");
+            first_err.get_or_insert(e);
+        }
+    }
+    first_err.map_or(Ok(()), Err)
 }

@@ -29,13 +29,14 @@ use crate::client::brokers::BrokerMap;
 use crate::client::builder::Checked;
 use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
+use crate::client::sides::on_each_cluster;
 use crate::client::sides::Sides;
 use crate::client::start::start;
 use crate::client::subscriptions::RawSubscriber;
 use crate::cluster::Cluster;
 use crate::control::report::{ClientKind, Report, Reporter};
 use crate::error::{ErrorKind, MigrationError};
-use crate::linger::{LingerSettings, Lingering, Verdict};
+use crate::linger::{LingerSettings, Lingering};
 use crate::reads::{self, Sub, VERIFY_TIMEOUT};
 use crate::route::{PhaseHandle, PhaseTable};
 use builder::ConsumerSettings;
@@ -213,19 +214,21 @@ impl Core {
         }
         let snapshot = self.phases.snapshot();
         let subs = self.subscriptions.lock().clone();
-        let mut first_err = None;
-        for c in Cluster::BOTH {
-            let mut want = reads::for_cluster(&subs, &snapshot, c);
-            self.keep_lingering(c, &mut want, &subs).await;
-            if let Err(e) = self.reconcile_side(c, want).await {
-                tracing::warn!(group = %self.base.group, cluster = %c, error = %e, "subscription change failed; will retry");
-                first_err.get_or_insert(e);
-            }
+        let (snap, subs) = (&snapshot, &subs);
+        let changed = on_each_cluster(
+            &self.base.group,
+            "subscription change failed; will retry",
+            |c| async move {
+                let mut want = reads::for_cluster(subs, snap, c);
+                self.keep_lingering(c, &mut want, subs).await;
+                self.reconcile_side(c, want).await
+            },
+        )
+        .await;
+        if changed.is_ok() {
+            self.record_applied(snap, subs).await;
         }
-        if first_err.is_none() {
-            self.record_applied(&snapshot, &subs).await;
-        }
-        first_err.map_or(Ok(()), Err)
+        changed
     }
 
     /// Report a topic's phase as applied only once every cluster it reads has answered for the topic's queues (a
@@ -284,30 +287,30 @@ impl Core {
         subs: &BTreeMap<String, Sub>,
     ) {
         let held = self.sides.subscribed(c).await;
-        let activity = &self.shared.activity;
-        let mut verdicts =
-            self.lingering
-                .review(c, want, held.iter(), subs, activity, &self.linger);
-        let releases = |v: &Verdict| *v == Verdict::Release;
-        if self.shared.retries.is_some() && verdicts.iter().any(|(_, v)| releases(v)) {
-            // Every instance's retries: the group's retry topic on this cluster must be consumed too (one look
-            // for all the topics about to be released).
-            let behind = match self
-                .drained(c, &format!("%RETRY%{}", self.base.group))
-                .await
-            {
+        // Every instance's retries: the group's retry topic on this cluster must be consumed too (one look for all
+        // the topics about to be released).
+        let retry_topic = self
+            .shared
+            .retries
+            .as_ref()
+            .map(|_| format!("%RETRY%{}", self.base.group));
+        let retries_due = || async {
+            match self.drained(c, &retry_topic?).await {
                 Ok(None) => None,
                 Ok(Some(behind)) => Some(format!("retry topic behind at {behind}")),
                 Err(e) => Some(format!("cannot read the retry topic's offsets: {e}")),
-            };
-            if let Some(why) = behind {
-                for (_, v) in verdicts.iter_mut().filter(|(_, v)| releases(v)) {
-                    *v = Verdict::Keep(why.clone());
-                }
             }
-        }
+        };
+        let linger = (&self.shared.activity, &self.linger);
         self.lingering
-            .apply((&self.base.group, c), verdicts, (want, subs), activity);
+            .pass(
+                (&self.base.group, c),
+                held.iter(),
+                (want, subs),
+                linger,
+                retries_due,
+            )
+            .await;
     }
 
     /// `None` when this group has consumed every message of `topic` on the source, else the first queue behind

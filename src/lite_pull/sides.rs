@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use super::core::{Core, Mode, Side};
+use crate::client::sides::on_each_cluster;
 use crate::client::start::start;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
@@ -21,24 +22,26 @@ impl Core {
         let snapshot = self.phases.snapshot();
         let subs = self.subscriptions.lock().clone();
         let assigned = self.assigned.lock().clone();
-        let mut first_err = None;
-        for c in Cluster::BOTH {
-            let mut topics = reads::for_cluster(&subs, &snapshot, c);
-            self.keep_lingering(c, &mut topics, &subs).await;
-            let queues: HashSet<MessageQueue> =
-                reads::for_cluster(&assigned[c.index()], &snapshot, c)
-                    .into_values()
-                    .flatten()
-                    .collect();
-            if let Err(e) = self.reconcile_side(c, topics, queues).await {
-                tracing::warn!(group = %self.base.group, cluster = %c, error = %e, "lite pull: change failed; will retry");
-                first_err.get_or_insert(e);
-            }
+        let (snap, subs, assigned) = (&snapshot, &subs, &assigned);
+        let changed = on_each_cluster(
+            &self.base.group,
+            "lite pull: change failed; will retry",
+            |c| async move {
+                let mut topics = reads::for_cluster(subs, snap, c);
+                self.keep_lingering(c, &mut topics, subs).await;
+                let queues: HashSet<MessageQueue> =
+                    reads::for_cluster(&assigned[c.index()], snap, c)
+                        .into_values()
+                        .flatten()
+                        .collect();
+                self.reconcile_side(c, topics, queues).await
+            },
+        )
+        .await;
+        if changed.is_ok() {
+            self.record_applied(snap).await;
         }
-        if first_err.is_none() {
-            self.record_applied(&snapshot).await;
-        }
-        first_err.map_or(Ok(()), Err)
+        changed
     }
 
     /// Add to `topics` (what `c`'s client should read under the phases) the topics that left `c`'s read set and
@@ -50,12 +53,17 @@ impl Core {
         subs: &BTreeMap<String, Sub>,
     ) {
         let held = self.sides.subscribed(c).await;
-        let activity = &self.claims.shared.activity;
-        let verdicts = self
-            .lingering
-            .review(c, topics, held.iter(), subs, activity, &self.linger);
+        let linger = (&self.claims.shared.activity, &self.linger);
+        let nothing_else = || async { None };
         self.lingering
-            .apply((&self.base.group, c), verdicts, (topics, subs), activity);
+            .pass(
+                (&self.base.group, c),
+                held.iter(),
+                (topics, subs),
+                linger,
+                nothing_else,
+            )
+            .await;
     }
 
     async fn reconcile_side(
