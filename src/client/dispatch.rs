@@ -84,7 +84,7 @@ pub(crate) struct Planned {
     pub(crate) state: TopicState,
     pub(crate) first: Cluster,
     /// The send's running guard, dropped when the send has ended.
-    pub(crate) flight: Flight,
+    flight: Flight,
     /// The number of messages a success stands for.
     pub(crate) count: u64,
 }

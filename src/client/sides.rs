@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::ops::Index;
+use std::pin::Pin;
 
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::sync::Mutex;
@@ -12,6 +13,12 @@ use super::side::Side;
 use super::subscriptions::RawSubscriber;
 use crate::cluster::Cluster;
 use crate::error::MigrationError;
+
+/// A consumer bringing its clusters' clients in line with the phase table, as a boxed future. Boxed because it
+/// runs inside the application's `subscribe`, `start` and `assign` futures: unboxed, its type nests so deep that
+/// computing their layout in the application's crate comes near the compiler's default recursion limit (128).
+pub(crate) type Reconciling<'a> =
+    Pin<Box<dyn Future<Output = Result<(), MigrationError>> + Send + 'a>>;
 
 /// One slot per cluster, indexed by [`Cluster`].
 pub(crate) struct Sides<S>([Mutex<Option<S>>; 2]);
@@ -76,25 +83,4 @@ impl<R: RawSubscriber> Sides<Side<R>> {
         }
         verified
     }
-}
-
-/// Bring each cluster's client in line with `side(c)`, the source first; a failure is logged at WARN as `group`'s
-/// with `what` and the other cluster is still brought in line. Returns the first failure.
-pub(crate) async fn on_each_cluster<F, Fut>(
-    group: &str,
-    what: &str,
-    mut side: F,
-) -> Result<(), MigrationError>
-where
-    F: FnMut(Cluster) -> Fut,
-    Fut: Future<Output = Result<(), MigrationError>>,
-{
-    let mut first_err = None;
-    for c in Cluster::BOTH {
-        if let Err(e) = side(c).await {
-            tracing::warn!(group, cluster = %c, error = %e, "{what}");
-            first_err.get_or_insert(e);
-        }
-    }
-    first_err.map_or(Ok(()), Err)
 }

@@ -29,7 +29,7 @@ use crate::client::brokers::BrokerMap;
 use crate::client::builder::Checked;
 use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
-use crate::client::sides::on_each_cluster;
+use crate::client::sides::Reconciling;
 use crate::client::sides::Sides;
 use crate::client::start::start;
 use crate::client::subscriptions::RawSubscriber;
@@ -208,27 +208,30 @@ impl Reporter for Core {
 }
 
 impl Core {
-    async fn reconcile(&self) -> Result<(), MigrationError> {
+    /// Bring both clusters' subscriptions in line with the phase table; then record the phases applied.
+    fn reconcile(&self) -> Reconciling<'_> {
+        Box::pin(self.bring_in_line())
+    }
+
+    async fn bring_in_line(&self) -> Result<(), MigrationError> {
         if !self.started.load(Ordering::Acquire) {
             return Ok(());
         }
         let snapshot = self.phases.snapshot();
         let subs = self.subscriptions.lock().clone();
-        let (snap, subs) = (&snapshot, &subs);
-        let changed = on_each_cluster(
-            &self.base.group,
-            "subscription change failed; will retry",
-            |c| async move {
-                let mut want = reads::for_cluster(subs, snap, c);
-                self.keep_lingering(c, &mut want, subs).await;
-                self.reconcile_side(c, want).await
-            },
-        )
-        .await;
-        if changed.is_ok() {
-            self.record_applied(snap, subs).await;
+        let mut first_err = None;
+        for c in Cluster::BOTH {
+            let mut want = reads::for_cluster(&subs, &snapshot, c);
+            self.keep_lingering(c, &mut want, &subs).await;
+            if let Err(e) = self.reconcile_side(c, want).await {
+                tracing::warn!(group = %self.base.group, cluster = %c, error = %e, "subscription change failed; will retry");
+                first_err.get_or_insert(e);
+            }
         }
-        changed
+        if first_err.is_none() {
+            self.record_applied(&snapshot, &subs).await;
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Report a topic's phase as applied only once every cluster it reads has answered for the topic's queues (a

@@ -1,13 +1,15 @@
 //! Each cluster's raw `DefaultLitePullConsumer`, brought in line with what the topics' read sets want.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use super::core::{Core, Mode, Side};
-use crate::client::sides::on_each_cluster;
+use crate::client::sides::Reconciling;
 use crate::client::start::start;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
@@ -15,33 +17,35 @@ use crate::reads::{self, Sub};
 
 impl Core {
     /// Bring both clusters' raw consumers in line with the phase table; then record the phases applied.
-    pub(crate) async fn reconcile(&self) -> Result<(), MigrationError> {
+    pub(crate) fn reconcile(&self) -> Reconciling<'_> {
+        Box::pin(self.bring_in_line())
+    }
+
+    async fn bring_in_line(&self) -> Result<(), MigrationError> {
         if !self.started.load(Ordering::Acquire) {
             return Ok(());
         }
         let snapshot = self.phases.snapshot();
         let subs = self.subscriptions.lock().clone();
         let assigned = self.assigned.lock().clone();
-        let (snap, subs, assigned) = (&snapshot, &subs, &assigned);
-        let changed = on_each_cluster(
-            &self.base.group,
-            "lite pull: change failed; will retry",
-            |c| async move {
-                let mut topics = reads::for_cluster(subs, snap, c);
-                self.keep_lingering(c, &mut topics, subs).await;
-                let queues: HashSet<MessageQueue> =
-                    reads::for_cluster(&assigned[c.index()], snap, c)
-                        .into_values()
-                        .flatten()
-                        .collect();
-                self.reconcile_side(c, topics, queues).await
-            },
-        )
-        .await;
-        if changed.is_ok() {
-            self.record_applied(snap).await;
+        let mut first_err = None;
+        for c in Cluster::BOTH {
+            let mut topics = reads::for_cluster(&subs, &snapshot, c);
+            self.keep_lingering(c, &mut topics, &subs).await;
+            let queues: HashSet<MessageQueue> =
+                reads::for_cluster(&assigned[c.index()], &snapshot, c)
+                    .into_values()
+                    .flatten()
+                    .collect();
+            if let Err(e) = self.reconcile_side(c, topics, queues).await {
+                tracing::warn!(group = %self.base.group, cluster = %c, error = %e, "lite pull: change failed; will retry");
+                first_err.get_or_insert(e);
+            }
         }
-        changed
+        if first_err.is_none() {
+            self.record_applied(&snapshot).await;
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Add to `topics` (what `c`'s client should read under the phases) the topics that left `c`'s read set and
@@ -129,8 +133,13 @@ impl Core {
         Ok(Side::new(consumer, BTreeMap::new()))
     }
 
-    /// Commit what poll took from `c` (with auto-commit on), then shut its client down.
-    async fn close_side(&self, c: Cluster, side: Side) {
+    /// Commit what poll took from `c` (with auto-commit on), then shut its client down. Boxed as
+    /// [`Core::reconcile`] is: the raw consumer's shutdown nests deep, and this runs inside `start` and `assign`.
+    fn close_side(&self, c: Cluster, side: Side) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(self.close_side_now(c, side))
+    }
+
+    async fn close_side_now(&self, c: Cluster, side: Side) {
         self.client_ids.lock()[c.index()] = None;
         if self.poll.auto_commit() {
             self.commit_cluster(c, &side.consumer, |_, _| true, None, false)

@@ -27,13 +27,13 @@ pub(crate) const CLAIM_TTL: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Claim {
     /// The task's id.
-    pub(crate) task_id: String,
+    task_id: String,
     /// The task's name.
-    pub(crate) task: String,
+    task: String,
     /// The control plane: `<host> <listen address>`.
-    pub(crate) control_plane: String,
+    control_plane: String,
     /// Milliseconds since the epoch of the last renewal.
-    pub(crate) renewed_ms: u64,
+    renewed_ms: u64,
 }
 
 impl Claim {

@@ -64,12 +64,12 @@ impl TestAuth {
 /// Ports, names and store of one broker; kept so a restart uses the very same ones.
 #[derive(Clone, Debug)]
 pub(crate) struct BrokerSpec {
-    pub(crate) cluster_name: String,
+    cluster_name: String,
     pub(crate) broker_name: String,
-    pub(crate) listen_port: u16,
-    pub(crate) ha_port: u16,
-    pub(crate) store: PathBuf,
-    pub(crate) namesrv_addr: String,
+    listen_port: u16,
+    ha_port: u16,
+    store: PathBuf,
+    namesrv_addr: String,
     pub(crate) auth: Option<TestAuth>,
 }
 

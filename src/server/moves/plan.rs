@@ -17,11 +17,11 @@ use crate::topic_state::TopicState;
 
 /// A move checked but not made yet.
 pub(crate) struct PlannedMove {
-    pub(crate) topic: String,
-    pub(crate) dir: Direction,
-    pub(crate) state: TopicState,
-    pub(crate) to: Phase,
-    pub(crate) checks: Vec<CheckResult>,
+    pub(super) topic: String,
+    dir: Direction,
+    pub(super) state: TopicState,
+    pub(super) to: Phase,
+    checks: Vec<CheckResult>,
 }
 
 impl PlannedMove {

@@ -1,0 +1,131 @@
+//! The four clients' futures keep their depth: this crate compiles them under a recursion limit of 124, short of
+//! the compiler's default 128. An application's crate computes the layout of every shim future it holds
+//! (`subscribe`, `start`, the sends), nested in its own; a shim future that nests deeper leaves it less room, and
+//! past 128 its build fails with "queries overflow the depth limit".
+//!
+//! Measured with this file's limit lowered until it failed (rustc 1.95): the deepest is `MigratingProducer::send`
+//! at 117–118 (the raw `DefaultMQProducer::send` alone: 97–98). The consumers' reconcile pass and the lite pull
+//! consumer's shutdown of a cluster's client are boxed: unboxed, the push consumer's `subscribe` came to 122–125
+//! and overflowed `benches/listen_path.rs`.
+//!
+//! Needs no broker: the consumers are not started (their reconcile returns at once), and the other futures are
+//! made and dropped, not run.
+#![recursion_limit = "124"]
+
+use std::any::Any;
+use std::future::Future;
+
+use rocketmq_client_rust::{LocalTransactionState, MQPushConsumer, TransactionListener};
+use rocketmq_migration::{
+    Cluster, ClusterConfig, MigratingLitePullConsumer, MigratingProducer, MigratingPushConsumer,
+    MigratingTransactionProducer, MigrationRuntime,
+};
+use rocketmq_model::common::message::message_ext::MessageExt;
+use rocketmq_model::common::message::message_single::Message;
+use rocketmq_model::common::message::MessageTrait;
+
+/// A listener that commits nothing; its transactions are never run here.
+struct Undecided;
+
+impl TransactionListener for Undecided {
+    fn execute_local_transaction(
+        &self,
+        _msg: &dyn MessageTrait,
+        _arg: Option<&(dyn Any + Send + Sync)>,
+    ) -> LocalTransactionState {
+        LocalTransactionState::Unknown
+    }
+
+    fn check_local_transaction(&self, _msg: &MessageExt) -> LocalTransactionState {
+        LocalTransactionState::Unknown
+    }
+}
+
+/// Make `fut` and drop it unpolled: its layout is computed here, which is what the recursion limit bounds.
+fn hold<F: Future>(fut: F) {
+    drop(fut);
+}
+
+/// A client runtime left running until the test process ends (its shutdown is the raw client's future, whose
+/// depth is not the shim's to keep down).
+fn runtime() -> &'static MigrationRuntime {
+    Box::leak(Box::new(MigrationRuntime::new().expect("client runtime")))
+}
+
+fn clusters() -> (ClusterConfig, ClusterConfig) {
+    (
+        ClusterConfig::new("127.0.0.1:1"),
+        ClusterConfig::new("127.0.0.1:2"),
+    )
+}
+
+fn msg() -> Message {
+    Message::builder()
+        .topic("depth_topic")
+        .body(b"x".to_vec())
+        .build()
+        .expect("message")
+}
+
+#[tokio::test]
+async fn a_push_consumer_subscribes_before_start_and_its_futures_stay_shallow() {
+    let runtime = runtime();
+    let (source, target) = clusters();
+    let mut push = MigratingPushConsumer::builder(runtime.client())
+        .consumer_group("depth_cg")
+        .source(source)
+        .target(target)
+        .build()
+        .expect("push consumer");
+    push.subscribe("depth_topic", "*")
+        .await
+        .expect("subscribe before start");
+    assert!(push.subscribed_topics(Cluster::Source).await.is_empty());
+    hold(push.start());
+}
+
+#[tokio::test]
+async fn a_lite_pull_consumer_subscribes_before_start_and_its_futures_stay_shallow() {
+    let runtime = runtime();
+    let (source, target) = clusters();
+    let lite = MigratingLitePullConsumer::builder(runtime.client())
+        .consumer_group("depth_lp_cg")
+        .source(source)
+        .target(target)
+        .build()
+        .expect("lite pull consumer");
+    lite.subscribe("depth_topic")
+        .await
+        .expect("subscribe before start");
+    assert!(lite.subscribed_topics(Cluster::Target).await.is_empty());
+    hold(lite.start());
+}
+
+#[tokio::test]
+async fn a_producers_send_futures_stay_shallow() {
+    let runtime = runtime();
+    let (source, target) = clusters();
+    let producer = MigratingProducer::builder(runtime.client())
+        .producer_group("depth_pg")
+        .source(source)
+        .target(target)
+        .build()
+        .expect("producer");
+    hold(producer.send(msg()));
+    hold(producer.send_with_callback(msg(), |_, _| {}));
+}
+
+#[tokio::test]
+async fn a_transaction_producers_send_futures_stay_shallow() {
+    let runtime = runtime();
+    let (source, target) = clusters();
+    let tx = MigratingTransactionProducer::builder(runtime.client())
+        .producer_group("depth_tx_pg")
+        .source(source)
+        .target(target)
+        .transaction_listener(Undecided)
+        .build()
+        .expect("transaction producer");
+    hold(tx.send_message_in_transaction::<(), _>(msg(), None));
+    hold(tx.send(msg()));
+}
