@@ -72,6 +72,29 @@ macro_rules! client_debug {
 
 pub(crate) use client_debug;
 
+/// The way in and out of a builder, the same for the four clients: `Client::builder(runtime)` (the argument the
+/// raw client's builder, `$raw`, takes) and `Builder::build`, which hands what the builder's `check` returns to
+/// `Client::from_parts`.
+macro_rules! client_entry {
+    ($client:ident, $builder:ident, $raw:literal) => {
+        impl $builder {
+            /// Validate and build. Nothing connects until `start`.
+            pub fn build(self) -> Result<$client, $crate::MigrationError> {
+                Ok($client::from_parts(self.check()?))
+            }
+        }
+
+        impl $client {
+            #[doc = concat!("Start building on `runtime` (the argument `", $raw, "::builder` takes).")]
+            pub fn builder(runtime: std::sync::Arc<rocketmq_client_rust::ClientRuntime>) -> $builder {
+                $builder::new(runtime)
+            }
+        }
+    };
+}
+
+pub(crate) use client_entry;
+
 /// The accessors both consumers share: the phase table they follow, and each cluster's client (running, and what
 /// it reads), from the core's `phases` and `sides`.
 macro_rules! consumer_accessors {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use cheetah_string::CheetahString;
 use parking_lot::Mutex;
 use rocketmq_client_rust::{
-    ClientError, ClientResult, ClientRuntime, DefaultMQPushConsumer, MQConsumer, MQPushConsumer,
+    ClientError, ClientResult, DefaultMQPushConsumer, MQConsumer, MQPushConsumer,
     MessageListenerConcurrently, MessageListenerOrderly, MessageSelector,
 };
 use rocketmq_model::common::message::message_ext::MessageExt;
@@ -24,7 +24,7 @@ pub use builder::MigratingPushConsumerBuilder;
 pub use listener::consuming_cluster;
 
 use crate::client::base::ClientBase;
-use crate::client::base::{client_debug, consumer_accessors};
+use crate::client::base::{client_debug, client_entry, consumer_accessors};
 use crate::client::brokers::BrokerMap;
 use crate::client::builder::Checked;
 use crate::client::consumer_report;
@@ -110,15 +110,12 @@ pub struct MigratingPushConsumer {
 }
 
 client_debug!(MigratingPushConsumer);
+client_entry!(
+    MigratingPushConsumer,
+    MigratingPushConsumerBuilder,
+    "DefaultMQPushConsumer"
+);
 consumer_accessors!(MigratingPushConsumer);
-
-impl MigratingPushConsumerBuilder {
-    /// Validate and build. Nothing connects until `start`.
-    pub fn build(self) -> Result<MigratingPushConsumer, MigrationError> {
-        let (checked, settings, shared) = self.check()?;
-        Ok(MigratingPushConsumer::from_parts(checked, settings, shared))
-    }
-}
 
 impl MigratingPushConsumer {
     /// Benchmark hook, not API: the listener `cluster`'s raw consumer calls for a delivery (counting, dedupe
@@ -139,12 +136,7 @@ impl MigratingPushConsumer {
         })
     }
 
-    /// Start building a consumer on `runtime` (the argument `DefaultMQPushConsumer::builder` takes).
-    pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingPushConsumerBuilder {
-        MigratingPushConsumerBuilder::new(runtime)
-    }
-
-    fn from_parts(checked: Checked, settings: ConsumerSettings, shared: MergeShared) -> Self {
+    fn from_parts((checked, settings, shared): (Checked, ConsumerSettings, MergeShared)) -> Self {
         let linger = settings.read.linger;
         let consumer = MigratingPushConsumer {
             core: Arc::new(Core {

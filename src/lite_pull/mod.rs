@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime, MessageSelector};
+use rocketmq_client_rust::{ClientError, ClientResult, MessageSelector};
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::sync::mpsc;
@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 pub use builder::MigratingLitePullConsumerBuilder;
 
-use crate::client::base::{client_debug, consumer_accessors};
+use crate::client::base::{client_debug, client_entry, consumer_accessors};
 use crate::client::brokers::BrokerMap;
 use crate::client::consumer_stats::ConsumerStats;
 use crate::client::sides::Sides;
@@ -100,21 +100,14 @@ pub struct MigratingLitePullConsumer {
 }
 
 client_debug!(MigratingLitePullConsumer);
+client_entry!(
+    MigratingLitePullConsumer,
+    MigratingLitePullConsumerBuilder,
+    "DefaultLitePullConsumer"
+);
 consumer_accessors!(MigratingLitePullConsumer);
 
-impl MigratingLitePullConsumerBuilder {
-    /// Validate and build. Nothing connects until `start`.
-    pub fn build(self) -> Result<MigratingLitePullConsumer, MigrationError> {
-        Ok(MigratingLitePullConsumer::from_parts(self.check()?))
-    }
-}
-
 impl MigratingLitePullConsumer {
-    /// Start building a consumer on `runtime` (the argument `DefaultLitePullConsumer::builder` takes).
-    pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingLitePullConsumerBuilder {
-        MigratingLitePullConsumerBuilder::new(runtime)
-    }
-
     fn from_parts(p: Parts) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let linger = p.settings.read.linger;

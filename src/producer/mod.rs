@@ -10,19 +10,18 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime};
+use rocketmq_client_rust::{ClientError, ClientResult};
 use tokio::sync::OnceCell;
 
 pub use crate::client::producer_stats::ProducerStats;
 pub use builder::MigratingProducerBuilder;
 
-use crate::client::base::client_debug;
+use crate::client::base::{client_debug, client_entry};
 use crate::client::builder::Checked;
 use crate::client::producer_settings::ProducerSettings;
 use crate::client::writes::Writes;
 use crate::cluster::Cluster;
 use crate::control::report::ClientKind;
-use crate::error::MigrationError;
 use crate::route::PhaseHandle;
 use core::{Core, QueueCache};
 
@@ -67,22 +66,14 @@ pub struct MigratingProducer {
 }
 
 client_debug!(MigratingProducer);
-
-impl MigratingProducerBuilder {
-    /// Validate and build. Nothing connects until [`MigratingProducer::start`].
-    pub fn build(self) -> Result<MigratingProducer, MigrationError> {
-        let (checked, settings) = self.check()?;
-        Ok(MigratingProducer::from_parts(checked, settings))
-    }
-}
+client_entry!(
+    MigratingProducer,
+    MigratingProducerBuilder,
+    "DefaultMQProducer"
+);
 
 impl MigratingProducer {
-    /// Start building a producer on `runtime` (the same argument `DefaultMQProducer::builder` takes).
-    pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingProducerBuilder {
-        MigratingProducerBuilder::new(runtime)
-    }
-
-    fn from_parts(checked: Checked, settings: ProducerSettings) -> Self {
+    fn from_parts((checked, settings): (Checked, ProducerSettings)) -> Self {
         let producer = MigratingProducer {
             core: Arc::new(Core {
                 base: checked.base.clone(),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use rocketmq_client_rust::{ClientError, ClientResult, ClientRuntime};
+use rocketmq_client_rust::{ClientError, ClientResult};
 
 pub use builder::{
     MigratingTransactionProducerBuilder, DEFAULT_MAX_LINGER, DEFAULT_MIN_LINGER,
@@ -23,12 +23,11 @@ pub use builder::{
 };
 pub use stats::TransactionStats;
 
-use crate::client::base::client_debug;
+use crate::client::base::{client_debug, client_entry};
 use crate::client::sides::Sides;
 use crate::client::writes::Writes;
 use crate::cluster::Cluster;
 use crate::control::report::ClientKind;
-use crate::error::MigrationError;
 use crate::route::PhaseHandle;
 use builder::Parts;
 use core::TxCore;
@@ -114,20 +113,13 @@ pub struct MigratingTransactionProducer {
 }
 
 client_debug!(MigratingTransactionProducer);
-
-impl MigratingTransactionProducerBuilder {
-    /// Validate and build. Nothing connects until [`MigratingTransactionProducer::start`].
-    pub fn build(self) -> Result<MigratingTransactionProducer, MigrationError> {
-        Ok(MigratingTransactionProducer::from_parts(self.check()?))
-    }
-}
+client_entry!(
+    MigratingTransactionProducer,
+    MigratingTransactionProducerBuilder,
+    "TransactionMQProducer"
+);
 
 impl MigratingTransactionProducer {
-    /// Start building a producer on `runtime` (the same argument `TransactionMQProducer::builder` takes).
-    pub fn builder(runtime: Arc<ClientRuntime>) -> MigratingTransactionProducerBuilder {
-        MigratingTransactionProducerBuilder::new(runtime)
-    }
-
     fn from_parts(parts: Parts) -> Self {
         let Parts {
             checked,
