@@ -63,18 +63,18 @@ impl Core {
 
     /// Run `op` as `route` says, with this producer's clients: on `route.first`, and once more with `spare` (a
     /// copy of the payload) on the other cluster where the phase and the error allow.
-    pub(crate) async fn dispatch<P, R, F, Fut>(
-        &self,
-        route: Route<'_>,
+    pub(crate) fn dispatch<'a, P, R, F, Fut>(
+        &'a self,
+        route: Route<'a>,
         payload: P,
         spare: Option<P>,
         op: F,
-    ) -> ClientResult<R>
+    ) -> impl Future<Output = ClientResult<R>> + use<'a, P, R, F, Fut>
     where
         F: Fn(DefaultMQProducer, P) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        dispatch_on(route, payload, spare, |c| self.client(c), op).await
+        dispatch_on(route, payload, spare, |c| self.client(c), op)
     }
 }
 

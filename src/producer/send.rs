@@ -78,18 +78,18 @@ pub(super) fn to_callback(
 
 impl MigratingProducer {
     /// Route one prepared message by its topic's phase, with failover where the phase allows.
-    async fn routed<R, F, Fut>(
+    fn routed<R, F, Fut>(
         &self,
         msg: Message,
         retry_on_timeout: bool,
         op: F,
-    ) -> ClientResult<R>
+    ) -> impl Future<Output = ClientResult<R>> + use<'_, R, F, Fut>
     where
         F: Fn(DefaultMQProducer, Message) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
         let planned = self.core.writes.plan(msg.topic());
-        self.run_planned(planned, msg, retry_on_timeout, op).await
+        self.run_planned(planned, msg, retry_on_timeout, op)
     }
 
     /// Run `op` with `payload` on the `planned` send's first cluster, and once more with a copy on the other
