@@ -23,14 +23,12 @@ pub use crate::client::consumer_stats::ConsumerStats;
 pub use builder::MigratingPushConsumerBuilder;
 pub use listener::consuming_cluster;
 
-use crate::client::base::ClientBase;
-use crate::client::base::{client_debug, client_entry, consumer_accessors};
+use crate::client::base::{client_debug, client_entry, consumer_accessors, ClientBase};
 use crate::client::brokers::BrokerMap;
 use crate::client::builder::Checked;
 use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
-use crate::client::sides::Reconciling;
-use crate::client::sides::Sides;
+use crate::client::sides::{Reconciling, Sides};
 use crate::client::start::start;
 use crate::client::subscriptions::RawSubscriber;
 use crate::cluster::Cluster;
@@ -283,14 +281,11 @@ impl Core {
     ) {
         let held = self.sides.subscribed(c).await;
         // Every instance's retries: the group's retry topic on this cluster must be consumed too (one look for all
-        // the topics about to be released).
-        let retry_topic = self
-            .shared
-            .retries
-            .as_ref()
-            .map(|_| format!("%RETRY%{}", self.base.group));
+        // the topics about to be released; asked only when some are).
         let retries_due = || async {
-            match self.drained(c, &retry_topic?).await {
+            self.shared.retries.as_ref()?;
+            let retry_topic = format!("%RETRY%{}", self.base.group);
+            match self.drained(c, &retry_topic).await {
                 Ok(None) => None,
                 Ok(Some(behind)) => Some(format!("retry topic behind at {behind}")),
                 Err(e) => Some(format!("cannot read the retry topic's offsets: {e}")),

@@ -14,7 +14,7 @@ const DEFAULT_POLL_TIMEOUT_MILLIS: u64 = 5000;
 /// `DefaultLitePullConsumer`'s default auto-commit interval.
 const DEFAULT_AUTO_COMMIT_INTERVAL_MILLIS: u64 = 5000;
 /// The raw consumer's lower bound for the auto-commit interval.
-pub(crate) const MIN_AUTO_COMMIT_INTERVAL_MILLIS: u64 = 1000;
+const MIN_AUTO_COMMIT_INTERVAL_MILLIS: u64 = 1000;
 
 /// The builder's poll timeout and auto-commit settings (`DefaultLitePullConsumer`'s defaults).
 #[derive(Clone, Copy, Debug)]
