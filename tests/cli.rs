@@ -471,7 +471,9 @@ fn export_import_compare_and_backlog_on_embedded_clusters() {
         text(&out.stdout)
     );
     assert!(
-        text(&out.stdout).contains("[x] source_connection"),
+        text(&out.stdout)
+            .lines()
+            .any(|l| l.trim_start().starts_with("ok") && l.contains(" source_connection ")),
         "{}",
         text(&out.stdout)
     );

@@ -1,7 +1,7 @@
 //! The machinery the four clients share: what every client is (group, clusters, runtime), the builders' common
 //! settings and checks, the producers' mirrored raw settings, the route of one send with failover, the sends in
-//! flight and the topics written, and the merge state both consumers read through, each cluster's raw client slot
-//! and how a raw client is started.
+//! flight and the topics written, and the merge state both consumers read through, each cluster's raw client slot,
+//! how a raw client is started, and the sends' `_timeout` twins.
 
 pub(crate) mod base;
 pub(crate) mod brokers;
@@ -19,4 +19,5 @@ pub(crate) mod side;
 pub(crate) mod sides;
 pub(crate) mod start;
 pub(crate) mod subscriptions;
+pub(crate) mod timed;
 pub(crate) mod writes;

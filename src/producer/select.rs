@@ -19,10 +19,11 @@ use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
 use super::core::Core;
-use super::send::{counting, to_callback as selector_callback};
+use super::send::{counting, send_to_queue_within, to_callback as selector_callback};
 use super::MigratingProducer;
 use crate::client::dispatch::{FailoverPolicy, Planned, Route};
 use crate::client::flight::Flight;
+use crate::client::timed::timeout_twins;
 use crate::cluster::Cluster;
 use crate::topic_state::TopicState;
 
@@ -36,18 +37,6 @@ fn stamp_and_plan<M: MessageTrait>(
     let topic = msg.topic().clone();
     let (state, flight) = core.writes.route(topic.as_str());
     (topic, state, flight)
-}
-
-/// `send_to_queue`, with a timeout in milliseconds when one is given.
-async fn send_to_queue_within(
-    p: DefaultMQProducer,
-    (m, q): QueueSend,
-    timeout: Option<u64>,
-) -> ClientResult<Option<SendResult>> {
-    match timeout {
-        Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
-        None => p.send_to_queue(m, q).await,
-    }
 }
 
 /// A message bound for one queue.
@@ -82,36 +71,17 @@ impl MigratingProducer {
         Ok((first, (m, mq), spare))
     }
 
-    /// Send with a queue selector, as `DefaultMQProducer::send_with_selector`. In `DualReadWrite` the cluster is
-    /// key-sticky (see the module docs); failover goes to the queue the selector picks on the other cluster.
-    pub async fn send_with_selector<M, S, T>(
-        &self,
-        msg: M,
-        selector: S,
-        arg: T,
-    ) -> ClientResult<Option<SendResult>>
-    where
-        M: MessageTrait + Send + Sync,
-        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
-        T: Send + Sync,
-    {
-        self.selector_send(msg, selector, arg, None).await
-    }
-
-    /// As [`MigratingProducer::send_with_selector`], with a timeout in milliseconds.
-    pub async fn send_with_selector_timeout<M, S, T>(
-        &self,
-        msg: M,
-        selector: S,
-        arg: T,
-        timeout: u64,
-    ) -> ClientResult<Option<SendResult>>
-    where
-        M: MessageTrait + Send + Sync,
-        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
-        T: Send + Sync,
-    {
-        self.selector_send(msg, selector, arg, Some(timeout)).await
+    timeout_twins! {
+        /// Send with a queue selector, as `DefaultMQProducer::send_with_selector`. In `DualReadWrite` the cluster
+        /// is key-sticky (see the module docs); failover goes to the queue the selector picks on the other cluster.
+        send_with_selector<M, S, T> / send_with_selector_timeout<M, S, T>(msg: M, selector: S, arg: T)
+            -> ClientResult<Option<SendResult>>
+        where {
+            M: MessageTrait + Send + Sync,
+            S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
+            T: Send + Sync,
+        }
+        => selector_send(msg, selector, arg);
     }
 
     async fn selector_send<M, S, T>(

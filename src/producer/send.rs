@@ -15,6 +15,7 @@ use rocketmq_model::common::message::MessageTrait;
 use super::core::Core;
 use super::MigratingProducer;
 use crate::client::dispatch::{dispatch_on, FailoverPolicy, Planned};
+use crate::client::timed::timeout_twins;
 use crate::client::writes::prepare;
 use crate::cluster::Cluster;
 use crate::dedupe::BATCH_KEY_PROPERTY;
@@ -34,6 +35,18 @@ fn prepare_batch<M: MessageTrait>(msgs: Vec<M>) -> (CheetahString, Vec<Message>)
         .collect();
     let topic = msgs.first().map(|m| m.topic().clone()).unwrap_or_default();
     (topic, msgs)
+}
+
+/// `send_to_queue`, with a timeout in milliseconds when one is given.
+pub(super) async fn send_to_queue_within(
+    p: DefaultMQProducer,
+    (m, q): (Message, MessageQueue),
+    timeout: Option<u64>,
+) -> ClientResult<Option<SendResult>> {
+    match timeout {
+        Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
+        None => p.send_to_queue(m, q).await,
+    }
 }
 
 fn runtime_handle() -> ClientResult<tokio::runtime::Handle> {
@@ -220,7 +233,9 @@ impl MigratingProducer {
             .await
     }
 
-    /// Send with a timeout in milliseconds, as `DefaultMQProducer::send_with_timeout`.
+    /// Send with a timeout in milliseconds, as `DefaultMQProducer::send_with_timeout`. Not a twin of
+    /// [`Self::send`] written once: the raw `send_with_timeout` future nests 12 levels deeper than the raw `send`,
+    /// and one future holding either would give `send` that depth too (see `tests/type_depth.rs`).
     pub async fn send_with_timeout<M>(
         &self,
         msg: M,
@@ -235,33 +250,70 @@ impl MigratingProducer {
         .await
     }
 
-    /// Send asynchronously and report to `send_callback`, as `DefaultMQProducer::send_with_callback`.
-    ///
-    /// In phases with failover the send (and its one retry on the other cluster) runs as a background task.
-    pub async fn send_with_callback<M, F>(&self, msg: M, send_callback: F) -> ClientResult<()>
-    where
-        M: MessageTrait + Send + Sync,
-        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
-    {
-        self.callback_send(prepare(msg), None, send_callback).await
+    timeout_twins! {
+        /// Send asynchronously and report to `send_callback`, as `DefaultMQProducer::send_with_callback`.
+        ///
+        /// In phases with failover the send (and its one retry on the other cluster) runs as a background task.
+        send_with_callback<M, F> / send_with_callback_timeout<F, M>(msg: M, send_callback: F) -> ClientResult<()>
+        where {
+            M: MessageTrait + Send + Sync,
+            F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+        }
+        => callback_send(prepare(msg), send_callback);
+
+        /// Send to a queue, as `DefaultMQProducer::send_to_queue`. The queue's broker decides the cluster; no
+        /// failover (the queue exists on one cluster only).
+        send_to_queue<M> / send_to_queue_with_timeout<M>(msg: M, mq: MessageQueue)
+            -> ClientResult<Option<SendResult>>
+        where { M: MessageTrait + Send + Sync }
+        => to_queue(prepare(msg), mq);
+
+        /// As `DefaultMQProducer::send_to_queue_with_callback`; the queue's broker decides the cluster.
+        send_to_queue_with_callback<M, F> / send_to_queue_with_callback_timeout<M, F>(
+            msg: M,
+            mq: MessageQueue,
+            send_callback: F
+        ) -> ClientResult<()>
+        where {
+            M: MessageTrait + Send + Sync,
+            F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+        }
+        => queue_callback_send(prepare(msg), mq, send_callback);
+
+        /// Send a batch (one topic), as `DefaultMQProducer::send_batch`. The whole batch goes to one cluster.
+        send_batch<M> / send_batch_with_timeout<M>(msgs: Vec<M>) -> ClientResult<SendResult>
+        where { M: MessageTrait + Send + Sync }
+        => batch(msgs);
+
+        /// As `DefaultMQProducer::send_batch_to_queue`; the queue's broker decides the cluster.
+        send_batch_to_queue<M> / send_batch_to_queue_with_timeout<M>(msgs: Vec<M>, mq: MessageQueue)
+            -> ClientResult<SendResult>
+        where { M: MessageTrait + Send + Sync }
+        => batch_to_queue(msgs, mq);
+
+        /// As `DefaultMQProducer::send_batch_with_callback`; failover phases send in a background task.
+        send_batch_with_callback<M, F> / send_batch_with_callback_timeout<M, F>(msgs: Vec<M>, f: F)
+            -> ClientResult<()>
+        where {
+            M: MessageTrait + Send + Sync,
+            F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+        }
+        => batch_callback_send(msgs, f);
+
+        /// As `DefaultMQProducer::send_batch_to_queue_with_callback`; the queue's broker decides the cluster.
+        send_batch_to_queue_with_callback<M, F> / send_batch_to_queue_with_callback_timeout<M, F>(
+            msgs: Vec<M>,
+            mq: MessageQueue,
+            f: F
+        ) -> ClientResult<()>
+        where {
+            M: MessageTrait + Send + Sync,
+            F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+        }
+        => batch_queue_callback_send(msgs, mq, f);
     }
 
-    /// As [`MigratingProducer::send_with_callback`], with a timeout in milliseconds.
-    pub async fn send_with_callback_timeout<F, M>(
-        &self,
-        msg: M,
-        send_callback: F,
-        timeout: u64,
-    ) -> ClientResult<()>
-    where
-        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
-        M: MessageTrait + Send + Sync,
-    {
-        self.callback_send(prepare(msg), Some(timeout), send_callback)
-            .await
-    }
-
-    async fn callback_send<F>(&self, msg: Message, timeout: Option<u64>, f: F) -> ClientResult<()>
+    async fn callback_send<F>(&self, msg: Message, f: F, timeout: Option<u64>) -> ClientResult<()>
     where
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
@@ -300,36 +352,16 @@ impl MigratingProducer {
         .await
     }
 
-    /// Send to a queue, as `DefaultMQProducer::send_to_queue`. The queue's broker decides the cluster; no failover
-    /// (the queue exists on one cluster only).
-    pub async fn send_to_queue<M>(
+    /// A send to `mq` on the cluster that owns its broker.
+    fn to_queue(
         &self,
-        msg: M,
+        msg: Message,
         mq: MessageQueue,
-    ) -> ClientResult<Option<SendResult>>
-    where
-        M: MessageTrait + Send + Sync,
-    {
-        self.queue_send(prepare(msg), mq, |p, m, q| async move {
-            p.send_to_queue(m, q).await
+        timeout: Option<u64>,
+    ) -> impl Future<Output = ClientResult<Option<SendResult>>> + use<'_> {
+        self.queue_send(msg, mq, move |p, m, q| {
+            send_to_queue_within(p, (m, q), timeout)
         })
-        .await
-    }
-
-    /// As [`MigratingProducer::send_to_queue`], with a timeout in milliseconds.
-    pub async fn send_to_queue_with_timeout<M>(
-        &self,
-        msg: M,
-        mq: MessageQueue,
-        timeout: u64,
-    ) -> ClientResult<Option<SendResult>>
-    where
-        M: MessageTrait + Send + Sync,
-    {
-        self.queue_send(prepare(msg), mq, |p, m, q| async move {
-            p.send_to_queue_with_timeout(m, q, timeout).await
-        })
-        .await
     }
 
     async fn queue_send<R, F, Fut>(&self, msg: Message, mq: MessageQueue, op: F) -> ClientResult<R>
@@ -348,39 +380,22 @@ impl MigratingProducer {
             .await
     }
 
-    /// As `DefaultMQProducer::send_to_queue_with_callback`; the queue's broker decides the cluster.
-    pub async fn send_to_queue_with_callback<M, F>(
+    async fn queue_callback_send<F>(
         &self,
-        msg: M,
+        msg: Message,
         mq: MessageQueue,
-        send_callback: F,
+        f: F,
+        timeout: Option<u64>,
     ) -> ClientResult<()>
     where
-        M: MessageTrait + Send + Sync,
         F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
     {
-        let msg = prepare(msg);
         let (planned, p) = self.queue_client(msg.topic(), &mq).await?;
-        p.send_to_queue_with_callback(msg, mq, counting(planned, send_callback))
-            .await
-    }
-
-    /// As `DefaultMQProducer::send_to_queue_with_callback_timeout`; the queue's broker decides the cluster.
-    pub async fn send_to_queue_with_callback_timeout<M, F>(
-        &self,
-        msg: M,
-        mq: MessageQueue,
-        send_callback: F,
-        timeout: u64,
-    ) -> ClientResult<()>
-    where
-        M: MessageTrait + Send + Sync,
-        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
-    {
-        let msg = prepare(msg);
-        let (planned, p) = self.queue_client(msg.topic(), &mq).await?;
-        p.send_to_queue_with_callback_timeout(msg, mq, counting(planned, send_callback), timeout)
-            .await
+        let cb = counting(planned, f);
+        match timeout {
+            Some(t) => p.send_to_queue_with_callback_timeout(msg, mq, cb, t).await,
+            None => p.send_to_queue_with_callback(msg, mq, cb).await,
+        }
     }
 
     /// As `DefaultMQProducer::send_oneway_to_queue`; the queue's broker decides the cluster.
@@ -394,65 +409,22 @@ impl MigratingProducer {
         .await
     }
 
-    /// Send a batch (one topic), as `DefaultMQProducer::send_batch`. The whole batch goes to one cluster.
-    pub async fn send_batch<M>(&self, msgs: Vec<M>) -> ClientResult<SendResult>
+    async fn batch<M>(&self, msgs: Vec<M>, timeout: Option<u64>) -> ClientResult<SendResult>
     where
         M: MessageTrait + Send + Sync,
     {
         let (topic, msgs) = prepare_batch(msgs);
         let planned = self.core.writes.plan(&topic).count(msgs.len() as u64);
-        self.run_planned(
-            planned,
-            msgs,
-            true,
-            |p, m| async move { p.send_batch(m).await },
-        )
-        .await
-    }
-
-    /// As [`MigratingProducer::send_batch`], with a timeout in milliseconds.
-    pub async fn send_batch_with_timeout<M>(
-        &self,
-        msgs: Vec<M>,
-        timeout: u64,
-    ) -> ClientResult<SendResult>
-    where
-        M: MessageTrait + Send + Sync,
-    {
-        let (topic, msgs) = prepare_batch(msgs);
-        let planned = self.core.writes.plan(&topic).count(msgs.len() as u64);
-        self.run_planned(planned, msgs, true, |p, m| async move {
-            p.send_batch_with_timeout(m, timeout).await
+        self.run_planned(planned, msgs, true, move |p, m| async move {
+            match timeout {
+                Some(t) => p.send_batch_with_timeout(m, t).await,
+                None => p.send_batch(m).await,
+            }
         })
         .await
     }
 
-    /// As `DefaultMQProducer::send_batch_to_queue`; the queue's broker decides the cluster.
-    pub async fn send_batch_to_queue<M>(
-        &self,
-        msgs: Vec<M>,
-        mq: MessageQueue,
-    ) -> ClientResult<SendResult>
-    where
-        M: MessageTrait + Send + Sync,
-    {
-        self.batch_queue_send(msgs, mq, None).await
-    }
-
-    /// As `DefaultMQProducer::send_batch_to_queue_with_timeout`; the queue's broker decides the cluster.
-    pub async fn send_batch_to_queue_with_timeout<M>(
-        &self,
-        msgs: Vec<M>,
-        mq: MessageQueue,
-        timeout: u64,
-    ) -> ClientResult<SendResult>
-    where
-        M: MessageTrait + Send + Sync,
-    {
-        self.batch_queue_send(msgs, mq, Some(timeout)).await
-    }
-
-    async fn batch_queue_send<M>(
+    async fn batch_to_queue<M>(
         &self,
         msgs: Vec<M>,
         mq: MessageQueue,
@@ -478,34 +450,11 @@ impl MigratingProducer {
             .await
     }
 
-    /// As `DefaultMQProducer::send_batch_with_callback`; failover phases send in a background task.
-    pub async fn send_batch_with_callback<M, F>(&self, msgs: Vec<M>, f: F) -> ClientResult<()>
-    where
-        M: MessageTrait + Send + Sync,
-        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
-    {
-        self.batch_callback_send(msgs, None, f).await
-    }
-
-    /// As `DefaultMQProducer::send_batch_with_callback_timeout`; failover phases send in a background task.
-    pub async fn send_batch_with_callback_timeout<M, F>(
-        &self,
-        msgs: Vec<M>,
-        f: F,
-        timeout: u64,
-    ) -> ClientResult<()>
-    where
-        M: MessageTrait + Send + Sync,
-        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
-    {
-        self.batch_callback_send(msgs, Some(timeout), f).await
-    }
-
     async fn batch_callback_send<M, F>(
         &self,
         msgs: Vec<M>,
-        timeout: Option<u64>,
         f: F,
+        timeout: Option<u64>,
     ) -> ClientResult<()>
     where
         M: MessageTrait + Send + Sync,
@@ -533,12 +482,12 @@ impl MigratingProducer {
         .await
     }
 
-    /// As `DefaultMQProducer::send_batch_to_queue_with_callback`; the queue's broker decides the cluster.
-    pub async fn send_batch_to_queue_with_callback<M, F>(
+    async fn batch_queue_callback_send<M, F>(
         &self,
         msgs: Vec<M>,
         mq: MessageQueue,
         f: F,
+        timeout: Option<u64>,
     ) -> ClientResult<()>
     where
         M: MessageTrait + Send + Sync,
@@ -546,28 +495,14 @@ impl MigratingProducer {
     {
         let (topic, msgs) = prepare_batch(msgs);
         let (planned, p) = self.queue_client(&topic, &mq).await?;
-        let planned = planned.count(msgs.len() as u64);
-        p.send_batch_to_queue_with_callback(msgs, mq, counting(planned, f))
-            .await
-    }
-
-    /// As `DefaultMQProducer::send_batch_to_queue_with_callback_timeout`; the queue's broker decides the cluster.
-    pub async fn send_batch_to_queue_with_callback_timeout<M, F>(
-        &self,
-        msgs: Vec<M>,
-        mq: MessageQueue,
-        f: F,
-        timeout: u64,
-    ) -> ClientResult<()>
-    where
-        M: MessageTrait + Send + Sync,
-        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
-    {
-        let (topic, msgs) = prepare_batch(msgs);
-        let (planned, p) = self.queue_client(&topic, &mq).await?;
-        let planned = planned.count(msgs.len() as u64);
-        p.send_batch_to_queue_with_callback_timeout(msgs, mq, counting(planned, f), timeout)
-            .await
+        let cb = counting(planned.count(msgs.len() as u64), f);
+        match timeout {
+            Some(t) => {
+                p.send_batch_to_queue_with_callback_timeout(msgs, mq, cb, t)
+                    .await
+            }
+            None => p.send_batch_to_queue_with_callback(msgs, mq, cb).await,
+        }
     }
 
     /// Request/reply, as `DefaultMQProducer::request`. Fails over only when the first cluster was unreachable

@@ -18,6 +18,7 @@ use super::pending::{unconfirmed, Wait};
 use super::MigratingTransactionProducer;
 use crate::client::dispatch::{dispatch_on, FailoverPolicy};
 use crate::client::failover::{certainly_not_reached, classify};
+use crate::client::timed::timeout_twins;
 use crate::client::writes::prepare;
 use crate::cluster::Cluster;
 
@@ -49,25 +50,13 @@ impl MigratingTransactionProducer {
         .await
     }
 
-    /// Send and wait for the result, as `DefaultMQProducer::send` (and `MessageSend::send_message` of the raw
-    /// transactional producer); routed and failed over like [`MigratingProducer::send`](crate::MigratingProducer::send).
-    pub async fn send<M>(&self, msg: M) -> ClientResult<Option<SendResult>>
-    where
-        M: MessageTrait + Send + Sync,
-    {
-        self.plain(prepare(msg), None).await
-    }
-
-    /// Send with a timeout in milliseconds, as `DefaultMQProducer::send_with_timeout`.
-    pub async fn send_with_timeout<M>(
-        &self,
-        msg: M,
-        timeout: u64,
-    ) -> ClientResult<Option<SendResult>>
-    where
-        M: MessageTrait + Send + Sync,
-    {
-        self.plain(prepare(msg), Some(timeout)).await
+    timeout_twins! {
+        /// Send and wait for the result, as `DefaultMQProducer::send` (and `MessageSend::send_message` of the raw
+        /// transactional producer); routed and failed over like
+        /// [`MigratingProducer::send`](crate::MigratingProducer::send).
+        send<M> / send_with_timeout<M>(msg: M) -> ClientResult<Option<SendResult>>
+        where { M: MessageTrait + Send + Sync }
+        => plain(prepare(msg));
     }
 
     async fn plain(&self, msg: Message, timeout: Option<u64>) -> ClientResult<Option<SendResult>> {

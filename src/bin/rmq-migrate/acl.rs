@@ -39,9 +39,6 @@ pub(crate) struct ExportArgs {
 pub(crate) struct ImportArgs {
     #[command(flatten)]
     apply: ApplyArgs,
-    /// plain_acl.yml, or a file written by `acl export`.
-    #[arg(long, short)]
-    file: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
@@ -103,8 +100,8 @@ async fn export(a: ExportArgs) -> CliResult {
 }
 
 async fn import(a: ImportArgs) -> CliResult {
-    let text = read_text("file", &a.file)?;
-    let file = AclFile::parse(&text, &a.file.display().to_string())?;
+    let text = read_text("file", &a.apply.file)?;
+    let file = AclFile::parse(&text, &a.apply.file.display().to_string())?;
     let config = a.apply.cluster.config();
     config.validate("cluster")?;
     let policy = a.apply.on_conflict.policy();

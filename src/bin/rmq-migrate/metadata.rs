@@ -117,10 +117,14 @@ pub(crate) fn action_counts(actions: &[Action]) -> String {
     )
 }
 
-/// What both imports (`import`, `acl import`) take besides their file: the target cluster, a dry run and what
-/// to do with same-name items.
+/// What both imports (`import`, `acl import`) take: the file, the target cluster, a dry run and what to do with
+/// same-name items.
 #[derive(Args)]
 pub(crate) struct ApplyArgs {
+    /// The file to import: for `import` a metadata file (ours or `mqadmin exportMetadata`'s), for `acl import`
+    /// plain_acl.yml or a file written by `acl export`.
+    #[arg(long, short)]
+    pub(crate) file: PathBuf,
     #[command(flatten)]
     pub(crate) cluster: ClusterArgs,
     /// Print the plan; change nothing.
@@ -135,9 +139,6 @@ pub(crate) struct ApplyArgs {
 pub(crate) struct ImportArgs {
     #[command(flatten)]
     apply: ApplyArgs,
-    /// The metadata file (ours or `mqadmin exportMetadata`'s).
-    #[arg(long, short)]
-    file: PathBuf,
     /// Smallest queue count on the target.
     #[arg(long, default_value_t = 3)]
     min_queues: u32,
@@ -280,8 +281,8 @@ pub(crate) async fn export(a: ExportArgs) -> CliResult {
 }
 
 pub(crate) async fn import(a: ImportArgs) -> CliResult {
-    let text = read_text("file", &a.file)?;
-    let file = metadata::parse(&text, &a.file.display().to_string())?;
+    let text = read_text("file", &a.apply.file)?;
+    let file = metadata::parse(&text, &a.apply.file.display().to_string())?;
     let mut topics = a.topics.clone();
     let mut groups = a.groups.clone();
     if let Some(p) = &a.topics_from {

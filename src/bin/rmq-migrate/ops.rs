@@ -57,6 +57,12 @@ pub(crate) fn readiness(checks: &[CheckResult]) -> String {
     }
 }
 
+/// One readiness check as `health` and `task show` print it: `ok` or `FAILED`, the check's code, its detail.
+pub(crate) fn check_line(c: &CheckResult) -> String {
+    let outcome = if c.passed { "ok" } else { "FAILED" };
+    format!("{outcome:<6} {:<28} {}", c.code, c.detail)
+}
+
 /// The control plane has no task (`404 no_task`).
 fn is_no_task(e: &MigrationError) -> bool {
     rocketmq_migration::control::Refusal::of(e).is_some_and(|r| r.body.error == "no_task")
@@ -88,12 +94,7 @@ pub(crate) async fn health(r: &Remote, topics: &[String]) -> CliResult {
             );
             for (way, checks) in [("advance", &v.advance), ("rollback", &v.rollback)] {
                 for c in checks {
-                    println!(
-                        "  {way:<8} {:<6} {:<28} {}",
-                        if c.passed { "ok" } else { "FAILED" },
-                        c.code,
-                        c.detail
-                    );
+                    println!("  {way:<8} {}", check_line(c));
                 }
             }
         }

@@ -9,7 +9,7 @@ use rocketmq_migration::control::wire::{
 };
 use rocketmq_migration::{ConfigError, ConfigErrorKind, MigrationError};
 
-use crate::ops::{api, print_json};
+use crate::ops::{api, check_line, print_json};
 use crate::{CliResult, Output, Remote};
 
 /// The task's subcommands.
@@ -341,11 +341,6 @@ fn print_view(r: &Remote, v: &TaskView) -> Result<(), MigrationError> {
 
 fn print_checks(checks: &[CheckResult]) {
     for c in checks {
-        println!(
-            "  [{}] {:<24} {}",
-            if c.passed { "x" } else { " " },
-            c.code,
-            c.detail
-        );
+        println!("  {}", check_line(c));
     }
 }
