@@ -3,9 +3,12 @@
 //! (`subscribe`, `start`, the sends), nested in its own; a shim future that nests deeper leaves it less room, and
 //! past 128 its build fails with "queries overflow the depth limit".
 //!
-//! Measured with this file's limit lowered until it failed (rustc 1.95): the deepest is `MigratingProducer::send`
-//! at 109–110 (the raw `DefaultMQProducer::send` alone: 97–98; 117–118 before its two pass-through layers became
-//! plain functions). The consumers' reconcile pass and the lite pull consumer's shutdown of a cluster's client are
+//! Measured with this file's limit lowered until it failed (rustc 1.95): `MigratingProducer::send` needs 109–110
+//! (the raw `DefaultMQProducer::send` alone: 97–98; 117–118 before its two pass-through layers became plain
+//! functions). The compiler caches what two futures share, so a future held after another here needs less than it
+//! does alone in a crate; alone (one future per test crate), the deepest shim futures are `send_with_timeout`,
+//! `send_batch_with_timeout` and the selector sends at 121–122 (the raw `send_with_timeout` alone: 109–110), the
+//! shim's own cost being the same 12 levels as for `send`. The consumers' reconcile pass and the lite pull consumer's shutdown of a cluster's client are
 //! boxed: unboxed, the push consumer's `subscribe` came to 122–125 and overflowed `benches/listen_path.rs`.
 //!
 //! Needs no broker: the consumers are not started (their reconcile returns at once), and the other futures are

@@ -2,6 +2,7 @@
 
 mod builder;
 mod core;
+mod payload;
 mod queues;
 mod select;
 mod send;

@@ -19,7 +19,8 @@ use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
 use super::core::Core;
-use super::send::{counting, send_to_queue_within, to_callback as selector_callback};
+use super::payload::Payload;
+use super::send::{counting, to_callback as selector_callback};
 use super::MigratingProducer;
 use crate::client::dispatch::{FailoverPolicy, Planned, Route};
 use crate::client::flight::Flight;
@@ -106,7 +107,7 @@ impl MigratingProducer {
                     None => p.send_with_selector(m, s, a).await,
                 }
             },
-            |p, q| send_to_queue_within(p, q, timeout),
+            |p, (m, q): QueueSend| m.send_to_queue(p, q, timeout),
         )
         .await
     }
@@ -226,7 +227,7 @@ impl MigratingProducer {
             Planned::new(state, first, flight),
             payload,
             spare,
-            move |p, q| send_to_queue_within(p, q, timeout),
+            move |p, (m, q): QueueSend| m.send_to_queue(p, q, timeout),
             f,
         )
     }

@@ -7,47 +7,17 @@ use cheetah_string::CheetahString;
 use rocketmq_client_rust::{
     ArcSendCallback, ClientError, ClientResult, DefaultMQProducer, SendResult,
 };
-use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
 use super::core::Core;
+use super::payload::{Batch, OnSent, Payload};
 use super::MigratingProducer;
 use crate::client::dispatch::{dispatch_on, FailoverPolicy, Planned};
 use crate::client::timed::timeout_twins;
 use crate::client::writes::prepare;
 use crate::cluster::Cluster;
-use crate::dedupe::BATCH_KEY_PROPERTY;
-
-/// As [`prepare`] for each message, plus a copy of its key in [`BATCH_KEY_PROPERTY`]: the broker stores every
-/// message of a batch under the batch's `UNIQ_KEY`, and dedupe needs each message's own.
-fn prepare_batch<M: MessageTrait>(msgs: Vec<M>) -> (CheetahString, Vec<Message>) {
-    let msgs: Vec<Message> = msgs
-        .into_iter()
-        .map(|m| {
-            let mut m = prepare(m);
-            if let Some(key) = MessageClientIDSetter::get_uniq_id(&m) {
-                m.put_property(CheetahString::from_static_str(BATCH_KEY_PROPERTY), key);
-            }
-            m
-        })
-        .collect();
-    let topic = msgs.first().map(|m| m.topic().clone()).unwrap_or_default();
-    (topic, msgs)
-}
-
-/// `send_to_queue`, with a timeout in milliseconds when one is given.
-pub(super) async fn send_to_queue_within(
-    p: DefaultMQProducer,
-    (m, q): (Message, MessageQueue),
-    timeout: Option<u64>,
-) -> ClientResult<Option<SendResult>> {
-    match timeout {
-        Some(t) => p.send_to_queue_with_timeout(m, q, t).await,
-        None => p.send_to_queue(m, q).await,
-    }
-}
 
 fn runtime_handle() -> ClientResult<tokio::runtime::Handle> {
     tokio::runtime::Handle::try_current().map_err(|_| {
@@ -280,16 +250,11 @@ impl MigratingProducer {
         }
         => queue_callback_send(prepare(msg), mq, send_callback);
 
-        /// Send a batch (one topic), as `DefaultMQProducer::send_batch`. The whole batch goes to one cluster.
-        send_batch<M> / send_batch_with_timeout<M>(msgs: Vec<M>) -> ClientResult<SendResult>
-        where { M: MessageTrait + Send + Sync }
-        => batch(msgs);
-
         /// As `DefaultMQProducer::send_batch_to_queue`; the queue's broker decides the cluster.
         send_batch_to_queue<M> / send_batch_to_queue_with_timeout<M>(msgs: Vec<M>, mq: MessageQueue)
             -> ClientResult<SendResult>
         where { M: MessageTrait + Send + Sync }
-        => batch_to_queue(msgs, mq);
+        => to_queue(Batch::of(msgs), mq);
 
         /// As `DefaultMQProducer::send_batch_with_callback`; failover phases send in a background task.
         send_batch_with_callback<M, F> / send_batch_with_callback_timeout<M, F>(msgs: Vec<M>, f: F)
@@ -298,7 +263,7 @@ impl MigratingProducer {
             M: MessageTrait + Send + Sync,
             F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
         }
-        => batch_callback_send(msgs, f);
+        => callback_send(Batch::of(msgs), f);
 
         /// As `DefaultMQProducer::send_batch_to_queue_with_callback`; the queue's broker decides the cluster.
         send_batch_to_queue_with_callback<M, F> / send_batch_to_queue_with_callback_timeout<M, F>(
@@ -310,28 +275,68 @@ impl MigratingProducer {
             M: MessageTrait + Send + Sync,
             F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
         }
-        => batch_queue_callback_send(msgs, mq, f);
+        => queue_callback_send(Batch::of(msgs), mq, f);
     }
 
-    async fn callback_send<F>(&self, msg: Message, f: F, timeout: Option<u64>) -> ClientResult<()>
+    /// Send a batch (one topic), as `DefaultMQProducer::send_batch`. The whole batch goes to one cluster.
+    pub async fn send_batch<M>(&self, msgs: Vec<M>) -> ClientResult<SendResult>
     where
-        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+        M: MessageTrait + Send + Sync,
     {
-        let planned = self.core.writes.plan(msg.topic());
+        self.batch(msgs, |p, b| b.send(p)).await
+    }
+
+    /// As [`Self::send_batch`], with a timeout in milliseconds. Not written once with `send_batch`, for the reason
+    /// given at [`Self::send_with_timeout`] (here 4 levels).
+    pub async fn send_batch_with_timeout<M>(
+        &self,
+        msgs: Vec<M>,
+        timeout: u64,
+    ) -> ClientResult<SendResult>
+    where
+        M: MessageTrait + Send + Sync,
+    {
+        self.batch(msgs, move |p, b| b.send_with_timeout(p, timeout))
+            .await
+    }
+
+    /// A batch routed by phase, failed over (after a timeout too) where the phase allows; `op` is the raw send.
+    fn batch<M, F, Fut>(
+        &self,
+        msgs: Vec<M>,
+        op: F,
+    ) -> impl Future<Output = ClientResult<SendResult>> + use<'_, M, F, Fut>
+    where
+        M: MessageTrait,
+        F: Fn(DefaultMQProducer, Batch) -> Fut,
+        Fut: Future<Output = ClientResult<SendResult>>,
+    {
+        let batch = Batch::of(msgs);
+        let planned = self.core.writes.plan(batch.topic()).count(batch.count());
+        self.run_planned(planned, batch, true, op)
+    }
+
+    /// A callback send of `payload` (see [`Self::callback_routed`]).
+    async fn callback_send<P, F>(&self, payload: P, f: F, timeout: Option<u64>) -> ClientResult<()>
+    where
+        P: Payload,
+        F: OnSent,
+    {
+        let planned = self
+            .core
+            .writes
+            .plan(payload.topic())
+            .count(payload.count());
         self.callback_routed(
             planned,
-            msg,
-            |p, m, cb| async move {
-                match timeout {
-                    Some(t) => p.send_with_callback_timeout(m, cb, t).await,
-                    None => p.send_with_callback(m, cb).await,
-                }
-            },
+            payload,
+            move |p, m, cb| m.send_with_callback(p, None, cb, timeout),
             move |p, m| async move {
-                match timeout {
-                    Some(t) => p.send_with_timeout(m, t).await,
-                    None => p.send(m).await,
-                }
+                let answer = match timeout {
+                    Some(t) => m.send_with_timeout(p, t).await,
+                    None => m.send(p).await,
+                };
+                answer.map(Into::into)
             },
             f,
         )
@@ -352,50 +357,50 @@ impl MigratingProducer {
         .await
     }
 
-    /// A send to `mq` on the cluster that owns its broker.
-    fn to_queue(
+    /// A waiting send of `payload` to `mq`, on the cluster that owns the queue's broker.
+    fn to_queue<P: Payload>(
         &self,
-        msg: Message,
+        payload: P,
         mq: MessageQueue,
         timeout: Option<u64>,
-    ) -> impl Future<Output = ClientResult<Option<SendResult>>> + use<'_> {
-        self.queue_send(msg, mq, move |p, m, q| {
-            send_to_queue_within(p, (m, q), timeout)
-        })
+    ) -> impl Future<Output = ClientResult<P::Answer>> + use<'_, P> {
+        self.queue_send(payload, mq, move |p, m, q| m.send_to_queue(p, q, timeout))
     }
 
-    async fn queue_send<R, F, Fut>(&self, msg: Message, mq: MessageQueue, op: F) -> ClientResult<R>
+    /// Run `op` with `payload` and `mq` on the cluster that owns the queue's broker (no failover).
+    async fn queue_send<P, R, F, Fut>(&self, payload: P, mq: MessageQueue, op: F) -> ClientResult<R>
     where
-        F: Fn(DefaultMQProducer, Message, MessageQueue) -> Fut,
+        P: Payload,
+        F: Fn(DefaultMQProducer, P, MessageQueue) -> Fut,
         Fut: Future<Output = ClientResult<R>>,
     {
-        let planned = self.queue_plan(msg.topic(), &mq).await?;
+        let planned = self.queue_plan(payload.topic(), &mq).await?;
+        let planned = planned.count(payload.count());
         self.core
             .dispatch(
                 planned.route(FailoverPolicy::plain(false)),
-                (msg, mq),
+                (payload, mq),
                 None,
                 |p, (m, q)| op(p, m, q),
             )
             .await
     }
 
-    async fn queue_callback_send<F>(
+    /// A callback send of `payload` to `mq`, on the cluster that owns the queue's broker.
+    async fn queue_callback_send<P, F>(
         &self,
-        msg: Message,
+        payload: P,
         mq: MessageQueue,
         f: F,
         timeout: Option<u64>,
     ) -> ClientResult<()>
     where
-        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
+        P: Payload,
+        F: OnSent,
     {
-        let (planned, p) = self.queue_client(msg.topic(), &mq).await?;
-        let cb = counting(planned, f);
-        match timeout {
-            Some(t) => p.send_to_queue_with_callback_timeout(msg, mq, cb, t).await,
-            None => p.send_to_queue_with_callback(msg, mq, cb).await,
-        }
+        let (planned, p) = self.queue_client(payload.topic(), &mq).await?;
+        let cb = counting(planned.count(payload.count()), f);
+        payload.send_with_callback(p, Some(mq), cb, timeout).await
     }
 
     /// As `DefaultMQProducer::send_oneway_to_queue`; the queue's broker decides the cluster.
@@ -407,102 +412,6 @@ impl MigratingProducer {
             p.send_oneway_to_queue(m, q).await
         })
         .await
-    }
-
-    async fn batch<M>(&self, msgs: Vec<M>, timeout: Option<u64>) -> ClientResult<SendResult>
-    where
-        M: MessageTrait + Send + Sync,
-    {
-        let (topic, msgs) = prepare_batch(msgs);
-        let planned = self.core.writes.plan(&topic).count(msgs.len() as u64);
-        self.run_planned(planned, msgs, true, move |p, m| async move {
-            match timeout {
-                Some(t) => p.send_batch_with_timeout(m, t).await,
-                None => p.send_batch(m).await,
-            }
-        })
-        .await
-    }
-
-    async fn batch_to_queue<M>(
-        &self,
-        msgs: Vec<M>,
-        mq: MessageQueue,
-        timeout: Option<u64>,
-    ) -> ClientResult<SendResult>
-    where
-        M: MessageTrait + Send + Sync,
-    {
-        let (topic, msgs) = prepare_batch(msgs);
-        let planned = self.queue_plan(&topic, &mq).await?.count(msgs.len() as u64);
-        self.core
-            .dispatch(
-                planned.route(FailoverPolicy::plain(false)),
-                (msgs, mq),
-                None,
-                |p, (m, q)| async move {
-                    match timeout {
-                        Some(t) => p.send_batch_to_queue_with_timeout(m, q, t).await,
-                        None => p.send_batch_to_queue(m, q).await,
-                    }
-                },
-            )
-            .await
-    }
-
-    async fn batch_callback_send<M, F>(
-        &self,
-        msgs: Vec<M>,
-        f: F,
-        timeout: Option<u64>,
-    ) -> ClientResult<()>
-    where
-        M: MessageTrait + Send + Sync,
-        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
-    {
-        let (topic, msgs) = prepare_batch(msgs);
-        let planned = self.core.writes.plan(&topic).count(msgs.len() as u64);
-        self.callback_routed(
-            planned,
-            msgs,
-            |p, m, cb| async move {
-                match timeout {
-                    Some(t) => p.send_batch_with_callback_timeout(m, cb, t).await,
-                    None => p.send_batch_with_callback(m, cb).await,
-                }
-            },
-            move |p, m| async move {
-                match timeout {
-                    Some(t) => p.send_batch_with_timeout(m, t).await.map(Some),
-                    None => p.send_batch(m).await.map(Some),
-                }
-            },
-            f,
-        )
-        .await
-    }
-
-    async fn batch_queue_callback_send<M, F>(
-        &self,
-        msgs: Vec<M>,
-        mq: MessageQueue,
-        f: F,
-        timeout: Option<u64>,
-    ) -> ClientResult<()>
-    where
-        M: MessageTrait + Send + Sync,
-        F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
-    {
-        let (topic, msgs) = prepare_batch(msgs);
-        let (planned, p) = self.queue_client(&topic, &mq).await?;
-        let cb = counting(planned.count(msgs.len() as u64), f);
-        match timeout {
-            Some(t) => {
-                p.send_batch_to_queue_with_callback_timeout(msgs, mq, cb, t)
-                    .await
-            }
-            None => p.send_batch_to_queue_with_callback(msgs, mq, cb).await,
-        }
     }
 
     /// Request/reply, as `DefaultMQProducer::request`. Fails over only when the first cluster was unreachable
