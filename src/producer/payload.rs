@@ -21,6 +21,10 @@ pub(super) trait OnSent:
 
 impl<F> OnSent for F where F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static {}
 
+/// A send callback boxed, so one path can serve every callback send.
+pub(super) type BoxedCallback =
+    Box<dyn Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static>;
+
 /// A send's payload: its topic, how many messages a success stands for, and the raw client's sends of it, each
 /// with the producer's send timeout (`timeout` `None`) or `timeout` milliseconds.
 ///
@@ -57,11 +61,11 @@ pub(super) trait Payload: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = ClientResult<Self::Answer>> + Send;
 
     /// Send (to `to`, where given) and report to `cb`.
-    fn send_with_callback<F: OnSent>(
+    fn send_with_callback(
         self,
         p: DefaultMQProducer,
         to: Option<MessageQueue>,
-        cb: F,
+        cb: BoxedCallback,
         timeout: Option<u64>,
     ) -> impl Future<Output = ClientResult<()>> + Send;
 }
@@ -144,11 +148,11 @@ macro_rules! raw_sends {
                 }
             }
 
-            async fn send_with_callback<F: OnSent>(
+            async fn send_with_callback(
                 self,
                 p: DefaultMQProducer,
                 to: Option<MessageQueue>,
-                cb: F,
+                cb: BoxedCallback,
                 timeout: Option<u64>,
             ) -> ClientResult<()> {
                 let $p = self;

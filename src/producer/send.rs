@@ -12,7 +12,7 @@ use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 
 use super::core::Core;
-use super::payload::{Batch, OnSent, Payload};
+use super::payload::{Batch, BoxedCallback, OnSent, Payload};
 use super::MigratingProducer;
 use crate::client::dispatch::{dispatch_on, FailoverPolicy, Planned};
 use crate::client::timed::timeout_twins;
@@ -40,10 +40,6 @@ where
         f(r, e)
     }
 }
-
-/// A send callback as the raw client's callback sends take it, boxed so one path can serve every callback send.
-pub(super) type BoxedCallback =
-    Box<dyn Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static>;
 
 pub(super) fn to_callback(
     cb: Option<ArcSendCallback>,
@@ -400,7 +396,9 @@ impl MigratingProducer {
     {
         let (planned, p) = self.queue_client(payload.topic(), &mq).await?;
         let cb = counting(planned.count(payload.count()), f);
-        payload.send_with_callback(p, Some(mq), cb, timeout).await
+        payload
+            .send_with_callback(p, Some(mq), Box::new(cb), timeout)
+            .await
     }
 
     /// As `DefaultMQProducer::send_oneway_to_queue`; the queue's broker decides the cluster.
