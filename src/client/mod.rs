@@ -15,6 +15,7 @@ pub(crate) mod flight;
 pub(crate) mod merge;
 pub(crate) mod producer_settings;
 pub(crate) mod producer_stats;
+pub(crate) mod reconcile;
 pub(crate) mod side;
 pub(crate) mod sides;
 pub(crate) mod start;

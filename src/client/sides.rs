@@ -2,9 +2,7 @@
 //! topic first needs its cluster and may stop once none does), each behind its own async lock.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::ops::Index;
-use std::pin::Pin;
 
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::sync::Mutex;
@@ -12,13 +10,6 @@ use tokio::sync::Mutex;
 use super::side::Side;
 use super::subscriptions::RawSubscriber;
 use crate::cluster::Cluster;
-use crate::error::MigrationError;
-
-/// A consumer bringing its clusters' clients in line with the phase table, as a boxed future. Boxed because it
-/// runs inside the application's `subscribe`, `start` and `assign` futures: unboxed, its type nests so deep that
-/// computing their layout in the application's crate comes near the compiler's default recursion limit (128).
-pub(crate) type Reconciling<'a> =
-    Pin<Box<dyn Future<Output = Result<(), MigrationError>> + Send + 'a>>;
 
 /// One slot per cluster, indexed by [`Cluster`].
 pub(crate) struct Sides<S>([Mutex<Option<S>>; 2]);

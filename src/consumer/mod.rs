@@ -28,7 +28,8 @@ use crate::client::brokers::BrokerMap;
 use crate::client::builder::Checked;
 use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
-use crate::client::sides::{Reconciling, Sides};
+use crate::client::reconcile::{self, Reconcile, Reconciling};
+use crate::client::sides::Sides;
 use crate::client::start::start;
 use crate::client::subscriptions::RawSubscriber;
 use crate::cluster::Cluster;
@@ -197,31 +198,37 @@ impl Reporter for Core {
     }
 }
 
+/// The phase table and the subscriptions one reconcile pass works from.
+type Pass = (Arc<PhaseTable>, BTreeMap<String, Sub>);
+
+impl Reconcile for Core {
+    type Pass = Pass;
+
+    fn group(&self) -> &str {
+        &self.base.group
+    }
+
+    fn begin(&self) -> Option<Pass> {
+        let started = self.started.load(Ordering::Acquire);
+        started.then(|| (self.phases.snapshot(), self.subscriptions.lock().clone()))
+    }
+
+    /// Subscribe `c`'s client to what the phases read there, plus the topics still lingering there.
+    async fn bring_side(&self, c: Cluster, (snapshot, subs): &Pass) -> Result<(), MigrationError> {
+        let mut want = reads::for_cluster(subs, snapshot, c);
+        self.keep_lingering(c, &mut want, subs).await;
+        self.reconcile_side(c, want).await
+    }
+
+    async fn record(&self, (snapshot, subs): &Pass) {
+        self.record_applied(snapshot, subs).await;
+    }
+}
+
 impl Core {
     /// Bring both clusters' subscriptions in line with the phase table; then record the phases applied.
     fn reconcile(&self) -> Reconciling<'_> {
-        Box::pin(self.bring_in_line())
-    }
-
-    async fn bring_in_line(&self) -> Result<(), MigrationError> {
-        if !self.started.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let snapshot = self.phases.snapshot();
-        let subs = self.subscriptions.lock().clone();
-        let mut first_err = None;
-        for c in Cluster::BOTH {
-            let mut want = reads::for_cluster(&subs, &snapshot, c);
-            self.keep_lingering(c, &mut want, &subs).await;
-            if let Err(e) = self.reconcile_side(c, want).await {
-                tracing::warn!(group = %self.base.group, cluster = %c, error = %e, "subscription change failed; will retry");
-                first_err.get_or_insert(e);
-            }
-        }
-        if first_err.is_none() {
-            self.record_applied(&snapshot, &subs).await;
-        }
-        first_err.map_or(Ok(()), Err)
+        Box::pin(reconcile::pass(self))
     }
 
     /// Report a topic's phase as applied only once every cluster it reads has answered for the topic's queues (a

@@ -9,43 +9,56 @@ use std::sync::Arc;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use super::core::{Core, Mode, Side};
-use crate::client::sides::Reconciling;
+use crate::client::reconcile::{self, Reconcile, Reconciling};
 use crate::client::start::start;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
 use crate::reads::{self, Sub};
+use crate::route::PhaseTable;
+
+/// What one reconcile pass works from: the phase table, the subscriptions and the queues assigned per cluster.
+pub(crate) struct Pass {
+    snapshot: Arc<PhaseTable>,
+    subs: BTreeMap<String, Sub>,
+    assigned: [BTreeMap<String, Vec<MessageQueue>>; 2],
+}
+
+impl Reconcile for Core {
+    type Pass = Pass;
+
+    fn group(&self) -> &str {
+        &self.base.group
+    }
+
+    fn begin(&self) -> Option<Pass> {
+        self.started.load(Ordering::Acquire).then(|| Pass {
+            snapshot: self.phases.snapshot(),
+            subs: self.subscriptions.lock().clone(),
+            assigned: self.assigned.lock().clone(),
+        })
+    }
+
+    /// Read on `c` the topics and assigned queues the phases read there, plus the topics still lingering there.
+    async fn bring_side(&self, c: Cluster, pass: &Pass) -> Result<(), MigrationError> {
+        let mut topics = reads::for_cluster(&pass.subs, &pass.snapshot, c);
+        self.keep_lingering(c, &mut topics, &pass.subs).await;
+        let queues: HashSet<MessageQueue> =
+            reads::for_cluster(&pass.assigned[c.index()], &pass.snapshot, c)
+                .into_values()
+                .flatten()
+                .collect();
+        self.reconcile_side(c, topics, queues).await
+    }
+
+    async fn record(&self, pass: &Pass) {
+        self.record_applied(&pass.snapshot).await;
+    }
+}
 
 impl Core {
     /// Bring both clusters' raw consumers in line with the phase table; then record the phases applied.
     pub(crate) fn reconcile(&self) -> Reconciling<'_> {
-        Box::pin(self.bring_in_line())
-    }
-
-    async fn bring_in_line(&self) -> Result<(), MigrationError> {
-        if !self.started.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let snapshot = self.phases.snapshot();
-        let subs = self.subscriptions.lock().clone();
-        let assigned = self.assigned.lock().clone();
-        let mut first_err = None;
-        for c in Cluster::BOTH {
-            let mut topics = reads::for_cluster(&subs, &snapshot, c);
-            self.keep_lingering(c, &mut topics, &subs).await;
-            let queues: HashSet<MessageQueue> =
-                reads::for_cluster(&assigned[c.index()], &snapshot, c)
-                    .into_values()
-                    .flatten()
-                    .collect();
-            if let Err(e) = self.reconcile_side(c, topics, queues).await {
-                tracing::warn!(group = %self.base.group, cluster = %c, error = %e, "lite pull: change failed; will retry");
-                first_err.get_or_insert(e);
-            }
-        }
-        if first_err.is_none() {
-            self.record_applied(&snapshot).await;
-        }
-        first_err.map_or(Ok(()), Err)
+        Box::pin(reconcile::pass(self))
     }
 
     /// Add to `topics` (what `c`'s client should read under the phases) the topics that left `c`'s read set and
