@@ -9,6 +9,7 @@ use rocketmq_client_rust::{
 
 use super::base::ClientBase;
 use crate::cluster::Cluster;
+use crate::error::{ErrorKind, MigrationError};
 
 /// The start and shutdown calls of a raw client.
 #[allow(async_fn_in_trait)]
@@ -36,6 +37,19 @@ pub(crate) async fn start<C: RawClient>(
         client.shutdown_raw().await;
     }
     started
+}
+
+/// As [`start`], for a consumer's raw client on `cluster`: a failure is a [`MigrationError`] of kind `Start` on
+/// that cluster, saying "start <what>".
+pub(crate) async fn start_consumer<C: RawClient>(
+    client: &mut C,
+    what: &str,
+    base: &ClientBase,
+    cluster: Cluster,
+) -> Result<(), MigrationError> {
+    start(client, what, base, cluster).await.map_err(|e| {
+        MigrationError::new(ErrorKind::Start, Some(cluster), format!("start {what}")).with_source(e)
+    })
 }
 
 /// `RawClient` for raw clients whose own `start` and `shutdown` have these signatures.

@@ -30,7 +30,7 @@ use crate::client::consumer_report;
 use crate::client::merge::MergeShared;
 use crate::client::reconcile::{self, Reconcile, Reconciling};
 use crate::client::sides::Sides;
-use crate::client::start::start;
+use crate::client::start::start_consumer;
 use crate::client::subscriptions::RawSubscriber;
 use crate::cluster::Cluster;
 use crate::control::report::{ClientKind, Report, Reporter};
@@ -213,10 +213,27 @@ impl Reconcile for Core {
         started.then(|| (self.phases.snapshot(), self.subscriptions.lock().clone()))
     }
 
-    /// Subscribe `c`'s client to what the phases read there, plus the topics still lingering there.
+    /// Subscribe `c`'s client to what the phases read there, plus the topics that left `c`'s read set and still
+    /// linger there (see `crate::linger`; a topic goes once its retries are consumed too).
     async fn bring_side(&self, c: Cluster, (snapshot, subs): &Pass) -> Result<(), MigrationError> {
         let mut want = reads::for_cluster(subs, snapshot, c);
-        self.keep_lingering(c, &mut want, subs).await;
+        let held = self.sides.subscribed(c).await;
+        // Every instance's retries: the group's retry topic on this cluster must be consumed too (one look for all
+        // the topics about to be released; asked only when some are).
+        let retries_due = || async {
+            self.shared.retries.as_ref()?;
+            let retry_topic = format!("%RETRY%{}", self.base.group);
+            match self.drained(c, &retry_topic).await {
+                Ok(None) => None,
+                Ok(Some(behind)) => Some(format!("retry topic behind at {behind}")),
+                Err(e) => Some(format!("cannot read the retry topic's offsets: {e}")),
+            }
+        };
+        let linger = (&self.shared.activity, &self.linger);
+        let group = (self.base.group.as_str(), c);
+        self.lingering
+            .pass(group, held.iter(), (&mut want, subs), linger, retries_due)
+            .await;
         self.reconcile_side(c, want).await
     }
 
@@ -276,38 +293,6 @@ impl Core {
             }
         }
         still_held
-    }
-
-    /// Add to `want` (what `c`'s client should read under the phases) the topics that left `c`'s read set and
-    /// still linger there (see `crate::linger`); end the lingering of those with nothing more due.
-    async fn keep_lingering(
-        &self,
-        c: Cluster,
-        want: &mut BTreeMap<String, Sub>,
-        subs: &BTreeMap<String, Sub>,
-    ) {
-        let held = self.sides.subscribed(c).await;
-        // Every instance's retries: the group's retry topic on this cluster must be consumed too (one look for all
-        // the topics about to be released; asked only when some are).
-        let retries_due = || async {
-            self.shared.retries.as_ref()?;
-            let retry_topic = format!("%RETRY%{}", self.base.group);
-            match self.drained(c, &retry_topic).await {
-                Ok(None) => None,
-                Ok(Some(behind)) => Some(format!("retry topic behind at {behind}")),
-                Err(e) => Some(format!("cannot read the retry topic's offsets: {e}")),
-            }
-        };
-        let linger = (&self.shared.activity, &self.linger);
-        self.lingering
-            .pass(
-                (&self.base.group, c),
-                held.iter(),
-                (want, subs),
-                linger,
-                retries_due,
-            )
-            .await;
     }
 
     /// `None` when this group has consumed every message of `topic` on the source, else the first queue behind
@@ -405,12 +390,7 @@ impl Core {
                     }
                     UserListener::Orderly(_) => consumer.register_message_listener_orderly(merge),
                 }
-                start(&mut consumer, "migrating push consumer", &self.base, c)
-                    .await
-                    .map_err(|e| {
-                        MigrationError::new(ErrorKind::Start, Some(c), "start consumer")
-                            .with_source(e)
-                    })?;
+                start_consumer(&mut consumer, "migrating push consumer", &self.base, c).await?;
                 if self.suspended.load(Ordering::Acquire) {
                     consumer.suspend().await;
                 }

@@ -10,7 +10,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use super::core::{Core, Mode, Side};
 use crate::client::reconcile::{self, Reconcile, Reconciling};
-use crate::client::start::start;
+use crate::client::start::start_consumer;
 use crate::cluster::Cluster;
 use crate::error::{ErrorKind, MigrationError};
 use crate::reads::{self, Sub};
@@ -38,10 +38,23 @@ impl Reconcile for Core {
         })
     }
 
-    /// Read on `c` the topics and assigned queues the phases read there, plus the topics still lingering there.
+    /// Read on `c` the topics and assigned queues the phases read there, plus the topics that left `c`'s read set
+    /// and still linger there (see `crate::linger`: until nothing came from `c` for the quiet window).
     async fn bring_side(&self, c: Cluster, pass: &Pass) -> Result<(), MigrationError> {
         let mut topics = reads::for_cluster(&pass.subs, &pass.snapshot, c);
-        self.keep_lingering(c, &mut topics, &pass.subs).await;
+        let held = self.sides.subscribed(c).await;
+        let linger = (&self.claims.shared.activity, &self.linger);
+        let nothing_else = || async { None };
+        let lingering = (&mut topics, &pass.subs);
+        self.lingering
+            .pass(
+                (&self.base.group, c),
+                held.iter(),
+                lingering,
+                linger,
+                nothing_else,
+            )
+            .await;
         let queues: HashSet<MessageQueue> =
             reads::for_cluster(&pass.assigned[c.index()], &pass.snapshot, c)
                 .into_values()
@@ -59,28 +72,6 @@ impl Core {
     /// Bring both clusters' raw consumers in line with the phase table; then record the phases applied.
     pub(crate) fn reconcile(&self) -> Reconciling<'_> {
         Box::pin(reconcile::pass(self))
-    }
-
-    /// Add to `topics` (what `c`'s client should read under the phases) the topics that left `c`'s read set and
-    /// still linger there (see `crate::linger`: until nothing came from `c` for the quiet window).
-    async fn keep_lingering(
-        &self,
-        c: Cluster,
-        topics: &mut BTreeMap<String, Sub>,
-        subs: &BTreeMap<String, Sub>,
-    ) {
-        let held = self.sides.subscribed(c).await;
-        let linger = (&self.claims.shared.activity, &self.linger);
-        let nothing_else = || async { None };
-        self.lingering
-            .pass(
-                (&self.base.group, c),
-                held.iter(),
-                (topics, subs),
-                linger,
-                nothing_else,
-            )
-            .await;
     }
 
     async fn reconcile_side(
@@ -135,12 +126,7 @@ impl Core {
             MigrationError::new(ErrorKind::Start, Some(c), "build lite pull consumer")
                 .with_source(e)
         })?;
-        start(&mut consumer, "migrating lite pull consumer", &self.base, c)
-            .await
-            .map_err(|e| {
-                MigrationError::new(ErrorKind::Start, Some(c), "start lite pull consumer")
-                    .with_source(e)
-            })?;
+        start_consumer(&mut consumer, "migrating lite pull consumer", &self.base, c).await?;
         tracing::info!(group = %self.base.group, cluster = %c, client_id, "lite pull client started");
         self.client_ids.lock()[c.index()] = Some(client_id);
         Ok(Side::new(consumer, BTreeMap::new()))
