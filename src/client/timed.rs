@@ -6,12 +6,14 @@
 /// `pub async fn name(&self, args) -> R`, which awaits `self.helper(exprs, None)`, and
 /// `pub async fn twin(&self, args, timeout: u64) -> R`, which awaits `self.helper(exprs, Some(timeout))`. Doc
 /// comments before an entry become `name`'s docs; `twin`'s docs name `name`. Each side lists its own generics, so
-/// both keep the order of the raw client's signatures.
+/// both keep the order of the raw client's signatures; `twin where { more }` after the bounds adds bounds the raw
+/// twin alone has (each bound ending in a comma).
 macro_rules! timeout_twins {
     ($(
         $(#[$doc:meta])*
         $name:ident<$($g:ident),*> / $twin:ident<$($tg:ident),*>($($arg:ident: $ty:ty),*) -> $ret:ty
         where { $($bounds:tt)* }
+        $(twin where { $($twin_bounds:tt)* })?
         => $via:ident($($pass:expr),*);
     )*) => {$(
         $(#[$doc])*
@@ -26,6 +28,7 @@ macro_rules! timeout_twins {
         pub async fn $twin<$($tg),*>(&self, $($arg: $ty,)* timeout: u64) -> $ret
         where
             $($bounds)*
+            $($($twin_bounds)*)?
         {
             self.$via($($pass,)* Some(timeout)).await
         }

@@ -149,39 +149,18 @@ impl MigratingProducer {
         self.core.dispatch(route, payload, spare, queued).await
     }
 
-    /// As `DefaultMQProducer::send_with_selector_callback`; in failover phases the send runs in the background.
-    pub async fn send_with_selector_callback<M, S, T>(
-        &self,
-        msg: M,
-        selector: S,
-        arg: T,
-        send_callback: Option<ArcSendCallback>,
-    ) -> ClientResult<()>
-    where
-        M: MessageTrait + Send + Sync,
-        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
-        T: Send + Sync,
-    {
-        self.selector_callback_send(msg, selector, arg, send_callback, None)
-            .await
-    }
-
-    /// As `DefaultMQProducer::send_with_selector_callback_timeout`.
-    pub async fn send_with_selector_callback_timeout<M, S, T>(
-        &self,
-        msg: M,
-        selector: S,
-        arg: T,
-        send_callback: Option<ArcSendCallback>,
-        timeout: u64,
-    ) -> ClientResult<()>
-    where
-        M: MessageTrait + Send + Sync,
-        S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync + 'static,
-        T: Send + Sync + 'static,
-    {
-        self.selector_callback_send(msg, selector, arg, send_callback, Some(timeout))
-            .await
+    timeout_twins! {
+        /// As `DefaultMQProducer::send_with_selector_callback`; in failover phases the send runs in the
+        /// background. The twin with a timeout needs `'static` selector and argument types, as the raw one does.
+        send_with_selector_callback<M, S, T> / send_with_selector_callback_timeout<M, S, T>
+            (msg: M, selector: S, arg: T, send_callback: Option<ArcSendCallback>) -> ClientResult<()>
+        where {
+            M: MessageTrait + Send + Sync,
+            S: Fn(&[MessageQueue], &M, &T) -> Option<MessageQueue> + Send + Sync,
+            T: Send + Sync,
+        }
+        twin where { S: 'static, T: 'static, }
+        => selector_callback_send(msg, selector, arg, send_callback);
     }
 
     async fn selector_callback_send<M, S, T>(

@@ -235,11 +235,8 @@ impl MigratingProducer {
         => to_queue(prepare(msg), mq);
 
         /// As `DefaultMQProducer::send_to_queue_with_callback`; the queue's broker decides the cluster.
-        send_to_queue_with_callback<M, F> / send_to_queue_with_callback_timeout<M, F>(
-            msg: M,
-            mq: MessageQueue,
-            send_callback: F
-        ) -> ClientResult<()>
+        send_to_queue_with_callback<M, F> / send_to_queue_with_callback_timeout<M, F>
+            (msg: M, mq: MessageQueue, send_callback: F) -> ClientResult<()>
         where {
             M: MessageTrait + Send + Sync,
             F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
@@ -262,11 +259,8 @@ impl MigratingProducer {
         => callback_send(Batch::of(msgs), f);
 
         /// As `DefaultMQProducer::send_batch_to_queue_with_callback`; the queue's broker decides the cluster.
-        send_batch_to_queue_with_callback<M, F> / send_batch_to_queue_with_callback_timeout<M, F>(
-            msgs: Vec<M>,
-            mq: MessageQueue,
-            f: F
-        ) -> ClientResult<()>
+        send_batch_to_queue_with_callback<M, F> / send_batch_to_queue_with_callback_timeout<M, F>
+            (msgs: Vec<M>, mq: MessageQueue, f: F) -> ClientResult<()>
         where {
             M: MessageTrait + Send + Sync,
             F: Fn(Option<&SendResult>, Option<&ClientError>) + Send + Sync + 'static,
