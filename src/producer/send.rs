@@ -199,9 +199,9 @@ impl MigratingProducer {
             .await
     }
 
-    /// Send with a timeout in milliseconds, as `DefaultMQProducer::send_with_timeout`. Not a twin of
-    /// [`Self::send`] written once: the raw `send_with_timeout` future nests 12 levels deeper than the raw `send`,
-    /// and one future holding either would give `send` that depth too (see `tests/type_depth.rs`).
+    // Not a `timeout_twins!` entry with `send`: the raw `send_with_timeout` future nests 12 levels deeper than the
+    // raw `send`, and one future holding either would give `send` that depth too (see `tests/type_depth.rs`).
+    /// Send with a timeout in milliseconds, as `DefaultMQProducer::send_with_timeout`.
     pub async fn send_with_timeout<M>(
         &self,
         msg: M,
@@ -276,8 +276,8 @@ impl MigratingProducer {
         self.batch(msgs, |p, b| b.send(p)).await
     }
 
-    /// As [`Self::send_batch`], with a timeout in milliseconds. Not written once with `send_batch`, for the reason
-    /// given at [`Self::send_with_timeout`] (here 4 levels).
+    // Not a `timeout_twins!` entry with `send_batch`, as for `send_with_timeout` (here 4 levels deeper).
+    /// As [`Self::send_batch`], with a timeout in milliseconds.
     pub async fn send_batch_with_timeout<M>(
         &self,
         msgs: Vec<M>,
