@@ -130,13 +130,33 @@ impl Monitor {
     /// Record `topic`'s cumulative values as observed at `at` (call for every topic of a tick, then
     /// [`Monitor::end_tick`]). A topic seen for the first time starts watching with this sample as its baseline.
     pub(crate) fn record(&mut self, at: SystemTime, topic: &str, sample: TopicSample) {
+        self.record_first_as(at, topic, sample, Interval::baseline);
+    }
+
+    /// As [`Monitor::record`], where the caller began counting the shim counters of a topic seen for the first
+    /// time when the topic appeared (not before it was watching): its first sample counts them from zero (sends
+    /// made before a later tick are not lost to the baseline); its broker totals are still only a baseline.
+    pub(crate) fn record_counted(&mut self, at: SystemTime, topic: &str, sample: TopicSample) {
+        self.record_first_as(at, topic, sample, |now| {
+            Interval::between(&TopicSample::default(), now)
+        });
+    }
+
+    /// Record `sample`; for a topic seen for the first time, `first` makes its first interval.
+    fn record_first_as(
+        &mut self,
+        at: SystemTime,
+        topic: &str,
+        sample: TopicSample,
+        first: impl FnOnce(&TopicSample) -> Interval,
+    ) {
         let slot = self.tick_slot(at);
         let max_step = self.config.max_step;
         let iv = match self.topics.get_mut(topic) {
             Some(watched) => watched.observe(at, slot, sample, max_step),
             None => {
                 let mut series = Self::new_series(&self.config, &self.config.topic_coarse);
-                let iv = Interval::baseline(&sample);
+                let iv = first(&sample);
                 series.record(slot, &iv);
                 self.topics.insert(
                     topic.to_owned(),
@@ -313,6 +333,40 @@ mod tests {
             failed_over: sent / 100,
             duplicates: 0,
         }
+    }
+
+    #[test]
+    fn a_topic_that_appears_later_counts_its_shim_counters_from_zero() {
+        let mut m = Monitor::new(small()).unwrap();
+        tick(&mut m, 10, "old", sample(Some(100), 5));
+        // "new" appears at the second tick with 7 sends already counted; its broker totals are a baseline.
+        m.record(t(20), "old", sample(Some(100), 5));
+        m.record_counted(t(20), "new", sample(Some(40), 7));
+        m.end_tick(t(20));
+        m.record(t(30), "old", sample(Some(100), 5));
+        m.record_counted(t(30), "new", sample(Some(50), 9));
+        m.end_tick(t(30));
+        let new = m.series(Some("new"), t(0), None).unwrap();
+        let sent: Vec<u64> = new.points.iter().map(|p| p.source.sent).collect();
+        assert_eq!(sent, [7, 2]);
+        let stored: Vec<Option<f64>> = new.points.iter().map(|p| p.source.stored_per_s).collect();
+        assert_eq!(
+            stored,
+            [None, Some(1.0)],
+            "stored: a baseline, then 10 in 10 s"
+        );
+        let task = m.series(None, t(0), None).unwrap();
+        let task_sent: u64 = task.points.iter().map(|p| p.source.sent).sum();
+        assert_eq!(
+            task_sent, 9,
+            "the task counts the new topic's sends; the old topic's first sample is a baseline"
+        );
+        // `record` keeps a first sample as a baseline: what a restarted caller sees is not counted again.
+        let mut fresh = Monitor::new(small()).unwrap();
+        tick(&mut fresh, 10, "a", sample(Some(100), 5));
+        tick(&mut fresh, 20, "a", sample(Some(100), 8));
+        let a = fresh.series(Some("a"), t(0), None).unwrap();
+        assert_eq!(a.points.iter().map(|p| p.source.sent).sum::<u64>(), 3);
     }
 
     /// One tick of one topic.

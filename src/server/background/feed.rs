@@ -43,6 +43,9 @@ struct Feed {
     /// Last committed offset sum per (topic, cluster, group).
     offsets: HashMap<(String, Cluster, String), u64>,
     totals: HashMap<String, Totals>,
+    /// Whether a step has run: the first step's totals hold everything the clients counted before this control
+    /// plane started, so they are only a baseline; a topic that appears later counts from when it appeared.
+    stepped: bool,
 }
 
 /// `now - before`, or `now` when the counter went down (its client restarted).
@@ -102,12 +105,13 @@ impl Feed {
             .retain(|(id, _), _| known.contains(id.as_str()));
         for v in &views {
             for (topic, now) in &v.heartbeat.per_topic {
-                if !table.topics.contains_key(topic) {
-                    continue;
-                }
                 let key = (v.heartbeat.client_id.clone(), topic.clone());
                 let before = self.clients.get(&key).copied().unwrap_or_default();
-                add_counters(self.totals.entry(topic.clone()).or_default(), now, &before);
+                // A topic not (yet) in the table is followed too, so that once it is registered only what its
+                // clients count from then on is added.
+                if table.topics.contains_key(topic) {
+                    add_counters(self.totals.entry(topic.clone()).or_default(), now, &before);
+                }
                 self.clients.insert(key, *now);
             }
         }
@@ -186,8 +190,13 @@ impl Feed {
             .retain(|(t, _, _), _| keep.contains(t.as_str()));
         let mut store = app.monitor.lock();
         for (topic, sample) in samples {
-            store.record(at, &topic, sample);
+            if self.stepped {
+                store.record_counted(at, &topic, sample);
+            } else {
+                store.record(at, &topic, sample);
+            }
         }
+        self.stepped = true;
         store.end_tick(at);
         store.retain(|t| keep.contains(t));
     }
