@@ -5,32 +5,27 @@
 //!
 //! Needs no broker: the futures are made and dropped, not run.
 
+mod unstarted;
+
 use std::future::Future;
 
-use rocketmq_migration::{ClusterConfig, MigratingProducer, MigrationRuntime};
+use rocketmq_migration::MigratingProducer;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
+use unstarted::{clusters, msg, runtime};
 
 /// `fut` could be handed to `tokio::spawn`.
 fn spawnable<F: Future + Send>(fut: F) {
     drop(fut);
 }
 
-fn msg() -> Message {
-    Message::builder()
-        .topic("spawn_topic")
-        .body(b"x".to_vec())
-        .build()
-        .expect("message")
-}
-
 #[tokio::test]
 async fn every_kind_of_send_can_be_spawned_from_application_code() {
-    let runtime = Box::leak(Box::new(MigrationRuntime::new().expect("client runtime")));
-    let producer = MigratingProducer::builder(runtime.client())
+    let (source, target) = clusters();
+    let producer = MigratingProducer::builder(runtime().client())
         .producer_group("spawn_pg")
-        .source(ClusterConfig::new("127.0.0.1:1"))
-        .target(ClusterConfig::new("127.0.0.1:2"))
+        .source(source)
+        .target(target)
         .build()
         .expect("producer");
     let p = &producer;

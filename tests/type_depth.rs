@@ -15,17 +15,19 @@
 //! made and dropped, not run.
 #![recursion_limit = "116"]
 
+mod unstarted;
+
 use std::any::Any;
 use std::future::Future;
 
 use rocketmq_client_rust::{LocalTransactionState, MQPushConsumer, TransactionListener};
 use rocketmq_migration::{
-    Cluster, ClusterConfig, MigratingLitePullConsumer, MigratingProducer, MigratingPushConsumer,
-    MigratingTransactionProducer, MigrationRuntime,
+    Cluster, MigratingLitePullConsumer, MigratingProducer, MigratingPushConsumer,
+    MigratingTransactionProducer,
 };
 use rocketmq_model::common::message::message_ext::MessageExt;
-use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
+use unstarted::{clusters, msg, runtime};
 
 /// A listener that commits nothing; its transactions are never run here.
 struct Undecided;
@@ -47,27 +49,6 @@ impl TransactionListener for Undecided {
 /// Make `fut` and drop it unpolled: its layout is computed here, which is what the recursion limit bounds.
 fn hold<F: Future>(fut: F) {
     drop(fut);
-}
-
-/// A client runtime left running until the test process ends (its shutdown is the raw client's future, whose
-/// depth is not the shim's to keep down).
-fn runtime() -> &'static MigrationRuntime {
-    Box::leak(Box::new(MigrationRuntime::new().expect("client runtime")))
-}
-
-fn clusters() -> (ClusterConfig, ClusterConfig) {
-    (
-        ClusterConfig::new("127.0.0.1:1"),
-        ClusterConfig::new("127.0.0.1:2"),
-    )
-}
-
-fn msg() -> Message {
-    Message::builder()
-        .topic("depth_topic")
-        .body(b"x".to_vec())
-        .build()
-        .expect("message")
 }
 
 #[tokio::test]
